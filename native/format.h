@@ -1,0 +1,233 @@
+// The .heapdump format: constants, the value encoding and the record (docs/format.md is the spec).
+// Plain C++: no Python, so the writer, the reader and their tests need no interpreter.
+#pragma once
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/details/helpers.hpp>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace pyheapdump {
+
+inline constexpr char kMagic[12] = {'P', 'Y', 'H', 'E', 'A', 'P', 'D', 'U', 'M', 'P', '\0', '\0'};
+inline constexpr char kFooterMagic[8] = {'P', 'H', 'D', 'E', 'N', 'D', '\0', '\0'};
+inline constexpr uint16_t kFormatMajor = 1;
+inline constexpr uint16_t kFormatMinor = 0;
+inline constexpr size_t kPreambleSize = 16;
+inline constexpr size_t kChunkHeaderSize = 16;
+inline constexpr size_t kFooterSize = 24;
+inline constexpr uint32_t kMaxChunkSize = 64u << 20;  // stored and raw, each
+inline constexpr size_t kTargetChunkRaw = 1u << 20;   // the writer starts a new chunk past this
+
+enum class ChunkKind : uint32_t { kHeader = 1, kRecords = 2, kSources = 3, kSummary = 4 };
+
+enum class Kind : uint8_t {
+  kRoot = 1,
+  kBigInt = 2,
+  kComplex = 3,
+  kStr = 4,
+  kBytes = 5,
+  kByteArray = 6,
+  kList = 7,
+  kTuple = 8,
+  kDict = 9,
+  kSet = 10,
+  kFrozenSet = 11,
+  kDeque = 12,
+  kRange = 13,
+  kSlice = 14,
+  kInstance = 15,
+  kReduce = 16,
+  kClass = 17,
+  kFunction = 18,
+  kModule = 19,
+  kCode = 20,
+  kFrame = 21,
+  kTraceback = 22,
+  kGenerator = 23,
+  kCell = 24,
+  kException = 25,
+  kCaptured = 26,
+  kSurrogate = 27,
+};
+inline constexpr uint8_t kMaxKind = 27;
+
+enum class ValueTag : uint8_t {
+  kRef = 0,
+  kNone = 1,
+  kFalse = 2,
+  kTrue = 3,
+  kInt = 4,
+  kFloat = 5,
+  kEllipsis = 6,
+  kNotImplemented = 7,
+  kCut = 8,
+};
+inline constexpr uint8_t kMaxValueTag = 8;
+
+enum class CutReason : uint8_t {
+  kMaxObjects = 1,
+  kMaxBytes = 2,
+  kTimeLimit = 3,
+  kMaxItems = 4,
+  kUnreadable = 5,
+};
+
+enum RecordFlags : uint32_t {
+  kFlagTruncated = 1u << 0,
+  kFlagCaptureError = 1u << 1,
+};
+
+// Thrown by the decoding helpers when input is malformed; the reader turns it into a damaged-chunk warning.
+class FormatError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// ---- varints and values: appended to a std::string, read from a string_view cursor ----
+
+inline void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+inline uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+inline int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+inline void PutTag(std::string& out, ValueTag tag) { out.push_back(static_cast<char>(tag)); }
+inline void PutRef(std::string& out, uint64_t id) {
+  PutTag(out, ValueTag::kRef);
+  PutVarint(out, id);
+}
+inline void PutInt(std::string& out, int64_t v) {
+  PutTag(out, ValueTag::kInt);
+  PutVarint(out, ZigZag(v));
+}
+inline void PutFloat(std::string& out, double v) {
+  PutTag(out, ValueTag::kFloat);
+  char bytes[8];
+  std::memcpy(bytes, &v, 8);  // the format is little-endian; so is every platform we build for
+  out.append(bytes, 8);
+}
+inline void PutCut(std::string& out, CutReason reason, uint64_t class_id) {
+  PutTag(out, ValueTag::kCut);
+  PutVarint(out, static_cast<uint64_t>(reason));
+  PutVarint(out, class_id);
+}
+inline void PutName(std::string& out, std::string_view name) {
+  PutVarint(out, name.size());
+  out.append(name.data(), name.size());
+}
+
+// A read position inside one blob; every read is checked against the end.
+class Cursor {
+ public:
+  explicit Cursor(std::string_view bytes) : data_(bytes) {}
+  bool AtEnd() const { return pos_ >= data_.size(); }
+  size_t Remaining() const { return data_.size() - pos_; }
+
+  uint8_t Byte() {
+    if (pos_ >= data_.size()) throw FormatError("value runs past the end of its record");
+    return static_cast<uint8_t>(data_[pos_++]);
+  }
+  uint64_t Varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t b = Byte();
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    throw FormatError("varint longer than 10 bytes");
+  }
+  double Float() {
+    if (Remaining() < 8) throw FormatError("float runs past the end of its record");
+    double v;
+    std::memcpy(&v, data_.data() + pos_, 8);
+    pos_ += 8;
+    return v;
+  }
+  std::string_view Bytes(uint64_t n) {
+    if (n > Remaining()) throw FormatError("length runs past the end of its record");
+    std::string_view v = data_.substr(pos_, n);
+    pos_ += n;
+    return v;
+  }
+  // A count of things that each take at least one byte can never exceed the bytes left.
+  uint64_t Count() {
+    uint64_t n = Varint();
+    if (n > Remaining()) throw FormatError("count larger than the record");
+    return n;
+  }
+
+ private:
+  std::string_view data_;
+  size_t pos_ = 0;
+};
+
+// A length-prefixed byte string inside a record. Loading checks the length against what the input stream holds
+// before it allocates, so a hostile length cannot make the reader allocate without bound.
+struct Blob {
+  std::string bytes;
+};
+
+// One object of the dumped program (docs/format.md, "Records").
+struct Record {
+  uint64_t id = 0;
+  Kind kind = Kind::kSurrogate;
+  uint64_t type_id = 0;
+  uint32_t flags = 0;
+  uint64_t size = 0;
+  Blob items;  // varint count, then values
+  Blob attrs;  // varint count, then (name, value) pairs
+  Blob data;   // raw bytes
+};
+
+// Bytes left in the stream being read; cereal's portable binary archive has no accessor for it.
+inline std::streamsize StreamRemaining(std::istream& in) {
+  auto* buf = in.rdbuf();
+  return buf ? buf->in_avail() : 0;
+}
+
+// The archive used to read records keeps the stream it reads from as its user data, so Blob can bound lengths.
+using RecordInputArchive = cereal::UserDataAdapter<std::istream, cereal::PortableBinaryInputArchive>;
+
+template <class Archive>
+void save(Archive& ar, const Blob& blob) {
+  ar(static_cast<uint64_t>(blob.bytes.size()));
+  ar(cereal::binary_data(blob.bytes.data(), blob.bytes.size()));
+}
+
+template <class Archive>
+void load(Archive& ar, Blob& blob) {
+  uint64_t size = 0;
+  ar(size);
+  if constexpr (std::is_same_v<Archive, RecordInputArchive>) {
+    auto remaining = StreamRemaining(cereal::get_user_data<std::istream>(ar));
+    if (remaining < 0 || size > static_cast<uint64_t>(remaining)) throw FormatError("blob longer than its chunk");
+  } else {
+    if (size > kMaxChunkSize) throw FormatError("blob longer than a chunk can be");
+  }
+  blob.bytes.resize(size);
+  ar(cereal::binary_data(blob.bytes.data(), size));
+}
+
+template <class Archive>
+void save(Archive& ar, const Record& r) {
+  ar(r.id, static_cast<uint8_t>(r.kind), r.type_id, r.flags, r.size, r.items, r.attrs, r.data);
+}
+
+template <class Archive>
+void load(Archive& ar, Record& r) {
+  uint8_t kind = 0;
+  ar(r.id, kind, r.type_id, r.flags, r.size, r.items, r.attrs, r.data);
+  // Unknown kinds are kept (a newer minor version may add kinds); the loader makes them surrogates.
+  r.kind = static_cast<Kind>(kind);
+}
+
+}  // namespace pyheapdump

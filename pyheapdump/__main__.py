@@ -1,0 +1,5 @@
+import sys
+
+from pyheapdump.cli import main
+
+sys.exit(main())

@@ -1,0 +1,60 @@
+"""The `pyheapdump` command line: one module per subcommand in this package.
+
+A subcommand module defines `NAME`, `HELP`, `add_arguments(parser)` and `run(args) -> int`, and optionally
+`ALIASES`. `main(argv)` is what the console script and `python -m pyheapdump` call; tests call it directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from pyheapdump.errors import DumpError
+
+
+def _subcommand_modules() -> list[ModuleType]:
+    modules = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        modules.append(importlib.import_module(f"{__name__}.{info.name}"))
+    return modules
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pyheapdump",
+        description="Heap dumps for Python: inspect and debug .heapdump files.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in _subcommand_modules():
+        sub = subparsers.add_parser(
+            module.NAME, help=module.HELP, description=module.HELP, aliases=getattr(module, "ALIASES", [])
+        )
+        module.add_arguments(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except DumpError as error:
+        print(f"pyheapdump: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("pyheapdump: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `pyheapdump traceback DUMP | head`: the reader went away; that is not our failure.
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

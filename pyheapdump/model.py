@@ -1,0 +1,99 @@
+"""What a loaded dump looks like to its users: threads of frames, the exception, the sources.
+
+These classes are the contract between the loader and everything that presents a dump
+(the debuggers, the command line, the IDE bridge). They hold rebuilt objects; they never
+touch the file again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+
+@dataclasses.dataclass(eq=False)
+class DumpedCode:
+    """The parts of a code object that a debugger reads."""
+
+    co_filename: str
+    co_name: str
+    co_qualname: str
+    co_firstlineno: int
+    co_argcount: int = 0
+    co_posonlyargcount: int = 0
+    co_kwonlyargcount: int = 0
+    co_varnames: tuple[str, ...] = ()
+    co_flags: int = 0
+
+    def __repr__(self) -> str:
+        return f"<dumped code {self.co_qualname} at {self.co_filename}:{self.co_firstlineno}>"
+
+
+@dataclasses.dataclass(eq=False)
+class DumpedFrame:
+    """One frame of a dumped stack, with its locals and globals rebuilt as plain dicts.
+
+    `f_back` links to the caller's frame (None for the outermost), like a real frame.
+    """
+
+    f_code: DumpedCode
+    f_lineno: int
+    f_lasti: int
+    f_locals: dict[str, Any]
+    f_globals: dict[str, Any]
+    f_back: DumpedFrame | None = None
+
+    def __repr__(self) -> str:
+        return f"<dumped frame {self.f_code.co_qualname} at {self.f_code.co_filename}:{self.f_lineno}>"
+
+
+@dataclasses.dataclass(eq=False)
+class DumpedThread:
+    """A dumped stack: an OS thread, or an extra stack (asyncio task, greenlet).
+
+    `frames` runs outermost first; `frames[-1]` is where the stack stopped.
+    `kind` is "thread", "asyncio-task" or "greenlet"; `state` says more for extra stacks
+    (a task's "pending", a greenlet's "suspended").
+    """
+
+    name: str
+    ident: int
+    daemon: bool
+    current: bool
+    frames: list[DumpedFrame]
+    kind: str = "thread"
+    state: str = ""
+
+    @property
+    def top(self) -> DumpedFrame | None:
+        return self.frames[-1] if self.frames else None
+
+
+@dataclasses.dataclass(eq=False)
+class HeapDump:
+    """A loaded dump.
+
+    - `metadata`: the header (format and Python versions, host, pid, argv, time, limits hit, ...).
+    - `threads`: every dumped stack, the OS threads first.
+    - `exception`: the rebuilt exception with its chain, or None.
+    - `traceback`: the frames of that exception's traceback, outermost first.
+    - `sources`: filename -> text of every source file the dumped code refers to.
+    - `warnings`: what could not be loaded (damaged chunks, objects that became surrogates on error).
+    """
+
+    path: str
+    metadata: Mapping[str, Any]
+    threads: list[DumpedThread]
+    exception: BaseException | None
+    traceback: list[DumpedFrame]
+    sources: dict[str, str]
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    frame: DumpedFrame | None = None  # the explicit frame given to save_dump, if any
+
+    @property
+    def current_thread(self) -> DumpedThread | None:
+        for thread in self.threads:
+            if thread.current:
+                return thread
+        return self.threads[0] if self.threads else None
