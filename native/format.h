@@ -3,9 +3,9 @@
 #pragma once
 
 #include <cereal/archives/portable_binary.hpp>
-#include <cereal/details/helpers.hpp>
 #include <cstdint>
 #include <cstring>
+#include <istream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -194,8 +194,16 @@ inline std::streamsize StreamRemaining(std::istream& in) {
   return buf ? buf->in_avail() : 0;
 }
 
-// The archive used to read records keeps the stream it reads from as its user data, so Blob can bound lengths.
-using RecordInputArchive = cereal::UserDataAdapter<std::istream, cereal::PortableBinaryInputArchive>;
+// The archive used to read records: a portable binary archive that keeps the stream it reads from, so Blob can bound
+// lengths. (cereal's UserDataAdapter would do this but is behind CEREAL_FUTURE_EXPERIMENTAL.)
+class RecordInputArchive : public cereal::PortableBinaryInputArchive {
+ public:
+  explicit RecordInputArchive(std::istream& in) : cereal::PortableBinaryInputArchive(in), in_(in) {}
+  std::streamsize Remaining() const { return StreamRemaining(in_); }
+
+ private:
+  std::istream& in_;
+};
 
 template <class Archive>
 void save(Archive& ar, const Blob& blob) {
@@ -207,8 +215,10 @@ template <class Archive>
 void load(Archive& ar, Blob& blob) {
   uint64_t size = 0;
   ar(size);
-  if constexpr (std::is_same_v<Archive, RecordInputArchive>) {
-    auto remaining = StreamRemaining(cereal::get_user_data<std::istream>(ar));
+  // cereal hands every nested load the archive's base type (PortableBinaryInputArchive&), never the derived one the
+  // caller constructed, so whether the stream is known can only be asked at run time.
+  if (const auto* records = dynamic_cast<const RecordInputArchive*>(&ar)) {
+    auto remaining = records->Remaining();
     if (remaining < 0 || size > static_cast<uint64_t>(remaining)) throw FormatError("blob longer than its chunk");
   } else {
     if (size > kMaxChunkSize) throw FormatError("blob longer than a chunk can be");
