@@ -1,0 +1,203 @@
+// The only file that includes pybind11: the Python face of the core (pyheapdump._native).
+// absl::Status errors from the core become pyheapdump.errors exceptions here.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+
+#include "chunk_reader.h"
+#include "chunk_writer.h"
+#include "record_decoder.h"
+#include "walker.h"
+
+namespace py = pybind11;
+
+namespace pyheapdump {
+namespace {
+
+[[noreturn]] void RaiseDumpError(const char* class_name, const absl::Status& status) {
+  py::object errors = py::module_::import("pyheapdump.errors");
+  py::object error_class = errors.attr(class_name);
+  PyErr_SetString(error_class.ptr(), std::string(status.message()).c_str());
+  throw py::error_already_set();
+}
+
+void ThrowIfWriteError(const absl::Status& status) {
+  if (!status.ok()) RaiseDumpError("DumpWriteError", status);
+}
+
+void ThrowIfReadError(const absl::Status& status) {
+  if (status.ok()) return;
+  RaiseDumpError(absl::IsNotFound(status) ? "DumpNotFoundError" : "DumpFormatError", status);
+}
+
+WalkLimits LimitsFromDict(const py::dict& given) {
+  WalkLimits limits;
+  for (auto [key, value] : given) {
+    std::string name = py::cast<std::string>(key);
+    if (name == "max_objects") {
+      limits.max_objects = py::cast<uint64_t>(value);
+    } else if (name == "max_bytes") {
+      limits.max_bytes = py::cast<uint64_t>(value);
+    } else if (name == "max_str") {
+      limits.max_str = py::cast<uint64_t>(value);
+    } else if (name == "max_items") {
+      limits.max_items = py::cast<uint64_t>(value);
+    } else if (name == "time_limit") {
+      limits.time_limit = py::cast<double>(value);
+    } else if (name == "max_repr") {
+      limits.max_repr = py::cast<uint64_t>(value);
+    } else {
+      throw py::value_error("unknown limit " + name);
+    }
+  }
+  return limits;
+}
+
+py::dict StatsToDict(const WalkStats& stats) {
+  py::dict out;
+  out["objects"] = stats.objects;
+  out["errors"] = stats.errors;
+  py::dict cut;
+  for (const auto& [reason, count] : stats.cut) cut[py::str(reason)] = count;
+  out["cut"] = cut;
+  py::list types;
+  for (const auto& [type, counts] : stats.types) {
+    types.append(py::make_tuple(py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(type)), counts.first,
+                                counts.second));
+  }
+  out["types"] = types;
+  py::list largest;
+  for (const auto& [bytes, id, type] : stats.largest) {
+    largest.append(py::make_tuple(id, py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(type)), bytes));
+  }
+  out["largest"] = largest;
+  py::list filenames;
+  for (const auto& name : stats.filenames) filenames.append(py::reinterpret_borrow<py::object>(name.get()));
+  out["filenames"] = filenames;
+  out["elapsed"] = stats.elapsed;
+  return out;
+}
+
+// One dump being written: the temporary file, then walk, sources, commit (or abort on any failure).
+class NativeDumpWriter {
+ public:
+  NativeDumpWriter(const std::string& path, int zlib_level) {
+    auto writer = DumpFileWriter::Create(path, WriterOptions{zlib_level});
+    ThrowIfWriteError(writer.status());
+    writer_ = std::move(*writer);
+  }
+  void WriteHeader(const std::string& json) { ThrowIfWriteError(Writer().WriteHeader(json)); }
+  py::dict Walk(py::handle root, const py::dict& limits, py::handle policy) {
+    Walker walker(Writer(), LimitsFromDict(limits), policy.ptr());
+    ThrowIfWriteError(walker.Walk(root.ptr()));
+    py::dict stats = StatsToDict(walker.stats());
+    stats["raw_bytes"] = Writer().raw_record_bytes();
+    return stats;
+  }
+  void AddSource(const std::string& filename, const std::string& text) {
+    ThrowIfWriteError(Writer().AppendSource(filename, text));
+  }
+  uint64_t Commit(const std::string& summary_json) {
+    ThrowIfWriteError(Writer().Commit(summary_json));
+    uint64_t size = writer_->file_bytes();
+    writer_.reset();
+    return size;
+  }
+  // Removes the temporary file; a dump that failed half-way leaves nothing behind.
+  void Abort() { writer_.reset(); }
+
+ private:
+  DumpFileWriter& Writer() {
+    if (!writer_) throw py::value_error("this dump writer is closed");
+    return *writer_;
+  }
+  std::unique_ptr<DumpFileWriter> writer_;
+};
+
+class NativeDumpReader {
+ public:
+  NativeDumpReader(const std::string& path, uint64_t max_total_raw) {
+    auto reader = DumpFileReader::Open(path, ReaderLimits{max_total_raw});
+    ThrowIfReadError(reader.status());
+    reader_ = std::move(*reader);
+  }
+  py::str HeaderJson() { return JsonOf(reader_->ReadHeaderJson()); }
+  py::str SummaryJson() { return JsonOf(reader_->ReadSummaryJson()); }
+  py::list Records() {
+    py::list records;
+    absl::Status status = reader_->ForEachRecord([&](Record&& record) -> absl::Status {
+      auto decoded = DecodeRecord(record);
+      if (!decoded.ok()) {
+        decode_warnings_.push_back(std::string(decoded.status().message()));
+        return absl::OkStatus();
+      }
+      if (PyList_Append(records.ptr(), decoded->get()) != 0) return absl::ResourceExhaustedError("out of memory");
+      return absl::OkStatus();
+    });
+    if (PyErr_Occurred()) throw py::error_already_set();
+    ThrowIfReadError(status);
+    return records;
+  }
+  py::list Sources() {
+    py::list sources;
+    absl::Status status = reader_->ForEachSource([&](std::string&& filename, std::string&& text) -> absl::Status {
+      py::object name = py::reinterpret_steal<py::object>(
+          PyUnicode_DecodeUTF8(filename.data(), filename.size(), "surrogateescape"));
+      py::object body =
+          py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(text.data(), text.size(), "surrogateescape"));
+      if (!name || !body) {
+        PyErr_Clear();
+        return absl::OkStatus();
+      }
+      sources.append(py::make_tuple(name, body));
+      return absl::OkStatus();
+    });
+    ThrowIfReadError(status);
+    return sources;
+  }
+  std::vector<std::string> Warnings() const {
+    std::vector<std::string> all = reader_->warnings();
+    all.insert(all.end(), decode_warnings_.begin(), decode_warnings_.end());
+    return all;
+  }
+  py::tuple Version() const { return py::make_tuple(reader_->major(), reader_->minor()); }
+  uint64_t FileSize() const { return reader_->file_size(); }
+
+ private:
+  static py::str JsonOf(const absl::StatusOr<std::string>& json) {
+    ThrowIfReadError(json.status());
+    return py::str(*json);
+  }
+  std::unique_ptr<DumpFileReader> reader_;
+  std::vector<std::string> decode_warnings_;
+};
+
+}  // namespace
+}  // namespace pyheapdump
+
+PYBIND11_MODULE(_native, m) {
+  using pyheapdump::NativeDumpReader;
+  using pyheapdump::NativeDumpWriter;
+  m.doc() = "pyheapdump's C++ core: the object-graph walker, the chunked writer and the bounded reader";
+  m.attr("FORMAT_VERSION") = py::make_tuple(pyheapdump::kFormatMajor, pyheapdump::kFormatMinor);
+
+  py::class_<NativeDumpWriter>(m, "DumpWriter")
+      .def(py::init<const std::string&, int>(), py::arg("path"), py::arg("zlib_level") = 1)
+      .def("write_header", &NativeDumpWriter::WriteHeader)
+      .def("walk", &NativeDumpWriter::Walk, py::arg("root"), py::arg("limits"), py::arg("policy"))
+      .def("add_source", &NativeDumpWriter::AddSource)
+      .def("commit", &NativeDumpWriter::Commit)
+      .def("abort", &NativeDumpWriter::Abort);
+
+  py::class_<NativeDumpReader>(m, "DumpReader")
+      .def(py::init<const std::string&, uint64_t>(), py::arg("path"), py::arg("max_total_raw") = 8ull << 30)
+      .def("header_json", &NativeDumpReader::HeaderJson)
+      .def("summary_json", &NativeDumpReader::SummaryJson)
+      .def("records", &NativeDumpReader::Records)
+      .def("sources", &NativeDumpReader::Sources)
+      .def_property_readonly("warnings", &NativeDumpReader::Warnings)
+      .def_property_readonly("version", &NativeDumpReader::Version)
+      .def_property_readonly("file_size", &NativeDumpReader::FileSize);
+}

@@ -1,0 +1,669 @@
+// Encoders per object family: each reads one object through the C API, without running user code, and fills the
+// walker's current record (docs/format.md lists the kinds and their fields).
+#include <Python.h>
+#include <frameobject.h>
+#include <structmember.h>
+
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "walker.h"
+
+namespace pyheapdump {
+namespace {
+
+std::string_view Utf8View(PyObject* str) {
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(str, &size);
+  if (!data) {
+    PyErr_Clear();
+    return {};
+  }
+  return {data, static_cast<size_t>(size)};
+}
+
+bool IsHeapType(PyTypeObject* type) { return (type->tp_flags & Py_TPFLAGS_HEAPTYPE) != 0; }
+
+// ---- atoms ----
+
+void EncodeStr(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kStr);
+  Py_ssize_t length = PyUnicode_GET_LENGTH(obj);
+  OwnedRef kept = OwnedRef::Borrow(obj);
+  if (static_cast<uint64_t>(length) > w.limits().max_str) {
+    kept = OwnedRef::Steal(PyUnicode_Substring(obj, 0, static_cast<Py_ssize_t>(w.limits().max_str)));
+    w.AddFlags(kFlagTruncated);
+    w.PutAttrInt("original_length", length);
+    w.NoteCut("max_str");
+    if (!kept) return;
+  }
+  if (PyUnicode_IS_ASCII(kept.get())) {
+    w.SetData({static_cast<const char*>(PyUnicode_DATA(kept.get())), static_cast<size_t>(PyUnicode_GET_LENGTH(kept.get()))});
+    return;
+  }
+  // surrogatepass keeps lone surrogates; it also avoids caching a UTF-8 copy inside the dumped str.
+  OwnedRef utf8 = OwnedRef::Steal(PyUnicode_AsEncodedString(kept.get(), "utf-8", "surrogatepass"));
+  if (!utf8) return;
+  w.SetData({PyBytes_AS_STRING(utf8.get()), static_cast<size_t>(PyBytes_GET_SIZE(utf8.get()))});
+}
+
+void EncodeBuffer(Walker& w, PyObject* obj, Kind kind, const char* data, Py_ssize_t size) {
+  w.SetKind(kind);
+  uint64_t kept = static_cast<uint64_t>(size);
+  if (kept > w.limits().max_str) {
+    kept = w.limits().max_str;
+    w.AddFlags(kFlagTruncated);
+    w.PutAttrInt("original_length", size);
+    w.NoteCut("max_str");
+  }
+  w.SetData({data, kept});
+}
+
+void EncodeBigInt(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kBigInt);
+  // Base 16 is exempt from the int-to-str digit limit and is exact.
+  OwnedRef hex = OwnedRef::Steal(PyNumber_ToBase(obj, 16));
+  if (hex) w.SetData(Utf8View(hex.get()));
+}
+
+// ---- containers ----
+
+// Instance state of a container subclass (its __dict__ and slots), beside the contents.
+void EncodeInstanceState(Walker& w, PyObject* obj);
+
+// Appends at most max_items elements of a sequence of borrowed items; records the cut.
+template <class GetItem>
+void PutSequence(Walker& w, Py_ssize_t size, GetItem get_item) {
+  Py_ssize_t limit = std::min<uint64_t>(static_cast<uint64_t>(size), w.limits().max_items);
+  for (Py_ssize_t i = 0; i < limit; ++i) w.PutItem(get_item(i));
+  if (limit < size) {
+    w.AddFlags(kFlagTruncated);
+    w.PutAttrInt("original_length", size);
+    w.NoteCut("max_items");
+  }
+}
+
+void PutIterable(Walker& w, OwnedRef iterator, Py_ssize_t size_hint) {
+  if (!iterator) return;
+  uint64_t count = 0;
+  while (OwnedRef item = OwnedRef::Steal(PyIter_Next(iterator.get()))) {
+    if (count == w.limits().max_items) {
+      w.AddFlags(kFlagTruncated);
+      w.PutAttrInt("original_length", size_hint);
+      w.NoteCut("max_items");
+      break;
+    }
+    w.PutItem(w.KeepAlive(std::move(item)));
+    ++count;
+  }
+}
+
+void EncodeList(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kList);
+  // A snapshot of the item pointers: the walker runs no code that could resize the list, but be safe anyway.
+  PutSequence(w, PyList_GET_SIZE(obj), [obj](Py_ssize_t i) {
+    return i < PyList_GET_SIZE(obj) ? PyList_GET_ITEM(obj, i) : Py_None;
+  });
+}
+
+void EncodeTuple(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kTuple);
+  PutSequence(w, PyTuple_GET_SIZE(obj), [obj](Py_ssize_t i) { return PyTuple_GET_ITEM(obj, i); });
+}
+
+void PutDictItems(Walker& w, PyObject* dict) {
+  Py_ssize_t pos = 0, count = 0, size = PyDict_GET_SIZE(dict);
+  PyObject *key, *value;
+  while (PyDict_Next(dict, &pos, &key, &value)) {
+    if (static_cast<uint64_t>(count) == w.limits().max_items) {
+      w.AddFlags(kFlagTruncated);
+      w.PutAttrInt("original_length", size);
+      w.NoteCut("max_items");
+      return;
+    }
+    w.PutItem(key);
+    w.PutItem(value);
+    ++count;
+  }
+}
+
+// OrderedDict keeps its own order (move_to_end) apart from the dict's storage order: take the keys from
+// OrderedDict's own iterator (C code, never a subclass's __iter__) and the values from the storage by identity,
+// so no key's __hash__ or __eq__ runs.
+void PutOrderedDictItems(Walker& w, PyObject* dict, PyTypeObject* ordered_dict_type) {
+  absl::flat_hash_map<PyObject*, PyObject*> values;
+  Py_ssize_t pos = 0;
+  PyObject *key, *value;
+  while (PyDict_Next(dict, &pos, &key, &value)) values.emplace(key, value);
+  OwnedRef iterator = OwnedRef::Steal(ordered_dict_type->tp_iter(dict));
+  if (!iterator) return;
+  uint64_t count = 0;
+  while (OwnedRef item = OwnedRef::Steal(PyIter_Next(iterator.get()))) {
+    auto found = values.find(item.get());
+    if (found == values.end()) continue;
+    if (count == w.limits().max_items) {
+      w.AddFlags(kFlagTruncated);
+      w.PutAttrInt("original_length", PyDict_GET_SIZE(dict));
+      w.NoteCut("max_items");
+      break;
+    }
+    w.PutItem(found->first);
+    w.PutItem(found->second);
+    ++count;
+  }
+}
+
+// Reads a C-level attribute through the descriptor that the base type defines (a member or getset written in C),
+// bypassing any override in a subclass.
+OwnedRef BaseAttribute(PyTypeObject* base, PyObject* obj, const char* name) {
+  PyObject* descriptor = PyDict_GetItemString(base->tp_dict, name);  // borrowed
+  if (!descriptor || !Py_TYPE(descriptor)->tp_descr_get) return {};
+  return OwnedRef::Steal(Py_TYPE(descriptor)->tp_descr_get(descriptor, obj, reinterpret_cast<PyObject*>(base)));
+}
+
+void EncodeDict(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kDict);
+  PyTypeObject* ordered = w.ordered_dict_type();
+  if (ordered && PyObject_TypeCheck(obj, ordered)) {
+    PutOrderedDictItems(w, obj, ordered);
+  } else {
+    PutDictItems(w, obj);
+  }
+  PyTypeObject* defaultdict = w.defaultdict_type();
+  if (defaultdict && PyObject_TypeCheck(obj, defaultdict)) {
+    OwnedRef factory = BaseAttribute(defaultdict, obj, "default_factory");
+    if (factory) w.PutAttr("default_factory", w.KeepAlive(std::move(factory)));
+  }
+}
+
+void EncodeSet(Walker& w, PyObject* obj, Kind kind) {
+  w.SetKind(kind);
+  PyTypeObject* base = kind == Kind::kSet ? &PySet_Type : &PyFrozenSet_Type;
+  PutIterable(w, OwnedRef::Steal(base->tp_iter(obj)), PySet_GET_SIZE(obj));
+}
+
+void EncodeDeque(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kDeque);
+  PyTypeObject* deque = w.deque_type();
+  OwnedRef maxlen = BaseAttribute(deque, obj, "maxlen");
+  if (maxlen) w.PutAttr("maxlen", w.KeepAlive(std::move(maxlen)));
+  PyErr_Clear();
+  PutIterable(w, OwnedRef::Steal(deque->tp_iter(obj)), PyObject_Length(obj));
+}
+
+// ---- instances ----
+
+OwnedRef InstanceDict(PyObject* obj) {
+  PyTypeObject* type = Py_TYPE(obj);
+  if (type->tp_dictoffset == 0 && !(type->tp_flags & Py_TPFLAGS_MANAGED_DICT)) return {};
+  // The generic getter reads the dict slot; it never calls a __getattr__ or a property.
+  return OwnedRef::Steal(PyObject_GenericGetDict(obj, nullptr));
+}
+
+void PutDictEntries(Walker& w, PyObject* dict, std::string_view prefix) {
+  Py_ssize_t pos = 0;
+  PyObject *key, *value;
+  std::string name;
+  while (PyDict_Next(dict, &pos, &key, &value)) {
+    if (!PyUnicode_Check(key)) continue;  // setattr only makes str keys; anything else was put there by hand
+    name.assign(prefix);
+    name += Utf8View(key);
+    w.PutAttr(name, value);
+  }
+}
+
+// Slots are member descriptors that Python made for __slots__ names on heap types; read them as C does.
+void PutSlots(Walker& w, PyObject* obj) {
+  PyObject* mro = Py_TYPE(obj)->tp_mro;
+  if (!mro || !PyTuple_Check(mro)) return;
+  std::string name;
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); ++i) {
+    auto* type = reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(mro, i));
+    if (!IsHeapType(type) || !type->tp_dict) continue;
+    Py_ssize_t pos = 0;
+    PyObject *key, *descriptor;
+    while (PyDict_Next(type->tp_dict, &pos, &key, &descriptor)) {
+      if (Py_TYPE(descriptor) != &PyMemberDescr_Type) continue;
+      PyMemberDef* member = reinterpret_cast<PyMemberDescrObject*>(descriptor)->d_member;
+      OwnedRef value = OwnedRef::Steal(PyMember_GetOne(reinterpret_cast<const char*>(obj), member));
+      if (!value) {
+        PyErr_Clear();  // an unset slot
+        continue;
+      }
+      name.assign("slot:");
+      name += Utf8View(key);
+      w.PutAttr(name, w.KeepAlive(std::move(value)));
+    }
+  }
+}
+
+void EncodeInstanceState(Walker& w, PyObject* obj) {
+  if (OwnedRef dict = InstanceDict(obj)) {
+    if (PyDict_Check(dict.get())) PutDictEntries(w, dict.get(), "dict:");
+  }
+  PyErr_Clear();
+  if (IsHeapType(Py_TYPE(obj))) PutSlots(w, obj);
+}
+
+void EncodeInstance(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kInstance);
+  EncodeInstanceState(w, obj);
+}
+
+// ---- classes, functions, modules, code ----
+
+OwnedRef ClassModuleName(PyTypeObject* type) {
+  if (IsHeapType(type)) {
+    PyObject* module = PyDict_GetItemString(type->tp_dict, "__module__");
+    if (module && PyUnicode_Check(module)) return OwnedRef::Borrow(module);
+    return OwnedRef::Steal(PyUnicode_FromString("builtins"));
+  }
+  const char* dot = strrchr(type->tp_name, '.');
+  if (!dot) return OwnedRef::Steal(PyUnicode_FromString("builtins"));
+  return OwnedRef::Steal(PyUnicode_FromStringAndSize(type->tp_name, dot - type->tp_name));
+}
+
+OwnedRef ClassQualname(PyTypeObject* type) {
+  if (IsHeapType(type)) return OwnedRef::Borrow(reinterpret_cast<PyHeapTypeObject*>(type)->ht_qualname);
+  const char* dot = strrchr(type->tp_name, '.');
+  return OwnedRef::Steal(PyUnicode_FromString(dot ? dot + 1 : type->tp_name));
+}
+
+// Whether module.qualname names this very object in the running program, found by dict lookups only
+// (a getattr could run a module's __getattr__ or a class property).
+bool ImportableAs(PyObject* obj, PyObject* module_name, PyObject* qualname) {
+  PyObject* modules = PySys_GetObject("modules");
+  if (!modules || !PyDict_Check(modules) || !module_name || !qualname) return false;
+  if (PyUnicode_CompareWithASCIIString(module_name, "__main__") == 0) return false;
+  PyObject* module = PyDict_GetItemWithError(modules, module_name);
+  if (!module || !PyModule_Check(module)) {
+    PyErr_Clear();
+    return false;
+  }
+  PyObject* scope = PyModule_GetDict(module);
+  OwnedRef dot = OwnedRef::Steal(PyUnicode_FromString("."));
+  OwnedRef parts = OwnedRef::Steal(PyUnicode_Split(qualname, dot.get(), -1));
+  if (!parts) {
+    PyErr_Clear();
+    return false;
+  }
+  PyObject* current = nullptr;
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(parts.get()); ++i) {
+    if (!scope) return false;
+    current = PyDict_GetItemWithError(scope, PyList_GET_ITEM(parts.get(), i));
+    if (!current) {
+      PyErr_Clear();
+      return false;
+    }
+    scope = PyType_Check(current) ? reinterpret_cast<PyTypeObject*>(current)->tp_dict : nullptr;
+  }
+  return current == obj;
+}
+
+void EncodeClass(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kClass);
+  auto* type = reinterpret_cast<PyTypeObject*>(obj);
+  OwnedRef module = ClassModuleName(type);
+  OwnedRef qualname = ClassQualname(type);
+  if (module) w.PutAttr("module", w.KeepAlive(module));
+  if (qualname) w.PutAttr("qualname", w.KeepAlive(qualname));
+  w.PutAttrStr("name", type->tp_name ? (strrchr(type->tp_name, '.') ? strrchr(type->tp_name, '.') + 1 : type->tp_name) : "");
+  bool importable = ImportableAs(obj, module.get(), qualname.get());
+  w.PutAttr("importable", importable ? Py_True : Py_False);
+  if (type->tp_bases && PyTuple_Check(type->tp_bases)) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(type->tp_bases); ++i) w.PutItem(PyTuple_GET_ITEM(type->tp_bases, i));
+  }
+  // A class that cannot be imported where the dump is loaded travels with its own attributes.
+  if (!importable && IsHeapType(type) && type->tp_dict) {
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    std::string name;
+    while (PyDict_Next(type->tp_dict, &pos, &key, &value)) {
+      if (!PyUnicode_Check(key)) continue;
+      std::string_view key_text = Utf8View(key);
+      bool dunder = key_text.size() > 4 && key_text.substr(0, 2) == "__" && key_text.substr(key_text.size() - 2) == "__";
+      if (dunder && key_text != "__doc__" && key_text != "__slots__") continue;
+      if (Py_TYPE(value) == &PyMemberDescr_Type || Py_TYPE(value) == &PyGetSetDescr_Type) continue;
+      name.assign("dict:");
+      name += key_text;
+      w.PutAttr(name, value);
+    }
+  }
+}
+
+void PutFunctionIdentity(Walker& w, PyObject* module, PyObject* qualname, PyObject* name) {
+  if (module) w.PutAttr("module", module);
+  if (qualname) w.PutAttr("qualname", qualname);
+  if (name) w.PutAttr("name", name);
+}
+
+void EncodeFunction(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kFunction);
+  auto* function = reinterpret_cast<PyFunctionObject*>(obj);
+  PutFunctionIdentity(w, function->func_module, function->func_qualname, function->func_name);
+  w.PutAttr("code", function->func_code);
+  if (function->func_defaults) w.PutAttr("defaults", function->func_defaults);
+  if (function->func_kwdefaults) w.PutAttr("kwdefaults", function->func_kwdefaults);
+  if (function->func_closure) w.PutAttr("closure", function->func_closure);
+}
+
+void EncodeMethod(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kFunction);
+  w.PutAttr("function", PyMethod_GET_FUNCTION(obj));
+  w.PutAttr("self", PyMethod_GET_SELF(obj));
+}
+
+// Builtin functions and methods: identity only (module, qualname, bound self).
+void EncodeBuiltinFunction(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kFunction);
+  w.PutAttr("builtin", Py_True);
+  auto* function = reinterpret_cast<PyCFunctionObject*>(obj);
+  PyObject* self = function->m_self;
+  PyObject* module = function->m_module;
+  if (module && PyModule_Check(module)) {
+    OwnedRef module_name = OwnedRef::Steal(PyModule_GetNameObject(module));
+    if (module_name) w.PutAttr("module", w.KeepAlive(std::move(module_name)));
+  } else if (module && PyUnicode_Check(module)) {
+    w.PutAttr("module", module);
+  }
+  PyErr_Clear();
+  OwnedRef qualname = OwnedRef::Steal(PyObject_GetAttrString(obj, "__qualname__"));  // builtin getset: C code
+  if (qualname && PyUnicode_Check(qualname.get())) w.PutAttr("qualname", w.KeepAlive(std::move(qualname)));
+  PyErr_Clear();
+  w.PutAttrStr("name", function->m_ml && function->m_ml->ml_name ? function->m_ml->ml_name : "");
+  if (self && !PyModule_Check(self)) w.PutAttr("self", self);
+}
+
+void EncodeModule(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kModule);
+  OwnedRef name = OwnedRef::Steal(PyModule_GetNameObject(obj));
+  if (name) w.PutAttr("name", w.KeepAlive(std::move(name)));
+  PyErr_Clear();
+  PyObject* dict = PyModule_GetDict(obj);
+  PyObject* file = dict ? PyDict_GetItemString(dict, "__file__") : nullptr;
+  if (file && PyUnicode_Check(file)) w.PutAttr("file", file);
+}
+
+void EncodeCode(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kCode);
+  auto* code = reinterpret_cast<PyCodeObject*>(obj);
+  w.PutAttr("filename", code->co_filename);
+  w.NoteFilename(code->co_filename);
+  w.PutAttr("name", code->co_name);
+  w.PutAttr("qualname", code->co_qualname);
+  w.PutAttrInt("firstlineno", code->co_firstlineno);
+  w.PutAttrInt("argcount", code->co_argcount);
+  w.PutAttrInt("posonlyargcount", code->co_posonlyargcount);
+  w.PutAttrInt("kwonlyargcount", code->co_kwonlyargcount);
+  w.PutAttrInt("flags", code->co_flags);
+  OwnedRef varnames = OwnedRef::Steal(PyCode_GetVarnames(code));
+  if (varnames) w.PutAttr("varnames", w.KeepAlive(std::move(varnames)));
+}
+
+// ---- frames, tracebacks, generators, cells ----
+
+// A snapshot of a frame's locals as a dict. On 3.13 an optimized frame's f_locals is a write-through proxy; the dump
+// holds a plain copy. Before 3.13 it is the frame's own dict (module frames: the globals, identity kept).
+OwnedRef FrameLocals(PyFrameObject* frame) {
+  OwnedRef locals = OwnedRef::Steal(PyFrame_GetLocals(frame));
+  if (!locals || PyDict_Check(locals.get())) return locals;
+  OwnedRef copy = OwnedRef::Steal(PyDict_New());
+  if (copy && PyDict_Merge(copy.get(), locals.get(), 1) == 0) return copy;
+  return {};
+}
+
+void EncodeFrame(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kFrame);
+  auto* frame = reinterpret_cast<PyFrameObject*>(obj);
+  OwnedRef code = OwnedRef::Steal(reinterpret_cast<PyObject*>(PyFrame_GetCode(frame)));
+  w.PutAttr("code", w.KeepAlive(std::move(code)));
+  w.PutAttrInt("lineno", PyFrame_GetLineNumber(frame));
+  w.PutAttrInt("lasti", PyFrame_GetLasti(frame));
+  OwnedRef globals = OwnedRef::Steal(PyFrame_GetGlobals(frame));
+  if (globals) w.PutAttr("globals", w.KeepAlive(std::move(globals)));
+  OwnedRef locals = FrameLocals(frame);
+  if (locals) {
+    w.PutAttr("locals", w.KeepAlive(std::move(locals)));
+  } else {
+    w.RecordPythonError("reading the frame's locals failed");
+  }
+  OwnedRef back = OwnedRef::Steal(reinterpret_cast<PyObject*>(PyFrame_GetBack(frame)));
+  w.PutAttr("back", back ? w.KeepAlive(std::move(back)) : Py_None);
+}
+
+// The attribute getters of frames, tracebacks and generators are C code of the interpreter itself.
+void PutBuiltinAttr(Walker& w, PyObject* obj, const char* attribute, std::string_view name) {
+  OwnedRef value = OwnedRef::Steal(PyObject_GetAttrString(obj, attribute));
+  if (!value) {
+    PyErr_Clear();
+    return;
+  }
+  w.PutAttr(name, w.KeepAlive(std::move(value)));
+}
+
+void EncodeTraceback(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kTraceback);
+  PutBuiltinAttr(w, obj, "tb_frame", "frame");
+  PutBuiltinAttr(w, obj, "tb_lineno", "lineno");
+  PutBuiltinAttr(w, obj, "tb_lasti", "lasti");
+  PutBuiltinAttr(w, obj, "tb_next", "next");
+}
+
+void EncodeGenerator(Walker& w, PyObject* obj, const char* kind, const char* prefix) {
+  w.SetKind(Kind::kGenerator);
+  w.PutAttrStr("kind", kind);
+  std::string p = prefix;
+  PutBuiltinAttr(w, obj, "__name__", "name");
+  PutBuiltinAttr(w, obj, "__qualname__", "qualname");
+  PutBuiltinAttr(w, obj, (p + "_code").c_str(), "code");
+  PutBuiltinAttr(w, obj, (p + "_frame").c_str(), "frame");
+  PutBuiltinAttr(w, obj, (p + "_running").c_str(), "running");
+  PutBuiltinAttr(w, obj, (p + "_suspended").c_str(), "suspended");
+  PutBuiltinAttr(w, obj, std::string_view(kind) == "generator" ? "gi_yieldfrom" : (p + "_await").c_str(), "await");
+}
+
+void EncodeCell(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kCell);
+  PyObject* contents = PyCell_GET(obj);
+  if (contents) w.PutItem(contents);
+}
+
+// ---- exceptions ----
+
+void EncodeException(Walker& w, PyObject* obj) {
+  w.SetKind(Kind::kException);
+  w.SetTypeOf(obj);
+  auto* exception = reinterpret_cast<PyBaseExceptionObject*>(obj);
+  if (exception->args && PyTuple_Check(exception->args)) {
+    PutSequence(w, PyTuple_GET_SIZE(exception->args),
+                [exception](Py_ssize_t i) { return PyTuple_GET_ITEM(exception->args, i); });
+  }
+  if (exception->dict && PyDict_Check(exception->dict)) PutDictEntries(w, exception->dict, "dict:");
+  if (IsHeapType(Py_TYPE(obj))) PutSlots(w, obj);
+  if (exception->cause) w.PutAttr("cause", exception->cause);
+  if (exception->context) w.PutAttr("context", exception->context);
+  w.PutAttr("suppress_context", exception->suppress_context ? Py_True : Py_False);
+  if (exception->traceback) w.PutAttr("traceback", exception->traceback);
+  if (PyObject_TypeCheck(obj, reinterpret_cast<PyTypeObject*>(PyExc_BaseExceptionGroup))) {
+    auto* group = reinterpret_cast<PyBaseExceptionGroupObject*>(obj);
+    if (group->excs) w.PutAttr("exceptions", group->excs);
+  }
+  if (PyObject_TypeCheck(obj, reinterpret_cast<PyTypeObject*>(PyExc_OSError))) {
+    auto* os_error = reinterpret_cast<PyOSErrorObject*>(obj);
+    if (os_error->filename) w.PutAttr("filename", os_error->filename);
+    if (os_error->filename2) w.PutAttr("filename2", os_error->filename2);
+  }
+}
+
+// ---- objects handled by a per-type policy ----
+
+void PutRepr(Walker& w, PyObject* obj) {
+  OwnedRef repr = OwnedRef::Steal(PyObject_Repr(obj));
+  if (!repr || !PyUnicode_Check(repr.get())) {
+    w.RecordPythonError("repr failed");
+    return;
+  }
+  Py_ssize_t length = PyUnicode_GET_LENGTH(repr.get());
+  if (static_cast<uint64_t>(length) > w.limits().max_repr) {
+    repr = OwnedRef::Steal(PyUnicode_Substring(repr.get(), 0, static_cast<Py_ssize_t>(w.limits().max_repr)));
+    if (!repr) return PyErr_Clear();
+  }
+  OwnedRef utf8 = OwnedRef::Steal(PyUnicode_AsEncodedString(repr.get(), "utf-8", "surrogatepass"));
+  if (!utf8) return PyErr_Clear();
+  w.SetData({PyBytes_AS_STRING(utf8.get()), static_cast<size_t>(PyBytes_GET_SIZE(utf8.get()))});
+}
+
+void EncodeSurrogate(Walker& w, PyObject* obj, const TypePolicy& policy, const char* reason) {
+  w.SetKind(Kind::kSurrogate);
+  w.PutAttrStr("reason", reason);
+  EncodeInstanceState(w, obj);
+  if (policy.capture) {
+    OwnedRef facts = OwnedRef::Steal(PyObject_CallOneArg(policy.capture.get(), obj));
+    if (facts) {
+      w.PutAttr("facts", w.KeepAlive(std::move(facts)));
+    } else {
+      w.RecordPythonError("reading facts failed");
+    }
+  }
+  if (policy.repr_ok) PutRepr(w, obj);
+}
+
+void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
+  OwnedRef reduced = OwnedRef::Steal(PyObject_CallMethod(obj, "__reduce_ex__", "i", 4));
+  if (!reduced || !PyTuple_Check(reduced.get()) || PyTuple_GET_SIZE(reduced.get()) < 2) {
+    if (reduced) {
+      PyErr_Format(PyExc_TypeError, "__reduce_ex__ returned %.100s, not a tuple", Py_TYPE(reduced.get())->tp_name);
+    }
+    w.RecordPythonError("reduce failed");
+    return EncodeSurrogate(w, obj, policy, "reduce failed");
+  }
+  w.SetKind(Kind::kReduce);
+  PyObject* parts = w.KeepAlive(std::move(reduced));
+  Py_ssize_t size = PyTuple_GET_SIZE(parts);
+  for (Py_ssize_t i = 0; i < 5; ++i) {
+    PyObject* part = i < size ? PyTuple_GET_ITEM(parts, i) : Py_None;
+    if (i >= 3 && part != Py_None) {
+      // listitems and dictitems are iterators: store what they yield, as a list.
+      OwnedRef items = OwnedRef::Steal(PySequence_List(part));
+      if (!items) {
+        w.RecordPythonError("reduce items failed");
+        part = Py_None;
+      } else {
+        part = w.KeepAlive(std::move(items));
+      }
+    }
+    w.PutItem(part);
+  }
+}
+
+void EncodeCaptured(Walker& w, PyObject* obj, const TypePolicy& policy) {
+  OwnedRef state = OwnedRef::Steal(PyObject_CallOneArg(policy.capture.get(), obj));
+  if (!state) {
+    w.RecordPythonError("capture failed");
+    return EncodeSurrogate(w, obj, TypePolicy{Strategy::kSurrogate, {}, {}, policy.repr_ok}, "capture failed");
+  }
+  w.SetKind(Kind::kCaptured);
+  if (policy.capture_name) w.PutAttr("capture", policy.capture_name.get());
+  w.PutAttr("state", w.KeepAlive(std::move(state)));
+}
+
+void EncodeByPolicy(Walker& w, PyObject* obj) {
+  const TypePolicy& policy = w.PolicyFor(Py_TYPE(obj));
+  switch (policy.strategy) {
+    case Strategy::kInstance:
+      return EncodeInstance(w, obj);
+    case Strategy::kReduce:
+      return EncodeReduce(w, obj, policy);
+    case Strategy::kCapture:
+      return EncodeCaptured(w, obj, policy);
+    case Strategy::kSurrogate:
+      return EncodeSurrogate(w, obj, policy, "opaque");
+  }
+}
+
+// Subclasses of the builtin families keep their contents and their instance state; the record names their class.
+void EncodeBuiltinSubclassOrPolicy(Walker& w, PyObject* obj) {
+  PyTypeObject* type = Py_TYPE(obj);
+  bool is_exact_builtin = !IsHeapType(type);
+  PyTypeObject* deque = w.deque_type();
+  if (PyLong_Check(obj) || PyFloat_Check(obj) || PyUnicode_Check(obj) || PyBytes_Check(obj)) {
+    // An int/str subclass (IntEnum, StrEnum, ...) is a value with a class: let the policy pick (enums reduce).
+    return EncodeByPolicy(w, obj);
+  }
+  if (PyList_Check(obj)) {
+    EncodeList(w, obj);
+  } else if (PyTuple_Check(obj)) {
+    EncodeTuple(w, obj);
+  } else if (PyDict_Check(obj)) {
+    EncodeDict(w, obj);
+  } else if (PyAnySet_Check(obj)) {
+    EncodeSet(w, obj, PyFrozenSet_Check(obj) ? Kind::kFrozenSet : Kind::kSet);
+  } else if (deque && PyObject_TypeCheck(obj, deque)) {
+    EncodeDeque(w, obj);
+  } else if (PyExceptionInstance_Check(obj)) {
+    return EncodeException(w, obj);
+  } else {
+    return EncodeByPolicy(w, obj);
+  }
+  w.SetTypeOf(obj);
+  if (!is_exact_builtin) EncodeInstanceState(w, obj);
+}
+
+}  // namespace
+
+void EncodeObjectFamily(Walker& w, PyObject* obj) {
+  PyTypeObject* type = Py_TYPE(obj);
+  if (type == &PyUnicode_Type) return EncodeStr(w, obj);
+  if (type == &PyLong_Type) return EncodeBigInt(w, obj);
+  if (type == &PyList_Type) return EncodeList(w, obj);
+  if (type == &PyDict_Type) return EncodeDict(w, obj);
+  if (type == &PyTuple_Type) return EncodeTuple(w, obj);
+  if (type == &PyBytes_Type) {
+    return EncodeBuffer(w, obj, Kind::kBytes, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj));
+  }
+  if (type == &PyByteArray_Type) {
+    return EncodeBuffer(w, obj, Kind::kByteArray, PyByteArray_AS_STRING(obj), PyByteArray_GET_SIZE(obj));
+  }
+  if (type == &PySet_Type) return EncodeSet(w, obj, Kind::kSet);
+  if (type == &PyFrozenSet_Type) return EncodeSet(w, obj, Kind::kFrozenSet);
+  if (type == &PyComplex_Type) {
+    w.SetKind(Kind::kComplex);
+    OwnedRef real = OwnedRef::Steal(PyFloat_FromDouble(PyComplex_RealAsDouble(obj)));
+    OwnedRef imag = OwnedRef::Steal(PyFloat_FromDouble(PyComplex_ImagAsDouble(obj)));
+    w.PutAttr("real", w.KeepAlive(std::move(real)));
+    w.PutAttr("imag", w.KeepAlive(std::move(imag)));
+    return;
+  }
+  if (type == &PyRange_Type) {
+    w.SetKind(Kind::kRange);
+    PutBuiltinAttr(w, obj, "start", "start");
+    PutBuiltinAttr(w, obj, "stop", "stop");
+    PutBuiltinAttr(w, obj, "step", "step");
+    return;
+  }
+  if (type == &PySlice_Type) {
+    w.SetKind(Kind::kSlice);
+    auto* slice = reinterpret_cast<PySliceObject*>(obj);
+    w.PutItem(slice->start);
+    w.PutItem(slice->stop);
+    w.PutItem(slice->step);
+    return;
+  }
+  if (type == &PyFunction_Type) return EncodeFunction(w, obj);
+  if (type == &PyMethod_Type) return EncodeMethod(w, obj);
+  if (type == &PyCFunction_Type || PyCFunction_Check(obj)) return EncodeBuiltinFunction(w, obj);
+  if (PyType_Check(obj)) return EncodeClass(w, obj);
+  if (PyModule_CheckExact(obj)) return EncodeModule(w, obj);
+  if (PyCode_Check(obj)) return EncodeCode(w, obj);
+  if (PyFrame_Check(obj)) return EncodeFrame(w, obj);
+  if (PyTraceBack_Check(obj)) return EncodeTraceback(w, obj);
+  if (PyGen_CheckExact(obj)) return EncodeGenerator(w, obj, "generator", "gi");
+  if (PyCoro_CheckExact(obj)) return EncodeGenerator(w, obj, "coroutine", "cr");
+  if (PyAsyncGen_CheckExact(obj)) return EncodeGenerator(w, obj, "async_generator", "ag");
+  if (PyCell_Check(obj)) return EncodeCell(w, obj);
+  w.SetTypeOf(obj);
+  EncodeBuiltinSubclassOrPolicy(w, obj);
+}
+
+}  // namespace pyheapdump

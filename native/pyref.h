@@ -1,0 +1,53 @@
+// Owned references to Python objects: the type says who releases the reference.
+#pragma once
+
+#include <Python.h>
+
+#include <utility>
+
+namespace pyheapdump {
+
+// A strong reference that this object releases. Construct with Steal() for a new reference returned by the C API,
+// or with Borrow() to take an extra reference to a borrowed one.
+class OwnedRef {
+ public:
+  OwnedRef() = default;
+  static OwnedRef Steal(PyObject* obj) { return OwnedRef(obj); }
+  static OwnedRef Borrow(PyObject* obj) {
+    Py_XINCREF(obj);
+    return OwnedRef(obj);
+  }
+  OwnedRef(const OwnedRef& other) : obj_(other.obj_) { Py_XINCREF(obj_); }
+  OwnedRef(OwnedRef&& other) noexcept : obj_(std::exchange(other.obj_, nullptr)) {}
+  OwnedRef& operator=(OwnedRef other) noexcept {
+    std::swap(obj_, other.obj_);
+    return *this;
+  }
+  ~OwnedRef() { Py_XDECREF(obj_); }
+
+  PyObject* get() const { return obj_; }
+  explicit operator bool() const { return obj_ != nullptr; }
+  // Hands the reference to a C API call that steals it.
+  PyObject* release() { return std::exchange(obj_, nullptr); }
+
+ private:
+  explicit OwnedRef(PyObject* obj) : obj_(obj) {}
+  PyObject* obj_ = nullptr;
+};
+
+// Saves the pending Python exception and restores it on scope exit: the dumper may be called from an except block
+// or an excepthook, and must leave the caller's error state as it found it.
+class PyErrorStash {
+ public:
+  PyErrorStash() { PyErr_Fetch(&type_, &value_, &traceback_); }
+  ~PyErrorStash() { PyErr_Restore(type_, value_, traceback_); }
+  PyErrorStash(const PyErrorStash&) = delete;
+  PyErrorStash& operator=(const PyErrorStash&) = delete;
+
+ private:
+  PyObject* type_ = nullptr;
+  PyObject* value_ = nullptr;
+  PyObject* traceback_ = nullptr;
+};
+
+}  // namespace pyheapdump

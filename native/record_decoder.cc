@@ -1,0 +1,123 @@
+#include "record_decoder.h"
+
+#include <string>
+
+namespace pyheapdump {
+namespace {
+
+// Reads one value; for a reference or a cut, stores its marker and reports that the caller must note the position.
+OwnedRef ReadValue(Cursor& cursor, bool& is_reference) {
+  is_reference = false;
+  uint8_t tag = cursor.Byte();
+  switch (static_cast<ValueTag>(tag)) {
+    case ValueTag::kRef:
+      is_reference = true;
+      return OwnedRef::Steal(PyLong_FromUnsignedLongLong(cursor.Varint()));
+    case ValueTag::kNone:
+      return OwnedRef::Borrow(Py_None);
+    case ValueTag::kFalse:
+      return OwnedRef::Borrow(Py_False);
+    case ValueTag::kTrue:
+      return OwnedRef::Borrow(Py_True);
+    case ValueTag::kInt:
+      return OwnedRef::Steal(PyLong_FromLongLong(UnZigZag(cursor.Varint())));
+    case ValueTag::kFloat:
+      return OwnedRef::Steal(PyFloat_FromDouble(cursor.Float()));
+    case ValueTag::kEllipsis:
+      return OwnedRef::Borrow(Py_Ellipsis);
+    case ValueTag::kNotImplemented:
+      return OwnedRef::Borrow(Py_NotImplemented);
+    case ValueTag::kCut: {
+      is_reference = true;
+      uint64_t reason = cursor.Varint();
+      uint64_t class_id = cursor.Varint();
+      return OwnedRef::Steal(Py_BuildValue("(KK)", static_cast<unsigned long long>(reason),
+                                           static_cast<unsigned long long>(class_id)));
+    }
+  }
+  throw FormatError("unknown value tag " + std::to_string(tag));
+}
+
+void Check(bool ok) {
+  if (!ok) throw FormatError("out of memory while decoding");
+}
+
+OwnedRef DecodeItems(const std::string& blob, OwnedRef& refs) {
+  Cursor cursor(blob);
+  uint64_t count = cursor.Count();
+  OwnedRef items = OwnedRef::Steal(PyList_New(static_cast<Py_ssize_t>(count)));
+  refs = OwnedRef::Steal(PyList_New(0));
+  Check(items && refs);
+  for (uint64_t i = 0; i < count; ++i) {
+    bool is_reference = false;
+    OwnedRef value = ReadValue(cursor, is_reference);
+    Check(bool(value));
+    PyList_SET_ITEM(items.get(), static_cast<Py_ssize_t>(i), value.release());
+    if (is_reference) {
+      OwnedRef position = OwnedRef::Steal(PyLong_FromUnsignedLongLong(i));
+      Check(position && PyList_Append(refs.get(), position.get()) == 0);
+    }
+  }
+  if (!cursor.AtEnd()) throw FormatError("trailing bytes after the items");
+  return items;
+}
+
+OwnedRef DecodeAttrs(const std::string& blob, OwnedRef& refs) {
+  Cursor cursor(blob);
+  uint64_t count = cursor.Count();
+  OwnedRef attrs = OwnedRef::Steal(PyDict_New());
+  refs = OwnedRef::Steal(PyList_New(0));
+  Check(attrs && refs);
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string_view name_bytes = cursor.Bytes(cursor.Varint());
+    OwnedRef name = OwnedRef::Steal(PyUnicode_DecodeUTF8(name_bytes.data(), name_bytes.size(), "surrogateescape"));
+    if (!name) {
+      PyErr_Clear();
+      throw FormatError("attribute name is not UTF-8");
+    }
+    bool is_reference = false;
+    OwnedRef value = ReadValue(cursor, is_reference);
+    Check(bool(value));
+    Check(PyDict_SetItem(attrs.get(), name.get(), value.get()) == 0);
+    if (is_reference) Check(PyList_Append(refs.get(), name.get()) == 0);
+  }
+  if (!cursor.AtEnd()) throw FormatError("trailing bytes after the attributes");
+  return attrs;
+}
+
+OwnedRef DecodeData(const Record& record) {
+  const std::string& bytes = record.data.bytes;
+  if (record.kind == Kind::kStr) {
+    OwnedRef text = OwnedRef::Steal(PyUnicode_DecodeUTF8(bytes.data(), bytes.size(), "surrogatepass"));
+    if (!text) {
+      PyErr_Clear();
+      throw FormatError("string is not UTF-8");
+    }
+    return text;
+  }
+  return OwnedRef::Steal(PyBytes_FromStringAndSize(bytes.data(), bytes.size()));
+}
+
+}  // namespace
+
+absl::StatusOr<OwnedRef> DecodeRecord(const Record& record) {
+  try {
+    OwnedRef item_refs, attr_refs;
+    OwnedRef items = DecodeItems(record.items.bytes, item_refs);
+    OwnedRef attrs = DecodeAttrs(record.attrs.bytes, attr_refs);
+    OwnedRef data = DecodeData(record);
+    Check(bool(data));
+    OwnedRef tuple = OwnedRef::Steal(Py_BuildValue(
+        "(KBKIKOOOOO)", static_cast<unsigned long long>(record.id), static_cast<unsigned char>(record.kind),
+        static_cast<unsigned long long>(record.type_id), static_cast<unsigned int>(record.flags),
+        static_cast<unsigned long long>(record.size), items.get(), item_refs.get(), attrs.get(), attr_refs.get(),
+        data.get()));
+    Check(bool(tuple));
+    return tuple;
+  } catch (const FormatError& error) {
+    PyErr_Clear();
+    return absl::InvalidArgumentError("record " + std::to_string(record.id) + ": " + error.what());
+  }
+}
+
+}  // namespace pyheapdump

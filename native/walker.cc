@@ -1,0 +1,258 @@
+#include "walker.h"
+
+#include <algorithm>
+
+namespace pyheapdump {
+namespace {
+
+constexpr size_t kLargest = 20;
+constexpr uint64_t kTimeCheckEvery = 1024;
+// Classes are kept even past max_objects (a cut object still names its class) up to this many more records.
+constexpr uint64_t kClassAllowance = 100'000;
+
+// Bytes the object occupies, computed without calling a user-defined __sizeof__.
+uint64_t ShallowSize(PyObject* obj) {
+  PyTypeObject* type = Py_TYPE(obj);
+  if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+    // Builtin and extension types implement __sizeof__ in C; it runs no user code.
+    OwnedRef size = OwnedRef::Steal(PyObject_CallMethod(obj, "__sizeof__", nullptr));
+    if (size && PyLong_Check(size.get())) {
+      long long value = PyLong_AsLongLong(size.get());
+      if (value >= 0) return static_cast<uint64_t>(value);
+    }
+    PyErr_Clear();
+  }
+  uint64_t size = static_cast<uint64_t>(type->tp_basicsize);
+  if (type->tp_itemsize != 0) size += static_cast<uint64_t>(type->tp_itemsize) * std::abs(Py_SIZE(obj));
+  return size;
+}
+
+}  // namespace
+
+Walker::Walker(DumpFileWriter& writer, WalkLimits limits, PyObject* policy_callback)
+    : writer_(writer), limits_(limits), policy_callback_(OwnedRef::Borrow(policy_callback)) {
+  LookupCollectionsTypes();
+}
+
+void Walker::LookupCollectionsTypes() {
+  // Only from sys.modules: importing here would change the program, and a program that never imported
+  // collections has no OrderedDict to dump.
+  PyObject* modules = PySys_GetObject("modules");  // borrowed
+  if (!modules || !PyDict_Check(modules)) return;
+  PyObject* collections = PyDict_GetItemString(modules, "collections");  // borrowed
+  if (!collections || !PyModule_Check(collections)) return;
+  PyObject* dict = PyModule_GetDict(collections);  // borrowed
+  auto type_named = [dict](const char* name) -> PyTypeObject* {
+    PyObject* obj = PyDict_GetItemString(dict, name);
+    return obj && PyType_Check(obj) ? reinterpret_cast<PyTypeObject*>(obj) : nullptr;
+  };
+  ordered_dict_type_ = type_named("OrderedDict");
+  defaultdict_type_ = type_named("defaultdict");
+  deque_type_ = type_named("deque");
+}
+
+PyObject* Walker::KeepAlive(OwnedRef obj) {
+  PyObject* raw = obj.get();
+  keep_alive_.push_back(std::move(obj));
+  return raw;
+}
+
+uint64_t Walker::Enqueue(PyObject* obj) {
+  auto it = memo_.find(obj);
+  if (it != memo_.end()) return it->second;
+  bool is_class = PyType_Check(obj);
+  uint64_t budget = limits_.max_objects + (is_class ? kClassAllowance : 0);
+  if (next_id_ > budget) {
+    NoteCut("max_objects");
+    return 0;
+  }
+  if (stop_reason_ && !is_class) {
+    NoteCut(stop_reason_);
+    return 0;
+  }
+  uint64_t id = next_id_++;
+  memo_.emplace(obj, id);
+  keep_alive_.push_back(OwnedRef::Borrow(obj));
+  queue_.push_back(obj);
+  return id;
+}
+
+void Walker::PutValue(std::string& out, PyObject* obj) {
+  if (obj == Py_None) return PutTag(out, ValueTag::kNone);
+  if (obj == Py_True) return PutTag(out, ValueTag::kTrue);
+  if (obj == Py_False) return PutTag(out, ValueTag::kFalse);
+  PyTypeObject* type = Py_TYPE(obj);
+  if (type == &PyLong_Type) {
+    int overflow = 0;
+    long long value = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    if (!overflow) return PutInt(out, value);
+  } else if (type == &PyFloat_Type) {
+    return PutFloat(out, PyFloat_AS_DOUBLE(obj));
+  } else if (obj == Py_Ellipsis) {
+    return PutTag(out, ValueTag::kEllipsis);
+  } else if (obj == Py_NotImplemented) {
+    return PutTag(out, ValueTag::kNotImplemented);
+  }
+  uint64_t id = Enqueue(obj);
+  if (id != 0) return PutRef(out, id);
+  auto class_it = memo_.find(reinterpret_cast<PyObject*>(type));
+  uint64_t class_id = class_it == memo_.end() ? Enqueue(reinterpret_cast<PyObject*>(type)) : class_it->second;
+  PutCut(out, stop_reason_ && std::string_view(stop_reason_) == "time_limit" ? CutReason::kTimeLimit
+              : stop_reason_ && std::string_view(stop_reason_) == "max_bytes"  ? CutReason::kMaxBytes
+                                                                                : CutReason::kMaxObjects,
+         class_id);
+}
+
+void Walker::PutAttrStr(std::string_view name, std::string_view value) {
+  OwnedRef str = OwnedRef::Steal(PyUnicode_DecodeUTF8(value.data(), value.size(), "surrogateescape"));
+  if (!str) {
+    PyErr_Clear();
+    return;
+  }
+  PutAttr(name, KeepAlive(std::move(str)));
+}
+
+void Walker::SetTypeOf(PyObject* obj) {
+  PyObject* type = reinterpret_cast<PyObject*>(Py_TYPE(obj));
+  uint64_t id = Enqueue(type);
+  record_.type_id = id;
+}
+
+void Walker::RecordPythonError(const char* what) {
+  if (!PyErr_Occurred()) return;
+  PyObject *type, *value, *traceback;
+  PyErr_Fetch(&type, &value, &traceback);
+  OwnedRef owned_type = OwnedRef::Steal(type), owned_value = OwnedRef::Steal(value),
+           owned_traceback = OwnedRef::Steal(traceback);
+  std::string message = what;
+  message += ": ";
+  message += type ? reinterpret_cast<PyTypeObject*>(type)->tp_name : "error";
+  // The message of a builtin exception is safe to format; a user exception's __str__ is user code.
+  if (value && type && !(reinterpret_cast<PyTypeObject*>(type)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+    OwnedRef text = OwnedRef::Steal(PyObject_Str(value));
+    if (text) {
+      const char* utf8 = PyUnicode_AsUTF8(text.get());
+      if (utf8) {
+        message += ": ";
+        message += std::string(utf8).substr(0, 300);
+      }
+    }
+    PyErr_Clear();
+  }
+  ++stats_.errors;
+  AddFlags(kFlagCaptureError);
+  PutAttrStr("error", message);
+}
+
+void Walker::NoteFilename(PyObject* filename) {
+  if (!filename || !PyUnicode_Check(filename)) return;
+  if (filenames_seen_.insert(filename).second) stats_.filenames.push_back(OwnedRef::Borrow(filename));
+}
+
+const TypePolicy& Walker::PolicyFor(PyTypeObject* type) {
+  auto it = policies_.find(type);
+  if (it != policies_.end()) return it->second;
+  TypePolicy policy;
+  OwnedRef answer = OwnedRef::Steal(PyObject_CallOneArg(policy_callback_.get(), reinterpret_cast<PyObject*>(type)));
+  if (answer && PyTuple_Check(answer.get()) && PyTuple_GET_SIZE(answer.get()) == 4) {
+    long strategy = PyLong_AsLong(PyTuple_GET_ITEM(answer.get(), 0));
+    if (strategy >= 1 && strategy <= 4) policy.strategy = static_cast<Strategy>(strategy);
+    PyObject* capture = PyTuple_GET_ITEM(answer.get(), 1);
+    if (capture != Py_None) policy.capture = OwnedRef::Borrow(capture);
+    PyObject* capture_name = PyTuple_GET_ITEM(answer.get(), 2);
+    if (capture_name != Py_None) policy.capture_name = OwnedRef::Borrow(capture_name);
+    policy.repr_ok = PyObject_IsTrue(PyTuple_GET_ITEM(answer.get(), 3)) == 1;
+  }
+  // A failing policy makes the type opaque; it must not end the dump.
+  PyErr_Clear();
+  return policies_.emplace(type, std::move(policy)).first->second;
+}
+
+void Walker::StartRecord(uint64_t id) {
+  record_.id = id;
+  record_.kind = Kind::kSurrogate;
+  record_.type_id = 0;
+  record_.flags = 0;
+  record_.size = 0;
+  record_.data.bytes.clear();
+  items_.clear();
+  attrs_.clear();
+  item_count_ = 0;
+  attr_count_ = 0;
+}
+
+bool Walker::OverBudget() {
+  if (stop_reason_) return true;
+  if (writer_.raw_record_bytes() >= limits_.max_bytes) {
+    stop_reason_ = "max_bytes";
+  } else if (stats_.objects % kTimeCheckEvery == 0) {
+    std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start_;
+    if (elapsed.count() >= limits_.time_limit) stop_reason_ = "time_limit";
+  }
+  return stop_reason_ != nullptr;
+}
+
+void Walker::EncodeObject(PyObject* obj, uint64_t id) {
+  StartRecord(id);
+  EncodeObjectFamily(*this, obj);
+  // Whatever the encoder left pending is this object's error, not the walk's.
+  if (PyErr_Occurred()) RecordPythonError("capture failed");
+}
+
+void Walker::WriteCutRecord(PyObject* obj, uint64_t id, const char* reason) {
+  // The object was referenced before the walk stopped: it keeps its id and says why it is empty.
+  StartRecord(id);
+  SetKind(Kind::kSurrogate);
+  SetTypeOf(obj);
+  PutAttrStr("reason", std::string("cut:") + reason);
+  NoteCut(reason);
+}
+
+absl::Status Walker::FlushRecord(PyObject* obj) {
+  record_.items.bytes.clear();
+  PutVarint(record_.items.bytes, item_count_);
+  record_.items.bytes += items_;
+  record_.attrs.bytes.clear();
+  PutVarint(record_.attrs.bytes, attr_count_);
+  record_.attrs.bytes += attrs_;
+  record_.size = ShallowSize(obj);
+  auto& [count, bytes] = stats_.types[Py_TYPE(obj)];
+  ++count;
+  bytes += record_.size;
+  auto& largest = stats_.largest;
+  auto entry = std::make_tuple(record_.size, record_.id, Py_TYPE(obj));
+  auto greater = [](const auto& a, const auto& b) { return a > b; };
+  if (largest.size() < kLargest) {
+    largest.push_back(entry);
+    std::push_heap(largest.begin(), largest.end(), greater);
+  } else if (entry > largest.front()) {
+    std::pop_heap(largest.begin(), largest.end(), greater);
+    largest.back() = entry;
+    std::push_heap(largest.begin(), largest.end(), greater);
+  }
+  ++stats_.objects;
+  return writer_.AppendRecord(record_);
+}
+
+absl::Status Walker::Walk(PyObject* root) {
+  start_ = std::chrono::steady_clock::now();
+  PyErrorStash caller_error;  // the dump may run inside an except block; leave its error state alone
+  Enqueue(root);
+  while (!queue_.empty()) {
+    PyObject* obj = queue_.front();
+    queue_.pop_front();
+    uint64_t id = memo_[obj];
+    if (OverBudget() && !PyType_Check(obj)) {
+      WriteCutRecord(obj, id, stop_reason_);
+    } else {
+      EncodeObject(obj, id);
+    }
+    absl::Status status = FlushRecord(obj);
+    if (!status.ok()) return status;
+  }
+  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start_;
+  stats_.elapsed = elapsed.count();
+  return absl::OkStatus();
+}
+
+}  // namespace pyheapdump

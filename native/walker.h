@@ -1,0 +1,145 @@
+// The walker: breadth-first over the object graph from the roots, one record per object, identity kept by address.
+//
+// It holds the GIL throughout and runs no user code of the dumped program: containers, instances, frames and
+// exceptions are read through the C API; only the per-type policy (pyheapdump/_policy.py, called once per type)
+// decides where Python-level help is allowed (guarded __reduce_ex__, our own capture functions, reprs).
+#pragma once
+
+#include <Python.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "chunk_writer.h"
+#include "format.h"
+#include "pyref.h"
+
+namespace pyheapdump {
+
+struct WalkLimits {
+  uint64_t max_objects = 2'000'000;    // records written, cut objects excluded
+  uint64_t max_bytes = 1ull << 30;     // raw record bytes
+  uint64_t max_str = 1u << 20;         // characters of one str, bytes of one bytes/bytearray
+  uint64_t max_items = 1'000'000;      // elements of one container
+  double time_limit = 60.0;            // seconds of walking
+  uint64_t max_repr = 500;             // characters of a captured repr
+};
+
+// How objects of one type (outside the builtin families) are captured; decided once per type by Python.
+enum class Strategy : int {
+  kInstance = 1,   // __dict__ and __slots__ read directly
+  kReduce = 2,     // __reduce_ex__(4), guarded
+  kCapture = 3,    // a type support's capture function returns the state
+  kSurrogate = 4,  // opaque: readable state, facts, bounded repr
+};
+
+struct TypePolicy {
+  Strategy strategy = Strategy::kSurrogate;
+  OwnedRef capture;      // kCapture: callable(obj) -> state; kSurrogate: optional callable(obj) -> facts dict
+  OwnedRef capture_name; // str naming the capture function's type support
+  bool repr_ok = false;  // repr() of this type runs no user code, or the user allowed it
+};
+
+struct WalkStats {
+  uint64_t objects = 0;
+  uint64_t errors = 0;
+  absl::flat_hash_map<std::string, uint64_t> cut;             // reason -> count
+  absl::flat_hash_map<PyTypeObject*, std::pair<uint64_t, uint64_t>> types;  // type -> (count, bytes)
+  std::vector<std::tuple<uint64_t, uint64_t, PyTypeObject*>> largest;  // (bytes, id, type), a min-heap of kLargest
+  std::vector<OwnedRef> filenames;  // str of every dumped code object's co_filename, first seen first
+  double elapsed = 0;
+};
+
+class Walker {
+ public:
+  // policy_callback(type) -> (strategy:int, capture:callable|None, capture_name:str|None, repr_ok:bool)
+  Walker(DumpFileWriter& writer, WalkLimits limits, PyObject* policy_callback);
+  Walker(const Walker&) = delete;
+  Walker& operator=(const Walker&) = delete;
+
+  // Walks everything reachable from root (record 1). A Python error raised inside is never propagated for one
+  // object: it is recorded on that object's record. Only a write failure ends the walk with an error.
+  absl::Status Walk(PyObject* root);
+  const WalkStats& stats() const { return stats_; }
+
+  // ---- used by the encoders (encoders.cc) ----
+  // Appends a value: inline atom, reference (the object is queued on first sight), or a cut marker.
+  void PutValue(std::string& out, PyObject* obj);
+  void PutItem(PyObject* obj) {
+    PutValue(items_, obj);
+    ++item_count_;
+  }
+  void PutAttr(std::string_view name, PyObject* value) {
+    PutName(attrs_, name);
+    PutValue(attrs_, value);
+    ++attr_count_;
+  }
+  void PutAttrInt(std::string_view name, int64_t value) {
+    PutName(attrs_, name);
+    PutInt(attrs_, value);
+    ++attr_count_;
+  }
+  void PutAttrStr(std::string_view name, std::string_view value);  // stored as a STR record
+  void SetData(std::string_view bytes) { record_.data.bytes.assign(bytes.data(), bytes.size()); }
+  void SetKind(Kind kind) { record_.kind = kind; }
+  void SetTypeOf(PyObject* obj);  // type_id = the CLASS record of type(obj)
+  void AddFlags(uint32_t flags) { record_.flags |= flags; }
+  // Records the pending Python error on the current record (flag + "error" attr) and clears it.
+  void RecordPythonError(const char* what);
+  void NoteCut(const char* reason) { ++stats_.cut[reason]; }
+  void NoteFilename(PyObject* filename);
+  const WalkLimits& limits() const { return limits_; }
+  const TypePolicy& PolicyFor(PyTypeObject* type);
+  // Keeps an object alive until the walk ends, so its address cannot be reused by another object.
+  PyObject* KeepAlive(OwnedRef obj);
+
+  // Known types from modules the program has imported (null when it has not: then it has no such objects).
+  PyTypeObject* ordered_dict_type() const { return ordered_dict_type_; }
+  PyTypeObject* defaultdict_type() const { return defaultdict_type_; }
+  PyTypeObject* deque_type() const { return deque_type_; }
+
+ private:
+  uint64_t Enqueue(PyObject* obj);  // 0 when cut
+  void EncodeObject(PyObject* obj, uint64_t id);
+  void WriteCutRecord(PyObject* obj, uint64_t id, const char* reason);
+  absl::Status FlushRecord(PyObject* obj);
+  bool OverBudget();
+  void StartRecord(uint64_t id);
+  void LookupCollectionsTypes();
+
+  DumpFileWriter& writer_;
+  WalkLimits limits_;
+  OwnedRef policy_callback_;
+  WalkStats stats_;
+
+  absl::flat_hash_map<PyObject*, uint64_t> memo_;
+  std::vector<OwnedRef> keep_alive_;
+  std::deque<PyObject*> queue_;  // borrowed: every queued object is in keep_alive_
+  uint64_t next_id_ = 1;
+  const char* stop_reason_ = nullptr;  // set once a walk-wide limit is hit; later objects are cut
+  std::chrono::steady_clock::time_point start_;
+
+  absl::flat_hash_map<PyTypeObject*, TypePolicy> policies_;
+  absl::flat_hash_set<PyObject*> filenames_seen_;
+
+  Record record_;
+  std::string items_;
+  std::string attrs_;
+  uint64_t item_count_ = 0;
+  uint64_t attr_count_ = 0;
+
+  PyTypeObject* ordered_dict_type_ = nullptr;
+  PyTypeObject* defaultdict_type_ = nullptr;
+  PyTypeObject* deque_type_ = nullptr;
+};
+
+// Encoders per object family (encoders.cc). Each fills the walker's current record for one object.
+void EncodeObjectFamily(Walker& walker, PyObject* obj);
+
+}  // namespace pyheapdump

@@ -1,0 +1,47 @@
+"""pyheapdump: heap dumps for Python.
+
+`save_dump()` writes every thread's stack and the objects reachable from it to one file; `load_dump()` reads it
+back (safely by default: nothing the dump names is imported or called) for a debugger, on any machine.
+"""
+
+from __future__ import annotations
+
+from pyheapdump.errors import (
+    DumpError,
+    DumpFormatError,
+    DumpInProgressError,
+    DumpNotFoundError,
+    DumpWriteError,
+    RebuildError,
+)
+from pyheapdump.model import DumpedCode, DumpedFrame, DumpedThread, DumpedTraceback, HeapDump
+from pyheapdump.typesupport import TypeSupport, register_type, unregister_type
+
+__version__ = "1.0.0.dev0"
+
+from pyheapdump._dump import save_dump  # noqa: E402
+from pyheapdump._load import load_dump, read_header  # noqa: E402
+from pyheapdump.surrogates.base import Surrogate, SurrogateInfo, surrogate_info  # noqa: E402
+
+__all__ = [
+    "DumpError",
+    "DumpFormatError",
+    "DumpInProgressError",
+    "DumpNotFoundError",
+    "DumpWriteError",
+    "DumpedCode",
+    "DumpedFrame",
+    "DumpedThread",
+    "DumpedTraceback",
+    "HeapDump",
+    "RebuildError",
+    "Surrogate",
+    "SurrogateInfo",
+    "TypeSupport",
+    "load_dump",
+    "read_header",
+    "register_type",
+    "save_dump",
+    "surrogate_info",
+    "unregister_type",
+]

@@ -1,0 +1,220 @@
+"""save_dump: write the state of this process to a .heapdump file."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import linecache
+import os
+import pathlib
+import platform
+import socket
+import sys
+import threading
+import types
+from typing import Any
+
+from pyheapdump import _native
+from pyheapdump._policy import DumpOptions, TypePolicy
+from pyheapdump._roots import build_root, caller_frame
+from pyheapdump.errors import DumpError, DumpInProgressError, DumpWriteError
+from pyheapdump.typesupport import qualified_name
+
+__all__ = ["save_dump", "DEFAULT_LIMITS"]
+
+# Generous enough for a service's stack and its nearby data, small enough to write in seconds.
+DEFAULT_LIMITS: dict[str, Any] = {
+    "max_objects": 2_000_000,
+    "max_bytes": 1 << 30,
+    "max_str": 1 << 20,
+    "max_items": 1_000_000,
+    "time_limit": 60.0,
+    "max_repr": 500,
+}
+MAX_SOURCE_BYTES = 8 << 20
+
+_dumping = threading.local()
+_one_dump_at_a_time = threading.Lock()
+
+
+def default_dump_name(now: datetime.datetime | None = None) -> str:
+    program = pathlib.Path(sys.argv[0]).stem if sys.argv and sys.argv[0] not in ("", "-c", "-m") else "python"
+    stamp = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"{program or 'python'}-{os.getpid()}-{stamp}.heapdump"
+
+
+def _resolve_path(path: str | os.PathLike[str] | None, directory: str | os.PathLike[str] | None) -> pathlib.Path:
+    if path is not None:
+        return pathlib.Path(path)
+    return pathlib.Path(directory if directory is not None else os.getcwd()) / default_dump_name()
+
+
+def _exception_line(exc: BaseException | None) -> str | None:
+    if exc is None:
+        return None
+    name = qualified_name(type(exc))
+    name = name.removeprefix("builtins.")
+    # str() of a builtin exception is C code; a user exception's __str__ is not called here.
+    if type(exc).__module__ == "builtins":
+        try:
+            text = str(exc)
+        except Exception:  # noqa: BLE001
+            text = ""
+    else:
+        args = BaseException.__dict__["args"].__get__(exc)
+        text = ", ".join(a if isinstance(a, str) else f"<{type(a).__name__}>" for a in args)
+    return f"{name}: {text}" if text else name
+
+
+def _header(description: str | None, reason: str, exc: BaseException | None, thread_count: int,
+            limits: dict[str, Any]) -> dict[str, Any]:
+    main = sys.modules.get("__main__")
+    main_file = getattr(main, "__file__", None) if main is not None else None
+    return {
+        "format": "%d.%d" % _native.FORMAT_VERSION,
+        "pyheapdump": _library_version(),
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "platform": platform.platform(),
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+        "argv": list(sys.argv),
+        "executable": sys.executable,
+        "cwd": os.getcwd(),
+        "main_file": os.path.abspath(main_file) if isinstance(main_file, str) else None,
+        "sys_path": list(sys.path),
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "description": description,
+        "reason": reason,
+        "exception": _exception_line(exc),
+        "threads": thread_count,
+        "limits": limits,
+        "redaction": False,
+    }
+
+
+def _library_version() -> str:
+    from pyheapdump import __version__
+
+    return __version__
+
+
+def _source_text(filename: str) -> str | None:
+    """The text of a dumped code object's file: linecache first (REPL, notebooks), then the disk."""
+    cached = linecache.cache.get(filename)
+    if cached and isinstance(cached, tuple) and len(cached) >= 3 and isinstance(cached[2], list):
+        return "".join(cached[2])
+    if filename.startswith("<") or not os.path.isfile(filename):
+        return None
+    try:
+        if os.path.getsize(filename) > MAX_SOURCE_BYTES:
+            return None
+        with open(filename, "rb") as source:
+            return source.read().decode("utf-8", "surrogateescape")
+    except OSError:
+        return None
+
+
+def _type_name(cls: Any) -> str:
+    try:
+        return qualified_name(cls).removeprefix("builtins.")
+    except Exception:  # noqa: BLE001
+        return "?"
+
+
+def _summary(stats: dict[str, Any], root_problems: list[str], sources: int) -> dict[str, Any]:
+    types_histogram: dict[str, list[int]] = {}
+    for cls, count, size in stats["types"]:
+        entry = types_histogram.setdefault(_type_name(cls), [0, 0])
+        entry[0] += count
+        entry[1] += size
+    largest = sorted(((size, oid, _type_name(cls)) for oid, cls, size in stats["largest"]), reverse=True)
+    return {
+        "objects": stats["objects"],
+        "bytes": stats["raw_bytes"],
+        "root": 1,
+        "cut": dict(stats["cut"]),
+        "limits_hit": sorted(reason for reason in stats["cut"] if stats["cut"][reason]),
+        "sources": sources,
+        "elapsed": stats["elapsed"],
+        "errors": stats["errors"],
+        "problems": root_problems,
+        "types": types_histogram,
+        "largest": [[oid, name, size] for size, oid, name in largest],
+    }
+
+
+def save_dump(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    exc: BaseException | None = None,
+    frame: types.FrameType | None = None,
+    threads: bool = True,
+    description: str | None = None,
+    directory: str | os.PathLike[str] | None = None,
+    reason: str | None = None,
+    zlib_level: int = 1,
+    call_user_reduce: bool = False,
+    call_user_repr: bool = False,
+    **limits: Any,
+) -> pathlib.Path:
+    """Writes every thread's stack and the objects reachable from it to a .heapdump file; returns its path.
+
+    Inside an `except` block the exception being handled is dumped unless `exc` is given. `frame` records an
+    explicit frame of interest. `threads=False` dumps only the calling thread. Limits (`max_objects`, `max_bytes`,
+    `max_str`, `max_items`, `time_limit`, `max_repr`) bound the dump; every cut is recorded in it.
+    The file is written under a temporary name, mode 0600, and renamed when complete.
+    """
+    unknown = set(limits) - set(DEFAULT_LIMITS)
+    if unknown:
+        raise TypeError(f"save_dump() got unknown limits {sorted(unknown)}; known: {sorted(DEFAULT_LIMITS)}")
+    if getattr(_dumping, "active", False):
+        raise DumpInProgressError("a dump is already being written on this thread (called from a signal handler?)")
+    if exc is None:
+        exc = sys.exc_info()[1]
+    current_top = caller_frame()
+    target = _resolve_path(path, directory)
+    effective_limits = {**DEFAULT_LIMITS, **limits}
+    policy = TypePolicy(DumpOptions(call_user_reduce=call_user_reduce, call_user_repr=call_user_repr))
+
+    _dumping.active = True
+    try:
+        with _one_dump_at_a_time:
+            return _write(target, exc, frame, current_top, threads, description,
+                          reason or ("exception" if exc is not None else "explicit"), effective_limits, policy,
+                          zlib_level)
+    finally:
+        _dumping.active = False
+
+
+def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameType | None,
+           current_top: types.FrameType | None, threads: bool, description: str | None, reason: str,
+           limits: dict[str, Any], policy: TypePolicy, zlib_level: int) -> pathlib.Path:
+    try:
+        writer = _native.DumpWriter(os.fspath(target), zlib_level)
+    except DumpError:
+        raise
+    except (OSError, ValueError) as error:
+        raise DumpWriteError(f"cannot write {target}: {error}") from None
+    try:
+        root, problems = build_root(exc=exc, frame=frame, current_top=current_top, all_threads=threads)
+        writer.write_header(json.dumps(_header(description, reason, exc, len(root["threads"]), limits)))
+        # One consistent snapshot: other threads should not run between two objects of the walk.
+        previous_interval = sys.getswitchinterval()
+        sys.setswitchinterval(1000.0)
+        try:
+            stats = writer.walk(root, limits, policy.for_type)
+        finally:
+            sys.setswitchinterval(previous_interval)
+        del root
+        sources = 0
+        for filename in stats["filenames"]:
+            text = _source_text(filename)
+            if text is not None:
+                writer.add_source(filename, text)
+                sources += 1
+        writer.commit(json.dumps(_summary(stats, problems, sources)))
+    except BaseException:
+        writer.abort()
+        raise
+    return target

@@ -1,0 +1,919 @@
+"""load_dump: rebuild a dump's objects, safely by default.
+
+Safe loading imports no module and calls nothing the dump names, beyond the fixed allow-lists below of standard
+library value types (datetime, Decimal, Fraction, UUID, paths, collections, re patterns, enum members of allow-listed
+enums, ...) and the type supports that declare themselves safe (numpy arrays). Everything else comes back as a
+surrogate. `trusted=True` imports what the dump names and rebuilds real instances; an object that still cannot be
+rebuilt becomes a surrogate on its own.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import importlib.util
+import json
+import os
+import pathlib
+import sys
+import types
+import warnings
+from collections import OrderedDict, defaultdict, deque
+from typing import Any
+
+from pyheapdump import _native
+from pyheapdump.errors import DumpFormatError, DumpNotFoundError
+from pyheapdump.model import DumpedCode, DumpedFrame, DumpedThread, DumpedTraceback, HeapDump
+from pyheapdump.surrogates import base as surrogate_base
+from pyheapdump.surrogates.base import (
+    Surrogate,
+    SurrogateFunction,
+    SurrogateInfo,
+    SurrogateModule,
+    attach_info,
+    surrogate_class,
+)
+from pyheapdump.typesupport import support_named
+
+__all__ = ["load_dump", "read_header", "DumpLoadWarning"]
+
+# Record kinds (docs/format.md).
+(BIGINT, COMPLEX, STR, BYTES, BYTEARRAY, LIST, TUPLE, DICT, SET, FROZENSET, DEQUE, RANGE, SLICE, INSTANCE, REDUCE,
+ CLASS, FUNCTION, MODULE, CODE, FRAME, TRACEBACK, GENERATOR, CELL, EXCEPTION, CAPTURED, SURROGATE) = range(2, 28)
+FLAG_TRUNCATED = 1
+FLAG_CAPTURE_ERROR = 2
+CUT_REASONS = {1: "max_objects", 2: "max_bytes", 3: "time_limit", 4: "max_items", 5: "unreadable"}
+
+# A dump may declare at most this many decompressed bytes; loading holds a bounded multiple of it in memory.
+MAX_TOTAL_RAW = 8 << 30
+
+# Modules whose classes a safe load may instantiate (their construction runs only standard-library code).
+SAFE_MODULES = frozenset({
+    "builtins", "datetime", "decimal", "fractions", "uuid", "pathlib", "collections", "re", "enum", "ipaddress",
+    "types", "array", "zoneinfo", "argparse", "functools", "copyreg", "signal", "socket", "http", "inspect",
+})
+# Functions a safe load may call as the callable of a reduce.
+SAFE_CALLABLES = frozenset({
+    ("copyreg", "_reconstructor"), ("copyreg", "__newobj__"), ("copyreg", "__newobj_ex__"),
+    ("re", "_compile"), ("array", "_array_reconstructor"), ("functools", "partial"),
+    ("pathlib", "PurePath._from_parts"),
+})
+_NEWOBJ = {("copyreg", "__newobj__"), ("copyreg", "__newobj_ex__")}
+_CONTAINER_KINDS = {LIST: list, TUPLE: tuple, DICT: dict, SET: set, FROZENSET: frozenset, DEQUE: deque}
+_VALUE_BASES = (int, float, complex, str, bytes, bytearray, list, tuple, dict, set, frozenset, deque)
+
+
+class DumpLoadWarning(UserWarning):
+    """Part of a dump could not be loaded; the rest was."""
+
+
+_MISSING = object()
+
+
+def _open_reader(path: str | os.PathLike[str]) -> Any:
+    filename = os.fspath(path)
+    if os.path.isdir(filename):
+        raise DumpFormatError(f"{filename} is a directory, not a dump file")
+    if not os.path.exists(filename):
+        raise DumpNotFoundError(f"no dump at {filename}: check the path")
+    return _native.DumpReader(filename, MAX_TOTAL_RAW)
+
+
+def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The dump's header merged with its summary, plus `file_size` and `warnings`, without loading any object."""
+    reader = _open_reader(path)
+    header = _parse_json(reader.header_json(), "header")
+    try:
+        summary = _parse_json(reader.summary_json(), "summary")
+    except DumpFormatError as error:
+        summary = {"summary_error": str(error)}
+    header.update(summary)
+    header["file_size"] = reader.file_size
+    header["warnings"] = list(reader.warnings)
+    return header
+
+
+def _parse_json(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise DumpFormatError(f"the dump's {what} is not valid: {error}") from None
+    if not isinstance(value, dict):
+        raise DumpFormatError(f"the dump's {what} is not a JSON object")
+    return value
+
+
+def load_dump(path: str | os.PathLike[str], *, trusted: bool = False) -> HeapDump:
+    """Loads a dump. Safe by default; `trusted=True` imports the dumped program's modules to rebuild real objects.
+
+    A damaged file loads every intact part, with a DumpLoadWarning listing what was lost; DumpFormatError is raised
+    only when nothing can be recovered.
+    """
+    reader = _open_reader(path)
+    metadata = _parse_json(reader.header_json(), "header")
+    problems: list[str] = []
+    try:
+        metadata.update(_parse_json(reader.summary_json(), "summary"))
+    except DumpFormatError as error:
+        problems.append(f"summary: {error}")
+    records = reader.records()
+    sources = dict(reader.sources())
+    problems.extend(reader.warnings)
+    if not records:
+        raise DumpFormatError(f"{os.fspath(path)}: no object could be recovered ({'; '.join(problems) or 'empty'})")
+    rebuilder = Rebuilder(records, trusted=trusted, metadata=metadata)
+    dump = rebuilder.heap_dump(os.fspath(path), metadata, sources)
+    dump.warnings[:0] = problems
+    if dump.warnings:
+        warnings.warn(
+            f"{os.fspath(path)}: loaded with {len(dump.warnings)} problem(s): " + "; ".join(dump.warnings[:5]),
+            DumpLoadWarning,
+            stacklevel=2,
+        )
+    return dump
+
+
+class Rebuilder:
+    """Turns decoded records into objects. Immutable objects are built once their parts exist; mutable ones are
+    created empty first and filled afterwards, so cycles and shared references come back as they were."""
+
+    def __init__(self, records: list[tuple[Any, ...]], *, trusted: bool, metadata: dict[str, Any]) -> None:
+        self.records = {record[0]: record for record in records}
+        self.trusted = trusted
+        self.metadata = metadata
+        self.objs: dict[int, Any] = {}
+        self.fills: list[tuple[int, Any]] = []
+        self.hash_fills: list[tuple[int, Any]] = []
+        self.expanding: set[int] = set()
+        self.tracebacks: dict[int, DumpedTraceback] = {}
+        self.problems: list[str] = []
+        self._main_module: types.ModuleType | None | object = _MISSING
+
+    # ---- the dump as a whole ----
+
+    def heap_dump(self, path: str, metadata: dict[str, Any], sources: dict[str, str]) -> HeapDump:
+        root = self.resolve(self.get(int(metadata.get("root", 1))))
+        if not isinstance(root, dict):
+            raise DumpFormatError(f"{path}: the dump's root record is damaged; nothing can be presented")
+        threads = [self._thread(entry) for entry in root.get("threads") or () if isinstance(entry, dict)]
+        threads += [self._thread(entry) for entry in root.get("extra_stacks") or () if isinstance(entry, dict)]
+        exception = root.get("exception")
+        if not isinstance(exception, BaseException):
+            exception = None
+        explicit = root.get("frame")
+        dump = HeapDump(
+            path=path,
+            metadata=metadata,
+            threads=threads,
+            exception=exception,
+            traceback=self._traceback_frames(self.tracebacks.get(id(exception))) if exception is not None else [],
+            sources=sources,
+            warnings=self.problems,
+            frame=explicit if isinstance(explicit, DumpedFrame) else None,
+            tracebacks=dict(self.tracebacks),
+        )
+        return dump
+
+    def _thread(self, entry: dict[str, Any]) -> DumpedThread:
+        frames = [f for f in entry.get("frames") or () if isinstance(f, DumpedFrame)]
+        return DumpedThread(
+            name=str(entry.get("name", "?")),
+            ident=int(entry.get("ident", 0)) if isinstance(entry.get("ident", 0), int) else 0,
+            daemon=bool(entry.get("daemon", False)),
+            current=bool(entry.get("current", False)),
+            frames=frames,
+            kind=str(entry.get("kind", "thread")),
+            state=str(entry.get("state", "")),
+        )
+
+    @staticmethod
+    def _traceback_frames(tb: DumpedTraceback | None) -> list[DumpedFrame]:
+        """The traceback as a stack: one frame per entry, at the line the exception passed, outermost first."""
+        frames: list[DumpedFrame] = []
+        seen: set[int] = set()
+        while isinstance(tb, DumpedTraceback) and id(tb) not in seen:
+            seen.add(id(tb))
+            frame = tb.tb_frame
+            frames.append(
+                DumpedFrame(
+                    f_code=frame.f_code,
+                    f_lineno=tb.tb_lineno,
+                    f_lasti=tb.tb_lasti,
+                    f_locals=frame.f_locals,
+                    f_globals=frame.f_globals,
+                    f_back=frames[-1] if frames else None,
+                )
+            )
+            tb = tb.tb_next
+        return frames
+
+    # ---- getting objects by id ----
+
+    def get(self, oid: int) -> Any:
+        obj = self.objs.get(oid, _MISSING)
+        if obj is _MISSING:
+            obj = self._build(oid)
+        return obj
+
+    def resolve(self, obj: Any) -> Any:
+        """Finishes every pending fill, so obj and everything reachable from it is complete."""
+        self._drain(hashing=True)
+        return obj
+
+    def value(self, raw: Any) -> Any:
+        """A value read from a record: an int at a reference position is a record id, a tuple is a cut."""
+        if type(raw) is tuple:
+            return self._cut(*raw)
+        return self.get(raw)
+
+    def _values(self, items: list[Any], refs: list[int]) -> list[Any]:
+        items = list(items)
+        for position in refs:
+            items[position] = self.value(items[position])
+        return items
+
+    def _attrs(self, attrs: dict[str, Any], refs: list[str]) -> dict[str, Any]:
+        attrs = dict(attrs)
+        for name in refs:
+            attrs[name] = self.value(attrs[name])
+        return attrs
+
+    def _dependencies(self, record: tuple[Any, ...]) -> list[int]:
+        """Records that must exist before this (immutable or by-value) record can be constructed."""
+        _, kind, type_id, _, _, items, item_refs, attrs, attr_refs, _ = record
+        if kind == REDUCE:
+            positions = [p for p in item_refs if p < 2]  # the callable and its arguments
+        else:
+            positions = item_refs
+        deps = [items[p] for p in positions if type(items[p]) is int]
+        deps += [attrs[n] for n in attr_refs if n in _CONSTRUCTION_ATTRS and type(attrs[n]) is int]
+        if type_id:
+            deps.append(type_id)
+        return [d for d in deps if d not in self.objs]
+
+    def _build(self, root_id: int) -> Any:
+        stack = [root_id]
+        while stack:
+            oid = stack[-1]
+            if oid in self.objs:
+                stack.pop()
+                continue
+            record = self.records.get(oid)
+            if record is None:
+                self.objs[oid] = self._lost(oid)
+                stack.pop()
+                continue
+            if record[1] in _SHELL_KINDS:
+                self.objs[oid] = self._guarded(record, self._shell)
+                stack.pop()
+                continue
+            deps = self._dependencies(record)
+            if deps and oid not in self.expanding:
+                self.expanding.add(oid)
+                stack.extend(deps)
+                continue
+            self.expanding.discard(oid)
+            if oid not in self.objs:
+                self.objs[oid] = self._guarded(record, self._construct)
+            stack.pop()
+        return self.objs[root_id]
+
+    def _guarded(self, record: tuple[Any, ...], make: Any) -> Any:
+        try:
+            return make(record)
+        except Exception as error:  # noqa: BLE001 - one object that fails to rebuild must not fail the load
+            self.problems.append(f"object {record[0]}: {type(error).__name__}: {error}")
+            return self._surrogate_for(record, surrogate_base.REBUILD_FAILED, f"{type(error).__name__}: {error}")
+
+    def _drain(self, hashing: bool) -> None:
+        while self.fills or (hashing and self.hash_fills):
+            while self.fills:
+                oid, fill = self.fills.pop()
+                self._run_fill(oid, fill)
+            if hashing and self.hash_fills:
+                oid, fill = self.hash_fills.pop()
+                self._run_fill(oid, fill)
+
+    def _run_fill(self, oid: int, fill: Any) -> None:
+        try:
+            fill()
+        except Exception as error:  # noqa: BLE001
+            self.problems.append(f"object {oid}: filling it failed: {type(error).__name__}: {error}")
+
+    # ---- placeholders ----
+
+    def _lost(self, oid: int) -> Any:
+        cls = surrogate_class("pyheapdump", "LostObject", reason=surrogate_base.CUT)
+        obj = cls()
+        attach_info(obj, SurrogateInfo("pyheapdump", "LostObject", surrogate_base.CUT,
+                                       f"record {oid} is not in the file (a damaged chunk)"))
+        return obj
+
+    def _cut(self, reason: int, class_id: int) -> Any:
+        module, qualname = self._class_name(class_id) if class_id else ("builtins", "object")
+        cls = surrogate_class(module, qualname, reason=surrogate_base.CUT)
+        obj = object.__new__(cls)
+        reason_name = CUT_REASONS.get(reason, f"reason {reason}")
+        attach_info(obj, SurrogateInfo(module, qualname, surrogate_base.CUT, f"not dumped: {reason_name}",
+                                       f"<{module}.{qualname} not dumped: {reason_name} reached>"))
+        return obj
+
+    def _class_name(self, class_id: int) -> tuple[str, str]:
+        record = self.records.get(class_id)
+        if record is None or record[1] != CLASS:
+            return "builtins", "object"
+        attrs = self._attrs(record[7], [n for n in record[8] if n in ("module", "qualname")])
+        module, qualname = attrs.get("module"), attrs.get("qualname")
+        return (module if isinstance(module, str) else "?", qualname if isinstance(qualname, str) else "?")
+
+    def _surrogate_for(self, record: tuple[Any, ...], reason: str, detail: str = "", state: dict[str, Any] | None = None,
+                       facts: Any = None) -> Any:
+        type_id = record[2]
+        module, qualname = self._class_name(type_id) if type_id else ("builtins", _KIND_NAMES.get(record[1], "object"))
+        cls = self._surrogate_class_of(type_id) if type_id else surrogate_class(module, qualname, reason=reason)
+        builtin = _builtin_base(cls)
+        obj = builtin.__new__(cls) if builtin is not None and builtin not in (tuple, frozenset) else object.__new__(cls)
+        if state:
+            _set_state_dict(obj, state)
+        data = record[9]
+        captured_repr = data.decode("utf-8", "replace") if isinstance(data, bytes) and data else None
+        attach_info(obj, SurrogateInfo(module, qualname, reason, detail, captured_repr, facts))
+        return obj
+
+    # ---- classes ----
+
+    def _surrogate_class_of(self, type_id: int) -> type:
+        cls = self.get(type_id)
+        if isinstance(cls, type) and issubclass(cls, Surrogate):
+            return cls
+        module, qualname = self._class_name(type_id)
+        return surrogate_class(module, qualname)
+
+    def _import(self, module_name: str) -> types.ModuleType | None:
+        if module_name == "__main__":
+            return self._dumped_main() if self.trusted else None
+        if not self.trusted and module_name.partition(".")[0] not in SAFE_MODULES:
+            return None
+        try:
+            return importlib.import_module(module_name)
+        except Exception:  # noqa: BLE001 - a module that is missing or fails to import: its objects become surrogates
+            return None
+
+    def _dumped_main(self) -> types.ModuleType | None:
+        """The dumped program's __main__ script, imported as a module so its `if __name__ == "__main__"` block
+        does not run; found by its dumped path, else by its file name on sys.path."""
+        if self._main_module is not _MISSING:
+            return self._main_module  # type: ignore[return-value]
+        self._main_module = None
+        main_file = self.metadata.get("main_file")
+        candidates = []
+        if isinstance(main_file, str):
+            candidates.append(pathlib.Path(main_file))
+            candidates += [pathlib.Path(p) / pathlib.Path(main_file).name for p in sys.path if p]
+        for candidate in candidates:
+            if candidate.is_file():
+                spec = importlib.util.spec_from_file_location("__pyheapdump_main__", candidate)
+                if spec is None or spec.loader is None:
+                    continue
+                module = importlib.util.module_from_spec(spec)
+                sys.modules["__pyheapdump_main__"] = module
+                try:
+                    spec.loader.exec_module(module)
+                except Exception as error:  # noqa: BLE001
+                    self.problems.append(f"importing the dumped __main__ ({candidate}) failed: {error}")
+                    sys.modules.pop("__pyheapdump_main__", None)
+                    return None
+                self._main_module = module
+                return module
+        return None
+
+    def _lookup(self, module_name: Any, qualname: Any) -> Any:
+        if not isinstance(module_name, str) or not isinstance(qualname, str) or "<" in qualname:
+            return _MISSING
+        if module_name == "builtins":
+            obj = getattr(builtins, qualname, _MISSING)
+            return obj
+        module = self._import(module_name)
+        if module is None:
+            return _MISSING
+        obj: Any = module
+        for part in qualname.split("."):
+            obj = getattr(obj, part, _MISSING)
+            if obj is _MISSING:
+                return _MISSING
+        return obj
+
+    def _construct_class(self, record: tuple[Any, ...]) -> Any:
+        attrs = self._attrs(record[7], record[8])
+        module, qualname = attrs.get("module"), attrs.get("qualname")
+        if attrs.get("importable") or module == "__main__" or self.trusted:
+            real = self._lookup(module, qualname)
+            if isinstance(real, type):
+                return real
+        bases = [b for b in self._values(record[5], record[6]) if isinstance(b, type)]
+        builtin = next((b for b in (_builtin_base(base) for base in bases) if b is not None), None)
+        class_attrs = {name[5:]: value for name, value in attrs.items() if name.startswith("dict:")}
+        reason = surrogate_base.NOT_TRUSTED if attrs.get("importable") else surrogate_base.NOT_IMPORTABLE
+        cls = surrogate_class(str(module), str(qualname), builtin, reason=reason)
+        self.fills.append((record[0], lambda: _set_class_attributes(cls, class_attrs)))
+        return cls
+
+    # ---- construction of immutable and by-value objects ----
+
+    def _construct(self, record: tuple[Any, ...]) -> Any:
+        oid, kind, type_id, flags, size, items, item_refs, attrs, attr_refs, data = record
+        if kind == STR:
+            return data
+        if kind == BYTES:
+            return data
+        if kind == BYTEARRAY:
+            return bytearray(data)
+        if kind == BIGINT:
+            return int(data.decode("ascii"), 16)
+        if kind == COMPLEX:
+            return complex(attrs.get("real", 0.0), attrs.get("imag", 0.0))
+        if kind == TUPLE:
+            return self._construct_tuple(record)
+        if kind == FROZENSET:
+            values = self._values(items, item_refs)
+            if type_id:
+                return self._container_subclass(record, frozenset, values)
+            return frozenset(values)
+        if kind == RANGE:
+            values = self._attrs(attrs, attr_refs)
+            return range(values["start"], values["stop"], values["step"])
+        if kind == SLICE:
+            return slice(*self._values(items, item_refs))
+        if kind == CLASS:
+            return self._construct_class(record)
+        if kind == CODE:
+            return self._construct_code(record)
+        if kind == EXCEPTION:
+            return self._construct_exception(record)
+        if kind == REDUCE:
+            return self._construct_reduce(record)
+        if kind == CAPTURED:
+            return self._construct_captured(record)
+        return self._surrogate_for(record, surrogate_base.UNKNOWN_KIND, f"record kind {kind}")
+
+    def _construct_tuple(self, record: tuple[Any, ...]) -> Any:
+        values = self._values(record[5], record[6])
+        if record[2]:
+            return self._container_subclass(record, tuple, values)
+        return tuple(values)
+
+    def _container_subclass(self, record: tuple[Any, ...], base: type, values: list[Any]) -> Any:
+        cls = self.get(record[2])
+        if not isinstance(cls, type) or not issubclass(cls, base):
+            cls = surrogate_class(*self._class_name(record[2]), base)
+        obj = base.__new__(cls, values)
+        state = _prefixed_state(self._attrs(record[7], record[8]))
+        if state:
+            self.fills.append((record[0], lambda: _set_state_dict(obj, state)))
+        return obj
+
+    def _construct_code(self, record: tuple[Any, ...]) -> DumpedCode:
+        attrs = self._attrs(record[7], record[8])
+        varnames = attrs.get("varnames")
+        return DumpedCode(
+            co_filename=str(attrs.get("filename", "?")),
+            co_name=str(attrs.get("name", "?")),
+            co_qualname=str(attrs.get("qualname", attrs.get("name", "?"))),
+            co_firstlineno=int(attrs.get("firstlineno", 1)),
+            co_argcount=int(attrs.get("argcount", 0)),
+            co_posonlyargcount=int(attrs.get("posonlyargcount", 0)),
+            co_kwonlyargcount=int(attrs.get("kwonlyargcount", 0)),
+            co_varnames=tuple(v for v in varnames if isinstance(v, str)) if isinstance(varnames, tuple) else (),
+            co_flags=int(attrs.get("flags", 0)),
+        )
+
+    def _exception_class(self, type_id: int) -> type[BaseException]:
+        cls = self.get(type_id) if type_id else Exception
+        if isinstance(cls, type) and issubclass(cls, BaseException):
+            return cls
+        module, qualname = self._class_name(type_id)
+        return surrogate_class(module, qualname, Exception)
+
+    def _construct_exception(self, record: tuple[Any, ...]) -> BaseException:
+        oid, _, type_id, _, _, items, item_refs, attrs, attr_refs, _ = record
+        cls = self._exception_class(type_id)
+        args = self._values(items, item_refs)
+        if issubclass(cls, BaseExceptionGroup):
+            members = self.value(attrs["exceptions"]) if "exceptions" in attr_refs else attrs.get("exceptions")
+            exc = BaseExceptionGroup.__new__(cls, args[0] if args else "", list(members or ()))
+            exc.__init__(*args) if not issubclass(cls, Surrogate) else None
+        else:
+            exc = BaseException.__new__(cls, *args)
+        exc.args = tuple(args)
+        self.fills.append((oid, lambda: self._fill_exception(exc, record)))
+        return exc
+
+    def _fill_exception(self, exc: BaseException, record: tuple[Any, ...]) -> None:
+        attrs = self._attrs(record[7], record[8])
+        _set_state_dict(exc, _prefixed_state(attrs))
+        cause, context = attrs.get("cause"), attrs.get("context")
+        if isinstance(cause, BaseException):
+            exc.__cause__ = cause
+        if isinstance(context, BaseException):
+            exc.__context__ = context
+        exc.__suppress_context__ = bool(attrs.get("suppress_context", False))
+        if isinstance(exc, OSError):
+            for name in ("filename", "filename2"):
+                if name in attrs:
+                    setattr(exc, name, attrs[name])
+        traceback = attrs.get("traceback")
+        if isinstance(traceback, DumpedTraceback):
+            self.tracebacks[id(exc)] = traceback
+
+    def _resolve_callable(self, callable_id: Any) -> Any:
+        """The real callable a reduce names, when this load may call it; _MISSING otherwise."""
+        if type(callable_id) is not int:
+            return _MISSING
+        record = self.records.get(callable_id)
+        if record is None:
+            return _MISSING
+        if record[1] == CLASS:
+            cls = self.get(callable_id)
+            return cls if isinstance(cls, type) and not issubclass(cls, Surrogate) else _MISSING
+        if record[1] != FUNCTION:
+            return _MISSING
+        attrs = self._attrs(record[7], [n for n in record[8] if n in ("module", "qualname")])
+        module, qualname = attrs.get("module"), attrs.get("qualname")
+        if not self.trusted and (module, qualname) not in SAFE_CALLABLES:
+            return _MISSING
+        found = self._lookup(module, qualname)
+        return found if callable(found) else _MISSING
+
+    def _construct_reduce(self, record: tuple[Any, ...]) -> Any:
+        oid, _, type_id, _, _, items, item_refs, _, _, _ = record
+        function = self._resolve_callable(items[0] if 0 in item_refs else None)
+        args = self.resolve(self.value(items[1])) if 1 in item_refs else items[1]
+        if not isinstance(args, tuple):
+            args = ()
+        obj = _MISSING
+        if function is not _MISSING:
+            obj = self._call_reduce(function, args)
+        if obj is _MISSING:
+            state = self._reduce_state(record)
+            obj = self._surrogate_for(record, surrogate_base.NOT_TRUSTED if not self.trusted
+                                      else surrogate_base.NOT_IMPORTABLE, "its class could not be rebuilt", state)
+            if args and "_reduce_args" not in obj.__dict__:
+                obj.__dict__["_reduce_args"] = args
+            return obj
+        self.fills.append((oid, lambda: self._apply_reduce_state(obj, record)))
+        return obj
+
+    def _call_reduce(self, function: Any, args: tuple[Any, ...]) -> Any:
+        key = (getattr(function, "__module__", None), getattr(function, "__qualname__", None))
+        if key in _NEWOBJ:
+            cls = args[0] if args else None
+            if not isinstance(cls, type) or issubclass(cls, Surrogate) or not self._class_allowed(cls):
+                return _MISSING
+        elif key == ("copyreg", "_reconstructor"):
+            if len(args) < 2 or not all(isinstance(c, type) and self._class_allowed(c) for c in args[:2]):
+                return _MISSING
+        elif isinstance(function, type) and not self._class_allowed(function):
+            return _MISSING
+        if any(isinstance(a, Surrogate) and not isinstance(a, _VALUE_BASES) for a in args):
+            return _MISSING  # a real object cannot be made from a surrogate part
+        return function(*args)
+
+    def _class_allowed(self, cls: type) -> bool:
+        if self.trusted:
+            return True
+        module = getattr(cls, "__module__", "") or ""
+        return module.partition(".")[0].lstrip("_") in SAFE_MODULES or module.partition(".")[0] in SAFE_MODULES
+
+    def _reduce_state(self, record: tuple[Any, ...]) -> dict[str, Any]:
+        items = self._values(record[5], record[6])
+        state = items[2] if len(items) > 2 else None
+        self.resolve(state)
+        result: dict[str, Any] = {}
+        if isinstance(state, tuple) and len(state) == 2:
+            for part in state:
+                if isinstance(part, dict):
+                    result.update({k: v for k, v in part.items() if isinstance(k, str)})
+        elif isinstance(state, dict):
+            result.update({k: v for k, v in state.items() if isinstance(k, str)})
+        elif state is not None:
+            result["_reduce_state"] = state
+        return result
+
+    def _apply_reduce_state(self, obj: Any, record: tuple[Any, ...]) -> None:
+        items = self._values(record[5], record[6])
+        state, listitems, dictitems = (items + [None, None, None])[2:5]
+        if state is not None:
+            self.resolve(state)
+            setstate = getattr(type(obj), "__setstate__", None)
+            if setstate is not None:
+                setstate(obj, state)
+            elif isinstance(state, tuple) and len(state) == 2:
+                for part in state:
+                    if isinstance(part, dict):
+                        for name, value in part.items():
+                            object.__setattr__(obj, name, value)
+            elif isinstance(state, dict):
+                obj.__dict__.update(state)
+        if listitems:
+            self.resolve(listitems)
+            for item in listitems:
+                obj.append(item)
+        if dictitems:
+            self.resolve(dictitems)
+            for key, value in dictitems:
+                obj[key] = value
+
+    def _construct_captured(self, record: tuple[Any, ...]) -> Any:
+        attrs = self._attrs(record[7], record[8])
+        name = attrs.get("capture")
+        state = self.resolve(attrs.get("state"))
+        support = support_named(name) if isinstance(name, str) else None
+        if support is not None and support.rebuild is not None and (support.safe or self.trusted):
+            return support.rebuild(state)
+        why = "no type support" if support is None else "its type support is not safe for untrusted dumps"
+        facts = state if isinstance(state, dict) else {"state": state}
+        return self._surrogate_for(record, surrogate_base.NOT_TRUSTED, f"captured by {name}: {why}",
+                                   {k: v for k, v in facts.items() if isinstance(k, str)}, facts)
+
+    # ---- shells: created empty, filled later ----
+
+    def _shell(self, record: tuple[Any, ...]) -> Any:
+        oid, kind, type_id, flags, size, items, item_refs, attrs, attr_refs, data = record
+        if kind in (LIST, DICT, SET, DEQUE):
+            obj = self._container_shell(record)
+            (self.hash_fills if kind in (DICT, SET) else self.fills).append(
+                (oid, lambda: self._fill_container(obj, record)))
+            return obj
+        if kind == INSTANCE:
+            return self._instance_shell(record)
+        if kind == FRAME:
+            frame = DumpedFrame(DumpedCode("?", "?", "?", 1), 0, -1, {}, {})
+            self.fills.append((oid, lambda: self._fill_frame(frame, record)))
+            return frame
+        if kind == TRACEBACK:
+            traceback = DumpedTraceback(DumpedFrame(DumpedCode("?", "?", "?", 1), 0, -1, {}, {}), 0)
+            self.fills.append((oid, lambda: self._fill_traceback(traceback, record)))
+            return traceback
+        if kind == CELL:
+            cell = types.CellType()
+            if item_refs or items:
+                self.fills.append((oid, lambda: setattr(cell, "cell_contents", self._values(items, item_refs)[0])))
+            return cell
+        if kind == FUNCTION:
+            return self._function(record)
+        if kind == MODULE:
+            return self._module(record)
+        if kind == GENERATOR:
+            return self._generator(record)
+        # SURROGATE (opaque objects and objects cut by a limit)
+        state = _prefixed_state(self._attrs(attrs, [n for n in attr_refs if n.startswith(("dict:", "slot:"))]))
+        reason_text = attrs.get("reason")
+        if "reason" in attr_refs:
+            reason_text = self.value(attrs["reason"])
+        reason = surrogate_base.CUT if isinstance(reason_text, str) and reason_text.startswith("cut:") \
+            else surrogate_base.OPAQUE
+        obj = self._surrogate_for(record, reason, str(reason_text or ""))
+        facts_ref = "facts" in attr_refs
+
+        def fill() -> None:
+            _set_state_dict(obj, _prefixed_state(self._attrs(attrs, attr_refs)))
+            if facts_ref:
+                facts = self.resolve(self.value(attrs["facts"]))
+                info = surrogate_base.surrogate_info(obj)
+                if info is not None:
+                    attach_info(obj, SurrogateInfo(info.module, info.qualname, info.reason, info.detail, info.repr,
+                                                   facts))
+                if isinstance(facts, dict):
+                    for key, value in facts.items():
+                        if isinstance(key, str) and key not in obj.__dict__:
+                            obj.__dict__[key] = value
+
+        if state or facts_ref:
+            self.fills.append((oid, fill))
+        return obj
+
+    def _container_shell(self, record: tuple[Any, ...]) -> Any:
+        kind, type_id = record[1], record[2]
+        base = _CONTAINER_KINDS[kind]
+        if not type_id:
+            return base()
+        cls = self.get(type_id)
+        if not isinstance(cls, type) or not issubclass(cls, base) or not (
+            issubclass(cls, Surrogate) or self._class_allowed(cls)
+        ):
+            cls = surrogate_class(*self._class_name(type_id), base)
+        obj = base.__new__(cls)
+        if isinstance(obj, defaultdict):
+            factory = record[7].get("default_factory")
+            if "default_factory" in record[8]:
+                factory = self.value(factory)
+            obj.default_factory = factory if callable(factory) else None
+        if isinstance(obj, deque) and record[7].get("maxlen") is not None:
+            obj = cls.__new__(cls)
+            deque.__init__(obj, (), record[7]["maxlen"])
+        return obj
+
+    def _fill_container(self, obj: Any, record: tuple[Any, ...]) -> None:
+        kind = record[1]
+        values = self._values(record[5], record[6])
+        if kind == LIST:
+            list.extend(obj, values)
+        elif kind == DEQUE:
+            deque.extend(obj, values)
+        elif kind == SET:
+            self._drain(hashing=False)
+            set.update(obj, values)
+        else:
+            self._drain(hashing=False)
+            setitem = OrderedDict.__setitem__ if isinstance(obj, OrderedDict) else dict.__setitem__
+            for i in range(0, len(values) - 1, 2):
+                setitem(obj, values[i], values[i + 1])
+        if record[2]:
+            state = _prefixed_state(self._attrs(record[7], record[8]))
+            if state:
+                _set_state_dict(obj, state)
+
+    def _instance_shell(self, record: tuple[Any, ...]) -> Any:
+        oid, _, type_id, _, _, _, _, attrs, attr_refs, _ = record
+        cls = self.get(type_id) if type_id else None
+        if isinstance(cls, type) and not issubclass(cls, Surrogate) and self._class_allowed(cls):
+            try:
+                obj = object.__new__(cls)
+            except TypeError:
+                obj = _MISSING
+            if obj is not _MISSING:
+                self.fills.append((oid, lambda: _set_instance_state(obj, self._attrs(attrs, attr_refs))))
+                return obj
+        why = surrogate_base.NOT_TRUSTED if (isinstance(cls, type) and not issubclass(cls, Surrogate)) else \
+            surrogate_info_reason(cls)
+        obj = self._surrogate_for(record, why)
+        self.fills.append((oid, lambda: _set_state_dict(obj, _prefixed_state(self._attrs(attrs, attr_refs)))))
+        return obj
+
+    def _fill_frame(self, frame: DumpedFrame, record: tuple[Any, ...]) -> None:
+        attrs = self._attrs(record[7], record[8])
+        code = attrs.get("code")
+        if isinstance(code, DumpedCode):
+            frame.f_code = code
+        frame.f_lineno = int(attrs.get("lineno") or 0)
+        frame.f_lasti = int(attrs.get("lasti") or -1)
+        frame.f_locals = attrs.get("locals") if isinstance(attrs.get("locals"), dict) else {}
+        frame.f_globals = attrs.get("globals") if isinstance(attrs.get("globals"), dict) else {}
+        back = attrs.get("back")
+        frame.f_back = back if isinstance(back, DumpedFrame) else None
+
+    def _fill_traceback(self, traceback: DumpedTraceback, record: tuple[Any, ...]) -> None:
+        attrs = self._attrs(record[7], record[8])
+        if isinstance(attrs.get("frame"), DumpedFrame):
+            traceback.tb_frame = attrs["frame"]
+        traceback.tb_lineno = int(attrs.get("lineno") or 0)
+        traceback.tb_lasti = int(attrs.get("lasti") if isinstance(attrs.get("lasti"), int) else -1)
+        following = attrs.get("next")
+        traceback.tb_next = following if isinstance(following, DumpedTraceback) else None
+
+    def _function(self, record: tuple[Any, ...]) -> Any:
+        oid, _, _, _, _, _, _, attrs, attr_refs, _ = record
+        names = self._attrs(attrs, [n for n in attr_refs if n in ("module", "qualname", "name")])
+        module, qualname = names.get("module"), names.get("qualname")
+        if "function" in attrs:  # a bound method
+            values = self._attrs(attrs, attr_refs)
+            function, bound = values.get("function"), values.get("self")
+            if callable(function) and not isinstance(function, Surrogate):
+                return types.MethodType(function, bound)
+            obj = object.__new__(SurrogateFunction)
+            obj.__dict__.update({"__func__": function, "__self__": bound,
+                                 "__name__": getattr(function, "__name__", "?"),
+                                 "__qualname__": getattr(function, "__qualname__", "?"),
+                                 "__module__": getattr(function, "__module__", "?")})
+            return obj
+        if module == "builtins" or self.trusted:
+            real = self._lookup(module, qualname)
+            if callable(real) and not isinstance(real, type):
+                return real
+        obj = object.__new__(SurrogateFunction)
+        obj.__dict__.update({"__name__": names.get("name"), "__qualname__": qualname, "__module__": module})
+        attach_info(obj, SurrogateInfo(str(module), str(qualname), surrogate_base.NOT_TRUSTED if module != "__main__"
+                                       else surrogate_base.NOT_IMPORTABLE, "functions never run from a safe load"))
+
+        def fill() -> None:
+            values = self._attrs(attrs, attr_refs)
+            obj.__dict__.update({
+                "__code__": values.get("code"),
+                "__defaults__": values.get("defaults"),
+                "__kwdefaults__": values.get("kwdefaults"),
+                "__closure__": values.get("closure"),
+            })
+            if "self" in values:
+                obj.__dict__["__self__"] = values["self"]
+
+        self.fills.append((oid, fill))
+        return obj
+
+    def _module(self, record: tuple[Any, ...]) -> Any:
+        attrs = self._attrs(record[7], record[8])
+        name = attrs.get("name")
+        if isinstance(name, str):
+            if self.trusted:
+                module = self._import(name)
+                if module is not None:
+                    return module
+            elif name in sys.stdlib_module_names and name in sys.modules:
+                return sys.modules[name]
+        module = object.__new__(SurrogateModule)
+        module.__dict__.update({"__name__": name, "__file__": attrs.get("file")})
+        return module
+
+    def _generator(self, record: tuple[Any, ...]) -> Any:
+        oid, _, _, _, _, _, _, attrs, attr_refs, _ = record
+        kind = attrs.get("kind") if "kind" not in attr_refs else self.value(attrs["kind"])
+        kind = kind if isinstance(kind, str) else "generator"
+        prefix = {"generator": "gi", "coroutine": "cr", "async_generator": "ag"}.get(kind, "gi")
+        obj = object.__new__(surrogate_class("builtins", kind, reason=surrogate_base.OPAQUE))
+
+        def fill() -> None:
+            values = self._attrs(attrs, attr_refs)
+            obj.__dict__.update({
+                "__name__": values.get("name"),
+                "__qualname__": values.get("qualname"),
+                f"{prefix}_code": values.get("code"),
+                f"{prefix}_frame": values.get("frame"),
+                f"{prefix}_running": values.get("running"),
+                f"{prefix}_suspended": values.get("suspended"),
+                "gi_yieldfrom" if prefix == "gi" else f"{prefix}_await": values.get("await"),
+            })
+
+        self.fills.append((oid, fill))
+        return obj
+
+
+_SHELL_KINDS = frozenset({LIST, DICT, SET, DEQUE, INSTANCE, FRAME, TRACEBACK, CELL, FUNCTION, MODULE, GENERATOR,
+                          SURROGATE})
+_CONSTRUCTION_ATTRS = frozenset({"module", "qualname", "name", "importable", "filename", "firstlineno", "varnames",
+                                 "real", "imag", "start", "stop", "step", "exceptions", "capture", "state"})
+_KIND_NAMES = {FRAME: "frame", TRACEBACK: "traceback", CELL: "cell", MODULE: "module", CODE: "code"}
+
+
+def surrogate_info_reason(cls: Any) -> str:
+    if isinstance(cls, type):
+        return getattr(cls, "__pyheapdump_reason__", surrogate_base.NOT_TRUSTED)
+    return surrogate_base.NOT_IMPORTABLE
+
+
+def _builtin_base(cls: Any) -> type | None:
+    """The builtin whose behaviour a (surrogate) class keeps: the first value type or exception in its MRO."""
+    if not isinstance(cls, type):
+        return None
+    for klass in cls.__mro__:
+        if klass in _VALUE_BASES:
+            return klass
+        if klass.__module__ == "builtins" and issubclass(klass, BaseException):
+            return klass
+    return None
+
+
+def _prefixed_state(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The instance state among a record's attributes: `dict:NAME` and `slot:NAME` entries, by NAME."""
+    return {name[5:]: value for name, value in attrs.items() if name.startswith(("dict:", "slot:"))}
+
+
+def _set_state_dict(obj: Any, state: dict[str, Any]) -> None:
+    """Puts dumped state straight into the instance dict: no __setattr__ or property of the class runs."""
+    try:
+        target = object.__getattribute__(obj, "__dict__")
+    except AttributeError:
+        return
+    target.update(state)
+
+
+def _set_instance_state(obj: Any, attrs: dict[str, Any]) -> None:
+    cls = type(obj)
+    for name, value in attrs.items():
+        if name.startswith("dict:"):
+            object.__getattribute__(obj, "__dict__")[name[5:]] = value
+        elif name.startswith("slot:"):
+            descriptor = _find_slot(cls, name[5:])
+            if descriptor is not None:
+                descriptor.__set__(obj, value)
+
+
+def _find_slot(cls: type, name: str) -> Any:
+    for klass in cls.__mro__:
+        descriptor = klass.__dict__.get(name)
+        if descriptor is not None and type(descriptor).__name__ == "member_descriptor":
+            return descriptor
+    return None
+
+
+def _set_class_attributes(cls: type, attributes: dict[str, Any]) -> None:
+    for name, value in attributes.items():
+        if name in cls.__dict__:
+            continue
+        try:
+            setattr(cls, name, value)
+        except (AttributeError, TypeError):
+            pass
+    fields = cls.__dict__.get("_fields")
+    if issubclass(cls, tuple) and isinstance(fields, tuple):
+        for index, field in enumerate(fields):
+            if isinstance(field, str) and field not in cls.__dict__:
+                setattr(cls, field, property(lambda self, i=index: tuple.__getitem__(self, i)))

@@ -1,0 +1,96 @@
+"""Dump side: how the walker captures objects of each type outside the builtin families.
+
+The native walker asks `TypePolicy.for_type(cls)` once per type. The answer must come from reading the class's
+own dictionaries: nothing here may run the dumped program's code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import sys
+from typing import Any
+
+from pyheapdump.typesupport import support_for_class
+
+# The strategies of native/walker.h.
+INSTANCE, REDUCE, CAPTURE, SURROGATE = 1, 2, 3, 4
+
+_HEAPTYPE = 1 << 9
+_type_mro = type.__dict__["__mro__"].__get__
+_type_dict = type.__dict__["__dict__"].__get__
+_type_module = type.__dict__["__module__"].__get__
+_type_flags = type.__dict__["__flags__"].__get__
+_type_base = type.__dict__["__base__"].__get__
+
+# Layouts that the walker reads itself; a Python class on top of them is still "an instance with a __dict__".
+_PLAIN_BASES = (object, BaseException)
+
+
+def _is_heap_type(cls: type) -> bool:
+    return bool(_type_flags(cls) & _HEAPTYPE)
+
+
+def _is_stdlib(cls: type) -> bool:
+    module = _type_module(cls)
+    return isinstance(module, str) and module.partition(".")[0].lstrip("_") in _STDLIB
+
+
+_STDLIB = frozenset(name.lstrip("_") for name in sys.stdlib_module_names) | {"builtins"}
+
+
+def _defining_class(cls: type, *names: str) -> type | None:
+    """The first class in cls's MRO (object excluded) whose own dict defines one of names."""
+    for klass in _type_mro(cls):
+        if klass is object:
+            return None
+        own = _type_dict(klass)
+        if any(name in own for name in names):
+            return klass
+    return None
+
+
+def _has_native_state(cls: type) -> bool:
+    """Whether instances carry C-level state beyond __dict__/slots (a Python subclass of a C type)."""
+    for klass in _type_mro(cls):
+        if klass in _PLAIN_BASES:
+            return False
+        if not _is_heap_type(klass):
+            return True
+    return False
+
+
+@dataclasses.dataclass
+class DumpOptions:
+    """What the dumper may run of the dumped program's own code (nothing by default)."""
+
+    call_user_reduce: bool = False
+    call_user_repr: bool = False
+
+
+class TypePolicy:
+    def __init__(self, options: DumpOptions) -> None:
+        self.options = options
+
+    def _code_is_trusted(self, klass: type | None) -> bool:
+        """Code defined in C or in the standard library runs no code of the dumped program."""
+        return klass is None or not _is_heap_type(klass) or _is_stdlib(klass)
+
+    def _repr_ok(self, cls: type) -> bool:
+        return self.options.call_user_repr or self._code_is_trusted(_defining_class(cls, "__repr__"))
+
+    def for_type(self, cls: type) -> tuple[int, Any, str | None, bool]:
+        repr_ok = self._repr_ok(cls)
+        support = support_for_class(cls)
+        if support is not None:
+            strategy = SURROGATE if support.facts_only else CAPTURE
+            return strategy, support.capture, support.name, repr_ok
+        if isinstance(cls, type) and issubclass(cls, enum.Enum):
+            # Enum members reduce to (their class, (value,)): the member is found again, never re-created.
+            return REDUCE, None, None, repr_ok
+        reducer = _defining_class(cls, "__reduce_ex__", "__reduce__")
+        if reducer is not None and (self._code_is_trusted(reducer) or self.options.call_user_reduce):
+            return REDUCE, None, None, repr_ok
+        if _is_heap_type(cls) and not _has_native_state(cls):
+            return INSTANCE, None, None, repr_ok
+        return SURROGATE, None, None, repr_ok

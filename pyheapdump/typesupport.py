@@ -1,0 +1,105 @@
+"""Teaching pyheapdump a type: how its objects are captured when dumped and rebuilt when loaded.
+
+Each file in `surrogates/` defines one `TypeSupport` for a kind of object pickle cannot handle (numpy arrays,
+locks, files, sockets, ...). Users register their own with `register_type`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class TypeSupport:
+    """How one family of objects is captured and rebuilt.
+
+    - `name`: stored in the dump beside the captured state; the loader finds the support by it.
+    - `types`: the classes it handles, as "module.qualname" strings (matched against each class of the MRO,
+      so subclasses are covered) or class objects.
+    - `capture(obj) -> state`: runs while dumping, with the GIL held; must not change `obj` nor run its code.
+      The state is dumped like any value (dicts, lists, str, bytes, numbers, other objects).
+    - `rebuild(state) -> obj`: runs while loading; None means the object always loads as a surrogate.
+    - `safe`: rebuild may run when loading an untrusted dump (it calls nothing the dump names).
+    - `facts_only`: the state is a dict of facts shown on a surrogate (a lock's locked state, a file's name),
+      not a way to rebuild the object.
+    """
+
+    name: str
+    types: tuple[str | type, ...]
+    capture: Callable[[Any], Any]
+    rebuild: Callable[[Any], Any] | None = None
+    safe: bool = False
+    facts_only: bool = False
+
+    def type_names(self) -> set[str]:
+        return {t if isinstance(t, str) else f"{t.__module__}.{t.__qualname__}" for t in self.types}
+
+
+_registry_lock = threading.Lock()
+_by_name: dict[str, TypeSupport] = {}
+_by_type_name: dict[str, TypeSupport] = {}
+_builtin_supports_loaded = False
+
+
+def register_type(support: TypeSupport) -> TypeSupport:
+    """Registers (or replaces) a type support; returns it, so it can be used as a module-level statement."""
+    with _registry_lock:
+        _by_name[support.name] = support
+        for type_name in support.type_names():
+            _by_type_name[type_name] = support
+    return support
+
+
+def unregister_type(name: str) -> None:
+    with _registry_lock:
+        support = _by_name.pop(name, None)
+        if support is not None:
+            for type_name in support.type_names():
+                if _by_type_name.get(type_name) is support:
+                    del _by_type_name[type_name]
+
+
+def _load_builtin_supports() -> None:
+    """Registers the SUPPORT of every module in pyheapdump.surrogates (one file per kind of object)."""
+    global _builtin_supports_loaded
+    if _builtin_supports_loaded:
+        return
+    _builtin_supports_loaded = True
+    from pyheapdump import surrogates
+
+    for info in pkgutil.iter_modules(surrogates.__path__):
+        if info.name.startswith("_") or info.name == "base":
+            continue
+        module = importlib.import_module(f"{surrogates.__name__}.{info.name}")
+        supports: Iterable[TypeSupport] = getattr(module, "SUPPORTS", ())
+        for support in supports:
+            register_type(support)
+
+
+def support_named(name: str) -> TypeSupport | None:
+    _load_builtin_supports()
+    return _by_name.get(name)
+
+
+def support_for_class(cls: type) -> TypeSupport | None:
+    """The support registered for cls or the nearest class of its MRO, found by name without touching cls."""
+    _load_builtin_supports()
+    if not _by_type_name:
+        return None
+    for klass in type.__dict__["__mro__"].__get__(cls):
+        support = _by_type_name.get(qualified_name(klass))
+        if support is not None:
+            return support
+    return None
+
+
+def qualified_name(cls: type) -> str:
+    """module.qualname of a class, read from the type's own slots (no metaclass property can run)."""
+    module = type.__dict__["__module__"].__get__(cls)
+    qualname = type.__dict__["__qualname__"].__get__(cls)
+    return f"{module}.{qualname}"

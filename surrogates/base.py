@@ -1,0 +1,171 @@
+"""Surrogates: objects that stand in for the ones a dump could not or would not rebuild.
+
+One class per original (module, qualname), made at load time with that __name__, __qualname__ and __module__,
+deriving from `Surrogate` and, where the original was a list, dict, tuple, set, str, int or exception, from that
+builtin too: a surrogate of a dict subclass is still a mapping, one of a ValueError still an exception.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import weakref
+from typing import Any
+
+from pyheapdump.errors import RebuildError
+
+# Why an object is a surrogate.
+NOT_IMPORTABLE = "not importable"
+NOT_TRUSTED = "not trusted"
+OPAQUE = "opaque"
+REDUCE_FAILED = "reduce failed"
+CUT = "cut by a limit"
+CAPTURE_FAILED = "capture failed"
+REBUILD_FAILED = "rebuild failed"
+UNKNOWN_KIND = "unknown kind"
+
+
+@dataclasses.dataclass(frozen=True)
+class SurrogateInfo:
+    """What a surrogate stands for: the original's class, why it is a surrogate, and what was captured."""
+
+    module: str
+    qualname: str
+    reason: str
+    detail: str = ""
+    repr: str | None = None
+    facts: Any = None
+
+    @property
+    def original(self) -> str:
+        return f"{self.module}.{self.qualname}"
+
+
+class Surrogate:
+    """Base of every surrogate. Attribute access reads the dumped state; nothing else of the original exists."""
+
+    __pyheapdump_original__: tuple[str, str] = ("builtins", "object")
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        module, qualname = type(self).__pyheapdump_original__
+        raise AttributeError(
+            f"surrogate of {module}.{qualname} has no attribute {name!r}: the dump did not hold it "
+            f"(pyheapdump.surrogate_info(obj) says why this object is a surrogate)"
+        )
+
+    def __repr__(self) -> str:
+        info = surrogate_info(self)
+        if info is not None and info.repr:
+            return info.repr
+        module, qualname = type(self).__pyheapdump_original__
+        reason = f" ({info.reason})" if info is not None else ""
+        return f"<surrogate {module}.{qualname}{reason}>"
+
+
+class SurrogateFunction(Surrogate):
+    """A function of the dumped program: its name, code location, defaults and closure, but it cannot run."""
+
+    __pyheapdump_original__ = ("builtins", "function")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        name = self.__dict__.get("__qualname__", "?")
+        raise RebuildError(
+            f"{name} is a function from the dump and cannot run here; load the dump with trusted=True "
+            "where its module can be imported to call the real one"
+        )
+
+    def __repr__(self) -> str:
+        state = self.__dict__
+        code = state.get("__code__")
+        where = f" at {code.co_filename}:{code.co_firstlineno}" if code is not None else ""
+        return f"<surrogate function {state.get('__module__', '?')}.{state.get('__qualname__', '?')}{where}>"
+
+
+class SurrogateModule(Surrogate):
+    __pyheapdump_original__ = ("builtins", "module")
+
+    def __repr__(self) -> str:
+        state = self.__dict__
+        where = f" from {state['__file__']!r}" if state.get("__file__") else ""
+        return f"<surrogate module {state.get('__name__', '?')!r}{where}>"
+
+
+# Instances of builtin subclasses (dict, list) are not always hashable or weak-referenceable by key, so the info
+# is kept by id() with a weak reference that removes it when the surrogate goes away.
+_info_lock = threading.Lock()
+_infos: dict[int, tuple[weakref.ref[Any], SurrogateInfo]] = {}
+
+
+def attach_info(obj: Any, info: SurrogateInfo) -> None:
+    key = id(obj)
+
+    def forget(_: Any, key: int = key) -> None:
+        with _info_lock:
+            _infos.pop(key, None)
+
+    try:
+        ref = weakref.ref(obj, forget)
+    except TypeError:
+        return  # a surrogate of a builtin without weakref support; surrogate_info falls back to the class
+    with _info_lock:
+        _infos[key] = (ref, info)
+
+
+def surrogate_info(obj: Any) -> SurrogateInfo | None:
+    """What the original of a surrogate was and why it is a surrogate; None for anything that is not one."""
+    if not isinstance(obj, Surrogate) and not (isinstance(obj, type) and issubclass(obj, Surrogate)):
+        return None
+    with _info_lock:
+        entry = _infos.get(id(obj))
+    if entry is not None and entry[0]() is obj:
+        return entry[1]
+    cls = obj if isinstance(obj, type) else type(obj)
+    module, qualname = cls.__pyheapdump_original__
+    return SurrogateInfo(module, qualname, getattr(cls, "__pyheapdump_reason__", NOT_TRUSTED))
+
+
+def _content_repr(qualname: str, builtin_base: type) -> Any:
+    """A container surrogate shows its contents, like the original's default repr would."""
+
+    def __repr__(self: Any) -> str:
+        return f"{qualname.rpartition('.')[2]}({builtin_base.__repr__(self)})"
+
+    return __repr__
+
+
+_classes_lock = threading.Lock()
+_classes: dict[tuple[str, str, type], type] = {}
+
+
+def surrogate_class(module: str, qualname: str, builtin_base: type | None = None,
+                    attributes: dict[str, Any] | None = None, reason: str = NOT_TRUSTED) -> type:
+    """The surrogate class of module.qualname (made once per original and builtin base, then reused)."""
+    key = (module, qualname, builtin_base or object)
+    with _classes_lock:
+        cls = _classes.get(key)
+        if cls is None:
+            bases: tuple[type, ...] = (Surrogate,) if builtin_base is None else (builtin_base, Surrogate)
+            namespace: dict[str, Any] = {
+                "__module__": module,
+                "__qualname__": qualname,
+                "__pyheapdump_original__": (module, qualname),
+                "__pyheapdump_reason__": reason,
+            }
+            if builtin_base is not None and issubclass(builtin_base, BaseException):
+                namespace["__str__"] = builtin_base.__str__
+            elif builtin_base is not None:
+                namespace["__repr__"] = _content_repr(qualname, builtin_base)
+            try:
+                cls = type(qualname.rpartition(".")[2] or "surrogate", bases, namespace)
+            except TypeError:  # a builtin that cannot be subclassed together with Surrogate
+                cls = type(qualname.rpartition(".")[2] or "surrogate", (Surrogate,), namespace)
+            _classes[key] = cls
+    for name, value in (attributes or {}).items():
+        if name not in cls.__dict__:
+            try:
+                setattr(cls, name, value)
+            except (AttributeError, TypeError):
+                pass
+    return cls
