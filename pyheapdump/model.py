@@ -49,6 +49,24 @@ class DumpedFrame:
 
 
 @dataclasses.dataclass(eq=False)
+class DumpedTraceback:
+    """One entry of a dumped traceback, linked like `types.TracebackType` (innermost entry last).
+
+    An exception's `__traceback__` can only hold a real traceback, so the loader keeps these in
+    `HeapDump.tracebacks`; `pyheapdump.frames` turns them into real tracebacks.
+    """
+
+    tb_frame: DumpedFrame
+    tb_lineno: int
+    tb_lasti: int = -1
+    tb_next: DumpedTraceback | None = None
+
+    def __repr__(self) -> str:
+        code = self.tb_frame.f_code
+        return f"<dumped traceback {code.co_qualname} at {code.co_filename}:{self.tb_lineno}>"
+
+
+@dataclasses.dataclass(eq=False)
 class DumpedThread:
     """A dumped stack: an OS thread, or an extra stack (asyncio task, greenlet).
 
@@ -80,6 +98,9 @@ class HeapDump:
     - `traceback`: the frames of that exception's traceback, outermost first.
     - `sources`: filename -> text of every source file the dumped code refers to.
     - `warnings`: what could not be loaded (damaged chunks, objects that became surrogates on error).
+    - `tracebacks`: id() of a rebuilt exception -> its dumped traceback, for the exception and every
+      exception of its chain (cause, context, group members). When the main exception is missing here,
+      `traceback` stands in for it.
     """
 
     path: str
@@ -90,6 +111,7 @@ class HeapDump:
     sources: dict[str, str]
     warnings: list[str] = dataclasses.field(default_factory=list)
     frame: DumpedFrame | None = None  # the explicit frame given to save_dump, if any
+    tracebacks: dict[int, DumpedTraceback] = dataclasses.field(default_factory=dict)
 
     @property
     def current_thread(self) -> DumpedThread | None:
@@ -97,3 +119,15 @@ class HeapDump:
             if thread.current:
                 return thread
         return self.threads[0] if self.threads else None
+
+    def debug(
+        self,
+        debugger: str = "pdb",
+        thread: int | None = None,
+        stdin: Any = None,
+        stdout: Any = None,
+    ) -> None:
+        """Open `debugger` ("pdb", "ipdb", "pudb", "pdbpp") post-mortem on this dump; see `pyheapdump.debug_dump`."""
+        from pyheapdump.debugger import debug_dump
+
+        debug_dump(self, debugger=debugger, thread=thread, stdin=stdin, stdout=stdout)
