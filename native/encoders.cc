@@ -315,7 +315,9 @@ void EncodeClass(Walker& w, PyObject* obj) {
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(type->tp_bases); ++i) w.PutItem(PyTuple_GET_ITEM(type->tp_bases, i));
   }
   // A class that cannot be imported where the dump is loaded travels with its own attributes.
-  if (!importable && IsHeapType(type) && type->tp_dict) {
+  // Only classes written in Python: an extension type's dict holds its C methods, which name themselves.
+  bool defined_in_python = IsHeapType(type) && !(type->tp_flags & Py_TPFLAGS_IMMUTABLETYPE);
+  if (!importable && defined_in_python && type->tp_dict) {
     Py_ssize_t pos = 0;
     PyObject *key, *value;
     std::string name;

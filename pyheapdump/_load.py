@@ -404,7 +404,7 @@ class Rebuilder:
         return obj
 
     def _construct_class(self, record: tuple[Any, ...]) -> Any:
-        attrs = self._attrs(record[7], record[8])
+        attrs = self._attrs(record[7], [n for n in record[8] if not n.startswith("dict:")])
         module, qualname = attrs.get("module"), attrs.get("qualname")
         if attrs.get("importable") or module == "__main__" or self.trusted:
             real = self._lookup(module, qualname)
@@ -412,10 +412,14 @@ class Rebuilder:
                 return real
         bases = [b for b in self._values(record[5], record[6]) if isinstance(b, type)]
         builtin = next((b for b in (_builtin_base(base) for base in bases) if b is not None), None)
-        class_attrs = {name[5:]: value for name, value in attrs.items() if name.startswith("dict:")}
         reason = surrogate_base.NOT_TRUSTED if attrs.get("importable") else surrogate_base.NOT_IMPORTABLE
         cls = surrogate_class(str(module), str(qualname), builtin, reason=reason)
-        self.fills.append((record[0], lambda: _set_class_attributes(cls, class_attrs)))
+
+        def fill() -> None:
+            values = self._attrs(record[7], [n for n in record[8] if n.startswith("dict:")])
+            _set_class_attributes(cls, {n[5:]: v for n, v in values.items() if n.startswith("dict:")})
+
+        self.fills.append((record[0], fill))
         return cls
 
     # ---- construction of immutable and by-value objects ----

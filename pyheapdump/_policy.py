@@ -17,6 +17,7 @@ from pyheapdump.typesupport import support_for_class
 INSTANCE, REDUCE, CAPTURE, SURROGATE = 1, 2, 3, 4
 
 _HEAPTYPE = 1 << 9
+_IMMUTABLETYPE = 1 << 8
 _type_mro = type.__dict__["__mro__"].__get__
 _type_dict = type.__dict__["__dict__"].__get__
 _type_module = type.__dict__["__module__"].__get__
@@ -28,7 +29,9 @@ _PLAIN_BASES = (object, BaseException)
 
 
 def _is_heap_type(cls: type) -> bool:
-    return bool(_type_flags(cls) & _HEAPTYPE)
+    """Whether cls was written in Python (extension modules' heap types are immutable)."""
+    flags = _type_flags(cls)
+    return bool(flags & _HEAPTYPE) and not flags & _IMMUTABLETYPE
 
 
 def _is_stdlib(cls: type) -> bool:
