@@ -41,6 +41,7 @@ from pyheapdump.model import DumpedFrame, DumpedThread, DumpedTraceback, HeapDum
 _MAX_LINE = 2**31 - 1
 # Location-table entry kind "line only, no columns" (CPython Objects/locations.md, 3.11-3.13).
 _NO_COLUMNS = 13
+_LONG_FORM = 14  # line delta, end line delta, column + 1, end column + 1
 _CODE_UNIT = 2
 # How long to wait for one helper thread; a stack of 100,000 frames takes a few seconds.
 _THREAD_TIMEOUT = 600.0
@@ -131,26 +132,87 @@ def _exception_chain(exc: BaseException | None) -> Iterator[BaseException]:
         pending.extend(e for e in getattr(current, "exceptions", ()) or () if isinstance(e, BaseException))
 
 
-def _entries(tb: DumpedTraceback | None) -> list[tuple[DumpedFrame, int]]:
+# A source location as code objects report them: (line, end line, column, end column); columns may be None.
+_Location = tuple[int, int, int | None, int | None]
+# One traceback entry: the frame, its line, and where in that line (columns when they can be recovered).
+_Entry = tuple[DumpedFrame, int, _Location]
+_Chains = list[tuple[BaseException, list[_Entry]]]
+
+
+def _entries(tb: DumpedTraceback | None, positions: _SourcePositions) -> list[_Entry]:
     entries = []
     seen: set[int] = set()
     while isinstance(tb, DumpedTraceback) and id(tb) not in seen:
         seen.add(id(tb))
         if isinstance(tb.tb_frame, DumpedFrame):
-            entries.append((tb.tb_frame, _line(tb.tb_lineno)))
+            line = _line(tb.tb_lineno)
+            entries.append((tb.tb_frame, line, positions.find(tb.tb_frame, line, tb.tb_lasti)))
         tb = tb.tb_next
     return entries
 
 
-def _traceback_chains(dump: HeapDump) -> list[tuple[BaseException, list[tuple[DumpedFrame, int]]]]:
+def _traceback_chains(dump: HeapDump) -> _Chains:
+    positions = _SourcePositions(dump)
     chains = []
     for exc in _exception_chain(dump.exception):
-        entries = _entries(dump.tracebacks.get(id(exc)))
+        entries = _entries(dump.tracebacks.get(id(exc)), positions)
         if not entries and exc is dump.exception:
-            entries = [(frame, _line(frame.f_lineno)) for frame in dump.traceback]
+            entries = [(f, _line(f.f_lineno), positions.find(f, _line(f.f_lineno), f.f_lasti)) for f in dump.traceback]
         if entries:
             chains.append((exc, entries))
     return chains
+
+
+class _SourcePositions:
+    """Recovers the columns of a traceback entry by compiling the dumped source, as `traceback` shows them.
+
+    The dump keeps each frame's line and instruction offset, not its columns. When the dump comes from
+    the same Python version (so the same compiler and offsets) and the dumped source compiles, the
+    dumped code object's twin gives the exact positions; otherwise the entry has a line only.
+    """
+
+    def __init__(self, dump: HeapDump) -> None:
+        version = str(dump.metadata.get("python", ""))
+        self._usable = version.split(".")[:2] == [str(sys.version_info[0]), str(sys.version_info[1])]
+        self._sources = dump.sources
+        self._codes: dict[str, dict[tuple[str, int], types.CodeType]] = {}
+
+    def _codes_of(self, filename: str) -> dict[tuple[str, int], types.CodeType]:
+        if filename not in self._codes:
+            index: dict[tuple[str, int], types.CodeType] = {}
+            text = self._sources.get(filename)
+            if isinstance(text, str):
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        pending = [compile(text, filename, "exec", dont_inherit=True)]
+                except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError):
+                    pending = []
+                while pending:
+                    code = pending.pop()
+                    index.setdefault((code.co_qualname, code.co_firstlineno), code)
+                    pending.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+            self._codes[filename] = index
+        return self._codes[filename]
+
+    def find(self, frame: DumpedFrame, line: int, lasti: Any) -> _Location:
+        plain: _Location = (line, line, None, None)
+        code = frame.f_code
+        if not self._usable or not isinstance(lasti, int) or lasti < 0:
+            return plain
+        filename, qualname = getattr(code, "co_filename", None), getattr(code, "co_qualname", None)
+        if not isinstance(filename, str) or not isinstance(qualname, str):
+            return plain
+        twin = self._codes_of(filename).get((qualname, getattr(code, "co_firstlineno", None)))  # type: ignore[arg-type]
+        if twin is None:
+            return plain
+        for index, position in enumerate(twin.co_positions()):
+            if index == lasti // _CODE_UNIT:
+                start, end, column, end_column = position
+                if start != line or end is None:
+                    return plain  # the source changed since, or the offset means something else
+                return (start, end, column, end_column)
+        return plain
 
 
 def _line(value: Any) -> int:
@@ -166,7 +228,7 @@ class _Node:
     parent: _Node | None = None
     children: list[_Node] = dataclasses.field(default_factory=list)
     call_line: dict[int, int] = dataclasses.field(default_factory=dict)  # id(child node) -> line
-    tb_lines: list[int] = dataclasses.field(default_factory=list)
+    tb_points: list[_Location] = dataclasses.field(default_factory=list)
 
     @property
     def lineno(self) -> int:
@@ -178,7 +240,7 @@ class _FrameGraph:
     nodes: dict[int, _Node]  # id(DumpedFrame) -> node
 
     @classmethod
-    def build(cls, dump: HeapDump, chains: list[tuple[BaseException, list[tuple[DumpedFrame, int]]]]) -> _FrameGraph:
+    def build(cls, dump: HeapDump, chains: _Chains) -> _FrameGraph:
         graph = cls({})
         lists = [thread.frames for thread in dump.threads]
         for frame in _all_frames(dump, lists, chains):
@@ -189,17 +251,17 @@ class _FrameGraph:
             for caller, callee in zip(frames, frames[1:], strict=False):
                 graph._link(caller, callee, _line(caller.f_lineno))
         for _, entries in chains:
-            for (caller, line), (callee, _) in zip(entries, entries[1:], strict=False):
+            for (caller, line, _), (callee, _, _) in zip(entries, entries[1:], strict=False):
                 graph._link(caller, callee, line)
         for node in list(graph.nodes.values()):
             back = node.dumped.f_back
             if node.parent is None and isinstance(back, DumpedFrame):
                 graph._link(back, node.dumped, _line(back.f_lineno))
         for _, entries in chains:
-            for frame, line in entries:
+            for frame, _, location in entries:
                 node = graph.nodes[id(frame)]
-                if line not in node.tb_lines:
-                    node.tb_lines.append(line)
+                if location not in node.tb_points:
+                    node.tb_points.append(location)
         graph._break_cycles()
         return graph
 
@@ -235,13 +297,11 @@ class _FrameGraph:
         return [node for node in self.nodes.values() if node.parent is None]
 
 
-def _all_frames(
-    dump: HeapDump, lists: list[list[DumpedFrame]], chains: list[tuple[BaseException, list[tuple[DumpedFrame, int]]]]
-) -> Iterator[DumpedFrame]:
+def _all_frames(dump: HeapDump, lists: list[list[DumpedFrame]], chains: _Chains) -> Iterator[DumpedFrame]:
     """Every dumped frame the stacks, tracebacks and explicit frame reach, with their callers, each once."""
     seen: set[int] = set()
     starts: list[DumpedFrame] = [f for frames in lists for f in frames]
-    starts += [frame for _, entries in chains for frame, _ in entries]
+    starts += [entry[0] for _, entries in chains for entry in entries]
     if isinstance(dump.frame, DumpedFrame):
         starts.append(dump.frame)
     for frame in starts:
@@ -315,21 +375,31 @@ def _signed_varint(value: int) -> bytes:
     return _varint((-value << 1) | 1 if value < 0 else value << 1)
 
 
-def _line_table(unit_lines: list[int], first_line: int) -> bytes:
-    """A location table giving each code unit its line and no columns."""
+def _line_table(unit_locations: list[_Location], first_line: int) -> bytes:
+    """A location table giving each code unit its location: line only, or line and columns when known."""
     out = bytearray()
     previous = first_line
     index = 0
-    while index < len(unit_lines):
-        line = unit_lines[index]
+    while index < len(unit_locations):
+        location = unit_locations[index]
         length = 1
-        while length < 8 and index + length < len(unit_lines) and unit_lines[index + length] == line:
+        while length < 8 and index + length < len(unit_locations) and unit_locations[index + length] == location:
             length += 1
-        out.append(0x80 | (_NO_COLUMNS << 3) | (length - 1))
-        out += _signed_varint(line - previous)
+        line, end_line, column, end_column = location
+        if column is None or end_column is None:
+            out.append(0x80 | (_NO_COLUMNS << 3) | (length - 1))
+            out += _signed_varint(line - previous)
+        else:
+            out.append(0x80 | (_LONG_FORM << 3) | (length - 1))
+            out += _signed_varint(line - previous) + _varint(max(0, end_line - line))
+            out += _varint(column + 1) + _varint(end_column + 1)
         previous = line
         index += length
     return bytes(out)
+
+
+def _plain(line: int) -> _Location:
+    return (line, line, None, None)
 
 
 def _text(value: Any, fallback: str) -> str:
@@ -368,7 +438,8 @@ class _Builder:
     def function_for(self, node: _Node, root: bool) -> types.FunctionType:
         frame = node.dumped
         module_level = _module_level(frame)
-        marks = [line for line in node.tb_lines if line not in node.call_line.values()]
+        call_lines = set(node.call_line.values())
+        marks = [p for p in node.tb_points if p[2] is not None or p[0] not in call_lines]
         shape = _Shape(
             arg_count=-1 if module_level else len(_local_names(frame)),
             child_arg_counts=tuple(len(_arguments(child.dumped)) for child in node.children),
@@ -380,7 +451,7 @@ class _Builder:
         values.update({"@failed": self.failed, "@done": self.done})
         # A mark only needs an instruction on a traceback line; calling `int` runs no Python frame.
         values.update({f"@mark{i}": int for i in range(len(marks))}, **{"@tail": int})
-        role_targets = [node.lineno] + [node.call_line[id(child)] for child in node.children] + marks
+        role_targets = [_plain(node.lineno)] + [_plain(node.call_line[id(c)]) for c in node.children] + marks
         for index, child in enumerate(node.children):
             values[f"@child{index}"] = self.functions.pop(id(child))
             for position, value in enumerate(_arguments(child.dumped)):
@@ -391,17 +462,18 @@ class _Builder:
         first_line = getattr(code, "co_firstlineno", 0)
         first_line = first_line if isinstance(first_line, int) and 0 <= first_line <= _MAX_LINE else node.lineno
         line_of = dict(zip(role_lines, role_targets, strict=True))
-        unit_lines = [node.lineno] * (len(template.co_code) // _CODE_UNIT)
+        unit_locations = [_plain(node.lineno)] * (len(template.co_code) // _CODE_UNIT)
         for start, end, source_line in template.co_lines():
             if source_line in line_of:
-                unit_lines[start // _CODE_UNIT : end // _CODE_UNIT] = [line_of[source_line]] * ((end - start) // 2)
+                units = (end - start) // _CODE_UNIT
+                unit_locations[start // _CODE_UNIT : end // _CODE_UNIT] = [line_of[source_line]] * units
         changes: dict[str, Any] = dict(
             co_consts=consts,
             co_name=name,
             co_qualname=_text(getattr(code, "co_qualname", None), name),
             co_filename=_text(getattr(code, "co_filename", None), "<unknown>"),
             co_firstlineno=first_line,
-            co_linetable=_line_table(unit_lines, first_line),
+            co_linetable=_line_table(unit_locations, first_line),
         )
         if not module_level:
             changes["co_varnames"] = tuple(_local_names(frame))
@@ -477,21 +549,25 @@ def _run_tree(root: _Node, capture: Any) -> None:
 
 
 def _real_traceback(
-    entries: list[tuple[DumpedFrame, int]], real: dict[int, types.FrameType], graph: _FrameGraph
+    entries: list[_Entry], real: dict[int, types.FrameType], graph: _FrameGraph
 ) -> types.TracebackType | None:
     tb = None
-    for frame, line in reversed(entries):
+    for frame, line, location in reversed(entries):
         real_frame = real[id(frame)]
-        tb = types.TracebackType(tb, real_frame, _lasti_for_line(real_frame.f_code, line), line)
+        tb = types.TracebackType(tb, real_frame, _lasti_for(real_frame.f_code, location), line)
     return tb
 
 
-def _lasti_for_line(code: types.CodeType, line: int) -> int:
-    """The offset of an instruction of `code` on `line`, so that pdb's `>>` and traceback agree with tb_lineno."""
-    for start, _end, source_line in code.co_lines():
-        if source_line == line:
-            return start
-    return -1
+def _lasti_for(code: types.CodeType, location: _Location) -> int:
+    """The offset of an instruction of `code` at `location`, so that pdb's `>>` marker and the carets of
+    `traceback` agree with the dumped entry."""
+    fallback = -1
+    for index, position in enumerate(code.co_positions()):
+        if position == location:
+            return index * _CODE_UNIT
+        if fallback < 0 and position[0] == location[0]:
+            fallback = index * _CODE_UNIT
+    return fallback
 
 
 def iter_stack(frame: types.FrameType | None) -> Iterable[types.FrameType]:
