@@ -41,6 +41,7 @@ from typing import Any
 import workloads
 
 BENCH_SCRIPT = Path(__file__).resolve()
+REPO_ROOT = BENCH_SCRIPT.parent.parent
 RESULT_MARKER = "BENCH-RESULT "
 
 # coredumpy cuts its breadth-first walk after `depth` levels (default 10) and after
@@ -73,6 +74,7 @@ class Tool:
     dump: Callable[[Any, FrameType, Path], None]
     load: Callable[[Path], Any]
     extract: Callable[[Any], Any]  # what load returned -> the workload object
+    load_warnings: Callable[[Any], list[str]] = lambda loaded: []  # what the loader said it could not rebuild
 
 
 def _pyheapdump_prepare() -> None:
@@ -158,6 +160,7 @@ TOOLS: dict[str, Tool] = {
             dump=_pyheapdump_dump,
             load=_pyheapdump_load,
             extract=_pyheapdump_extract,
+            load_warnings=lambda dump: [str(warning) for warning in dump.warnings],
         ),
         Tool(
             name="pickle+zlib-6",
@@ -253,7 +256,14 @@ def _child_load(spec: dict[str, Any]) -> dict[str, Any]:
         problems = workloads.CHECKS[spec["workload"]](tool.extract(loaded), spec["size"])
     except Exception as error:  # noqa: BLE001 - any failure to read the data back is lost data
         problems = [f"reading the loaded workload failed: {type(error).__name__}: {error}"]
-    return {"seconds": seconds, "peak_rss_kb": peak, "problems": problems}
+    warnings = tool.load_warnings(loaded)
+    return {
+        "seconds": seconds,
+        "peak_rss_kb": peak,
+        "problems": problems,
+        "load_warning_count": len(warnings),
+        "load_warnings": warnings[:5],
+    }
 
 
 CHILD_PHASES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -291,6 +301,8 @@ class Cell:
     dump_failure: str | None = None  # "timeout", "error: ...", "crashed: ..."
     load_failure: str | None = None
     problems: list[str] = dataclasses.field(default_factory=list)  # data lost in the round trip
+    load_warning_count: int = 0  # what the tool's loader reported it could not rebuild (last run)
+    load_warnings: list[str] = dataclasses.field(default_factory=list)
 
     def median(self, name: str) -> float | None:
         values = getattr(self, name)
@@ -314,13 +326,20 @@ class Runner:
     python: str
     timeout: float
     workdir: Path
+    environment: dict[str, str]
     verbose: bool = True
 
     def child(self, spec: dict[str, Any]) -> dict[str, Any]:
         command = [self.python, str(BENCH_SCRIPT), "--child", json.dumps(spec)]
         try:
             completed = subprocess.run(
-                command, cwd=self.workdir, capture_output=True, text=True, timeout=self.timeout, check=False
+                command,
+                cwd=self.workdir,
+                env=self.environment,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             return {"status": "timeout"}
@@ -373,6 +392,8 @@ def measure_cell(runner: Runner, tool: Tool, workload: str, size: int, repeat: i
                 break
             cell.load_seconds.append(loaded["seconds"])
             cell.load_peak_rss_kb.append(loaded["peak_rss_kb"])
+            cell.load_warning_count = loaded["load_warning_count"]
+            cell.load_warnings = loaded["load_warnings"]
             runner.log(
                 f"  {tool.name:14} {workload:18} run {attempt + 1}/{repeat}: "
                 f"dump {dumped['seconds']:.3f} s, load {loaded['seconds']:.3f} s, {dumped['file_bytes'] / 1024:,.0f} KB"
@@ -387,14 +408,50 @@ def measure_cell(runner: Runner, tool: Tool, workload: str, size: int, repeat: i
     return cell
 
 
-def tool_is_importable(python: str, module: str) -> str | None:
+def import_failure(python: str, module: str, environment: dict[str, str]) -> str | None:
     """None when `module` imports in the children's interpreter, else the reason it does not."""
     completed = subprocess.run(
-        [python, "-c", f"import {module}"], capture_output=True, text=True, check=False, timeout=120
+        [python, "-c", f"import {module}"],
+        cwd=tempfile.gettempdir(),
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     if completed.returncode == 0:
         return None
     return (completed.stderr.strip().splitlines() or ["import failed"])[-1]
+
+
+def child_environment(python: str) -> dict[str, str]:
+    """The children's environment: an installed pyheapdump if there is one, else this source tree.
+
+    scripts/dev-build.sh builds the native module in place, so the tree imports as the
+    package once its root is on the path.
+    """
+    environment = dict(os.environ)
+    if import_failure(python, "pyheapdump", environment) is None:
+        return environment
+    in_tree = {
+        **environment,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    if import_failure(python, "pyheapdump", in_tree) is None:
+        return in_tree
+    return environment
+
+
+def module_location(python: str, module: str, environment: dict[str, str]) -> str:
+    completed = subprocess.run(
+        [python, "-c", f"import {module}; print({module}.__file__)"],
+        cwd=tempfile.gettempdir(),
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return completed.stdout.strip()
 
 
 # --------------------------------------------------------------------------------------
@@ -434,11 +491,15 @@ def _time_cell(cell: Cell, phase: str, timeout: float) -> str:
 
 
 def _round_trip_text(cell: Cell) -> str:
+    warned = ""
+    if cell.load_warning_count:
+        first = cell.load_warnings[0] if len(cell.load_warnings[0]) <= 80 else cell.load_warnings[0][:77] + "..."
+        warned = f"; the loader warned {cell.load_warning_count} time(s), first: {first}"
     if cell.problems:
         more = f" (+{len(cell.problems) - 1} more)" if len(cell.problems) > 1 else ""
-        return f"DATA LOST: {cell.problems[0]}{more}"
+        return f"DATA LOST: {cell.problems[0]}{more}{warned}".replace("|", "/")
     if cell.round_trip_ok:
-        return "ok"
+        return f"ok{warned}".replace("|", "/")
     return "—"
 
 
@@ -592,6 +653,13 @@ def _interpreter_description(python: str) -> str:
     return completed.stdout.strip()
 
 
+def _source_commit() -> str:
+    completed = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    )
+    return completed.stdout.strip() or "unknown"
+
+
 def _what_is_timed(tools: list[Tool]) -> str:
     lines = ["What is timed (wall clock, inside the child, around this call only):"]
     for tool in tools:
@@ -654,10 +722,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--repeat must be at least 1")
     sizes = workloads.QUICK_SIZES if args.quick else workloads.FULL_SIZES
     chosen_workloads = _select(args.workloads, list(workloads.BUILDERS), "workload")
+    environment = child_environment(args.python)
     chosen_tools = []
     skipped = []
     for name in _select(args.tools, list(TOOLS), "tool"):
-        reason = tool_is_importable(args.python, TOOLS[name].module)
+        reason = import_failure(args.python, TOOLS[name].module, environment)
         if reason is None:
             chosen_tools.append(TOOLS[name])
         elif args.tools:
@@ -676,17 +745,24 @@ def main(argv: list[str] | None = None) -> int:
         "timeout_seconds": args.timeout,
         "quick": args.quick,
         "skipped_tools": skipped,
+        "tool_locations": {tool.name: module_location(args.python, tool.module, environment) for tool in chosen_tools},
+        "source_commit": _source_commit(),
         "workloads": {},
     }
     print(f"## pyheapdump benchmark: {interpreter} on {platform.platform()}, {os.cpu_count()} CPUs")
     print()
+    if REFERENCE_TOOL in results["tool_locations"]:
+        print(
+            f"pyheapdump from {results['tool_locations'][REFERENCE_TOOL]} (tree at commit {results['source_commit']})."
+        )
+        print()
     if skipped:
         print(f"Skipped (not importable): {'; '.join(skipped)}")
         print()
 
     all_checks: list[Check] = []
     with tempfile.TemporaryDirectory(prefix="pyheapdump-bench-") as workdir:
-        runner = Runner(args.python, args.timeout, Path(workdir), verbose=not args.quiet)
+        runner = Runner(args.python, args.timeout, Path(workdir), environment, verbose=not args.quiet)
         for workload in chosen_workloads:
             size = sizes[workload]
             runner.log(f"{workload} (n={size:,})")
