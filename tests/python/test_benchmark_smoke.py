@@ -8,6 +8,7 @@ raw numbers.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,9 +40,15 @@ def table_rows(output: str, tool: str) -> list[list[str]]:
 
 
 def pyheapdump_importable(cwd: Path) -> bool:
-    """As the benchmark's children see it: a fresh interpreter, not this test process."""
-    probe = subprocess.run([sys.executable, "-c", "import pyheapdump; pyheapdump.save_dump"], cwd=cwd, check=False)
-    return probe.returncode == 0
+    """As the benchmark's children see it: a fresh interpreter, installed package or else this tree."""
+    for extra_path in ([], [str(REPO)]):
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([*extra_path, os.environ.get("PYTHONPATH", "")])}
+        probe = subprocess.run(
+            [sys.executable, "-c", "import pyheapdump; pyheapdump.save_dump"], cwd=cwd, env=environment, check=False
+        )
+        if probe.returncode == 0:
+            return True
+    return False
 
 
 def test_quick_pickle_run_prints_one_table_per_workload_with_round_trips_verified(tmp_path: Path) -> None:
