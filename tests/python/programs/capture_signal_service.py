@@ -1,0 +1,38 @@
+"""A live service: install(signal=SIGUSR1), announce readiness on stdout, serve lines from stdin.
+
+The test sends SIGUSR1, waits for the dump's log line on stderr, then sends more input to prove the
+process went on running.
+"""
+
+import signal
+import sys
+import threading
+
+import pyheapdump
+
+pyheapdump.install(sys.argv[1], signal=signal.SIGUSR1)
+
+stop = threading.Event()
+
+
+def poll_queue(queue_name):
+    polls = 0
+    while not stop.wait(0.05):
+        polls += 1
+
+
+poller = threading.Thread(target=poll_queue, args=("orders",), name="queue-poller", daemon=True)
+poller.start()
+
+
+def serve():
+    handled = 0
+    print("ready", flush=True)
+    for line in sys.stdin:
+        handled += 1
+        print(f"handled {line.strip()} ({handled})", flush=True)
+    stop.set()
+    return handled
+
+
+serve()
