@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from pyheapdump.cli._common import require_dump_file
 from pyheapdump.cli._progress import run_busy
 
 NAME = "debug"
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from pyheapdump import load_dump
     from pyheapdump.debugger import debug_dump
 
+    require_dump_file(args.dump)
     dump = run_busy(f"loading {args.dump}", lambda: load_dump(args.dump, trusted=args.trusted))
     debug_dump(dump, debugger=args.debugger, thread=args.thread)
     return 0

@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     for path, header in results:
         if isinstance(header, DumpError):
             failed += 1
-            print(f"pyheapdump: error: {path}: {header}", file=sys.stderr)
+            print(f"pyheapdump: error: {header}", file=sys.stderr)
             continue
         if not first:
             print()

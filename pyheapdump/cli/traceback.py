@@ -17,6 +17,7 @@ import types
 from collections.abc import Iterable
 from typing import Any
 
+from pyheapdump.cli._common import require_dump_file
 from pyheapdump.cli._progress import run_busy
 from pyheapdump.errors import DumpError
 
@@ -118,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
     from pyheapdump.frames import reenact
     from pyheapdump.sources import served_sources
 
+    require_dump_file(args.dump)
     dump = run_busy(f"loading {args.dump}", lambda: load_dump(args.dump, trusted=args.trusted))
     reenactment = run_busy("re-enacting stacks", lambda: reenact(dump))
     if args.thread is not None and not 1 <= args.thread <= len(reenactment.stacks):
