@@ -10,6 +10,8 @@ rebuilt becomes a surrogate on its own.
 from __future__ import annotations
 
 import builtins
+import functools
+import gc
 import importlib
 import importlib.util
 import json
@@ -116,13 +118,21 @@ def load_dump(path: str | os.PathLike[str], *, trusted: bool = False) -> HeapDum
         metadata.update(_parse_json(reader.summary_json(), "summary"))
     except DumpFormatError as error:
         problems.append(f"summary: {error}")
-    records = reader.records()
-    sources = dict(reader.sources())
-    problems.extend(reader.warnings)
-    if not records:
-        raise DumpFormatError(f"{os.fspath(path)}: no object could be recovered ({'; '.join(problems) or 'empty'})")
-    rebuilder = Rebuilder(records, trusted=trusted, metadata=metadata)
-    dump = rebuilder.heap_dump(os.fspath(path), metadata, sources)
+    # Loading makes millions of containers at once; the cycle collector would rescan them all again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        records = reader.records()
+        sources = dict(reader.sources())
+        problems.extend(reader.warnings)
+        if not records:
+            raise DumpFormatError(
+                f"{os.fspath(path)}: no object could be recovered ({'; '.join(problems) or 'empty'})")
+        rebuilder = Rebuilder(records, trusted=trusted, metadata=metadata)
+        dump = rebuilder.heap_dump(os.fspath(path), metadata, sources)
+    finally:
+        if collecting:
+            gc.enable()
     dump.warnings[:0] = problems
     if dump.warnings:
         warnings.warn(
@@ -139,9 +149,10 @@ class Rebuilder:
 
     def __init__(self, records: list[tuple[Any, ...]], *, trusted: bool, metadata: dict[str, Any]) -> None:
         self.records = {record[0]: record for record in records}
+        # Strings and bytes are most of a heap and need no rebuilding: take them as they are, in one pass.
+        self.objs: dict[int, Any] = {record[0]: record[9] for record in records if record[1] in (STR, BYTES)}
         self.trusted = trusted
         self.metadata = metadata
-        self.objs: dict[int, Any] = {}
         self.fills: list[tuple[int, Any]] = []
         self.hash_fills: list[tuple[int, Any]] = []
         self.expanding: set[int] = set()
@@ -211,9 +222,23 @@ class Rebuilder:
 
     def get(self, oid: int) -> Any:
         obj = self.objs.get(oid, _MISSING)
-        if obj is _MISSING:
-            obj = self._build(oid)
-        return obj
+        if obj is not _MISSING:
+            return obj
+        record = self.records.get(oid)
+        if record is not None and not record[2] and not record[3]:
+            # Fast paths for plain lists and tuples, the bulk of most heaps.
+            kind = record[1]
+            if kind == LIST:
+                obj = self.objs[oid] = []
+                self.fills.append((oid, functools.partial(self._fill_plain_list, obj, record)))
+                return obj
+            if kind == TUPLE and not record[6]:
+                obj = self.objs[oid] = tuple(record[5])
+                return obj
+        return self._build(oid)
+
+    def _fill_plain_list(self, obj: list[Any], record: tuple[Any, ...]) -> None:
+        obj.extend(self._values(record[5], record[6]) if record[6] else record[5])
 
     def resolve(self, obj: Any) -> Any:
         """Finishes every pending fill, so obj and everything reachable from it is complete."""
@@ -227,9 +252,16 @@ class Rebuilder:
         return self.get(raw)
 
     def _values(self, items: list[Any], refs: list[int]) -> list[Any]:
+        # The hot loop of every load: most references are to objects already made.
         items = list(items)
+        objs = self.objs
         for position in refs:
-            items[position] = self.value(items[position])
+            raw = items[position]
+            if type(raw) is int:
+                obj = objs.get(raw, _MISSING)
+                items[position] = self.get(raw) if obj is _MISSING else obj
+            else:
+                items[position] = self._cut(*raw)
         return items
 
     def _attrs(self, attrs: dict[str, Any], refs: list[str]) -> dict[str, Any]:
