@@ -153,6 +153,7 @@ class Rebuilder:
         self.objs: dict[int, Any] = {record[0]: record[9] for record in records if record[1] in (STR, BYTES)}
         self.trusted = trusted
         self.metadata = metadata
+        self._surrogate_types: dict[tuple[int, int, str], tuple[str, str, type, type | None]] = {}
         self.fills: list[tuple[int, Any]] = []
         self.hash_fills: list[tuple[int, Any]] = []
         self.expanding: set[int] = set()
@@ -360,17 +361,29 @@ class Rebuilder:
 
     def _surrogate_for(self, record: tuple[Any, ...], reason: str, detail: str = "", state: dict[str, Any] | None = None,
                        facts: Any = None) -> Any:
-        type_id = record[2]
-        module, qualname = self._class_name(type_id) if type_id else ("builtins", _KIND_NAMES.get(record[1], "object"))
-        cls = self._surrogate_class_of(type_id) if type_id else surrogate_class(module, qualname, reason=reason)
-        builtin = _builtin_base(cls)
+        module, qualname, cls, builtin = self._surrogate_type(record[2], record[1], reason)
         obj = builtin.__new__(cls) if builtin is not None and builtin not in (tuple, frozenset) else object.__new__(cls)
         if state:
             _set_state_dict(obj, state)
         data = record[9]
         captured_repr = data.decode("utf-8", "replace") if isinstance(data, bytes) and data else None
-        attach_info(obj, SurrogateInfo(module, qualname, reason, detail, captured_repr, facts))
+        # The class already says the common case; only what is particular to this object is kept beside it.
+        if captured_repr or detail or facts is not None or reason != getattr(cls, "__pyheapdump_reason__", None):
+            attach_info(obj, SurrogateInfo(module, qualname, reason, detail, captured_repr, facts))
         return obj
+
+    def _surrogate_type(self, type_id: int, kind: int, reason: str) -> tuple[str, str, type, type | None]:
+        key = (type_id, kind if not type_id else 0, reason if not type_id else "")
+        cached = self._surrogate_types.get(key)
+        if cached is None:
+            if type_id:
+                module, qualname = self._class_name(type_id)
+                cls = self._surrogate_class_of(type_id)
+            else:
+                module, qualname = "builtins", _KIND_NAMES.get(kind, "object")
+                cls = surrogate_class(module, qualname, reason=reason)
+            cached = self._surrogate_types[key] = (module, qualname, cls, _builtin_base(cls))
+        return cached
 
     # ---- classes ----
 
