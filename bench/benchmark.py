@@ -740,6 +740,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": interpreter,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
         "started_utc": started.isoformat(timespec="seconds"),
         "repeat": repeat,
         "timeout_seconds": args.timeout,
@@ -750,6 +751,9 @@ def main(argv: list[str] | None = None) -> int:
         "workloads": {},
     }
     print(f"## pyheapdump benchmark: {interpreter} on {platform.platform()}, {os.cpu_count()} CPUs")
+    print()
+    # Other work on the machine slows every tool; the load average says how quiet it was.
+    print(f"Load average at start: {' / '.join(f'{value:.2f}' for value in os.getloadavg())} (1 / 5 / 15 min).")
     print()
     if REFERENCE_TOOL in results["tool_locations"]:
         print(
@@ -780,6 +784,9 @@ def main(argv: list[str] | None = None) -> int:
                 "checks": [dataclasses.asdict(check) for check in checks],
             }
 
+    results["load_average_at_end"] = os.getloadavg()
+    print(f"Load average at end: {' / '.join(f'{value:.2f}' for value in os.getloadavg())} (1 / 5 / 15 min).")
+    print()
     print(_what_is_timed(chosen_tools))
     print()
     if all_checks:
