@@ -154,8 +154,10 @@ class Rebuilder:
         self.trusted = trusted
         self.metadata = metadata
         self._surrogate_types: dict[tuple[int, int, str], tuple[str, str, type, type | None]] = {}
-        self.fills: list[tuple[int, Any]] = []
-        self.hash_fills: list[tuple[int, Any]] = []
+        # Record id -> what is left to do to finish its object; the order lists say when, hashing ones last.
+        self.pending: dict[int, Any] = {}
+        self.fill_order: list[int] = []
+        self.hash_fill_order: list[int] = []
         self.expanding: set[int] = set()
         self.tracebacks: dict[int, DumpedTraceback] = {}
         self.problems: list[str] = []
@@ -231,7 +233,7 @@ class Rebuilder:
             kind = record[1]
             if kind == LIST:
                 obj = self.objs[oid] = []
-                self.fills.append((oid, functools.partial(self._fill_plain_list, obj, record)))
+                self._defer(oid, functools.partial(self._fill_plain_list, obj, record))
                 return obj
             if kind == TUPLE and not record[6]:
                 obj = self.objs[oid] = tuple(record[5])
@@ -318,14 +320,46 @@ class Rebuilder:
             self.problems.append(f"object {record[0]}: {type(error).__name__}: {error}")
             return self._surrogate_for(record, surrogate_base.REBUILD_FAILED, f"{type(error).__name__}: {error}")
 
+    def _defer(self, oid: int, fill: Any, hashing: bool = False) -> None:
+        self.pending[oid] = fill
+        (self.hash_fill_order if hashing else self.fill_order).append(oid)
+
     def _drain(self, hashing: bool) -> None:
-        while self.fills or (hashing and self.hash_fills):
-            while self.fills:
-                oid, fill = self.fills.pop()
+        while self.fill_order or (hashing and self.hash_fill_order):
+            while self.fill_order:
+                oid = self.fill_order.pop()
+                fill = self.pending.pop(oid, None)
+                if fill is not None:
+                    self._run_fill(oid, fill)
+            if hashing and self.hash_fill_order:
+                oid = self.hash_fill_order.pop()
+                fill = self.pending.pop(oid, None)
+                if fill is not None:
+                    self._run_fill(oid, fill)
+
+    def _complete(self, raw: Any) -> Any:
+        """Finishes the objects reachable from one record before it is used (the arguments of a reduce, the state of
+        a capture), without finishing everything else pending: that would nest without bound."""
+        if type(raw) is not int:
+            return raw
+        seen: set[int] = set()
+        stack = [raw]
+        while stack:
+            oid = stack.pop()
+            if oid in seen:
+                continue
+            seen.add(oid)
+            self.get(oid)
+            fill = self.pending.pop(oid, None)
+            if fill is not None:
                 self._run_fill(oid, fill)
-            if hashing and self.hash_fills:
-                oid, fill = self.hash_fills.pop()
-                self._run_fill(oid, fill)
+            record = self.records.get(oid)
+            if record is None:
+                continue
+            items, item_refs, attrs, attr_refs = record[5], record[6], record[7], record[8]
+            stack.extend(items[p] for p in item_refs if type(items[p]) is int and items[p] not in seen)
+            stack.extend(attrs[n] for n in attr_refs if type(attrs[n]) is int and attrs[n] not in seen)
+        return raw
 
     def _run_fill(self, oid: int, fill: Any) -> None:
         try:
@@ -464,7 +498,7 @@ class Rebuilder:
             values = self._attrs(record[7], [n for n in record[8] if n.startswith("dict:")])
             _set_class_attributes(cls, {n[5:]: v for n, v in values.items() if n.startswith("dict:")})
 
-        self.fills.append((record[0], fill))
+        self._defer(record[0], fill)
         return cls
 
     # ---- construction of immutable and by-value objects ----
@@ -518,7 +552,7 @@ class Rebuilder:
         obj = base.__new__(cls, values)
         state = _prefixed_state(self._attrs(record[7], record[8]))
         if state:
-            self.fills.append((record[0], lambda: _set_state_dict(obj, state)))
+            self._defer(record[0], lambda: _set_state_dict(obj, state))
         return obj
 
     def _construct_code(self, record: tuple[Any, ...]) -> DumpedCode:
@@ -554,7 +588,7 @@ class Rebuilder:
         else:
             exc = BaseException.__new__(cls, *args)
         exc.args = tuple(args)
-        self.fills.append((oid, lambda: self._fill_exception(exc, record)))
+        self._defer(oid, lambda: self._fill_exception(exc, record))
         return exc
 
     def _fill_exception(self, exc: BaseException, record: tuple[Any, ...]) -> None:
@@ -596,7 +630,7 @@ class Rebuilder:
     def _construct_reduce(self, record: tuple[Any, ...]) -> Any:
         oid, _, type_id, _, _, items, item_refs, _, _, _ = record
         function = self._resolve_callable(items[0] if 0 in item_refs else None)
-        args = self.resolve(self.value(items[1])) if 1 in item_refs else items[1]
+        args = self.value(self._complete(items[1])) if 1 in item_refs else items[1]
         if not isinstance(args, tuple):
             args = ()
         obj = _MISSING
@@ -609,7 +643,7 @@ class Rebuilder:
             if args and "_reduce_args" not in obj.__dict__:
                 obj.__dict__["_reduce_args"] = args
             return obj
-        self.fills.append((oid, lambda: self._apply_reduce_state(obj, record)))
+        self._defer(oid, lambda: self._apply_reduce_state(obj, record))
         return obj
 
     def _call_reduce(self, function: Any, args: tuple[Any, ...]) -> Any:
@@ -633,10 +667,15 @@ class Rebuilder:
         module = getattr(cls, "__module__", "") or ""
         return module.partition(".")[0].lstrip("_") in SAFE_MODULES or module.partition(".")[0] in SAFE_MODULES
 
+    def _complete_items(self, record: tuple[Any, ...], positions: range) -> list[Any]:
+        for position in positions:
+            if position in record[6]:
+                self._complete(record[5][position])
+        return self._values(record[5], record[6])
+
     def _reduce_state(self, record: tuple[Any, ...]) -> dict[str, Any]:
-        items = self._values(record[5], record[6])
+        items = self._complete_items(record, range(2, 3))
         state = items[2] if len(items) > 2 else None
-        self.resolve(state)
         result: dict[str, Any] = {}
         if isinstance(state, tuple) and len(state) == 2:
             for part in state:
@@ -649,10 +688,9 @@ class Rebuilder:
         return result
 
     def _apply_reduce_state(self, obj: Any, record: tuple[Any, ...]) -> None:
-        items = self._values(record[5], record[6])
+        items = self._complete_items(record, range(2, 5))
         state, listitems, dictitems = (items + [None, None, None])[2:5]
         if state is not None:
-            self.resolve(state)
             setstate = getattr(type(obj), "__setstate__", None)
             if setstate is not None:
                 setstate(obj, state)
@@ -664,18 +702,18 @@ class Rebuilder:
             elif isinstance(state, dict):
                 obj.__dict__.update(state)
         if listitems:
-            self.resolve(listitems)
             for item in listitems:
                 obj.append(item)
         if dictitems:
-            self.resolve(dictitems)
             for key, value in dictitems:
                 obj[key] = value
 
     def _construct_captured(self, record: tuple[Any, ...]) -> Any:
+        if "state" in record[8]:
+            self._complete(record[7]["state"])
         attrs = self._attrs(record[7], record[8])
         name = attrs.get("capture")
-        state = self.resolve(attrs.get("state"))
+        state = attrs.get("state")
         support = support_named(name) if isinstance(name, str) else None
         if support is not None and support.rebuild is not None and (support.safe or self.trusted):
             return support.rebuild(state)
@@ -690,23 +728,22 @@ class Rebuilder:
         oid, kind, type_id, flags, size, items, item_refs, attrs, attr_refs, data = record
         if kind in (LIST, DICT, SET, DEQUE):
             obj = self._container_shell(record)
-            (self.hash_fills if kind in (DICT, SET) else self.fills).append(
-                (oid, lambda: self._fill_container(obj, record)))
+            self._defer(oid, lambda: self._fill_container(obj, record), hashing=kind in (DICT, SET))
             return obj
         if kind == INSTANCE:
             return self._instance_shell(record)
         if kind == FRAME:
             frame = DumpedFrame(DumpedCode("?", "?", "?", 1), 0, -1, {}, {})
-            self.fills.append((oid, lambda: self._fill_frame(frame, record)))
+            self._defer(oid, lambda: self._fill_frame(frame, record))
             return frame
         if kind == TRACEBACK:
             traceback = DumpedTraceback(DumpedFrame(DumpedCode("?", "?", "?", 1), 0, -1, {}, {}), 0)
-            self.fills.append((oid, lambda: self._fill_traceback(traceback, record)))
+            self._defer(oid, lambda: self._fill_traceback(traceback, record))
             return traceback
         if kind == CELL:
             cell = types.CellType()
             if item_refs or items:
-                self.fills.append((oid, lambda: setattr(cell, "cell_contents", self._values(items, item_refs)[0])))
+                self._defer(oid, lambda: setattr(cell, "cell_contents", self._values(items, item_refs)[0]))
             return cell
         if kind == FUNCTION:
             return self._function(record)
@@ -727,7 +764,7 @@ class Rebuilder:
         def fill() -> None:
             _set_state_dict(obj, _prefixed_state(self._attrs(attrs, attr_refs)))
             if facts_ref:
-                facts = self.resolve(self.value(attrs["facts"]))
+                facts = self.value(self._complete(attrs["facts"]))
                 info = surrogate_base.surrogate_info(obj)
                 if info is not None:
                     attach_info(obj, SurrogateInfo(info.module, info.qualname, info.reason, info.detail, info.repr,
@@ -738,7 +775,7 @@ class Rebuilder:
                             obj.__dict__[key] = value
 
         if state or facts_ref:
-            self.fills.append((oid, fill))
+            self._defer(oid, fill)
         return obj
 
     def _container_shell(self, record: tuple[Any, ...]) -> Any:
@@ -791,12 +828,12 @@ class Rebuilder:
             except TypeError:
                 obj = _MISSING
             if obj is not _MISSING:
-                self.fills.append((oid, lambda: _set_instance_state(obj, self._attrs(attrs, attr_refs))))
+                self._defer(oid, lambda: _set_instance_state(obj, self._attrs(attrs, attr_refs)))
                 return obj
         why = surrogate_base.NOT_TRUSTED if (isinstance(cls, type) and not issubclass(cls, Surrogate)) else \
             surrogate_info_reason(cls)
         obj = self._surrogate_for(record, why)
-        self.fills.append((oid, lambda: _set_state_dict(obj, _prefixed_state(self._attrs(attrs, attr_refs)))))
+        self._defer(oid, lambda: _set_state_dict(obj, _prefixed_state(self._attrs(attrs, attr_refs))))
         return obj
 
     def _fill_frame(self, frame: DumpedFrame, record: tuple[Any, ...]) -> None:
@@ -855,7 +892,7 @@ class Rebuilder:
             if "self" in values:
                 obj.__dict__["__self__"] = values["self"]
 
-        self.fills.append((oid, fill))
+        self._defer(oid, fill)
         return obj
 
     def _module(self, record: tuple[Any, ...]) -> Any:
@@ -891,7 +928,7 @@ class Rebuilder:
                 "gi_yieldfrom" if prefix == "gi" else f"{prefix}_await": values.get("await"),
             })
 
-        self.fills.append((oid, fill))
+        self._defer(oid, fill)
         return obj
 
 
