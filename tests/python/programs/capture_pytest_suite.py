@@ -11,7 +11,7 @@ def cart():
 @pytest.fixture
 def broken_database():
     connection_string = "postgres://nowhere"
-    raise ConnectionError(f"cannot connect to {connection_string}")
+    raise RuntimeError(f"cannot connect to {connection_string}")
 
 
 def test_cart_total(cart):
