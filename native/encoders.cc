@@ -532,7 +532,9 @@ void EncodeSurrogate(Walker& w, PyObject* obj, const TypePolicy& policy, const c
 }
 
 void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
-  OwnedRef reduced = OwnedRef::Steal(PyObject_CallMethod(obj, "__reduce_ex__", "i", 4));
+  // A reducer registered with copyreg (re.Pattern's, for one) comes from the policy; pickle prefers it too.
+  OwnedRef reduced = policy.capture ? OwnedRef::Steal(PyObject_CallOneArg(policy.capture.get(), obj))
+                                    : OwnedRef::Steal(PyObject_CallMethod(obj, "__reduce_ex__", "i", 4));
   if (!reduced || !PyTuple_Check(reduced.get()) || PyTuple_GET_SIZE(reduced.get()) < 2) {
     if (reduced) {
       PyErr_Format(PyExc_TypeError, "__reduce_ex__ returned %.100s, not a tuple", Py_TYPE(reduced.get())->tp_name);

@@ -34,14 +34,15 @@ struct WalkLimits {
 // How objects of one type (outside the builtin families) are captured; decided once per type by Python.
 enum class Strategy : int {
   kInstance = 1,   // __dict__ and __slots__ read directly
-  kReduce = 2,     // __reduce_ex__(4), guarded
+  kReduce = 2,     // __reduce_ex__(4), or the copyreg reducer given as `capture`, guarded
   kCapture = 3,    // a type support's capture function returns the state
   kSurrogate = 4,  // opaque: readable state, facts, bounded repr
 };
 
 struct TypePolicy {
   Strategy strategy = Strategy::kSurrogate;
-  OwnedRef capture;      // kCapture: callable(obj) -> state; kSurrogate: optional callable(obj) -> facts dict
+  OwnedRef capture;      // kCapture: callable(obj) -> state; kReduce: optional copyreg reducer(obj) -> reduce tuple;
+                         // kSurrogate: optional callable(obj) -> facts dict
   OwnedRef capture_name; // str naming the capture function's type support
   bool repr_ok = false;  // repr() of this type runs no user code, or the user allowed it
 };

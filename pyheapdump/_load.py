@@ -393,8 +393,8 @@ class Rebuilder:
         module, qualname = attrs.get("module"), attrs.get("qualname")
         return (module if isinstance(module, str) else "?", qualname if isinstance(qualname, str) else "?")
 
-    def _surrogate_for(self, record: tuple[Any, ...], reason: str, detail: str = "", state: dict[str, Any] | None = None,
-                       facts: Any = None) -> Any:
+    def _surrogate_for(self, record: tuple[Any, ...], reason: str, detail: str = "",
+                       state: dict[str, Any] | None = None, facts: Any = None) -> Any:
         module, qualname, cls, builtin = self._surrogate_type(record[2], record[1], reason)
         obj = builtin.__new__(cls) if builtin is not None and builtin not in (tuple, frozenset) else object.__new__(cls)
         if state:
@@ -871,6 +871,12 @@ class Rebuilder:
                                  "__name__": getattr(function, "__name__", "?"),
                                  "__qualname__": getattr(function, "__qualname__", "?"),
                                  "__module__": getattr(function, "__module__", "?")})
+            # The method stands for its function: say which one, and why that one is a surrogate.
+            function_info = surrogate_base.surrogate_info(function)
+            attach_info(obj, SurrogateInfo(
+                str(obj.__dict__["__module__"]), str(obj.__dict__["__qualname__"]),
+                function_info.reason if function_info is not None else surrogate_base.NOT_TRUSTED,
+                f"a method bound to {type(bound).__qualname__}"))
             return obj
         if module == "builtins" or self.trusted:
             real = self._lookup(module, qualname)
@@ -1000,6 +1006,7 @@ def _set_class_attributes(cls: type, attributes: dict[str, Any]) -> None:
             pass
     fields = cls.__dict__.get("_fields")
     if issubclass(cls, tuple) and isinstance(fields, tuple):
+        # A namedtuple's field accessors are C `_tuplegetter`s, which come back as surrogates: replace them.
         for index, field in enumerate(fields):
-            if isinstance(field, str) and field not in cls.__dict__:
+            if isinstance(field, str) and isinstance(cls.__dict__.get(field, Surrogate), (Surrogate, type)):
                 setattr(cls, field, property(lambda self, i=index: tuple.__getitem__(self, i)))

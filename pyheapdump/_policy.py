@@ -6,9 +6,11 @@ own dictionaries: nothing here may run the dumped program's code.
 
 from __future__ import annotations
 
+import copyreg
 import dataclasses
 import enum
 import sys
+import types
 from typing import Any
 
 from pyheapdump.typesupport import support_for_class
@@ -63,6 +65,19 @@ def _has_native_state(cls: type) -> bool:
     return False
 
 
+def _copyreg_reducer(cls: type) -> Any:
+    """The reducer registered for exactly cls with copyreg.pickle (pickle does not look at base classes either)."""
+    return copyreg.dispatch_table.get(cls)
+
+
+def _is_stdlib_function(function: Any) -> bool:
+    """A plain or builtin function defined in the standard library: calling it runs no code of the program."""
+    if type(function) not in (types.FunctionType, types.BuiltinFunctionType):
+        return False
+    module = function.__module__  # a function's own member, not a descriptor of the program
+    return isinstance(module, str) and module.partition(".")[0].lstrip("_") in _STDLIB
+
+
 @dataclasses.dataclass
 class DumpOptions:
     """What the dumper may run of the dumped program's own code (nothing by default)."""
@@ -91,6 +106,10 @@ class TypePolicy:
         if isinstance(cls, type) and issubclass(cls, enum.Enum):
             # Enum members reduce to (their class, (value,)): the member is found again, never re-created.
             return REDUCE, None, None, repr_ok
+        registered = _copyreg_reducer(cls)
+        if registered is not None and (_is_stdlib_function(registered) or self.options.call_user_reduce):
+            # pickle consults copyreg's table before __reduce_ex__ (re.Pattern pickles only that way).
+            return REDUCE, registered, None, repr_ok
         reducer = _defining_class(cls, "__reduce_ex__", "__reduce__")
         if reducer is not None and (self._code_is_trusted(reducer) or self.options.call_user_reduce):
             return REDUCE, None, None, repr_ok
