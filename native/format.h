@@ -140,6 +140,8 @@ class Cursor {
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       uint8_t b = Byte();
+      // The tenth byte holds only bit 63: anything more would be silently dropped by the shift.
+      if (shift == 63 && b > 1) throw FormatError("varint overflows 64 bits");
       v |= static_cast<uint64_t>(b & 0x7f) << shift;
       if (!(b & 0x80)) return v;
     }

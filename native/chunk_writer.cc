@@ -1,0 +1,399 @@
+#include "chunk_writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <ostream>
+#include <streambuf>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace pyheapdump {
+namespace {
+
+// The writer closes a chunk before it could exceed this, so that even incompressible data stays, once deflated
+// (deflateBound adds well under 0.1%), within the format's kMaxChunkSize for stored bytes.
+constexpr size_t kMaxRawPerChunk = kMaxChunkSize - (1u << 20);
+
+// Bytes a record takes once serialized: id, kind, type_id, flags, size, then three u64-length-prefixed blobs.
+constexpr size_t kRecordFixedBytes = 8 + 1 + 8 + 4 + 8 + 3 * 8;
+
+size_t SerializedSize(const Record& r) {
+  return kRecordFixedBytes + r.items.bytes.size() + r.attrs.bytes.size() + r.data.bytes.size();
+}
+
+void StoreLE16(char* out, uint16_t v) {
+  for (int i = 0; i < 2; ++i) out[i] = static_cast<char>(v >> (8 * i));
+}
+void StoreLE32(char* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(v >> (8 * i));
+}
+void StoreLE64(char* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(v >> (8 * i));
+}
+
+// Lets cereal's archive append straight to a std::string: no intermediate ostringstream copy per chunk.
+class StringSink : public std::streambuf {
+ public:
+  explicit StringSink(std::string& out) : out_(out) {}
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    out_.append(s, static_cast<size_t>(n));
+    return n;
+  }
+  int_type overflow(int_type c) override {
+    if (!traits_type::eq_int_type(c, traits_type::eof())) out_.push_back(traits_type::to_char_type(c));
+    return traits_type::not_eof(c);
+  }
+
+ private:
+  std::string& out_;
+};
+
+// "/a/b/c.heapdump" -> {"/a/b", "c.heapdump"}; "c.heapdump" -> {".", "c.heapdump"}.
+std::pair<std::string, std::string> SplitPath(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {".", path};
+  std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+  return {dir, path.substr(slash + 1)};
+}
+
+// A suffix that differs between processes, between writers of one process and between runs; O_EXCL makes a
+// collision harmless (we try again), so this only has to make collisions rare.
+std::string UniqueSuffix() {
+  static std::atomic<uint64_t> counter{0};
+  uint64_t now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  uint64_t mixed = now ^ (counter.fetch_add(1) * 0x9E3779B97F4A7C15ull);
+  return absl::StrFormat("%d-%016x", getpid(), mixed);
+}
+
+}  // namespace
+
+// The serialized contents of the chunk being filled. Each chunk gets its own archive (which writes cereal's one-byte
+// endianness marker first), so every chunk decodes on its own; the buffer and the stream are reused across chunks.
+class DumpFileWriter::PendingChunk {
+ public:
+  explicit PendingChunk(ChunkKind kind) : kind_(kind), sink_(raw_), stream_(&sink_) { Reserve(); }
+
+  ChunkKind kind() const { return kind_; }
+  const std::string& raw() const { return raw_; }
+  bool empty() const { return raw_.empty(); }
+
+  cereal::PortableBinaryOutputArchive& Archive() {
+    if (!archive_) archive_.emplace(stream_, cereal::PortableBinaryOutputArchive::Options::LittleEndian());
+    return *archive_;
+  }
+
+  void Clear() {
+    archive_.reset();
+    raw_.clear();
+    // One huge record must not pin a huge buffer for the rest of the dump.
+    if (raw_.capacity() > 4 * kTargetChunkRaw) {
+      raw_.shrink_to_fit();
+      Reserve();
+    }
+  }
+
+ private:
+  void Reserve() { raw_.reserve(kTargetChunkRaw + kTargetChunkRaw / 4); }
+
+  ChunkKind kind_;
+  std::string raw_;
+  StringSink sink_;
+  std::ostream stream_;
+  std::optional<cereal::PortableBinaryOutputArchive> archive_;  // declared last: destroyed before the stream
+};
+
+// One zlib deflate state reused for every chunk (deflateInit allocates a few hundred KiB).
+class DumpFileWriter::Deflater {
+ public:
+  explicit Deflater(int level) : level_(level) {}
+  ~Deflater() {
+    if (initialized_) deflateEnd(&stream_);
+  }
+
+  // Returns zlib's error code, or Z_OK.
+  int Init() {
+    int rc = deflateInit(&stream_, level_);
+    initialized_ = rc == Z_OK;
+    return rc;
+  }
+
+  // Compresses raw in one call; the result is valid until the next call.
+  std::optional<std::string_view> Compress(std::string_view raw) {
+    if (deflateReset(&stream_) != Z_OK) return std::nullopt;
+    size_t bound = deflateBound(&stream_, raw.size());
+    if (bound > capacity_) {
+      out_ = std::make_unique<char[]>(bound);
+      capacity_ = bound;
+    }
+    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
+    stream_.avail_in = static_cast<uInt>(raw.size());
+    stream_.next_out = reinterpret_cast<Bytef*>(out_.get());
+    stream_.avail_out = static_cast<uInt>(bound);
+    // With deflateBound bytes of room a single Z_FINISH call always completes the stream.
+    if (deflate(&stream_, Z_FINISH) != Z_STREAM_END) return std::nullopt;
+    return std::string_view(out_.get(), stream_.total_out);
+  }
+
+ private:
+  int level_;
+  bool initialized_ = false;
+  z_stream stream_{};
+  std::unique_ptr<char[]> out_;
+  size_t capacity_ = 0;
+};
+
+DumpFileWriter::DumpFileWriter(std::string final_path, WriterOptions options)
+    : final_path_(std::move(final_path)),
+      options_(options),
+      records_(std::make_unique<PendingChunk>(ChunkKind::kRecords)),
+      sources_(std::make_unique<PendingChunk>(ChunkKind::kSources)),
+      deflater_(std::make_unique<Deflater>(options.zlib_level)) {}
+
+DumpFileWriter::~DumpFileWriter() {
+  if (fd_ >= 0) close(fd_);
+  RemoveTempFile();
+}
+
+absl::StatusOr<std::unique_ptr<DumpFileWriter>> DumpFileWriter::Create(const std::string& final_path,
+                                                                       WriterOptions options) {
+  if (options.zlib_level < -1 || options.zlib_level > 9) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("zlib level ", options.zlib_level, " is out of range: use -1 (zlib's default) or 0..9"));
+  }
+  auto [dir, name] = SplitPath(final_path);
+  if (name.empty() || name == "." || name == "..") {
+    return absl::InvalidArgumentError(absl::StrCat("cannot write ", final_path, ": it names a directory, not a file"));
+  }
+  struct stat st;
+  if (stat(final_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return absl::Status(absl::ErrnoToStatusCode(EISDIR),
+                        absl::StrCat("cannot write ", final_path, ": ", std::strerror(EISDIR)));
+  }
+  std::unique_ptr<DumpFileWriter> writer(new DumpFileWriter(final_path, options));
+  if (int rc = writer->deflater_->Init(); rc != Z_OK) {
+    return absl::ResourceExhaustedError(absl::StrCat("cannot write ", final_path, ": zlib deflateInit failed (", rc,
+                                                     rc == Z_MEM_ERROR ? ", out of memory)" : ")"));
+  }
+  if (absl::Status status = writer->OpenTempFile(); !status.ok()) return status;
+
+  char preamble[kPreambleSize];
+  std::memcpy(preamble, kMagic, sizeof(kMagic));
+  StoreLE16(preamble + 12, kFormatMajor);
+  StoreLE16(preamble + 14, kFormatMinor);
+  if (absl::Status status = writer->WriteAll(preamble, sizeof(preamble)); !status.ok()) return status;
+  return writer;
+}
+
+absl::Status DumpFileWriter::OpenTempFile() {
+  auto [dir, name] = SplitPath(final_path_);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string candidate = absl::StrCat(dir, "/.", name, ".tmp-", UniqueSuffix());
+    int fd;
+    do {
+      fd = open(candidate.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    } while (fd < 0 && errno == EINTR);
+    if (fd >= 0) {
+      fd_ = fd;
+      temp_path_ = std::move(candidate);
+      return absl::OkStatus();
+    }
+    if (errno != EEXIST) return Fail(errno);
+  }
+  return Fail(EEXIST);
+}
+
+absl::Status DumpFileWriter::CheckWritable() const {
+  if (!error_.ok()) return error_;
+  if (state_ == State::kCommitted) {
+    return absl::FailedPreconditionError(absl::StrCat("the dump ", final_path_, " is already committed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DumpFileWriter::WriteHeader(std::string_view json) {
+  if (absl::Status status = CheckWritable(); !status.ok()) return status;
+  if (state_ != State::kNeedHeader) {
+    return absl::FailedPreconditionError(absl::StrCat("the header of ", final_path_, " is already written"));
+  }
+  if (json.size() > kMaxRawPerChunk) {
+    return absl::InvalidArgumentError(absl::StrCat("the header of ", final_path_, " is ", json.size(),
+                                                   " bytes; a chunk holds at most ", kMaxRawPerChunk));
+  }
+  if (absl::Status status = WriteChunk(ChunkKind::kHeader, json); !status.ok()) return status;
+  state_ = State::kWriting;
+  return absl::OkStatus();
+}
+
+absl::Status DumpFileWriter::AppendRecord(const Record& record) {
+  if (!error_.ok()) return error_;
+  if (state_ != State::kWriting) {
+    if (state_ == State::kCommitted) return CheckWritable();
+    return absl::FailedPreconditionError(absl::StrCat("write the header of ", final_path_, " before its records"));
+  }
+  size_t size = SerializedSize(record);
+  // The chunk also holds cereal's one-byte endianness marker.
+  if (size + 1 > kMaxRawPerChunk) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "record %d is %d bytes serialized, more than a chunk holds (%d): cut its data before writing it", record.id,
+        size, kMaxRawPerChunk));
+  }
+  if (records_->raw().size() + size > kMaxRawPerChunk) {
+    if (absl::Status status = FlushPending(*records_); !status.ok()) return status;
+  }
+  try {
+    records_->Archive()(record);
+  } catch (const std::exception& e) {
+    // Only allocation can fail here; the chunk now holds half a record, so the dump cannot be finished.
+    return FailWith(absl::ResourceExhaustedError(
+        absl::StrCat("cannot write ", final_path_, ": out of memory while buffering a record (", e.what(), ")")));
+  }
+  ++records_written_;
+  raw_record_bytes_ += size;
+  if (records_->raw().size() >= kTargetChunkRaw) return FlushPending(*records_);
+  return absl::OkStatus();
+}
+
+absl::Status DumpFileWriter::AppendSource(std::string_view filename, std::string_view text) {
+  if (!error_.ok()) return error_;
+  if (state_ != State::kWriting) {
+    if (state_ == State::kCommitted) return CheckWritable();
+    return absl::FailedPreconditionError(absl::StrCat("write the header of ", final_path_, " before its sources"));
+  }
+  size_t size = 8 + filename.size() + 8 + text.size();
+  if (size + 1 > kMaxRawPerChunk) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("the source of %s is %d bytes, more than a chunk holds (%d)", filename, size, kMaxRawPerChunk));
+  }
+  if (sources_->raw().size() + size > kMaxRawPerChunk) {
+    if (absl::Status status = FlushPending(*sources_); !status.ok()) return status;
+  }
+  try {
+    auto& archive = sources_->Archive();
+    archive(static_cast<uint64_t>(filename.size()), cereal::binary_data(filename.data(), filename.size()));
+    archive(static_cast<uint64_t>(text.size()), cereal::binary_data(text.data(), text.size()));
+  } catch (const std::exception& e) {
+    return FailWith(absl::ResourceExhaustedError(
+        absl::StrCat("cannot write ", final_path_, ": out of memory while buffering a source (", e.what(), ")")));
+  }
+  if (sources_->raw().size() >= kTargetChunkRaw) return FlushPending(*sources_);
+  return absl::OkStatus();
+}
+
+absl::Status DumpFileWriter::Commit(std::string_view summary_json) {
+  if (absl::Status status = CheckWritable(); !status.ok()) return status;
+  if (state_ != State::kWriting) {
+    return absl::FailedPreconditionError(absl::StrCat("write the header of ", final_path_, " before committing it"));
+  }
+  if (summary_json.size() > kMaxRawPerChunk) {
+    return absl::InvalidArgumentError(absl::StrCat("the summary of ", final_path_, " is ", summary_json.size(),
+                                                   " bytes; a chunk holds at most ", kMaxRawPerChunk));
+  }
+  if (absl::Status status = FlushPending(*records_); !status.ok()) return status;
+  if (absl::Status status = FlushPending(*sources_); !status.ok()) return status;
+  uint64_t summary_offset = file_bytes_;
+  if (absl::Status status = WriteChunk(ChunkKind::kSummary, summary_json); !status.ok()) return status;
+
+  char footer[kFooterSize];
+  StoreLE64(footer, summary_offset);
+  StoreLE64(footer + 8, chunks_written_);
+  std::memcpy(footer + 16, kFooterMagic, sizeof(kFooterMagic));
+  if (absl::Status status = WriteAll(footer, sizeof(footer)); !status.ok()) return status;
+
+  if (fsync(fd_) != 0) return Fail(errno);
+  int fd = fd_;
+  fd_ = -1;
+  if (close(fd) != 0) return Fail(errno);  // NFS and some FUSE filesystems report write errors only here
+  if (rename(temp_path_.c_str(), final_path_.c_str()) != 0) return Fail(errno);
+  temp_path_.clear();
+  state_ = State::kCommitted;
+  return SyncDirectory();
+}
+
+absl::Status DumpFileWriter::FlushPending(PendingChunk& pending) {
+  if (pending.empty()) return absl::OkStatus();
+  absl::Status status = WriteChunk(pending.kind(), pending.raw());
+  pending.Clear();
+  return status;
+}
+
+absl::Status DumpFileWriter::WriteChunk(ChunkKind kind, std::string_view raw) {
+  std::optional<std::string_view> stored = deflater_->Compress(raw);
+  if (!stored) {
+    return FailWith(
+        absl::InternalError(absl::StrCat("cannot write ", final_path_, ": zlib could not compress a chunk")));
+  }
+  char header[kChunkHeaderSize];
+  StoreLE32(header, static_cast<uint32_t>(kind));
+  StoreLE32(header + 4, static_cast<uint32_t>(stored->size()));
+  StoreLE32(header + 8, static_cast<uint32_t>(raw.size()));
+  StoreLE32(header + 12, static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(stored->data()),
+                                                     static_cast<uInt>(stored->size()))));
+  if (absl::Status status = WriteAll(header, sizeof(header)); !status.ok()) return status;
+  if (absl::Status status = WriteAll(stored->data(), stored->size()); !status.ok()) return status;
+  ++chunks_written_;
+  return absl::OkStatus();
+}
+
+absl::Status DumpFileWriter::WriteAll(const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = write(fd_, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Fail(errno);
+    }
+    if (n == 0) return Fail(ENOSPC);  // a regular file accepts no bytes only when the device is full
+    data += n;
+    size -= static_cast<size_t>(n);
+    file_bytes_ += static_cast<uint64_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DumpFileWriter::SyncDirectory() {
+  std::string dir = SplitPath(final_path_).first;
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int rc = fd < 0 ? -1 : fsync(fd);
+  int error_number = errno;
+  if (fd >= 0) close(fd);
+  // Some filesystems cannot fsync a directory (EINVAL); the rename is then as durable as they make it.
+  if (rc != 0 && error_number != EINVAL) {
+    return absl::Status(absl::ErrnoToStatusCode(error_number),
+                        absl::StrCat("saved ", final_path_, " but could not sync its directory ", dir, ": ",
+                                     std::strerror(error_number)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DumpFileWriter::Fail(int error_number) {
+  return FailWith(absl::Status(absl::ErrnoToStatusCode(error_number),
+                               absl::StrCat("cannot write ", final_path_, ": ", std::strerror(error_number))));
+}
+
+absl::Status DumpFileWriter::FailWith(absl::Status error) {
+  error_ = std::move(error);
+  if (fd_ >= 0) {
+    close(fd_);
+    fd_ = -1;
+  }
+  RemoveTempFile();
+  return error_;
+}
+
+void DumpFileWriter::RemoveTempFile() {
+  if (temp_path_.empty()) return;
+  unlink(temp_path_.c_str());
+  temp_path_.clear();
+}
+
+}  // namespace pyheapdump
