@@ -144,17 +144,18 @@ def _task_state(task: Any, loop: Any, current_by_loop: dict[int, Any]) -> str:
 
 
 def _library_call(obj: Any, name: str) -> Any:
-    """`obj.name()` (or the attribute `obj.name`) when asyncio itself defines it; None when the program overrides it.
+    """`obj.name()` (or the attribute `obj.name`) as asyncio itself defines it, skipping the program's overrides.
 
     A task factory or a custom loop may subclass Task or the loop and override these methods: calling the override
-    would run program code inside the dump, so the stdlib definition found first in the MRO is used, or nothing.
+    would run program code inside the dump, so the first definition in the MRO that belongs to asyncio (or uvloop)
+    is used. None when there is none or it fails.
     """
     for cls in type(obj).__mro__:
+        if not getattr(cls, "__module__", "").startswith(_LIBRARY_MODULES):
+            continue
         attribute = cls.__dict__.get(name)
         if attribute is None:
             continue
-        if not getattr(cls, "__module__", "").startswith(_LIBRARY_MODULES):
-            return None
         try:
             value = attribute.__get__(obj, type(obj)) if hasattr(attribute, "__get__") else attribute
             return value() if callable(value) else value

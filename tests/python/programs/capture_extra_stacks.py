@@ -29,7 +29,8 @@ async def take_dump():
     import asyncio
 
     pollers = asyncio.create_task(poll_sensors([7, 8]), name="sensor-poller")
-    await asyncio.sleep(0.01)
+    for _ in range(3):  # a few loop turns: the poller and its readers run until they suspend
+        await asyncio.sleep(0)
     path = pyheapdump.save_dump(directory=directory, reason="test")
     pollers.cancel()
     return path
