@@ -218,3 +218,15 @@ def test_pudb_shows_the_exception_variables_and_stack_of_the_dump(
         assert "raise RuntimeError" in screen
     finally:
         subprocess.run([*tmux, "kill-server"], timeout=30)
+
+
+def test_pdbpp_session_has_the_same_stacks_and_commands(crash: tuple[Path, Path, str]) -> None:
+    pytest.importorskip("pdbpp", reason="pdbpp is not installed (pip install pdbpp)")
+    dump, _, _ = crash
+    out = session(
+        dump, "p record", "threads", "thread 2", "up 2", "p job_name", "c", "q", options=("--debugger", "pdbpp")
+    )
+    out = re.sub(r"\x1b\[[0-9;]*m", "", out)
+    assert "(Pdb++) " in out
+    assert "'c,oops'" in out and "backup-worker" in out and "'nightly-backup'" in out
+    assert "*** continue: this is a heap dump, not a running program" in out
