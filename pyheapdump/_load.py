@@ -350,12 +350,12 @@ class Rebuilder:
                 continue
             seen.add(oid)
             self.get(oid)
+            record = self.records.get(oid)
+            if record is None or record[1] in _BY_REFERENCE_KINDS:
+                continue  # classes, functions, frames: a value made from them needs them to exist, not to be filled
             fill = self.pending.pop(oid, None)
             if fill is not None:
                 self._run_fill(oid, fill)
-            record = self.records.get(oid)
-            if record is None:
-                continue
             items, item_refs, attrs, attr_refs = record[5], record[6], record[7], record[8]
             stack.extend(items[p] for p in item_refs if type(items[p]) is int and items[p] not in seen)
             stack.extend(attrs[n] for n in attr_refs if type(attrs[n]) is int and attrs[n] not in seen)
@@ -630,18 +630,16 @@ class Rebuilder:
     def _construct_reduce(self, record: tuple[Any, ...]) -> Any:
         oid, _, type_id, _, _, items, item_refs, _, _, _ = record
         function = self._resolve_callable(items[0] if 0 in item_refs else None)
-        args = self.value(self._complete(items[1])) if 1 in item_refs else items[1]
-        if not isinstance(args, tuple):
-            args = ()
         obj = _MISSING
         if function is not _MISSING:
-            obj = self._call_reduce(function, args)
+            args = self.value(self._complete(items[1])) if 1 in item_refs else items[1]
+            obj = self._call_reduce(function, args if isinstance(args, tuple) else ())
         if obj is _MISSING:
-            state = self._reduce_state(record)
+            # A surrogate needs nothing finished to exist; its state is read when it is filled, so a long chain of
+            # such objects is filled one after the other, not nested.
             obj = self._surrogate_for(record, surrogate_base.NOT_TRUSTED if not self.trusted
-                                      else surrogate_base.NOT_IMPORTABLE, "its class could not be rebuilt", state)
-            if args and "_reduce_args" not in obj.__dict__:
-                obj.__dict__["_reduce_args"] = args
+                                      else surrogate_base.NOT_IMPORTABLE, "its class could not be rebuilt")
+            self._defer(oid, lambda: self._fill_reduce_surrogate(obj, record))
             return obj
         self._defer(oid, lambda: self._apply_reduce_state(obj, record))
         return obj
@@ -672,6 +670,12 @@ class Rebuilder:
             if position in record[6]:
                 self._complete(record[5][position])
         return self._values(record[5], record[6])
+
+    def _fill_reduce_surrogate(self, obj: Any, record: tuple[Any, ...]) -> None:
+        _set_state_dict(obj, self._reduce_state(record))
+        args = self.value(self._complete(record[5][1])) if 1 in record[6] else record[5][1]
+        if isinstance(args, tuple) and args and "_reduce_args" not in obj.__dict__:
+            obj.__dict__["_reduce_args"] = args
 
     def _reduce_state(self, record: tuple[Any, ...]) -> dict[str, Any]:
         items = self._complete_items(record, range(2, 3))
@@ -942,6 +946,7 @@ _SHELL_KINDS = frozenset({LIST, DICT, SET, DEQUE, INSTANCE, FRAME, TRACEBACK, CE
                           SURROGATE})
 _CONSTRUCTION_ATTRS = frozenset({"module", "qualname", "name", "importable", "filename", "firstlineno", "varnames",
                                  "real", "imag", "start", "stop", "step", "exceptions", "capture", "state"})
+_BY_REFERENCE_KINDS = frozenset({CLASS, FUNCTION, MODULE, CODE, FRAME, TRACEBACK, GENERATOR, EXCEPTION})
 _KIND_NAMES = {FRAME: "frame", TRACEBACK: "traceback", CELL: "cell", MODULE: "module", CODE: "code"}
 
 
