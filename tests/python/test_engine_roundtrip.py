@@ -19,33 +19,18 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import engine_support
 import pytest
-from engine_support import PROGRAMS, frame_named, last_json_line, marked_line, run_program
+from engine_support import PROGRAMS, marked_line
 
 import pyheapdump
 from pyheapdump import Surrogate, surrogate_info
 from pyheapdump.model import DumpedCode, DumpedFrame
 
+# The scene fixtures, shared with the other engine tests.
+scene_run, dump, scene = engine_support.scene_run, engine_support.dump, engine_support.scene
+
 SCENE = PROGRAMS / "engine_scene.py"
-
-
-@pytest.fixture(scope="module")
-def scene_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    directory = tmp_path_factory.mktemp("scene")
-    result = run_program("engine_scene.py", directory / "scene.heapdump", cwd=directory)
-    return directory / "scene.heapdump", last_json_line(result.stdout)
-
-
-@pytest.fixture(scope="module")
-def dump(scene_run: tuple[Path, dict[str, Any]]) -> pyheapdump.HeapDump:
-    return pyheapdump.load_dump(scene_run[0])
-
-
-@pytest.fixture(scope="module")
-def scene(dump: pyheapdump.HeapDump) -> dict[str, Any]:
-    """The locals of the dumped scene() frame."""
-    assert dump.current_thread is not None
-    return frame_named(dump.current_thread.frames, "scene").f_locals
 
 
 def same_float(a: float, b: float) -> bool:
