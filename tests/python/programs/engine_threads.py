@@ -1,0 +1,59 @@
+"""A program with worker threads blocked on an Event while the main thread dumps.
+
+argv: DUMP_PATH [--no-threads]. Prints one JSON line: the name, ident and daemon flag of every thread it started
+and of the main thread. The tests find lines by the `# NAME_LINE` markers.
+"""
+
+import json
+import sys
+import threading
+
+import pyheapdump
+
+release = threading.Event()
+
+
+def worker(job, attempts):
+    progress = {"job": job, "attempts": attempts}
+    started.release()
+    release.wait(60)  # WORKER_WAIT_LINE
+    return progress
+
+
+def nested_worker(depth):
+    if depth:
+        return nested_worker(depth - 1)  # NESTED_CALL_LINE
+    bottom_marker = "at the bottom"
+    started.release()
+    release.wait(60)  # NESTED_WAIT_LINE
+    return bottom_marker
+
+
+started = threading.Semaphore(0)
+
+
+def main(path, all_threads):
+    threads = [
+        threading.Thread(target=worker, args=("backup", 3), name="backup-worker", daemon=True),
+        threading.Thread(target=worker, args=("mailer", 5), name="mail-worker", daemon=False),
+        threading.Thread(target=nested_worker, args=(3,), name="deep-worker", daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    for _ in threads:
+        started.acquire(timeout=60)
+    main_local = "the main thread's local"
+    try:
+        pyheapdump.save_dump(path, threads=all_threads)  # MAIN_DUMP_LINE
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(60)
+    facts = [{"name": t.name, "ident": t.ident, "daemon": t.daemon} for t in threads]
+    facts.append({"name": "MainThread", "ident": threading.main_thread().ident, "daemon": False,
+                  "main_local": main_local})
+    return facts
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1], "--no-threads" not in sys.argv)))
