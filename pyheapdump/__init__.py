@@ -21,6 +21,7 @@ __version__ = "1.0.0.dev0"
 
 from pyheapdump._dump import save_dump  # noqa: E402
 from pyheapdump._load import load_dump, read_header  # noqa: E402
+from pyheapdump.debugger import debug_dump  # noqa: E402
 from pyheapdump.surrogates.base import Surrogate, SurrogateInfo, surrogate_info  # noqa: E402
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Surrogate",
     "SurrogateInfo",
     "TypeSupport",
+    "debug_dump",
     "load_dump",
     "read_header",
     "register_type",
