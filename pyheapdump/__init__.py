@@ -22,6 +22,8 @@ __version__ = "1.0.0.dev0"
 from pyheapdump._dump import save_dump  # noqa: E402
 from pyheapdump._load import load_dump, read_header  # noqa: E402
 from pyheapdump.debugger import debug_dump  # noqa: E402
+from pyheapdump.hooks import dump_on_error, install, uninstall  # noqa: E402
+from pyheapdump.logging_handler import HeapDumpHandler  # noqa: E402
 from pyheapdump.surrogates.base import Surrogate, SurrogateInfo, surrogate_info  # noqa: E402
 
 __all__ = [
@@ -35,11 +37,15 @@ __all__ = [
     "DumpedThread",
     "DumpedTraceback",
     "HeapDump",
+    "HeapDumpHandler",
     "RebuildError",
     "Surrogate",
     "SurrogateInfo",
     "TypeSupport",
     "debug_dump",
+    "dump_on_error",
+    "install",
+    "uninstall",
     "load_dump",
     "read_header",
     "register_type",
