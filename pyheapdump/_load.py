@@ -583,10 +583,12 @@ class Rebuilder:
         args = self._values(items, item_refs)
         if issubclass(cls, BaseExceptionGroup):
             members = self.value(attrs["exceptions"]) if "exceptions" in attr_refs else attrs.get("exceptions")
+            # __new__ of the builtin only: a subclass's own __init__/__new__ is the program's code.
             exc = BaseExceptionGroup.__new__(cls, args[0] if args else "", list(members or ()))
-            exc.__init__(*args) if not issubclass(cls, Surrogate) else None
         else:
-            exc = BaseException.__new__(cls, *args)
+            # The nearest builtin's __new__: OSError's parses errno/strerror/filename from the args, and refuses
+            # to be skipped (BaseException.__new__(FileNotFoundError) raises TypeError).
+            exc = (_builtin_base(cls) or BaseException).__new__(cls, *args)
         exc.args = tuple(args)
         self._defer(oid, lambda: self._fill_exception(exc, record))
         return exc
