@@ -331,6 +331,10 @@ void EncodeClass(Walker& w, PyObject* obj) {
       name += key_text;
       w.PutAttr(name, value);
     }
+  } else if (defined_in_python && type->tp_dict && PyType_IsSubtype(type, &PyTuple_Type)) {
+    // A namedtuple's _fields name its items: a loader without the class's module still needs them.
+    PyObject* fields = PyDict_GetItemString(type->tp_dict, "_fields");  // borrowed
+    if (fields && PyTuple_Check(fields)) w.PutAttr("dict:_fields", fields);
   }
 }
 

@@ -10,6 +10,7 @@ rebuilt becomes a surrogate on its own.
 from __future__ import annotations
 
 import builtins
+import enum
 import functools
 import gc
 import importlib
@@ -49,11 +50,29 @@ CUT_REASONS = {1: "max_objects", 2: "max_bytes", 3: "time_limit", 4: "max_items"
 # A dump may declare at most this many decompressed bytes; loading holds a bounded multiple of it in memory.
 MAX_TOTAL_RAW = 8 << 30
 
-# Modules whose classes a safe load may instantiate (their construction runs only standard-library code).
+# Modules whose classes a safe load may instantiate: value types whose construction runs only their own
+# standard-library code, and never calls, or lazily iterates, what it is given.
 SAFE_MODULES = frozenset({
-    "builtins", "datetime", "decimal", "fractions", "uuid", "pathlib", "collections", "re", "enum", "ipaddress",
-    "types", "array", "zoneinfo", "argparse", "functools", "copyreg", "signal", "socket", "http", "inspect",
+    "datetime", "decimal", "fractions", "uuid", "pathlib", "collections", "re", "enum", "ipaddress", "array",
+    "zoneinfo", "copyreg",
 })
+# Classes of other standard-library modules that a safe load may instantiate; besides these, the Enum classes of the
+# modules in SAFE_IMPORTS (calling one only looks a member up).
+SAFE_CLASSES = frozenset({("types", "SimpleNamespace"), ("argparse", "Namespace"), ("functools", "partial")})
+# The builtin classes a safe load may instantiate (and every builtin exception). Not map, filter, zip, enumerate,
+# reversed, iter's iterators, property or type: list(map(eval, [...])) would run code the dump chose.
+SAFE_BUILTIN_CLASSES = frozenset({
+    int, float, complex, str, bytes, bytearray, bool, list, tuple, dict, set, frozenset, range, slice, object,
+})
+# The builtin functions a safe load may hand out as themselves: calling them runs no code the dump could choose.
+# Any other (eval, exec, open, getattr, __import__, ...) loads as a surrogate function that refuses to run, so a
+# dumped defaultdict(partial(eval, "...")) cannot run its payload when someone reads a missing key.
+SAFE_BUILTIN_FUNCTIONS = frozenset({
+    "abs", "all", "any", "ascii", "bin", "callable", "chr", "divmod", "format", "hash", "hex", "id", "isinstance",
+    "issubclass", "len", "max", "min", "oct", "ord", "pow", "repr", "round", "sorted", "sum",
+})
+# Standard-library modules a safe load may import to find a class by name (importing them has no side effects).
+SAFE_IMPORTS = SAFE_MODULES | {"types", "argparse", "functools", "signal", "socket", "http", "inspect"}
 # Functions a safe load may call as the callable of a reduce.
 SAFE_CALLABLES = frozenset({
     ("copyreg", "_reconstructor"), ("copyreg", "__newobj__"), ("copyreg", "__newobj_ex__"),
@@ -431,7 +450,7 @@ class Rebuilder:
     def _import(self, module_name: str) -> types.ModuleType | None:
         if module_name == "__main__":
             return self._dumped_main() if self.trusted else None
-        if not self.trusted and module_name.partition(".")[0] not in SAFE_MODULES:
+        if not self.trusted and module_name.partition(".")[0] not in SAFE_IMPORTS:
             return None
         try:
             return importlib.import_module(module_name)
@@ -491,7 +510,10 @@ class Rebuilder:
                 return real
         bases = [b for b in self._values(record[5], record[6]) if isinstance(b, type)]
         builtin = next((b for b in (_builtin_base(base) for base in bases) if b is not None), None)
-        reason = surrogate_base.NOT_TRUSTED if attrs.get("importable") else surrogate_base.NOT_IMPORTABLE
+        # A safe load leaves an importable class out by choice; past the lookup above, a trusted load could not
+        # import it, so it is missing here whatever the dumping process saw.
+        left_out_by_choice = attrs.get("importable") and not self.trusted
+        reason = surrogate_base.NOT_TRUSTED if left_out_by_choice else surrogate_base.NOT_IMPORTABLE
         cls = surrogate_class(str(module), str(qualname), builtin, reason=reason)
 
         def fill() -> None:
@@ -662,10 +684,7 @@ class Rebuilder:
         return function(*args)
 
     def _class_allowed(self, cls: type) -> bool:
-        if self.trusted:
-            return True
-        module = getattr(cls, "__module__", "") or ""
-        return module.partition(".")[0].lstrip("_") in SAFE_MODULES or module.partition(".")[0] in SAFE_MODULES
+        return self.trusted or _safe_class(cls)
 
     def _complete_items(self, record: tuple[Any, ...], positions: range) -> list[Any]:
         for position in positions:
@@ -884,7 +903,7 @@ class Rebuilder:
                 function_info.reason if function_info is not None else surrogate_base.NOT_TRUSTED,
                 f"a method bound to {type(bound).__qualname__}"))
             return obj
-        if module == "builtins" or self.trusted:
+        if self.trusted or (module == "builtins" and qualname in SAFE_BUILTIN_FUNCTIONS):
             real = self._lookup(module, qualname)
             if callable(real) and not isinstance(real, type):
                 return real
@@ -950,6 +969,19 @@ _CONSTRUCTION_ATTRS = frozenset({"module", "qualname", "name", "importable", "fi
                                  "real", "imag", "start", "stop", "step", "exceptions", "capture", "state"})
 _BY_REFERENCE_KINDS = frozenset({CLASS, FUNCTION, MODULE, CODE, FRAME, TRACEBACK, GENERATOR, EXCEPTION})
 _KIND_NAMES = {FRAME: "frame", TRACEBACK: "traceback", CELL: "cell", MODULE: "module", CODE: "code"}
+
+
+def _safe_class(cls: type) -> bool:
+    """Whether a safe load may instantiate cls: its construction runs only standard-library code of a value type."""
+    module = getattr(cls, "__module__", "") or ""
+    if module == "builtins":
+        return cls in SAFE_BUILTIN_CLASSES or issubclass(cls, BaseException)
+    top = module.partition(".")[0]
+    if top in SAFE_MODULES or top.lstrip("_") in SAFE_MODULES:
+        return True
+    if (module, getattr(cls, "__qualname__", "")) in SAFE_CLASSES:
+        return True
+    return isinstance(cls, enum.EnumMeta) and (top in SAFE_IMPORTS or top.lstrip("_") in SAFE_IMPORTS)
 
 
 def surrogate_info_reason(cls: Any) -> str:
