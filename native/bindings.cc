@@ -89,8 +89,9 @@ class NativeDumpWriter {
     writer_ = std::move(*writer);
   }
   void WriteHeader(const std::string& json) { ThrowIfWriteError(Writer().WriteHeader(json)); }
-  py::dict Walk(py::handle root, const py::dict& limits, py::handle policy) {
-    Walker walker(Writer(), LimitsFromDict(limits), policy.ptr());
+  py::dict Walk(py::handle root, const py::dict& limits, py::handle policy, py::handle redactor,
+                bool redact_every_string) {
+    Walker walker(Writer(), LimitsFromDict(limits), policy.ptr(), redactor.ptr(), redact_every_string);
     ThrowIfWriteError(walker.Walk(root.ptr()));
     py::dict stats = StatsToDict(walker.stats());
     stats["raw_bytes"] = Writer().raw_record_bytes();
@@ -143,8 +144,8 @@ class NativeDumpReader {
   py::list Sources() {
     py::list sources;
     absl::Status status = reader_->ForEachSource([&](std::string&& filename, std::string&& text) -> absl::Status {
-      py::object name = py::reinterpret_steal<py::object>(
-          PyUnicode_DecodeUTF8(filename.data(), filename.size(), "surrogateescape"));
+      py::object name =
+          py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(filename.data(), filename.size(), "surrogateescape"));
       py::object body =
           py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(text.data(), text.size(), "surrogateescape"));
       if (!name || !body) {
@@ -186,7 +187,8 @@ PYBIND11_MODULE(_native, m) {
   py::class_<NativeDumpWriter>(m, "DumpWriter")
       .def(py::init<const std::string&, int>(), py::arg("path"), py::arg("zlib_level") = 1)
       .def("write_header", &NativeDumpWriter::WriteHeader)
-      .def("walk", &NativeDumpWriter::Walk, py::arg("root"), py::arg("limits"), py::arg("policy"))
+      .def("walk", &NativeDumpWriter::Walk, py::arg("root"), py::arg("limits"), py::arg("policy"),
+           py::arg("redactor") = py::none(), py::arg("redact_every_string") = false)
       .def("add_source", &NativeDumpWriter::AddSource)
       .def("commit", &NativeDumpWriter::Commit)
       .def("abort", &NativeDumpWriter::Abort);

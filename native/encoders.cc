@@ -27,6 +27,33 @@ bool IsHeapType(PyTypeObject* type) { return (type->tp_flags & Py_TPFLAGS_HEAPTY
 
 // ---- atoms ----
 
+// Sets the record's data to a str's UTF-8 bytes; surrogatepass keeps lone surrogates, and encoding into a temporary
+// avoids caching a UTF-8 copy inside the dumped str.
+void SetStrData(Walker& w, PyObject* str) {
+  if (PyUnicode_IS_ASCII(str)) {
+    w.SetData({static_cast<const char*>(PyUnicode_DATA(str)), static_cast<size_t>(PyUnicode_GET_LENGTH(str))});
+    return;
+  }
+  OwnedRef utf8 = OwnedRef::Steal(PyUnicode_AsEncodedString(str, "utf-8", "surrogatepass"));
+  if (!utf8) return;
+  w.SetData({PyBytes_AS_STRING(utf8.get()), static_cast<size_t>(PyBytes_GET_SIZE(utf8.get()))});
+}
+
+OwnedRef RedactedStr(Walker& w, PyObject* str) {
+  if (PyUnicode_IS_ASCII(str)) {
+    return w.Redacted(str,
+                      {static_cast<const char*>(PyUnicode_DATA(str)), static_cast<size_t>(PyUnicode_GET_LENGTH(str))});
+  }
+  OwnedRef utf8 = OwnedRef::Steal(PyUnicode_AsEncodedString(str, "utf-8", "surrogatepass"));
+  if (!utf8) {
+    PyErr_Clear();
+    return {};
+  }
+  OwnedRef redacted =
+      w.Redacted(str, {PyBytes_AS_STRING(utf8.get()), static_cast<size_t>(PyBytes_GET_SIZE(utf8.get()))});
+  return redacted && PyUnicode_Check(redacted.get()) ? std::move(redacted) : OwnedRef();
+}
+
 void EncodeStr(Walker& w, PyObject* obj) {
   w.SetKind(Kind::kStr);
   Py_ssize_t length = PyUnicode_GET_LENGTH(obj);
@@ -38,14 +65,8 @@ void EncodeStr(Walker& w, PyObject* obj) {
     w.NoteCut("max_str");
     if (!kept) return;
   }
-  if (PyUnicode_IS_ASCII(kept.get())) {
-    w.SetData({static_cast<const char*>(PyUnicode_DATA(kept.get())), static_cast<size_t>(PyUnicode_GET_LENGTH(kept.get()))});
-    return;
-  }
-  // surrogatepass keeps lone surrogates; it also avoids caching a UTF-8 copy inside the dumped str.
-  OwnedRef utf8 = OwnedRef::Steal(PyUnicode_AsEncodedString(kept.get(), "utf-8", "surrogatepass"));
-  if (!utf8) return;
-  w.SetData({PyBytes_AS_STRING(utf8.get()), static_cast<size_t>(PyBytes_GET_SIZE(utf8.get()))});
+  if (OwnedRef redacted = RedactedStr(w, kept.get())) kept = std::move(redacted);
+  SetStrData(w, kept.get());
 }
 
 void EncodeBuffer(Walker& w, PyObject* obj, Kind kind, const char* data, Py_ssize_t size) {
@@ -57,7 +78,17 @@ void EncodeBuffer(Walker& w, PyObject* obj, Kind kind, const char* data, Py_ssiz
     w.PutAttrInt("original_length", size);
     w.NoteCut("max_str");
   }
-  w.SetData({data, kept});
+  std::string_view content(data, kept);
+  OwnedRef as_bytes = kept == static_cast<uint64_t>(size) && PyBytes_CheckExact(obj)
+                          ? OwnedRef::Borrow(obj)
+                          : OwnedRef::Steal(PyBytes_FromStringAndSize(data, kept));
+  OwnedRef redacted = as_bytes ? w.Redacted(as_bytes.get(), content) : OwnedRef();
+  PyErr_Clear();
+  if (redacted && PyBytes_Check(redacted.get())) {
+    w.SetData({PyBytes_AS_STRING(redacted.get()), static_cast<size_t>(PyBytes_GET_SIZE(redacted.get()))});
+    return;
+  }
+  w.SetData(content);
 }
 
 void EncodeBigInt(Walker& w, PyObject* obj) {
@@ -102,9 +133,8 @@ void PutIterable(Walker& w, OwnedRef iterator, Py_ssize_t size_hint) {
 void EncodeList(Walker& w, PyObject* obj) {
   w.SetKind(Kind::kList);
   // A snapshot of the item pointers: the walker runs no code that could resize the list, but be safe anyway.
-  PutSequence(w, PyList_GET_SIZE(obj), [obj](Py_ssize_t i) {
-    return i < PyList_GET_SIZE(obj) ? PyList_GET_ITEM(obj, i) : Py_None;
-  });
+  PutSequence(w, PyList_GET_SIZE(obj),
+              [obj](Py_ssize_t i) { return i < PyList_GET_SIZE(obj) ? PyList_GET_ITEM(obj, i) : Py_None; });
 }
 
 void EncodeTuple(Walker& w, PyObject* obj) {
@@ -308,7 +338,8 @@ void EncodeClass(Walker& w, PyObject* obj) {
   OwnedRef qualname = ClassQualname(type);
   if (module) w.PutAttr("module", w.KeepAlive(module));
   if (qualname) w.PutAttr("qualname", w.KeepAlive(qualname));
-  w.PutAttrStr("name", type->tp_name ? (strrchr(type->tp_name, '.') ? strrchr(type->tp_name, '.') + 1 : type->tp_name) : "");
+  w.PutAttrStr("name",
+               type->tp_name ? (strrchr(type->tp_name, '.') ? strrchr(type->tp_name, '.') + 1 : type->tp_name) : "");
   bool importable = ImportableAs(obj, module.get(), qualname.get());
   w.PutAttr("importable", importable ? Py_True : Py_False);
   if (type->tp_bases && PyTuple_Check(type->tp_bases)) {
@@ -324,7 +355,8 @@ void EncodeClass(Walker& w, PyObject* obj) {
     while (PyDict_Next(type->tp_dict, &pos, &key, &value)) {
       if (!PyUnicode_Check(key)) continue;
       std::string_view key_text = Utf8View(key);
-      bool dunder = key_text.size() > 4 && key_text.substr(0, 2) == "__" && key_text.substr(key_text.size() - 2) == "__";
+      bool dunder =
+          key_text.size() > 4 && key_text.substr(0, 2) == "__" && key_text.substr(key_text.size() - 2) == "__";
       if (dunder && key_text != "__doc__" && key_text != "__slots__") continue;
       if (Py_TYPE(value) == &PyMemberDescr_Type || Py_TYPE(value) == &PyGetSetDescr_Type) continue;
       name.assign("dict:");
@@ -515,9 +547,9 @@ void PutRepr(Walker& w, PyObject* obj) {
     repr = OwnedRef::Steal(PyUnicode_Substring(repr.get(), 0, static_cast<Py_ssize_t>(w.limits().max_repr)));
     if (!repr) return PyErr_Clear();
   }
-  OwnedRef utf8 = OwnedRef::Steal(PyUnicode_AsEncodedString(repr.get(), "utf-8", "surrogatepass"));
-  if (!utf8) return PyErr_Clear();
-  w.SetData({PyBytes_AS_STRING(utf8.get()), static_cast<size_t>(PyBytes_GET_SIZE(utf8.get()))});
+  if (OwnedRef redacted = RedactedStr(w, repr.get())) repr = std::move(redacted);
+  SetStrData(w, repr.get());
+  PyErr_Clear();
 }
 
 void EncodeSurrogate(Walker& w, PyObject* obj, const TypePolicy& policy, const char* reason) {

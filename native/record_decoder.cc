@@ -31,8 +31,8 @@ OwnedRef ReadValue(Cursor& cursor, bool& is_reference) {
       is_reference = true;
       uint64_t reason = cursor.Varint();
       uint64_t class_id = cursor.Varint();
-      return OwnedRef::Steal(Py_BuildValue("(KK)", static_cast<unsigned long long>(reason),
-                                           static_cast<unsigned long long>(class_id)));
+      return OwnedRef::Steal(
+          Py_BuildValue("(KK)", static_cast<unsigned long long>(reason), static_cast<unsigned long long>(class_id)));
     }
   }
   throw FormatError("unknown value tag " + std::to_string(tag));
@@ -107,11 +107,11 @@ absl::StatusOr<OwnedRef> DecodeRecord(const Record& record) {
     OwnedRef attrs = DecodeAttrs(record.attrs.bytes, attr_refs);
     OwnedRef data = DecodeData(record);
     Check(bool(data));
-    OwnedRef tuple = OwnedRef::Steal(Py_BuildValue(
-        "(KBKIKOOOOO)", static_cast<unsigned long long>(record.id), static_cast<unsigned char>(record.kind),
-        static_cast<unsigned long long>(record.type_id), static_cast<unsigned int>(record.flags),
-        static_cast<unsigned long long>(record.size), items.get(), item_refs.get(), attrs.get(), attr_refs.get(),
-        data.get()));
+    OwnedRef tuple = OwnedRef::Steal(
+        Py_BuildValue("(KBKIKOOOOO)", static_cast<unsigned long long>(record.id),
+                      static_cast<unsigned char>(record.kind), static_cast<unsigned long long>(record.type_id),
+                      static_cast<unsigned int>(record.flags), static_cast<unsigned long long>(record.size),
+                      items.get(), item_refs.get(), attrs.get(), attr_refs.get(), data.get()));
     Check(bool(tuple));
     return tuple;
   } catch (const FormatError& error) {

@@ -29,9 +29,54 @@ uint64_t ShallowSize(PyObject* obj) {
 
 }  // namespace
 
-Walker::Walker(DumpFileWriter& writer, WalkLimits limits, PyObject* policy_callback)
-    : writer_(writer), limits_(limits), policy_callback_(OwnedRef::Borrow(policy_callback)) {
+Walker::Walker(DumpFileWriter& writer, WalkLimits limits, PyObject* policy_callback, PyObject* redactor,
+               bool redact_every_string)
+    : writer_(writer),
+      limits_(limits),
+      policy_callback_(OwnedRef::Borrow(policy_callback)),
+      redact_every_string_(redact_every_string) {
+  if (redactor && redactor != Py_None) redactor_ = OwnedRef::Borrow(redactor);
   LookupCollectionsTypes();
+}
+
+namespace {
+
+// Whether a value could hold a secret that pyheapdump/redaction.py would find: every pattern there needs a '=', ':'
+// or '@', a private-key dashes line, or a run of at least 12 characters without blanks or slashes that holds a
+// letter (a token or an environment secret; numbers such as a Decimal's digits are not).
+bool MayHoldSecret(std::string_view bytes) {
+  constexpr size_t kMinLength = 8;
+  constexpr size_t kMinRun = 12;
+  if (bytes.size() < kMinLength) return false;
+  size_t run = 0;
+  bool letter_in_run = false;
+  for (char c : bytes) {
+    if (c == '=' || c == ':' || c == '@') return true;
+    bool breaks_run = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '/' || c == '\\';
+    if (breaks_run) {
+      run = 0;
+      letter_in_run = false;
+      continue;
+    }
+    ++run;
+    letter_in_run = letter_in_run || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (run >= kMinRun && letter_in_run) return true;
+  }
+  return bytes.find("-----") != std::string_view::npos;
+}
+
+}  // namespace
+
+OwnedRef Walker::Redacted(PyObject* value, std::string_view bytes) {
+  if (!redactor_ || !(redact_every_string_ || MayHoldSecret(bytes))) return {};
+  OwnedRef replacement = OwnedRef::Steal(PyObject_CallOneArg(redactor_.get(), value));
+  if (!replacement) {
+    // A redactor that fails must not let the secret through: the value is dropped instead.
+    PyErr_Clear();
+    return OwnedRef::Steal(PyUnicode_FromString("<redaction failed>"));
+  }
+  if (replacement.get() == Py_None) return {};
+  return replacement;
 }
 
 void Walker::LookupCollectionsTypes() {
@@ -97,9 +142,10 @@ void Walker::PutValue(std::string& out, PyObject* obj) {
   if (id != 0) return PutRef(out, id);
   auto class_it = memo_.find(reinterpret_cast<PyObject*>(type));
   uint64_t class_id = class_it == memo_.end() ? Enqueue(reinterpret_cast<PyObject*>(type)) : class_it->second;
-  PutCut(out, stop_reason_ && std::string_view(stop_reason_) == "time_limit" ? CutReason::kTimeLimit
-              : stop_reason_ && std::string_view(stop_reason_) == "max_bytes"  ? CutReason::kMaxBytes
-                                                                                : CutReason::kMaxObjects,
+  PutCut(out,
+         stop_reason_ && std::string_view(stop_reason_) == "time_limit"  ? CutReason::kTimeLimit
+         : stop_reason_ && std::string_view(stop_reason_) == "max_bytes" ? CutReason::kMaxBytes
+                                                                         : CutReason::kMaxObjects,
          class_id);
 }
 

@@ -23,12 +23,12 @@
 namespace pyheapdump {
 
 struct WalkLimits {
-  uint64_t max_objects = 2'000'000;    // records written, cut objects excluded
-  uint64_t max_bytes = 1ull << 30;     // raw record bytes
-  uint64_t max_str = 1u << 20;         // characters of one str, bytes of one bytes/bytearray
-  uint64_t max_items = 1'000'000;      // elements of one container
-  double time_limit = 60.0;            // seconds of walking
-  uint64_t max_repr = 500;             // characters of a captured repr
+  uint64_t max_objects = 2'000'000;  // records written, cut objects excluded
+  uint64_t max_bytes = 1ull << 30;   // raw record bytes
+  uint64_t max_str = 1u << 20;       // characters of one str, bytes of one bytes/bytearray
+  uint64_t max_items = 1'000'000;    // elements of one container
+  double time_limit = 60.0;          // seconds of walking
+  uint64_t max_repr = 500;           // characters of a captured repr
 };
 
 // How objects of one type (outside the builtin families) are captured; decided once per type by Python.
@@ -41,18 +41,18 @@ enum class Strategy : int {
 
 struct TypePolicy {
   Strategy strategy = Strategy::kSurrogate;
-  OwnedRef capture;      // kCapture: callable(obj) -> state; kReduce: optional copyreg reducer(obj) -> reduce tuple;
-                         // kSurrogate: optional callable(obj) -> facts dict
-  OwnedRef capture_name; // str naming the capture function's type support
-  bool repr_ok = false;  // repr() of this type runs no user code, or the user allowed it
+  OwnedRef capture;       // kCapture: callable(obj) -> state; kReduce: optional copyreg reducer(obj) -> reduce tuple;
+                          // kSurrogate: optional callable(obj) -> facts dict
+  OwnedRef capture_name;  // str naming the capture function's type support
+  bool repr_ok = false;   // repr() of this type runs no user code, or the user allowed it
 };
 
 struct WalkStats {
   uint64_t objects = 0;
   uint64_t errors = 0;
-  absl::flat_hash_map<std::string, uint64_t> cut;             // reason -> count
+  absl::flat_hash_map<std::string, uint64_t> cut;                           // reason -> count
   absl::flat_hash_map<PyTypeObject*, std::pair<uint64_t, uint64_t>> types;  // type -> (count, bytes)
-  std::vector<std::tuple<uint64_t, uint64_t, PyTypeObject*>> largest;  // (bytes, id, type), a min-heap of kLargest
+  std::vector<std::tuple<uint64_t, uint64_t, PyTypeObject*>> largest;       // (bytes, id, type), a min-heap of kLargest
   std::vector<OwnedRef> filenames;  // str of every dumped code object's co_filename, first seen first
   double elapsed = 0;
 };
@@ -60,7 +60,10 @@ struct WalkStats {
 class Walker {
  public:
   // policy_callback(type) -> (strategy:int, capture:callable|None, capture_name:str|None, repr_ok:bool)
-  Walker(DumpFileWriter& writer, WalkLimits limits, PyObject* policy_callback);
+  // redactor: None, or redact(str|bytes) -> str|bytes|None, asked about every value that could hold a secret;
+  // with redact_every_string (user-defined patterns or secrets) it is asked about every str and bytes.
+  Walker(DumpFileWriter& writer, WalkLimits limits, PyObject* policy_callback, PyObject* redactor = Py_None,
+         bool redact_every_string = false);
   Walker(const Walker&) = delete;
   Walker& operator=(const Walker&) = delete;
 
@@ -96,6 +99,9 @@ class Walker {
   void NoteCut(const char* reason) { ++stats_.cut[reason]; }
   void NoteFilename(PyObject* filename);
   const WalkLimits& limits() const { return limits_; }
+  // The redacted replacement of a str or bytes whose content is `bytes`, or an empty reference when it holds no
+  // secret (or redaction is off). Cheap for the common case: only strings that could hold a secret reach Python.
+  OwnedRef Redacted(PyObject* value, std::string_view bytes);
   const TypePolicy& PolicyFor(PyTypeObject* type);
   // Keeps an object alive until the walk ends, so its address cannot be reused by another object.
   PyObject* KeepAlive(OwnedRef obj);
@@ -117,6 +123,8 @@ class Walker {
   DumpFileWriter& writer_;
   WalkLimits limits_;
   OwnedRef policy_callback_;
+  OwnedRef redactor_;  // null when redaction is off
+  bool redact_every_string_ = false;
   WalkStats stats_;
 
   absl::flat_hash_map<PyObject*, uint64_t> memo_;

@@ -16,8 +16,10 @@ from typing import Any
 
 from pyheapdump import _native
 from pyheapdump._policy import DumpOptions, TypePolicy
+from pyheapdump import config
 from pyheapdump._roots import build_root, caller_frame
 from pyheapdump.errors import DumpError, DumpInProgressError, DumpWriteError
+from pyheapdump.redaction import RedactionConfig, Redactor
 from pyheapdump.typesupport import qualified_name
 
 __all__ = ["save_dump", "DEFAULT_LIMITS"]
@@ -67,7 +69,10 @@ def _exception_line(exc: BaseException | None) -> str | None:
 
 
 def _header(description: str | None, reason: str, exc: BaseException | None, thread_count: int,
-            limits: dict[str, Any]) -> dict[str, Any]:
+            limits: dict[str, Any], redactor: Redactor | None) -> dict[str, Any]:
+    def clean(text: str | None) -> str | None:
+        return redactor.redact_text(text) if redactor is not None and text is not None else text
+
     main = sys.modules.get("__main__")
     main_file = getattr(main, "__file__", None) if main is not None else None
     return {
@@ -78,18 +83,18 @@ def _header(description: str | None, reason: str, exc: BaseException | None, thr
         "platform": platform.platform(),
         "hostname": socket.gethostname(),
         "pid": os.getpid(),
-        "argv": list(sys.argv),
+        "argv": [clean(arg) for arg in sys.argv],
         "executable": sys.executable,
         "cwd": os.getcwd(),
         "main_file": os.path.abspath(main_file) if isinstance(main_file, str) else None,
         "sys_path": list(sys.path),
         "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "description": description,
+        "description": clean(description),
         "reason": reason,
-        "exception": _exception_line(exc),
+        "exception": clean(_exception_line(exc)),
         "threads": thread_count,
         "limits": limits,
-        "redaction": False,
+        "redaction": redactor is not None,
     }
 
 
@@ -122,7 +127,7 @@ def _type_name(cls: Any) -> str:
         return "?"
 
 
-def _summary(stats: dict[str, Any], root_problems: list[str], sources: int) -> dict[str, Any]:
+def _summary(stats: dict[str, Any], root_problems: list[str], sources: int, redactions: int) -> dict[str, Any]:
     types_histogram: dict[str, list[int]] = {}
     for cls, count, size in stats["types"]:
         entry = types_histogram.setdefault(_type_name(cls), [0, 0])
@@ -138,6 +143,7 @@ def _summary(stats: dict[str, Any], root_problems: list[str], sources: int) -> d
         "sources": sources,
         "elapsed": stats["elapsed"],
         "errors": stats["errors"],
+        "redactions": redactions,
         "problems": root_problems,
         "types": types_histogram,
         "largest": [[oid, name, size] for size, oid, name in largest],
@@ -156,6 +162,7 @@ def save_dump(
     zlib_level: int = 1,
     call_user_reduce: bool = False,
     call_user_repr: bool = False,
+    redact: bool | RedactionConfig | None = None,
     **limits: Any,
 ) -> pathlib.Path:
     """Writes every thread's stack and the objects reachable from it to a .heapdump file; returns its path.
@@ -164,6 +171,7 @@ def save_dump(
     explicit frame of interest. `threads=False` dumps only the calling thread. Limits (`max_objects`, `max_bytes`,
     `max_str`, `max_items`, `time_limit`, `max_repr`) bound the dump; every cut is recorded in it.
     The file is written under a temporary name, mode 0600, and renamed when complete.
+    Secrets are redacted as `pyheapdump.config.redaction` says unless `redact` is given (False, True, or a config).
     """
     unknown = set(limits) - set(DEFAULT_LIMITS)
     if unknown:
@@ -176,20 +184,34 @@ def save_dump(
     target = _resolve_path(path, directory)
     effective_limits = {**DEFAULT_LIMITS, **limits}
     policy = TypePolicy(DumpOptions(call_user_reduce=call_user_reduce, call_user_repr=call_user_repr))
+    redactor = _redactor(redact)
 
     _dumping.active = True
     try:
         with _one_dump_at_a_time:
             return _write(target, exc, frame, current_top, threads, description,
                           reason or ("exception" if exc is not None else "explicit"), effective_limits, policy,
-                          zlib_level)
+                          zlib_level, redactor)
     finally:
         _dumping.active = False
 
 
+def _redactor(redact: bool | RedactionConfig | None) -> Redactor | None:
+    if isinstance(redact, RedactionConfig):
+        chosen = redact
+    elif redact is None or redact is True:
+        chosen = config.redaction
+        if redact is True and not chosen.enabled:
+            chosen = RedactionConfig(patterns=list(chosen.patterns), env_min_length=chosen.env_min_length,
+                                     extra_secrets=list(chosen.extra_secrets))
+    else:
+        return None
+    return Redactor(chosen) if chosen.enabled else None
+
+
 def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameType | None,
            current_top: types.FrameType | None, threads: bool, description: str | None, reason: str,
-           limits: dict[str, Any], policy: TypePolicy, zlib_level: int) -> pathlib.Path:
+           limits: dict[str, Any], policy: TypePolicy, zlib_level: int, redactor: Redactor | None) -> pathlib.Path:
     try:
         writer = _native.DumpWriter(os.fspath(target), zlib_level)
     except DumpError:
@@ -198,12 +220,13 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
         raise DumpWriteError(f"cannot write {target}: {error}") from None
     try:
         root, problems = build_root(exc=exc, frame=frame, current_top=current_top, all_threads=threads)
-        writer.write_header(json.dumps(_header(description, reason, exc, len(root["threads"]), limits)))
+        writer.write_header(json.dumps(_header(description, reason, exc, len(root["threads"]), limits, redactor)))
         # One consistent snapshot: other threads should not run between two objects of the walk.
         previous_interval = sys.getswitchinterval()
         sys.setswitchinterval(1000.0)
         try:
-            stats = writer.walk(root, limits, policy.for_type)
+            stats = writer.walk(root, limits, policy.for_type, redactor.redact if redactor is not None else None,
+                                redactor is not None and redactor.needs_every_string)
         finally:
             sys.setswitchinterval(previous_interval)
         del root
@@ -213,7 +236,7 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
             if text is not None:
                 writer.add_source(filename, text)
                 sources += 1
-        writer.commit(json.dumps(_summary(stats, problems, sources)))
+        writer.commit(json.dumps(_summary(stats, problems, sources, redactor.count if redactor is not None else 0)))
     except BaseException:
         writer.abort()
         raise

@@ -53,10 +53,11 @@ class WalkerTest : public ::testing::Test {
     auto reader = DumpFileReader::Open(path_);
     EXPECT_TRUE(reader.ok()) << reader.status();
     std::vector<Record> records;
-    EXPECT_TRUE((*reader)->ForEachRecord([&](Record&& r) {
-                           records.push_back(std::move(r));
-                           return absl::OkStatus();
-                         })
+    EXPECT_TRUE((*reader)
+                    ->ForEachRecord([&](Record&& r) {
+                      records.push_back(std::move(r));
+                      return absl::OkStatus();
+                    })
                     .ok());
     return records;
   }
