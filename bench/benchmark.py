@@ -75,6 +75,7 @@ class Tool:
     load: Callable[[Path], Any]
     extract: Callable[[Any], Any]  # what load returned -> the workload object
     load_warnings: Callable[[Any], list[str]] = lambda loaded: []  # what the loader said it could not rebuild
+    opt_in: bool = False  # run only when --tools names it exactly
 
 
 def _pyheapdump_prepare() -> None:
@@ -129,6 +130,12 @@ def _coredumpy_dump(workload: Any, frame: FrameType, path: Path) -> None:
     import coredumpy
 
     coredumpy.dump(frame=frame, path=str(path), depth=COREDUMPY_DEPTH)
+
+
+def _coredumpy_defaults_dump(workload: Any, frame: FrameType, path: Path) -> None:
+    import coredumpy
+
+    coredumpy.dump(frame=frame, path=str(path))
 
 
 def _coredumpy_load(path: Path) -> Any:
@@ -200,6 +207,21 @@ TOOLS: dict[str, Tool] = {
             dump=_coredumpy_dump,
             load=_coredumpy_load,
             extract=_coredumpy_extract,
+        ),
+        Tool(
+            name="coredumpy-defaults",
+            module="coredumpy",
+            extension=".dump",
+            timed_dump=(
+                "coredumpy.dump(frame=<the frame holding the workload>, path=path) as shipped: depth 10, "
+                "config.dump_timeout=60, Decimal through the generic path"
+            ),
+            timed_load="coredumpy.Coredumpy.load_data_from_path(path), as for coredumpy",
+            prepare=_no_prepare,
+            dump=_coredumpy_defaults_dump,
+            load=_coredumpy_load,
+            extract=_coredumpy_extract,
+            opt_in=True,
         ),
     )
 }
@@ -672,13 +694,22 @@ def _what_is_timed(tools: list[Tool]) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def _select(requested: list[str] | None, known: list[str], what: str) -> list[str]:
-    """Names from `known` matching the requested names or prefixes ("pickle" selects both pickles)."""
+def _select(
+    requested: list[str] | None, known: list[str], what: str, opt_in: frozenset[str] = frozenset()
+) -> list[str]:
+    """Names from `known` matching the requested names or prefixes ("pickle" selects both pickles).
+
+    Names in `opt_in` are chosen only when requested exactly, never by default or by prefix.
+    """
     if not requested:
-        return list(known)
+        return [name for name in known if name not in opt_in]
     chosen = []
     for name in requested:
-        matches = [candidate for candidate in known if candidate == name or candidate.startswith(name)]
+        matches = [
+            candidate
+            for candidate in known
+            if candidate == name or (candidate.startswith(name) and candidate not in opt_in)
+        ]
         if not matches:
             raise SystemExit(f"unknown {what} {name!r}; choose from: {', '.join(known)}")
         chosen += [match for match in matches if match not in chosen]
@@ -695,7 +726,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--repeat", type=int, help="runs per figure, the median is reported (default 3, --quick: 1)")
     parser.add_argument("--quick", action="store_true", help="small workloads, for a smoke test")
-    parser.add_argument("--tools", type=_comma_list, help=f"comma-separated tools or prefixes: {', '.join(TOOLS)}")
+    parser.add_argument(
+        "--tools",
+        type=_comma_list,
+        help=f"comma-separated tools or prefixes: {', '.join(TOOLS)} "
+        "(coredumpy-defaults, coredumpy with its shipped depth and timeout, only when named)",
+    )
     parser.add_argument(
         "--workloads", type=_comma_list, help=f"comma-separated workloads or prefixes: {', '.join(workloads.BUILDERS)}"
     )
@@ -725,7 +761,8 @@ def main(argv: list[str] | None = None) -> int:
     environment = child_environment(args.python)
     chosen_tools = []
     skipped = []
-    for name in _select(args.tools, list(TOOLS), "tool"):
+    opt_in_tools = frozenset(name for name, tool in TOOLS.items() if tool.opt_in)
+    for name in _select(args.tools, list(TOOLS), "tool", opt_in_tools):
         reason = import_failure(args.python, TOOLS[name].module, environment)
         if reason is None:
             chosen_tools.append(TOOLS[name])
