@@ -389,9 +389,9 @@ class Rebuilder:
     # ---- placeholders ----
 
     def _lost(self, oid: int) -> Any:
-        cls = surrogate_class("pyheapdump", "LostObject", reason=surrogate_base.CUT)
+        cls = surrogate_class("pyheapdump", "LostObject", reason=surrogate_base.LOST)
         obj = cls()
-        attach_info(obj, SurrogateInfo("pyheapdump", "LostObject", surrogate_base.CUT,
+        attach_info(obj, SurrogateInfo("pyheapdump", "LostObject", surrogate_base.LOST,
                                        f"record {oid} is not in the file (a damaged chunk)"))
         return obj
 
