@@ -103,15 +103,24 @@ def _open_reader(path: str | os.PathLike[str]) -> Any:
 def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The dump's header merged with its summary, plus `file_size` and `warnings`, without loading any object."""
     reader = _open_reader(path)
-    header = _parse_json(reader.header_json(), "header")
+    header = _read_json(reader.header_json, "header")
     try:
-        summary = _parse_json(reader.summary_json(), "summary")
+        summary = _read_json(reader.summary_json, "summary")
     except DumpFormatError as error:
         summary = {"summary_error": str(error)}
     header.update(summary)
     header["file_size"] = reader.file_size
     header["warnings"] = list(reader.warnings)
     return header
+
+
+def _read_json(read_chunk: Any, what: str) -> dict[str, Any]:
+    try:
+        text = read_chunk()
+    except UnicodeDecodeError as error:  # the chunk's crc matched, but its bytes are not UTF-8: a forged file
+        raise DumpFormatError(f"the dump's {what} is not valid UTF-8 ({error.reason} at byte {error.start}): "
+                              "the file is damaged") from None
+    return _parse_json(text, what)
 
 
 def _parse_json(text: str, what: str) -> dict[str, Any]:
@@ -131,10 +140,10 @@ def load_dump(path: str | os.PathLike[str], *, trusted: bool = False) -> HeapDum
     only when nothing can be recovered.
     """
     reader = _open_reader(path)
-    metadata = _parse_json(reader.header_json(), "header")
+    metadata = _read_json(reader.header_json, "header")
     problems: list[str] = []
     try:
-        metadata.update(_parse_json(reader.summary_json(), "summary"))
+        metadata.update(_read_json(reader.summary_json, "summary"))
     except DumpFormatError as error:
         problems.append(f"summary: {error}")
     # Loading makes millions of containers at once; the cycle collector would rescan them all again and again.
@@ -178,6 +187,7 @@ class Rebuilder:
         self.fill_order: list[int] = []
         self.hash_fill_order: list[int] = []
         self.expanding: set[int] = set()
+        self._making: set[int] = set()  # records whose object is being made right now (see _made_of_itself)
         self.tracebacks: dict[int, DumpedTraceback] = {}
         self.problems: list[str] = []
         self._main_module: types.ModuleType | None | object = _MISSING
@@ -185,11 +195,15 @@ class Rebuilder:
     # ---- the dump as a whole ----
 
     def heap_dump(self, path: str, metadata: dict[str, Any], sources: dict[str, str]) -> HeapDump:
-        root = self.resolve(self.get(int(metadata.get("root", 1))))
+        root_id = metadata.get("root", 1)
+        if type(root_id) is not int:  # a damaged summary: the format puts the root at record 1
+            self.problems.append(f"the summary's root {root_id!r} is not a record id; used record 1")
+            root_id = 1
+        root = self.resolve(self.get(root_id))
         if not isinstance(root, dict):
             raise DumpFormatError(f"{path}: the dump's root record is damaged; nothing can be presented")
-        threads = [self._thread(entry) for entry in root.get("threads") or () if isinstance(entry, dict)]
-        threads += [self._thread(entry) for entry in root.get("extra_stacks") or () if isinstance(entry, dict)]
+        threads = [self._thread(entry) for entry in _listed(root.get("threads")) if isinstance(entry, dict)]
+        threads += [self._thread(entry) for entry in _listed(root.get("extra_stacks")) if isinstance(entry, dict)]
         exception = root.get("exception")
         if not isinstance(exception, BaseException):
             exception = None
@@ -208,7 +222,7 @@ class Rebuilder:
         return dump
 
     def _thread(self, entry: dict[str, Any]) -> DumpedThread:
-        frames = [f for f in entry.get("frames") or () if isinstance(f, DumpedFrame)]
+        frames = [f for f in _listed(entry.get("frames")) if isinstance(f, DumpedFrame)]
         return DumpedThread(
             name=str(entry.get("name", "?")),
             ident=int(entry.get("ident", 0)) if isinstance(entry.get("ident", 0), int) else 0,
@@ -306,10 +320,12 @@ class Rebuilder:
         return [d for d in deps if d not in self.objs]
 
     def _build(self, root_id: int) -> Any:
+        if root_id in self._making:
+            return self._made_of_itself(root_id)
         stack = [root_id]
         while stack:
             oid = stack[-1]
-            if oid in self.objs:
+            if oid in self.objs or oid in self._making:
                 stack.pop()
                 continue
             record = self.records.get(oid)
@@ -333,11 +349,14 @@ class Rebuilder:
         return self.objs[root_id]
 
     def _guarded(self, record: tuple[Any, ...], make: Any) -> Any:
+        self._making.add(record[0])
         try:
             return make(record)
         except Exception as error:  # noqa: BLE001 - one object that fails to rebuild must not fail the load
             self.problems.append(f"object {record[0]}: {type(error).__name__}: {error}")
             return self._surrogate_for(record, surrogate_base.REBUILD_FAILED, f"{type(error).__name__}: {error}")
+        finally:
+            self._making.discard(record[0])
 
     def _defer(self, oid: int, fill: Any, hashing: bool = False) -> None:
         self.pending[oid] = fill
@@ -388,11 +407,17 @@ class Rebuilder:
 
     # ---- placeholders ----
 
-    def _lost(self, oid: int) -> Any:
+    def _made_of_itself(self, oid: int) -> Any:
+        """Stands in for an object that its own making needs (its type, or its type's type, is itself): only a damaged
+        or forged record does that, and following it would recurse without end."""
+        self.problems.append(f"object {oid}: its record needs itself to be made (a damaged type reference)")
+        return self._lost(oid, "its record needs itself to be made (a damaged type reference)")
+
+    def _lost(self, oid: int, why: str | None = None) -> Any:
         cls = surrogate_class("pyheapdump", "LostObject", reason=surrogate_base.LOST)
         obj = cls()
         attach_info(obj, SurrogateInfo("pyheapdump", "LostObject", surrogate_base.LOST,
-                                       f"record {oid} is not in the file (a damaged chunk)"))
+                                       why or f"record {oid} is not in the file (a damaged chunk)"))
         return obj
 
     def _cut(self, reason: int, class_id: int) -> Any:
@@ -408,7 +433,9 @@ class Rebuilder:
         record = self.records.get(class_id)
         if record is None or record[1] != CLASS:
             return "builtins", "object"
-        attrs = self._attrs(record[7], [n for n in record[8] if n in ("module", "qualname")])
+        # Only names stored as records: a name cut by a limit would ask for this very class's name again.
+        attrs = self._attrs(record[7], [n for n in record[8] if n in ("module", "qualname")
+                                        and type(record[7][n]) is int])
         module, qualname = attrs.get("module"), attrs.get("qualname")
         return (module if isinstance(module, str) else "?", qualname if isinstance(qualname, str) else "?")
 
@@ -779,7 +806,10 @@ class Rebuilder:
         # SURROGATE (opaque objects and objects cut by a limit)
         state = _prefixed_state(self._attrs(attrs, [n for n in attr_refs if n.startswith(("dict:", "slot:"))]))
         reason_text = attrs.get("reason")
-        if "reason" in attr_refs:
+        if "reason" in attr_refs and type(reason_text) is tuple:
+            # the walk had stopped: even the reason string of this cut record was left out
+            reason_text = "cut:" + CUT_REASONS.get(reason_text[0], "a limit")
+        elif "reason" in attr_refs:
             reason_text = self.value(attrs["reason"])
         reason = surrogate_base.CUT if isinstance(reason_text, str) and reason_text.startswith("cut:") \
             else surrogate_base.OPAQUE
@@ -982,6 +1012,11 @@ def _safe_class(cls: type) -> bool:
     if (module, getattr(cls, "__qualname__", "")) in SAFE_CLASSES:
         return True
     return isinstance(cls, enum.EnumMeta) and (top in SAFE_IMPORTS or top.lstrip("_") in SAFE_IMPORTS)
+
+
+def _listed(value: Any) -> list[Any] | tuple[Any, ...]:
+    """A list the root record holds, or nothing when damage left something else there (a lost object, a str)."""
+    return value if isinstance(value, (list, tuple)) else ()
 
 
 def surrogate_info_reason(cls: Any) -> str:

@@ -104,14 +104,19 @@ def attach_info(obj: Any, info: SurrogateInfo) -> None:
 
     def forget(_: Any, key: int = key) -> None:
         with _info_lock:
-            _infos.pop(key, None)
+            entry = _infos.pop(key, None)
+        # Dropped outside the lock: the info's facts may hold the last reference to other surrogates, whose own
+        # callbacks take the lock (inside it, that was a deadlock of the thread with itself).
+        del entry
 
     try:
         ref = weakref.ref(obj, forget)
     except TypeError:
         return  # a surrogate of a builtin without weakref support; surrogate_info falls back to the class
     with _info_lock:
+        replaced = _infos.get(key)
         _infos[key] = (ref, info)
+    del replaced  # outside the lock, as in forget
 
 
 def surrogate_info(obj: Any) -> SurrogateInfo | None:
