@@ -3,7 +3,9 @@
 # interpreter with the build and test dependencies, and pyheapdump itself.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DEBIAN_PACKAGES=(libabsl-dev libcereal-dev zlib1g-dev libgtest-dev cmake ninja-build g++)
+# clang and its sanitizer/libFuzzer runtime build the fuzz targets (fuzz/run.sh, tests/python/test_trust_fuzz.py).
+DEBIAN_PACKAGES=(libabsl-dev libcereal-dev zlib1g-dev libgtest-dev cmake ninja-build g++ clang libclang-rt-14-dev
+                 pkg-config)
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 
