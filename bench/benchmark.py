@@ -228,6 +228,9 @@ TOOLS: dict[str, Tool] = {
 
 REFERENCE_TOOL = "pyheapdump"
 
+# Wall time is what a user waits; CPU time is steadier when other work shares the machine.
+CLOCK_FIELDS = {"wall": "seconds", "cpu": "cpu_seconds"}
+
 
 # --------------------------------------------------------------------------------------
 # The child process: one phase of one tool on one workload.
@@ -239,12 +242,12 @@ def _peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _hold_and_dump(workload: Any, tool: Tool, path: Path) -> float:
-    """Dump from this frame, whose local `workload` is what the dump must contain."""
+def _hold_and_dump(workload: Any, tool: Tool, path: Path) -> tuple[float, float]:
+    """Dump from this frame, whose local `workload` is what the dump must contain: (wall, cpu) seconds."""
     frame = sys._getframe()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     tool.dump(workload, frame, path)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - start_cpu
 
 
 def _hold_without_dump(workload: Any) -> int:
@@ -261,17 +264,22 @@ def _child_dump(spec: dict[str, Any]) -> dict[str, Any]:
     tool = TOOLS[spec["tool"]]
     tool.prepare()
     path = Path(spec["path"])
-    seconds = _hold_and_dump(workloads.BUILDERS[spec["workload"]](spec["size"]), tool, path)
-    return {"seconds": seconds, "peak_rss_kb": _peak_rss_kb(), "file_bytes": path.stat().st_size}
+    seconds, cpu_seconds = _hold_and_dump(workloads.BUILDERS[spec["workload"]](spec["size"]), tool, path)
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "peak_rss_kb": _peak_rss_kb(),
+        "file_bytes": path.stat().st_size,
+    }
 
 
 def _child_load(spec: dict[str, Any]) -> dict[str, Any]:
     tool = TOOLS[spec["tool"]]
     tool.prepare()
     path = Path(spec["path"])
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     loaded = tool.load(path)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
     peak = _peak_rss_kb()
     # The check runs after the clock stopped: it is not part of the load.
     try:
@@ -281,6 +289,7 @@ def _child_load(spec: dict[str, Any]) -> dict[str, Any]:
     warnings = tool.load_warnings(loaded)
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "peak_rss_kb": peak,
         "problems": problems,
         "load_warning_count": len(warnings),
@@ -315,8 +324,10 @@ class Cell:
 
     tool: str
     workload: str
-    dump_seconds: list[float] = dataclasses.field(default_factory=list)
+    dump_seconds: list[float] = dataclasses.field(default_factory=list)  # wall clock
     load_seconds: list[float] = dataclasses.field(default_factory=list)
+    dump_cpu_seconds: list[float] = dataclasses.field(default_factory=list)  # CPU time of the child
+    load_cpu_seconds: list[float] = dataclasses.field(default_factory=list)
     file_bytes: list[int] = dataclasses.field(default_factory=list)
     dump_peak_rss_kb: list[int] = dataclasses.field(default_factory=list)
     load_peak_rss_kb: list[int] = dataclasses.field(default_factory=list)
@@ -329,6 +340,10 @@ class Cell:
     def median(self, name: str) -> float | None:
         values = getattr(self, name)
         return statistics.median(values) if values else None
+
+    def time(self, phase: str, clock: str) -> float | None:
+        """Median dump or load time by the wall clock or in CPU seconds."""
+        return self.median(f"{phase}_{CLOCK_FIELDS[clock]}")
 
     @property
     def dump_timed_out(self) -> bool:
@@ -406,6 +421,7 @@ def measure_cell(runner: Runner, tool: Tool, workload: str, size: int, repeat: i
                 cell.dump_failure = _failure_text(dumped)
                 break
             cell.dump_seconds.append(dumped["seconds"])
+            cell.dump_cpu_seconds.append(dumped["cpu_seconds"])
             cell.dump_peak_rss_kb.append(dumped["peak_rss_kb"])
             cell.file_bytes.append(dumped["file_bytes"])
             loaded = runner.child({**spec, "phase": "load"})
@@ -413,6 +429,7 @@ def measure_cell(runner: Runner, tool: Tool, workload: str, size: int, repeat: i
                 cell.load_failure = _failure_text(loaded)
                 break
             cell.load_seconds.append(loaded["seconds"])
+            cell.load_cpu_seconds.append(loaded["cpu_seconds"])
             cell.load_peak_rss_kb.append(loaded["peak_rss_kb"])
             cell.load_warning_count = loaded["load_warning_count"]
             cell.load_warnings = loaded["load_warnings"]
@@ -494,10 +511,6 @@ def _ratio(value: float | None, reference: float | None) -> str:
     return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2f}x"
 
 
-def _mb(kb: float | None) -> float | None:
-    return None if kb is None else kb / 1024
-
-
 def _time_cell(cell: Cell, phase: str, timeout: float) -> str:
     failure = cell.dump_failure if phase == "dump" else cell.load_failure
     if failure == "timeout":
@@ -509,7 +522,7 @@ def _time_cell(cell: Cell, phase: str, timeout: float) -> str:
         return f"{status}: {message}".replace("|", "/") if message else status
     if phase == "load" and cell.dump_failure:
         return "—"
-    return _seconds(cell.median(f"{phase}_seconds"))
+    return f"{_seconds(cell.time(phase, 'wall'))} / {_seconds(cell.time(phase, 'cpu'))}"
 
 
 def _round_trip_text(cell: Cell) -> str:
@@ -525,19 +538,23 @@ def _round_trip_text(cell: Cell) -> str:
     return "—"
 
 
-def format_table(workload: str, size: int, cells: list[Cell], baseline_kb: float, timeout: float) -> str:
+def format_table(workload: str, size: int, cells: list[Cell], baseline_kb: float, timeout: float, clock: str) -> str:
     reference = next((cell for cell in cells if cell.tool == REFERENCE_TOOL), None)
 
     def reference_median(name: str) -> float | None:
         return reference.median(name) if reference else None
+
+    def reference_time(phase: str) -> float | None:
+        return reference.time(phase, clock) if reference else None
 
     lines = [
         f"### {workload}: {workloads.TITLES[workload].format(n=size)}",
         "",
         f"Workload alone (baseline child, no dump): peak {baseline_kb / 1024:.1f} MB.",
         "",
-        "| tool | dump s | load s | file KB | dump peak MB (Δ over workload) | load peak MB "
-        "| dump vs pyheapdump | load vs pyheapdump | file vs pyheapdump | round trip |",
+        "| tool | dump s (wall / cpu) | load s (wall / cpu) | file KB | dump peak MB (Δ over workload) "
+        f"| load peak MB | dump vs pyheapdump ({clock}) | load vs pyheapdump ({clock}) | file vs pyheapdump "
+        "| round trip |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for cell in cells:
@@ -555,8 +572,8 @@ def format_table(workload: str, size: int, cells: list[Cell], baseline_kb: float
                     "—" if file_bytes is None else f"{file_bytes / 1024:,.0f}",
                     peak_text,
                     "—" if load_peak is None else f"{load_peak / 1024:.1f}",
-                    _ratio(cell.median("dump_seconds"), reference_median("dump_seconds")),
-                    _ratio(cell.median("load_seconds"), reference_median("load_seconds")),
+                    _ratio(cell.time("dump", clock), reference_time("dump")),
+                    _ratio(cell.time("load", clock), reference_time("load")),
                     _ratio(file_bytes, reference_median("file_bytes")),
                     _round_trip_text(cell),
                 ]
@@ -579,11 +596,13 @@ class Check:
         return f"{self.verdict:4}  {self.workload:18} {self.target}: {self.detail}"
 
 
-def _speedup_check(workload: str, ours: Cell, theirs: Cell, phase: str, needed: float, timeout: float) -> Check:
+def _speedup_check(
+    workload: str, ours: Cell, theirs: Cell, phase: str, needed: float, timeout: float, clock: str
+) -> Check:
     """Is pyheapdump's `phase` at least `needed` times faster than `theirs`'?"""
     target = f"{phase} >= {needed:g}x faster than {theirs.tool}"
-    our_time = ours.median(f"{phase}_seconds")
-    their_time = theirs.median(f"{phase}_seconds")
+    our_time = ours.time(phase, clock)
+    their_time = theirs.time(phase, clock)
     our_failure = ours.dump_failure or (ours.load_failure if phase == "load" else None)
     if our_time is None or our_failure:
         return Check(workload, target, "FAIL", f"pyheapdump did not complete the {phase} ({our_failure})")
@@ -610,9 +629,9 @@ def _speedup_check(workload: str, ours: Cell, theirs: Cell, phase: str, needed: 
     )
 
 
-def _pickle_check(workload: str, ours: Cell, pickled: Cell, target_label: str) -> Check:
-    our_time = ours.median("dump_seconds")
-    pickle_time = pickled.median("dump_seconds")
+def _pickle_check(workload: str, ours: Cell, pickled: Cell, target_label: str, clock: str) -> Check:
+    our_time = ours.time("dump", clock)
+    pickle_time = pickled.time("dump", clock)
     target = f"dump <= {DUMP_SLOWDOWN_OVER_PICKLE:g}x {pickled.tool} {target_label}".rstrip()
     if pickled.dump_failure or pickle_time is None:
         return Check(workload, target, "N/A", f"pickle cannot do this workload ({pickled.dump_failure})")
@@ -642,7 +661,7 @@ def _size_check(workload: str, ours: Cell, theirs: Cell) -> Check:
     )
 
 
-def target_checks(workload: str, cells: list[Cell], timeout: float) -> list[Check]:
+def target_checks(workload: str, cells: list[Cell], timeout: float, clock: str) -> list[Check]:
     by_tool = {cell.tool: cell for cell in cells}
     ours = by_tool.get(REFERENCE_TOOL)
     if ours is None:
@@ -653,14 +672,14 @@ def target_checks(workload: str, cells: list[Cell], timeout: float) -> list[Chec
     checks = [Check(workload, "round trip keeps the data", "PASS" if ours.round_trip_ok else "FAIL", round_trip)]
     coredumpy = by_tool.get("coredumpy")
     if coredumpy:
-        checks.append(_speedup_check(workload, ours, coredumpy, "dump", DUMP_SPEEDUP_OVER_COREDUMPY, timeout))
+        checks.append(_speedup_check(workload, ours, coredumpy, "dump", DUMP_SPEEDUP_OVER_COREDUMPY, timeout, clock))
     if "pickle+zlib-6" in by_tool:
-        checks.append(_pickle_check(workload, ours, by_tool["pickle+zlib-6"], "(zlib default level)"))
+        checks.append(_pickle_check(workload, ours, by_tool["pickle+zlib-6"], "(zlib default level)", clock))
     if "pickle+zlib-1" in by_tool:
-        info = _pickle_check(workload, ours, by_tool["pickle+zlib-1"], "(zlib level 1, informational)")
+        info = _pickle_check(workload, ours, by_tool["pickle+zlib-1"], "(zlib level 1, informational)", clock)
         checks.append(dataclasses.replace(info, verdict="info"))
     if coredumpy:
-        checks.append(_speedup_check(workload, ours, coredumpy, "load", LOAD_SPEEDUP_OVER_COREDUMPY, timeout))
+        checks.append(_speedup_check(workload, ours, coredumpy, "load", LOAD_SPEEDUP_OVER_COREDUMPY, timeout, clock))
         checks.append(_size_check(workload, ours, coredumpy))
     return checks
 
@@ -683,7 +702,7 @@ def _source_commit() -> str:
 
 
 def _what_is_timed(tools: list[Tool]) -> str:
-    lines = ["What is timed (wall clock, inside the child, around this call only):"]
+    lines = ["What is timed (wall clock and the child's CPU time, around this call only):"]
     for tool in tools:
         lines.append(f"- {tool.name}: dump = {tool.timed_dump}; load = {tool.timed_load}.")
     return "\n".join(lines)
@@ -741,6 +760,13 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_TIMEOUT,
         help=f"seconds one child may run before its cell is marked 'timeout' (default {DEFAULT_TIMEOUT:g})",
     )
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCK_FIELDS),
+        default="wall",
+        help="the time the ratios and targets compare: wall clock (default) or the child's CPU time, "
+        "steadier when other work shares the machine",
+    )
     parser.add_argument("--python", default=sys.executable, help="interpreter for the child processes")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write every raw figure to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -781,6 +807,7 @@ def main(argv: list[str] | None = None) -> int:
         "started_utc": started.isoformat(timespec="seconds"),
         "repeat": repeat,
         "timeout_seconds": args.timeout,
+        "clock": args.clock,
         "quick": args.quick,
         "skipped_tools": skipped,
         "tool_locations": {tool.name: module_location(args.python, tool.module, environment) for tool in chosen_tools},
@@ -791,6 +818,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     # Other work on the machine slows every tool; the load average says how quiet it was.
     print(f"Load average at start: {' / '.join(f'{value:.2f}' for value in os.getloadavg())} (1 / 5 / 15 min).")
+    if os.getloadavg()[0] > (os.cpu_count() or 1) * 0.75 and args.clock == "wall":
+        print("The machine is busy: wall times include waiting for a CPU; `--clock cpu` compares CPU time instead.")
+    print(f"Ratios and targets compare {args.clock} time.")
     print()
     if REFERENCE_TOOL in results["tool_locations"]:
         print(
@@ -810,9 +840,9 @@ def main(argv: list[str] | None = None) -> int:
             baseline = measure_baseline(runner, workload, size, repeat)
             baseline_kb = statistics.median(baseline)
             cells = [measure_cell(runner, tool, workload, size, repeat) for tool in chosen_tools]
-            checks = target_checks(workload, cells, args.timeout)
+            checks = target_checks(workload, cells, args.timeout, args.clock)
             all_checks += checks
-            print(format_table(workload, size, cells, baseline_kb, args.timeout))
+            print(format_table(workload, size, cells, baseline_kb, args.timeout, args.clock))
             print(flush=True)
             results["workloads"][workload] = {
                 "size": size,
