@@ -336,8 +336,8 @@ void EncodeClass(Walker& w, PyObject* obj) {
   auto* type = reinterpret_cast<PyTypeObject*>(obj);
   OwnedRef module = ClassModuleName(type);
   OwnedRef qualname = ClassQualname(type);
-  if (module) w.PutAttr("module", w.KeepAlive(module));
-  if (qualname) w.PutAttr("qualname", w.KeepAlive(qualname));
+  if (module) w.PutAttrExempt("module", w.KeepAlive(module));
+  if (qualname) w.PutAttrExempt("qualname", w.KeepAlive(qualname));
   w.PutAttrStr("name",
                type->tp_name ? (strrchr(type->tp_name, '.') ? strrchr(type->tp_name, '.') + 1 : type->tp_name) : "");
   bool importable = ImportableAs(obj, module.get(), qualname.get());

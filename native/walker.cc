@@ -105,16 +105,17 @@ PyObject* Walker::KeepAlive(OwnedRef obj) {
 uint64_t Walker::Enqueue(PyObject* obj) {
   auto it = memo_.find(obj);
   if (it != memo_.end()) return it->second;
-  bool is_class = PyType_Check(obj);
-  uint64_t budget = limits_.max_objects + (is_class ? kClassAllowance : 0);
+  bool exempt = PyType_Check(obj) || exempt_from_limits_;
+  uint64_t budget = limits_.max_objects + (exempt ? kClassAllowance : 0);
   if (next_id_ > budget) {
     NoteCut("max_objects");
     return 0;
   }
-  if (stop_reason_ && !is_class) {
+  if (stop_reason_ && !exempt) {
     NoteCut(stop_reason_);
     return 0;
   }
+  if (exempt_from_limits_) exempt_.insert(obj);
   uint64_t id = next_id_++;
   memo_.emplace(obj, id);
   keep_alive_.push_back(OwnedRef::Borrow(obj));
@@ -150,12 +151,19 @@ void Walker::PutValue(std::string& out, PyObject* obj) {
 }
 
 void Walker::PutAttrStr(std::string_view name, std::string_view value) {
-  OwnedRef str = OwnedRef::Steal(PyUnicode_DecodeUTF8(value.data(), value.size(), "surrogateescape"));
-  if (!str) {
-    PyErr_Clear();
-    return;
+  // One str per text: 200,000 records cut by a limit share one "cut:max_objects" record.
+  auto [it, inserted] = attr_strings_.try_emplace(std::string(value));
+  if (inserted) {
+    it->second = OwnedRef::Steal(PyUnicode_DecodeUTF8(value.data(), value.size(), "surrogateescape"));
+    if (!it->second) PyErr_Clear();
   }
-  PutAttr(name, KeepAlive(std::move(str)));
+  if (it->second) PutAttrExempt(name, it->second.get());
+}
+
+void Walker::PutAttrExempt(std::string_view name, PyObject* value) {
+  exempt_from_limits_ = true;
+  PutAttr(name, value);
+  exempt_from_limits_ = false;
 }
 
 void Walker::SetTypeOf(PyObject* obj) {
@@ -288,7 +296,7 @@ absl::Status Walker::Walk(PyObject* root) {
     PyObject* obj = queue_.front();
     queue_.pop_front();
     uint64_t id = memo_[obj];
-    if (OverBudget() && !PyType_Check(obj)) {
+    if (OverBudget() && !PyType_Check(obj) && !exempt_.contains(obj)) {
       WriteCutRecord(obj, id, stop_reason_);
     } else {
       EncodeObject(obj, id);

@@ -89,7 +89,11 @@ class Walker {
     PutInt(attrs_, value);
     ++attr_count_;
   }
-  void PutAttrStr(std::string_view name, std::string_view value);  // stored as a STR record
+  // Stored as a STR record, one per distinct text, written past every limit (a reason, an error, a class name).
+  void PutAttrStr(std::string_view name, std::string_view value);
+  // PutAttr for what names things (a class's module and qualname): written past every limit, so an object cut by
+  // a limit can still say what it was.
+  void PutAttrExempt(std::string_view name, PyObject* value);
   void SetData(std::string_view bytes) { record_.data.bytes.assign(bytes.data(), bytes.size()); }
   void SetKind(Kind kind) { record_.kind = kind; }
   void SetTypeOf(PyObject* obj);  // type_id = the CLASS record of type(obj)
@@ -130,6 +134,9 @@ class Walker {
   absl::flat_hash_map<PyObject*, uint64_t> memo_;
   std::vector<OwnedRef> keep_alive_;
   std::deque<PyObject*> queue_;  // borrowed: every queued object is in keep_alive_
+  bool exempt_from_limits_ = false;                            // set while PutAttrExempt queues its value
+  absl::flat_hash_set<PyObject*> exempt_;                      // queued by PutAttrExempt: never cut when popped
+  absl::flat_hash_map<std::string, OwnedRef> attr_strings_;   // PutAttrStr's str objects by text
   uint64_t next_id_ = 1;
   const char* stop_reason_ = nullptr;  // set once a walk-wide limit is hit; later objects are cut
   std::chrono::steady_clock::time_point start_;

@@ -1,0 +1,32 @@
+"""A program with data past every limit, dumped with the limits given as JSON.
+
+argv: DUMP_PATH LIMITS_JSON [CROWD]. `crowd` is a list of CROWD one-element lists (default 200,000), enough
+objects to pass max_objects or a short time_limit; `long_list`, `long_dict`, `long_str` and `long_bytes` pass
+max_items and max_str.
+"""
+
+import json
+import sys
+
+import pyheapdump
+
+
+class Item:
+    def __init__(self, number):
+        self.number = number
+
+
+def main(path, limits, crowd_size):
+    long_list = list(range(5000))
+    long_dict = {f"key-{index}": index for index in range(3000)}
+    long_str = "s" * 10_000 + "END"
+    long_bytes = b"b" * 10_000 + b"END"
+    items = [Item(index) for index in range(50)]
+    crowd = [[index] for index in range(crowd_size)]
+    pyheapdump.save_dump(path, **limits)  # DUMP_LINE
+    return long_list, long_dict, long_str, long_bytes, items, crowd
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 200_000)
+    print("dumped")

@@ -1,0 +1,98 @@
+"""The limits bound a dump, every cut is recorded, and what was cut loads as a placeholder that says why.
+
+tests/python/programs/engine_limits.py holds a 5000-item list, a 3000-entry dict, 10,003-character str and bytes,
+50 instances and a crowd of one-element lists, and dumps with the limits it is given.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engine_support import frame_named, run_program
+
+import pyheapdump
+from pyheapdump import Surrogate, surrogate_info
+
+
+def dump_with(tmp_path: Path, crowd: int = 200_000, **limits: Any) -> tuple[pyheapdump.HeapDump, dict[str, Any]]:
+    path = tmp_path / "limited.heapdump"
+    run_program("engine_limits.py", path, json.dumps(limits), crowd, cwd=tmp_path)
+    dump = pyheapdump.load_dump(path)
+    return dump, frame_named(dump.current_thread.frames, "main").f_locals
+
+
+def assert_cut_placeholder(obj: Any, module: str, qualname: str, limit: str) -> None:
+    assert isinstance(obj, Surrogate), obj
+    info = surrogate_info(obj)
+    assert info is not None
+    assert info.reason == "cut by a limit", info
+    assert info.original == f"{module}.{qualname}", info
+    assert limit in info.detail, info
+
+
+def test_max_items_keeps_the_first_items_of_a_long_container_and_records_the_cut(tmp_path: Path) -> None:
+    dump, scene = dump_with(tmp_path, crowd=10, max_items=100)
+    assert scene["long_list"] == list(range(100))
+    assert list(scene["long_dict"].items()) == [(f"key-{i}", i) for i in range(100)]
+    assert len(scene["items"]) == 50 and scene["items"][49].number == 49  # under the limit: all kept
+    assert dump.metadata["cut"]["max_items"] == 2
+    assert dump.metadata["limits_hit"] == ["max_items"]
+    assert dump.metadata["limits"]["max_items"] == 100
+    assert pyheapdump.read_header(dump.path)["limits_hit"] == ["max_items"]
+
+
+def test_max_str_keeps_a_prefix_of_long_strings_and_bytes(tmp_path: Path) -> None:
+    dump, scene = dump_with(tmp_path, crowd=10, max_str=50)
+    assert scene["long_str"] == "s" * 50
+    assert scene["long_bytes"] == b"b" * 50
+    assert dump.metadata["cut"]["max_str"] >= 2
+    assert "max_str" in dump.metadata["limits_hit"]
+
+
+def test_max_objects_stops_the_walk_and_the_rest_loads_as_placeholders_naming_their_class(tmp_path: Path) -> None:
+    dump, scene = dump_with(tmp_path, max_objects=500)
+    assert dump.metadata["objects"] < 500 + 100  # classes may pass the limit so that cut objects keep their name
+    assert dump.metadata["limits_hit"] == ["max_objects"]
+    assert dump.metadata["cut"]["max_objects"] > 200_000 - 500
+    crowd = scene["crowd"]
+    assert len(crowd) == 200_000  # the list was dumped; its elements were not
+    assert_cut_placeholder(crowd[-1], "builtins", "list", "max_objects")
+    assert_cut_placeholder(scene["items"][0], "__main__", "Item", "max_objects")
+    assert "max_objects" in repr(crowd[-1])
+    assert dump.warnings == []
+
+
+def test_time_limit_stops_the_walk_and_says_so(tmp_path: Path) -> None:
+    dump, scene = dump_with(tmp_path, time_limit=0.01)
+    assert dump.metadata["limits_hit"] == ["time_limit"]
+    assert dump.metadata["cut"]["time_limit"] > 0
+    assert dump.metadata["elapsed"] < 5
+    crowd = scene["crowd"]
+    cut = [item for item in crowd if isinstance(item, Surrogate)]
+    assert cut, "a walk of 200,000 objects in 10 ms cut some of them"
+    assert_cut_placeholder(cut[-1], "builtins", "list", "time_limit")
+    kept = [item for item in crowd if not isinstance(item, Surrogate)]
+    assert all(item == [crowd.index(item)] for item in kept[:100])
+    assert dump.warnings == []
+
+
+def test_max_bytes_stops_the_walk_and_cut_objects_still_name_their_class(tmp_path: Path) -> None:
+    dump, _ = dump_with(tmp_path, crowd=50_000, max_bytes=200_000)
+    assert dump.metadata["limits_hit"] == ["max_bytes"]
+    assert dump.metadata["bytes"] < 200_000 + 64 * 1024  # the record that crossed the line is finished
+    assert dump.warnings == []
+
+
+def test_cut_records_share_one_reason_string(tmp_path: Path) -> None:
+    """200,000 objects cut by a limit do not cost 200,000 more records."""
+    dump, _ = dump_with(tmp_path, time_limit=0.01)
+    assert dump.metadata["objects"] < 200_000 + 5_000 + 3_000 * 2 + 1_000
+
+
+def test_unknown_limits_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="max_object"):
+        pyheapdump.save_dump(tmp_path / "x.heapdump", max_object=10)
+    assert list(tmp_path.iterdir()) == []
