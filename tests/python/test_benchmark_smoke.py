@@ -92,6 +92,27 @@ def test_quick_run_with_pyheapdump_prints_its_row_and_the_target_verdicts(tmp_pa
     assert any("pickle+zlib-6" in line for line in verdict_lines)
 
 
+def test_a_child_that_runs_too_long_marks_its_cell_timeout_and_the_run_goes_on(tmp_path: Path) -> None:
+    if subprocess.run([sys.executable, "-c", "import coredumpy"], check=False).returncode != 0:
+        pytest.skip("coredumpy is not installed")
+    # coredumpy needs seconds for a million ints; the baseline child only builds the list.
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--quiet", "--repeat", "1", "--timeout", "2"]
+        + ["--tools", "coredumpy,pickle+zlib-1", "--workloads", "list"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    [coredumpy_row] = table_rows(completed.stdout, "coredumpy")
+    assert coredumpy_row[1].startswith("timeout (ran ") and "limit 2 s per child" in coredumpy_row[1]
+    [pickle_row] = table_rows(completed.stdout, "pickle+zlib-1")
+    assert pickle_row[-1] == "ok"
+
+
 def test_asking_for_an_unknown_tool_names_the_known_ones(tmp_path: Path) -> None:
     completed = run_benchmark("--tools", "marshal", cwd=tmp_path)
 
