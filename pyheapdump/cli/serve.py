@@ -1,0 +1,51 @@
+"""`pyheapdump serve DUMP`: host a dump for VS Code and any other Debug Adapter Protocol client."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from pyheapdump.cli._common import require_dump_file
+from pyheapdump.cli._progress import run_busy
+
+NAME = "serve"
+HELP = "host a dump for VS Code (debugpy attach) and other DAP clients; disconnecting ends it"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dump", metavar="DUMP", help="the .heapdump file")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; anything else lets others read the dump and run code here)",
+    )
+    parser.add_argument("--port", type=int, default=5678, help="port to listen on (default 5678; 0 picks a free one)")
+    parser.add_argument(
+        "--trusted",
+        action="store_true",
+        help="load trusted: import the dumped program's modules to rebuild real objects (runs their code)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from pyheapdump import load_dump
+    from pyheapdump.ide import serve_dump
+
+    require_dump_file(args.dump)
+    dump = run_busy(f"loading {args.dump}", lambda: load_dump(args.dump, trusted=args.trusted))
+
+    def announce(address: str, host: str, port: int, loopback: bool) -> None:
+        attach = {"type": "debugpy", "request": "attach", "connect": {"host": host, "port": port}}
+        print(f"pyheapdump: serving {args.dump} on {address}", flush=True)
+        print(f"  VS Code launch.json: {json.dumps(attach)}; disconnecting ends the server", flush=True)
+        if not loopback:
+            print(
+                f"pyheapdump: warning: {host} is not a loopback address: whoever reaches {address} can read "
+                "everything in the dump and run Python in this process through evaluate",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    serve_dump(dump, args.host, args.port, announce=announce)
+    return 0
