@@ -126,7 +126,7 @@ def _read_json(read_chunk: Any, what: str) -> dict[str, Any]:
 def _parse_json(text: str, what: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: arrays nested deeper than the parser goes
         raise DumpFormatError(f"the dump's {what} is not valid: {error}") from None
     if not isinstance(value, dict):
         raise DumpFormatError(f"the dump's {what} is not a JSON object")

@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,3 +153,53 @@ def write_seed_dumps(directory: Path) -> list[Path]:
                             capture_output=True, text=True, timeout=300, env=child_env(), cwd=directory, check=False)
     assert result.returncode == 0, result.stderr
     return sorted(directory.glob("*.heapdump"))
+
+
+# ---- crafting files from the documented framing (docs/format.md) ----
+
+PREAMBLE = b"PYHEAPDUMP\0\0" + struct.pack("<HH", 1, 0)
+HEADER, RECORDS, SOURCES, SUMMARY = 1, 2, 3, 4
+
+
+def chunk(kind: int, stored: bytes, raw_size: int, crc: int | None = None) -> bytes:
+    """One chunk: its 16-byte header (declaring raw_size, which may lie) and its stored bytes."""
+    return CHUNK_HEADER.pack(kind, len(stored), raw_size, zlib.crc32(stored) if crc is None else crc) + stored
+
+
+def json_chunk(kind: int, text: bytes) -> bytes:
+    return chunk(kind, zlib.compress(text), len(text))
+
+
+def crafted_dump(chunks: list[bytes], header: bytes = b'{"format": "1.0", "threads": 0}',
+                 summary: bytes = b'{"objects": 1, "root": 1}') -> bytes:
+    """A file with a HEADER chunk, the given chunks, a SUMMARY chunk and a footer pointing at it."""
+    body = PREAMBLE + json_chunk(HEADER, header) + b"".join(chunks)
+    summary_offset = len(body)
+    body += json_chunk(SUMMARY, summary)
+    return body + struct.pack("<QQ", summary_offset, len(chunks) + 2) + b"PHDEND\0\0"
+
+
+def record_bytes(oid: int, kind: int, items: bytes = b"\0", attrs: bytes = b"\0", data: bytes = b"",
+                 blob_lengths: tuple[int | None, int | None, int | None] = (None, None, None)) -> bytes:
+    """One record as cereal's portable binary archive writes it; a blob length may be forged."""
+    out = struct.pack("<QBQIQ", oid, kind, 0, 0, 0)
+    for blob, forged in zip((items, attrs, data), blob_lengths, strict=True):
+        out += struct.pack("<Q", len(blob) if forged is None else forged) + blob
+    return out
+
+
+def varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def measure_load(path: Path, timeout: float = 600) -> dict[str, Any]:
+    """Loads path in a fresh process (trust_measure_load.py): outcome, error, peak memory growth and time."""
+    process = subprocess.run([sys.executable, str(PROGRAMS / "trust_measure_load.py"), str(path)],
+                             capture_output=True, text=True, timeout=timeout, env=child_env(), check=False)
+    assert process.returncode == 0, f"exit {process.returncode}\n{process.stderr[-3000:]}"
+    return json.loads(process.stdout.splitlines()[-1])
