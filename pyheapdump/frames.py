@@ -333,9 +333,9 @@ def _template(shape: _Shape) -> tuple[types.CodeType, tuple[int, ...]]:
     replaced afterwards, so the code never looks a name up (dumped locals may shadow any name).
     """
     statements = ['"@capture"("@key")']
-    for child, count in enumerate(shape.child_arg_counts):
-        args = "".join(f'"@{child}.{i}", ' for i in range(count))
-        statements.append(f'"@child{child}"({args})')
+    # A child's arguments are one constant, an iterator over the dumped values: a code object hashes its
+    # constants, and debuggers (pydevd) key caches by code object, so no dumped dict or list may be one.
+    statements += [f'"@child{child}"(*"@args{child}")' for child in range(len(shape.child_arg_counts))]
     statements += [f'"@mark{i}"()' for i in range(shape.marks)]
     if shape.root:
         statements = (
@@ -454,8 +454,7 @@ class _Builder:
         role_targets = [_plain(node.lineno)] + [_plain(node.call_line[id(c)]) for c in node.children] + marks
         for index, child in enumerate(node.children):
             values[f"@child{index}"] = self.functions.pop(id(child))
-            for position, value in enumerate(_arguments(child.dumped)):
-                values[f"@{index}.{position}"] = value
+            values[f"@args{index}"] = iter(_arguments(child.dumped))
         consts = tuple(values.get(c, c) if isinstance(c, str) else c for c in template.co_consts)
         code = frame.f_code
         name = _text(getattr(code, "co_name", None), "?")
