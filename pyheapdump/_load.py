@@ -518,15 +518,12 @@ class Rebuilder:
         if module_name == "builtins":
             obj = getattr(builtins, qualname, _MISSING)
             return obj
-        module = self._import(module_name)
-        if module is None:
-            return _MISSING
-        obj: Any = module
-        for part in qualname.split("."):
-            obj = getattr(obj, part, _MISSING)
-            if obj is _MISSING:
-                return _MISSING
-        return obj
+        found = _attribute_path(self._import(module_name), qualname)
+        if found is _MISSING and "._" in module_name:
+            # A class the dumping Python kept in a private module that this one lacks or arranges otherwise
+            # (3.13's pathlib._local.PosixPath is pathlib.PosixPath in 3.11): ask the public package.
+            found = _attribute_path(self._import(module_name.partition("._")[0]), qualname)
+        return found
 
     def _construct_class(self, record: tuple[Any, ...]) -> Any:
         attrs = self._attrs(record[7], [n for n in record[8] if not n.startswith("dict:")])
@@ -999,6 +996,17 @@ _CONSTRUCTION_ATTRS = frozenset({"module", "qualname", "name", "importable", "fi
                                  "real", "imag", "start", "stop", "step", "exceptions", "capture", "state"})
 _BY_REFERENCE_KINDS = frozenset({CLASS, FUNCTION, MODULE, CODE, FRAME, TRACEBACK, GENERATOR, EXCEPTION})
 _KIND_NAMES = {FRAME: "frame", TRACEBACK: "traceback", CELL: "cell", MODULE: "module", CODE: "code"}
+
+
+def _attribute_path(module: types.ModuleType | None, qualname: str) -> Any:
+    obj: Any = module
+    if module is None:
+        return _MISSING
+    for part in qualname.split("."):
+        obj = getattr(obj, part, _MISSING)
+        if obj is _MISSING:
+            return _MISSING
+    return obj
 
 
 def _safe_class(cls: type) -> bool:
