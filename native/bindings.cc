@@ -77,6 +77,8 @@ py::dict StatsToDict(const WalkStats& stats) {
   for (const auto& name : stats.filenames) filenames.append(py::reinterpret_borrow<py::object>(name.get()));
   out["filenames"] = filenames;
   out["elapsed"] = stats.elapsed;
+  out["first_unwritten"] = stats.first_unwritten;
+  out["unwritten"] = stats.unwritten;
   return out;
 }
 

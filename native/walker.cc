@@ -7,6 +7,8 @@ namespace {
 
 constexpr size_t kLargest = 20;
 constexpr uint64_t kTimeCheckEvery = 1024;
+// A cut record is an id, a class id and a shared reason: well under this many bytes.
+constexpr uint64_t kLargestCutRecord = 128;
 // Classes are kept even past max_objects (a cut object still names its class) up to this many more records.
 constexpr uint64_t kClassAllowance = 100'000;
 
@@ -288,6 +290,12 @@ absl::Status Walker::FlushRecord(PyObject* obj) {
   return writer_.AppendRecord(record_);
 }
 
+uint64_t Walker::CutRecordBudget() const {
+  // A walk stopped by max_bytes may overshoot it by an eighth (at least 64 KiB) to name what it cut.
+  uint64_t allowance = std::max<uint64_t>(limits_.max_bytes / 8, 64 * 1024);
+  return limits_.max_bytes > UINT64_MAX - allowance ? UINT64_MAX : limits_.max_bytes + allowance;
+}
+
 absl::Status Walker::Walk(PyObject* root) {
   start_ = std::chrono::steady_clock::now();
   PyErrorStash caller_error;  // the dump may run inside an except block; leave its error state alone
@@ -297,6 +305,14 @@ absl::Status Walker::Walk(PyObject* root) {
     queue_.pop_front();
     uint64_t id = memo_[obj];
     if (OverBudget() && !PyType_Check(obj) && !exempt_.contains(obj)) {
+      // Objects queued before the stop get a small record naming their class, within an allowance; past it they
+      // get none, and the summary's first_unwritten tells the loader they were cut, not lost.
+      if (stats_.first_unwritten != 0 || writer_.raw_record_bytes() + kLargestCutRecord >= CutRecordBudget()) {
+        if (stats_.first_unwritten == 0) stats_.first_unwritten = id;
+        ++stats_.unwritten;
+        NoteCut(stop_reason_);
+        continue;
+      }
       WriteCutRecord(obj, id, stop_reason_);
     } else {
       EncodeObject(obj, id);

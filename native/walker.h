@@ -55,6 +55,8 @@ struct WalkStats {
   std::vector<std::tuple<uint64_t, uint64_t, PyTypeObject*>> largest;       // (bytes, id, type), a min-heap of kLargest
   std::vector<OwnedRef> filenames;  // str of every dumped code object's co_filename, first seen first
   double elapsed = 0;
+  uint64_t first_unwritten = 0;  // the id of the first queued object left without a record after a stop, or 0
+  uint64_t unwritten = 0;        // how many queued objects were left without a record
 };
 
 class Walker {
@@ -121,6 +123,7 @@ class Walker {
   void WriteCutRecord(PyObject* obj, uint64_t id, const char* reason);
   absl::Status FlushRecord(PyObject* obj);
   bool OverBudget();
+  uint64_t CutRecordBudget() const;
   void StartRecord(uint64_t id);
   void LookupCollectionsTypes();
 
@@ -133,10 +136,10 @@ class Walker {
 
   absl::flat_hash_map<PyObject*, uint64_t> memo_;
   std::vector<OwnedRef> keep_alive_;
-  std::deque<PyObject*> queue_;  // borrowed: every queued object is in keep_alive_
-  bool exempt_from_limits_ = false;                            // set while PutAttrExempt queues its value
-  absl::flat_hash_set<PyObject*> exempt_;                      // queued by PutAttrExempt: never cut when popped
-  absl::flat_hash_map<std::string, OwnedRef> attr_strings_;   // PutAttrStr's str objects by text
+  std::deque<PyObject*> queue_;                              // borrowed: every queued object is in keep_alive_
+  bool exempt_from_limits_ = false;                          // set while PutAttrExempt queues its value
+  absl::flat_hash_set<PyObject*> exempt_;                    // queued by PutAttrExempt: never cut when popped
+  absl::flat_hash_map<std::string, OwnedRef> attr_strings_;  // PutAttrStr's str objects by text
   uint64_t next_id_ = 1;
   const char* stop_reason_ = nullptr;  // set once a walk-wide limit is hit; later objects are cut
   std::chrono::steady_clock::time_point start_;

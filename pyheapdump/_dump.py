@@ -142,6 +142,9 @@ def _summary(stats: dict[str, Any], root_problems: list[str], sources: int, reda
         "limits_hit": sorted(reason for reason in stats["cut"] if stats["cut"][reason]),
         "sources": sources,
         "elapsed": stats["elapsed"],
+        # After a walk-wide limit stopped the walk, queued objects from this id on may have no record: they were cut.
+        "first_unwritten": stats["first_unwritten"],
+        "unwritten": stats["unwritten"],
         "errors": stats["errors"],
         "redactions": redactions,
         "problems": root_problems,

@@ -414,6 +414,15 @@ class Rebuilder:
         return self._lost(oid, "its record needs itself to be made (a damaged type reference)")
 
     def _lost(self, oid: int, why: str | None = None) -> Any:
+        first_unwritten = self.metadata.get("first_unwritten")
+        if why is None and isinstance(first_unwritten, int) and 0 < first_unwritten <= oid:
+            stopped_by = next((r for r in ("time_limit", "max_bytes") if r in self.metadata.get("limits_hit", ())),
+                              "a limit")
+            cls = surrogate_class("pyheapdump", "CutObject", reason=surrogate_base.CUT)
+            obj = cls()
+            attach_info(obj, SurrogateInfo("pyheapdump", "CutObject", surrogate_base.CUT,
+                                           f"not dumped: {stopped_by} reached", f"<not dumped: {stopped_by} reached>"))
+            return obj
         cls = surrogate_class("pyheapdump", "LostObject", reason=surrogate_base.LOST)
         obj = cls()
         attach_info(obj, SurrogateInfo("pyheapdump", "LostObject", surrogate_base.LOST,

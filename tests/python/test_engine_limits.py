@@ -80,9 +80,15 @@ def test_time_limit_stops_the_walk_and_says_so(tmp_path: Path) -> None:
 
 
 def test_max_bytes_stops_the_walk_and_cut_objects_still_name_their_class(tmp_path: Path) -> None:
-    dump, _ = dump_with(tmp_path, crowd=50_000, max_bytes=200_000)
+    dump, scene = dump_with(tmp_path, crowd=50_000, max_bytes=200_000)
     assert dump.metadata["limits_hit"] == ["max_bytes"]
-    assert dump.metadata["bytes"] < 200_000 + 64 * 1024  # the record that crossed the line is finished
+    # The walk stops at the line; naming what it cut may take an eighth more (at least 64 KiB), plus the classes.
+    assert dump.metadata["bytes"] < 200_000 + 64 * 1024 + 8 * 1024
+    assert dump.metadata["unwritten"] > 0, "past the allowance, cut objects get no record at all"
+    cut = [surrogate_info(item) for item in scene["crowd"] if isinstance(item, Surrogate)]
+    assert len(cut) > 1_000, "most of the crowd lies past the limit"
+    assert {info.reason for info in cut} == {"cut by a limit"}
+    assert any("max_bytes" in info.detail for info in cut)
     assert dump.warnings == []
 
 
