@@ -621,10 +621,13 @@ def _signal_name(signum: int) -> str:
 
 
 def _watch_lazy_modules(installation: _Installation) -> None:
-    _WATCHER.watch("asyncio.base_events", installation, _patch_asyncio)
-    _WATCHER.watch("multiprocessing.process", installation, _patch_multiprocessing_process)
-    _WATCHER.watch("multiprocessing.pool", installation, _patch_multiprocessing_pool)
-    _WATCHER.watch("concurrent.futures.process", installation, _patch_process_pool_executor)
+    for name, apply in (
+        ("asyncio.base_events", _patch_asyncio),
+        ("multiprocessing.process", _patch_multiprocessing_process),
+        ("multiprocessing.pool", _patch_multiprocessing_pool),
+        ("concurrent.futures.process", _patch_process_pool_executor),
+    ):
+        _WATCHER.watch(name, installation, functools.partial(apply, installation))
 
 
 def _patch_asyncio(installation: _Installation, module: types.ModuleType) -> None:
@@ -717,27 +720,23 @@ class _ImportWatcher(importlib.abc.MetaPathFinder):
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._pending: dict[str, list[tuple[_Installation, Callable[..., None]]]] = {}
+        self._pending: dict[str, list[tuple[object, Callable[[types.ModuleType], None]]]] = {}
 
-    def watch(
-        self,
-        name: str,
-        installation: _Installation,
-        apply: Callable[[_Installation, types.ModuleType], None],
-    ) -> None:
+    def watch(self, name: str, owner: object, apply: Callable[[types.ModuleType], None]) -> None:
+        """`apply(module)` once `name` is imported (now, if it is); `forget(owner)` cancels what is still pending."""
         module = sys.modules.get(name)
         if module is not None and not _initializing(module):
-            _apply_guarded(installation, apply, module)
+            _apply_guarded(apply, module)
             return
         with self._lock:
-            self._pending.setdefault(name, []).append((installation, apply))
+            self._pending.setdefault(name, []).append((owner, apply))
             if self not in sys.meta_path:
                 sys.meta_path.insert(0, self)
 
-    def forget(self, installation: _Installation) -> None:
+    def forget(self, owner: object) -> None:
         with self._lock:
             for name in list(self._pending):
-                self._pending[name] = [item for item in self._pending[name] if item[0] is not installation]
+                self._pending[name] = [item for item in self._pending[name] if item[0] is not owner]
                 if not self._pending[name]:
                     del self._pending[name]
             self._leave_if_idle()
@@ -767,8 +766,8 @@ class _ImportWatcher(importlib.abc.MetaPathFinder):
         with self._lock:
             waiting = self._pending.pop(name, [])
             self._leave_if_idle()
-        for installation, apply in waiting:
-            _apply_guarded(installation, apply, module)
+        for _owner, apply in waiting:
+            _apply_guarded(apply, module)
 
     def _leave_if_idle(self) -> None:
         if not self._pending and self in sys.meta_path:
@@ -780,9 +779,9 @@ def _initializing(module: types.ModuleType) -> bool:
     return bool(getattr(spec, "_initializing", False))
 
 
-def _apply_guarded(installation: _Installation, apply: Callable[..., None], module: types.ModuleType) -> None:
+def _apply_guarded(apply: Callable[[types.ModuleType], None], module: types.ModuleType) -> None:
     try:
-        apply(installation, module)
+        apply(module)
     except Exception as error:  # a changed stdlib: that hook is missing, the others work
         _complain(f"hooking {module.__name__}", error)
 
@@ -795,9 +794,9 @@ def watch_module(name: str, apply: Callable[[types.ModuleType], None]) -> Callab
 
     For runners that hook a framework only if the program uses it (`pyheapdump run` and unittest).
     """
-    token = _Installation(DumpWriter(), ())
-    _WATCHER.watch(name, token, lambda _installation, module: apply(module))
-    return lambda: _WATCHER.forget(token)
+    owner = object()
+    _WATCHER.watch(name, owner, apply)
+    return lambda: _WATCHER.forget(owner)
 
 
 # --- dump_on_error ---------------------------------------------------------------------------------------------------

@@ -331,6 +331,8 @@ def _read_until(stream, marker: str) -> str:
 
 def _talk_to_service(service: subprocess.Popen[str]) -> str:
     """Serve a line, signal, serve another: returns the service's line announcing the signal's dump."""
+    watchdog = threading.Timer(TIMEOUT, service.kill)  # a hung service ends the reads below with EOF, not a hang
+    watchdog.start()
     try:
         assert service.stdout.readline().strip() == "ready"
         service.stdin.write("first\n")
@@ -347,6 +349,7 @@ def _talk_to_service(service: subprocess.Popen[str]) -> str:
         assert service.wait(timeout=TIMEOUT) == 0
         return announced
     finally:
+        watchdog.cancel()
         if service.poll() is None:
             service.kill()
 
