@@ -471,3 +471,55 @@ def test_directory_cap_keeps_only_the_newest_dumps(tmp_path: Path) -> None:
     assert completed.stderr.count("heap dump written to") == 5
     dumps = dumps_in(tmp_path)
     assert sorted(pyheapdump.load_dump(path).exception.args[0] for path in dumps) == [3, 4]
+
+
+def test_one_exception_passing_several_hooks_dumps_once(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        f"""
+        import logging
+        import pyheapdump
+        pyheapdump.install({str(tmp_path)!r})
+        log = logging.getLogger("app")
+        log.addHandler(pyheapdump.HeapDumpHandler({str(tmp_path)!r}))
+
+        @pyheapdump.dump_on_error(directory={str(tmp_path)!r})
+        def step():
+            raise LookupError("lost")
+
+        try:
+            step()
+        except LookupError:
+            log.exception("step failed, giving up")
+            raise
+        """
+    )
+    completed = run_python(["-c", code])
+
+    assert completed.returncode == 1
+    assert "LookupError: lost" in completed.stderr  # logged, then reported as uncaught
+    dump = pyheapdump.load_dump(only_dump(tmp_path, completed))
+    assert dump.metadata["reason"] == "dump_on_error"  # the first hook to see it; logging and excepthook skip it
+
+
+def test_the_logging_handler_never_raises_when_the_dump_fails(tmp_path: Path) -> None:
+    occupied = tmp_path / "occupied"
+    occupied.write_text("a file where the dump directory should be")
+    code = textwrap.dedent(
+        f"""
+        import logging
+        import pyheapdump
+        log = logging.getLogger("app")
+        log.addHandler(pyheapdump.HeapDumpHandler({str(occupied)!r}))
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            log.exception("division failed")
+        print("still running")
+        """
+    )
+    completed = run_python(["-c", code])
+
+    assert completed.returncode == 0
+    assert completed.stdout == "still running\n"
+    assert "--- Logging error ---" in completed.stderr  # logging's own handleError report
+    assert "division failed" in completed.stderr
