@@ -181,6 +181,7 @@ class Rebuilder:
         self.objs: dict[int, Any] = {record[0]: record[9] for record in records if record[1] in (STR, BYTES)}
         self.trusted = trusted
         self.metadata = metadata
+        self._instance_classes: dict[int, Any] = {}
         self._surrogate_types: dict[tuple[int, int, str], tuple[str, str, type, type | None]] = {}
         # Record id -> what is left to do to finish its object; the order lists say when, hashing ones last.
         self.pending: dict[int, Any] = {}
@@ -271,7 +272,36 @@ class Rebuilder:
             if kind == TUPLE and not record[6]:
                 obj = self.objs[oid] = tuple(record[5])
                 return obj
+        elif record is not None and record[1] == INSTANCE and not record[3]:
+            # Fast path for instances of a class that loads as a surrogate: the bulk of an application's heap.
+            cls = self._surrogate_instance_class(record[2])
+            if cls is not None:
+                obj = self.objs[oid] = object.__new__(cls)
+                self._defer(oid, functools.partial(self._fill_surrogate_instance, obj, record))
+                return obj
         return self._build(oid)
+
+    def _surrogate_instance_class(self, type_id: int) -> type | None:
+        """The surrogate class whose instances need nothing but their state, or None for the general path."""
+        cls = self._instance_classes.get(type_id, _MISSING)
+        if cls is _MISSING:
+            candidate = self.get(type_id)
+            plain = (isinstance(candidate, type) and issubclass(candidate, Surrogate)
+                     and _builtin_base(candidate) is None)
+            cls = self._instance_classes[type_id] = candidate if plain else None
+        return cls  # type: ignore[return-value]
+
+    def _fill_surrogate_instance(self, obj: Any, record: tuple[Any, ...]) -> None:
+        state = object.__getattribute__(obj, "__dict__")
+        refs = record[8]
+        objs = self.objs
+        for name, raw in record[7].items():
+            if name[:5] not in _STATE_PREFIXES:
+                continue
+            if name in refs:
+                value = objs.get(raw, _MISSING) if type(raw) is int else _MISSING
+                raw = self.value(raw) if value is _MISSING else value
+            state[name[5:]] = raw
 
     def _fill_plain_list(self, obj: list[Any], record: tuple[Any, ...]) -> None:
         obj.extend(self._values(record[5], record[6]) if record[6] else record[5])
@@ -1003,6 +1033,7 @@ _SHELL_KINDS = frozenset({LIST, DICT, SET, DEQUE, INSTANCE, FRAME, TRACEBACK, CE
                           SURROGATE})
 _CONSTRUCTION_ATTRS = frozenset({"module", "qualname", "name", "importable", "filename", "firstlineno", "varnames",
                                  "real", "imag", "start", "stop", "step", "exceptions", "capture", "state"})
+_STATE_PREFIXES = frozenset({"dict:", "slot:"})
 _BY_REFERENCE_KINDS = frozenset({CLASS, FUNCTION, MODULE, CODE, FRAME, TRACEBACK, GENERATOR, EXCEPTION})
 _KIND_NAMES = {FRAME: "frame", TRACEBACK: "traceback", CELL: "cell", MODULE: "module", CODE: "code"}
 
