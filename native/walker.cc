@@ -105,23 +105,22 @@ PyObject* Walker::KeepAlive(OwnedRef obj) {
 }
 
 uint64_t Walker::Enqueue(PyObject* obj) {
-  auto it = memo_.find(obj);
-  if (it != memo_.end()) return it->second;
+  // One probe for both questions (seen before? where to put it?): the memo is large and its probes miss the cache.
+  auto [it, inserted] = memo_.try_emplace(obj, 0);
+  if (!inserted) return it->second;
   bool exempt = PyType_Check(obj) || exempt_from_limits_;
   uint64_t budget = limits_.max_objects + (exempt ? kClassAllowance : 0);
-  if (next_id_ > budget) {
-    NoteCut("max_objects");
-    return 0;
-  }
-  if (stop_reason_ && !exempt) {
-    NoteCut(stop_reason_);
+  const char* cut = next_id_ > budget ? "max_objects" : stop_reason_ && !exempt ? stop_reason_ : nullptr;
+  if (cut) {
+    memo_.erase(it);
+    NoteCut(cut);
     return 0;
   }
   if (exempt_from_limits_) exempt_.insert(obj);
   uint64_t id = next_id_++;
-  memo_.emplace(obj, id);
+  it->second = id;
   keep_alive_.push_back(OwnedRef::Borrow(obj));
-  queue_.push_back(obj);
+  queue_.emplace_back(obj, id);
   return id;
 }
 
@@ -301,9 +300,8 @@ absl::Status Walker::Walk(PyObject* root) {
   PyErrorStash caller_error;  // the dump may run inside an except block; leave its error state alone
   Enqueue(root);
   while (!queue_.empty()) {
-    PyObject* obj = queue_.front();
+    auto [obj, id] = queue_.front();
     queue_.pop_front();
-    uint64_t id = memo_[obj];
     if (OverBudget() && !PyType_Check(obj) && !exempt_.contains(obj)) {
       // Objects queued before the stop get a small record naming their class, within an allowance; past it they
       // get none, and the summary's first_unwritten tells the loader they were cut, not lost.

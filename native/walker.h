@@ -136,7 +136,7 @@ class Walker {
 
   absl::flat_hash_map<PyObject*, uint64_t> memo_;
   std::vector<OwnedRef> keep_alive_;
-  std::deque<PyObject*> queue_;                              // borrowed: every queued object is in keep_alive_
+  std::deque<std::pair<PyObject*, uint64_t>> queue_;         // (object, id), borrowed: every one is in keep_alive_
   bool exempt_from_limits_ = false;                          // set while PutAttrExempt queues its value
   absl::flat_hash_set<PyObject*> exempt_;                    // queued by PutAttrExempt: never cut when popped
   absl::flat_hash_map<std::string, OwnedRef> attr_strings_;  // PutAttrStr's str objects by text
