@@ -97,3 +97,17 @@ def test_threads_false_dumps_only_the_calling_thread(tmp_path: Path) -> None:
     assert dump.threads[0].current is True
     assert frame_named(dump.threads[0].frames, "main").f_lineno == marked_line(PROGRAM, "MAIN_DUMP_LINE")
     assert dump.metadata["threads"] == 1
+
+
+def test_a_dump_taken_from_a_worker_thread_marks_that_thread_current_and_holds_the_main_thread(
+        tmp_path: Path) -> None:
+    dump, started = dump_threads(tmp_path, "--from-worker")
+    assert dump.threads[0].name == "dumper" and dump.threads[0].current is True
+    dumper = frame_named(dump.threads[0].frames, "dump_from_worker")
+    assert dump.threads[0].frames[-1] is dumper
+    assert dumper.f_lineno == marked_line(PROGRAM, "WORKER_DUMP_LINE")
+    assert dumper.f_locals["dumper_local"] == "the dumping thread's local"
+    main_thread = next(t for t in dump.threads if t.name == "MainThread")
+    assert main_thread.current is False and main_thread.ident == started["MainThread"]["ident"]
+    assert frame_named(main_thread.frames, "main").f_lineno == marked_line(PROGRAM, "MAIN_JOIN_LINE")
+    assert {t.name for t in dump.threads} == {"dumper", *started}

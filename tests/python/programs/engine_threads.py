@@ -1,7 +1,8 @@
 """A program with worker threads blocked on an Event while the main thread dumps.
 
-argv: DUMP_PATH [--no-threads]. Prints one JSON line: the name, ident and daemon flag of every thread it started
-and of the main thread. The tests find lines by the `# NAME_LINE` markers.
+argv: DUMP_PATH [--no-threads] [--from-worker]. Prints one JSON line: the name, ident and daemon flag of every
+thread it started and of the main thread. With --from-worker the dump is written by a thread named "dumper" while
+the main thread waits for it. The tests find lines by the `# NAME_LINE` markers.
 """
 
 import json
@@ -32,7 +33,13 @@ def nested_worker(depth):
 started = threading.Semaphore(0)
 
 
-def main(path, all_threads):
+def dump_from_worker(path):
+    dumper_local = "the dumping thread's local"
+    pyheapdump.save_dump(path)  # WORKER_DUMP_LINE
+    return dumper_local
+
+
+def main(path, all_threads, from_worker):
     threads = [
         threading.Thread(target=worker, args=("backup", 3), name="backup-worker", daemon=True),
         threading.Thread(target=worker, args=("mailer", 5), name="mail-worker", daemon=False),
@@ -44,7 +51,12 @@ def main(path, all_threads):
         started.acquire(timeout=60)
     main_local = "the main thread's local"
     try:
-        pyheapdump.save_dump(path, threads=all_threads)  # MAIN_DUMP_LINE
+        if from_worker:
+            dumper = threading.Thread(target=dump_from_worker, args=(path,), name="dumper")
+            dumper.start()
+            dumper.join(120)  # MAIN_JOIN_LINE
+        else:
+            pyheapdump.save_dump(path, threads=all_threads)  # MAIN_DUMP_LINE
     finally:
         release.set()
         for thread in threads:
@@ -56,4 +68,4 @@ def main(path, all_threads):
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1], "--no-threads" not in sys.argv)))
+    print(json.dumps(main(sys.argv[1], "--no-threads" not in sys.argv, "--from-worker" in sys.argv)))
