@@ -27,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="start at the top of dumped stack N (as numbered by the `threads` command) instead of the exception",
     )
     parser.add_argument(
+        "--pydevd",
+        metavar="HOST:PORT",
+        help="show the dump in a waiting PyCharm/PyDev debug server instead (needs pydevd, pydevd-pycharm or debugpy)",
+    )
+    parser.add_argument(
         "--trusted",
         action="store_true",
         help="load trusted: import the dumped program's modules to rebuild real objects (runs their code)",
@@ -38,6 +43,14 @@ def run(args: argparse.Namespace) -> int:
     from pyheapdump.debugger import debug_dump
 
     require_dump_file(args.dump)
+    if args.pydevd:
+        from pyheapdump.ide.pydevd_bridge import debug_with_pydevd, parse_address
+
+        host, port = parse_address(args.pydevd)
+        dump = run_busy(f"loading {args.dump}", lambda: load_dump(args.dump, trusted=args.trusted))
+        print(f"pyheapdump: showing {args.dump} in the debug server at {host}:{port}; stop debugging there to end")
+        debug_with_pydevd(dump, host, port)
+        return 0
     dump = run_busy(f"loading {args.dump}", lambda: load_dump(args.dump, trusted=args.trusted))
     debug_dump(dump, debugger=args.debugger, thread=args.thread)
     return 0

@@ -14,10 +14,20 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from dap_client import DapClient, DapError
 from debug_support import PROGRAMS, TIMEOUT, child_env, marker_line, run_cli
+from fake_pydevd_ide import (
+    CMD_EVALUATE_EXPRESSION,
+    CMD_GET_FRAME,
+    CMD_GET_VARIABLE,
+    CMD_LIST_THREADS,
+    CMD_THREAD_RUN,
+    CMD_WRITE_TO_CONSOLE,
+    FakePydevdIde,
+)
 
 IDE_PROGRAM = "ide_crash.py"
 
@@ -417,3 +427,89 @@ def test_the_dap_client_times_out_instead_of_hanging_on_a_silent_server() -> Non
         client = DapClient("127.0.0.1", silent.getsockname()[1], timeout=0.5)
         with client, pytest.raises(DapError, match="did not answer in time"):
             client.request("initialize", {"adapterID": "debugpy"})
+
+
+# ---- PyCharm / PyDev: pyheapdump debug --pydevd HOST:PORT ----
+
+
+@contextlib.contextmanager
+def debugging_with_pydevd(dump: Path, port: int) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pyheapdump", "debug", str(dump), "--pydevd", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=TIMEOUT)
+
+
+def test_pydevd_shows_every_dumped_stack_with_values_in_a_waiting_debug_server(crash: tuple[Path, Path]) -> None:
+    pytest.importorskip("debugpy", reason="--pydevd needs pydevd (or debugpy, which vendors it)")
+    dump, program = crash
+    line = lambda marker: marker_line(program, marker)  # noqa: E731
+    with FakePydevdIde() as ide, debugging_with_pydevd(dump, ide.port) as process:
+        ide.accept()
+        ide.start()
+        suspended = {thread.name: thread for thread in (ide.suspension() for _ in range(6))}
+        raised = suspended["exception: ValueError: cannot price order 17"]
+        where = [(f["name"], f["line"]) for f in raised.frames]
+        assert where[:2] == [("checkout", line("RERAISE_LINE")), ("main", line("MAIN_CALL_LINE"))]
+        chained = "[Chained Exc: float division by zero] "
+        assert (chained + "apply_discount", line("RAISE_LINE")) in where  # pydevd's view of the cause
+        assert all(f["file"] == str(program) for f in raised.frames)
+        main = suspended["MainThread (dumped here)"].frames[0]
+        assert (main["name"], main["line"]) == ("main", line("DUMP_LINE"))
+        worker = [(f["name"], f["line"]) for f in suspended["restock-worker"].frames]
+        assert ("restock_worker", line("WORKER_WAIT_LINE")) in worker
+        task = [(f["name"], f["line"]) for f in suspended["asyncio-task inventory-poller (pending)"].frames]
+        assert ("poll_inventory", line("TASK_AWAIT_LINE")) in task
+        assert "asyncio-loop" in suspended
+
+        listed = ide.request(CMD_LIST_THREADS, "").xml().iter("thread")
+        assert {unquote(t.attrib["name"]) for t in listed} == set(suspended)  # no thread of the loader
+
+        checkout = raised.frames[0]["id"]
+        local_vars = ide.variables(ide.request(CMD_GET_FRAME, f"{raised.id}\t{checkout}\tFRAME"))
+        assert local_vars["order"] == "dict: {'id': 17, 'total': 120.0}"
+        assert "<surrogate __main__.Job (not importable)>" in local_vars["job"]
+        job = ide.variables(ide.request(CMD_GET_VARIABLE, f"{raised.id}\t{checkout}\tFRAME\tjob"))
+        assert (job["name"], job["owner"]) == ("str: checkout", "str: ops")
+        total = ide.request(CMD_EVALUATE_EXPRESSION, f"{raised.id}\t{checkout}\tFRAME\torder['total'] * 2\t1")
+        assert ide.variables(total) == {"order['total'] * 2": "float: 240.0"}
+        cause = suspended["cause: ZeroDivisionError: float division by zero"]
+        assert (cause.frames[0]["name"], cause.frames[0]["line"]) == ("apply_discount", line("RAISE_LINE"))
+        cap = f"{cause.id}\t{cause.frames[0]['id']}\tFRAME\tsettings['pricing']['discount']['cap']\t1"
+        assert list(ide.variables(ide.request(CMD_EVALUATE_EXPRESSION, cap)).values()) == ["int: 40"]
+
+        ide.send(CMD_THREAD_RUN, raised.id)
+        console = ide.next_message(CMD_WRITE_TO_CONSOLE).xml().find("io")
+        assert console is not None and "this is a heap dump, not a running program" in unquote(console.attrib["s"])
+        again = ide.suspension()
+        assert again.id == raised.id and again.frames[0]["line"] == line("RERAISE_LINE")  # suspended again
+        assert process.poll() is None
+
+        ide.disconnect()
+        assert process.wait(timeout=TIMEOUT) == 0
+
+
+def test_pydevd_without_a_debug_server_fails_with_one_line(crash: tuple[Path, Path]) -> None:
+    pytest.importorskip("debugpy", reason="--pydevd needs pydevd (or debugpy, which vendors it)")
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        free_port = probe.getsockname()[1]
+    completed = run_cli("debug", crash[0], "--pydevd", f"127.0.0.1:{free_port}")
+    assert completed.returncode == 1
+    assert completed.stderr.splitlines()[-1].startswith(
+        f"pyheapdump: error: no debug server answers at 127.0.0.1:{free_port}"
+    )
+    assert "Traceback" not in completed.stderr
+    bad = run_cli("debug", crash[0], "--pydevd", "localhost")
+    assert (
+        bad.returncode == 1
+        and bad.stderr == "pyheapdump: error: --pydevd wants HOST:PORT, like localhost:5678, not 'localhost'\n"
+    )
