@@ -119,6 +119,8 @@ class Walker {
 
  private:
   uint64_t Enqueue(PyObject* obj);  // 0 when cut
+  // Bytes the object occupies, as its __sizeof__ says, computed without calling a __sizeof__ written in Python.
+  uint64_t ShallowSize(PyObject* obj);
   void EncodeObject(PyObject* obj, uint64_t id);
   void WriteCutRecord(PyObject* obj, uint64_t id, const char* reason);
   absl::Status FlushRecord(PyObject* obj);
@@ -145,6 +147,7 @@ class Walker {
   std::chrono::steady_clock::time_point start_;
 
   absl::flat_hash_map<PyTypeObject*, TypePolicy> policies_;
+  absl::flat_hash_map<PyTypeObject*, PyCFunction> c_sizeof_;  // a builtin type's __sizeof__ in C, or null
   absl::flat_hash_set<PyObject*> filenames_seen_;
 
   Record record_;
