@@ -279,6 +279,44 @@ def test_variables_expand_a_nested_dict_and_a_surrogate(crash: tuple[Path, Path]
         assert info["qualname"]["value"] == "'Job'" and info["reason"]["value"] == "'not importable'"
 
 
+def test_long_lists_are_paged_by_index_the_way_vscode_asks(crash: tuple[Path, Path]) -> None:
+    dump, _ = crash
+    with attached(dump) as (client, stopped, _):
+        checkout = frames(client, stopped["body"]["threadId"])[0]
+        audit_log = scope(client, checkout["id"], "Locals")["audit_log"]
+        assert (audit_log["indexedVariables"], audit_log["namedVariables"]) == (250, 0)
+        page = client.call(
+            "variables",
+            {"variablesReference": audit_log["variablesReference"], "filter": "indexed", "start": 200, "count": 50},
+        )["variables"]
+        assert [(v["name"], v["value"]) for v in page[:2]] == [("200", "'event-200'"), ("201", "'event-201'")]
+        assert len(page) == 50 and (page[-1]["value"], page[-1]["evaluateName"]) == ("'order-17'", "audit_log[249]")
+
+
+def test_a_dump_without_exception_stops_at_the_dumping_thread_and_lists_greenlets(tmp_path: Path) -> None:
+    pytest.importorskip("greenlet")
+    completed = subprocess.run(
+        [sys.executable, str(PROGRAMS / "capture_extra_stacks.py"), str(tmp_path), "greenlet"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=child_env(),
+    )
+    assert completed.returncode == 0, completed.stderr
+    dump = Path(completed.stdout.strip().splitlines()[-1])
+    with attached(dump) as (client, stopped, _):
+        names = threads_by_name(client)
+        assert stopped["body"]["reason"] == "pause"
+        assert stopped["body"]["threadId"] == names["MainThread (dumped here)"]
+        assert not [name for name in names if name.startswith(("exception: ", "cause: "))]
+        greenlets = [thread_id for name, thread_id in names.items() if name.startswith("greenlet ")]
+        assert len(greenlets) == 2
+        for thread_id in greenlets:
+            top = frames(client, thread_id)[0]
+            assert top["name"].endswith("crawl")
+            assert scope(client, top["id"], "Locals")["depth"]["value"] == "2"
+
+
 def test_exception_scope_and_exception_info_show_the_chain(crash: tuple[Path, Path]) -> None:
     dump, program = crash
     with attached(dump) as (client, stopped, _):
@@ -312,6 +350,7 @@ def test_evaluate_works_on_the_dumped_values_in_console_watch_and_hover(crash: t
             "settings['pricing']['discount']"
         )
         assert evaluate("SERVICE_NAME.upper()", "repl")["result"] == "'INVENTORY'"  # a dumped global
+        assert evaluate("job.owner", "hover")["result"] == "'ops'"  # an attribute of a surrogate
         assert evaluate("bonus = rate * 4", "repl")["result"] == ""
         assert evaluate("bonus", "repl")["result"] == "1.0"  # console statements change the session's values
         assert evaluate("print('total is', order['total'])", "repl")["result"] == "total is 120.0\n"

@@ -53,8 +53,10 @@ def apply_discount(order, job):
 
 def checkout(orders):
     job = Job("checkout", owner="ops")
+    audit_log = [f"event-{n}" for n in range(249)]
     priced = []
     for order in orders:
+        audit_log.append(f"order-{order['id']}")
         try:
             priced.append(apply_discount(order, job))  # CALL_LINE
         except ZeroDivisionError as error:
