@@ -40,9 +40,11 @@ and do anything Python can, in this process, which is why the server listens on 
 An expression that never finishes blocks the server.
 
 Route for `--pydevd` (`pyheapdump.ide.pydevd_bridge`): PyCharm and PyDev run their own debug server and only
-speak pydevd's protocol, so there the dump is presented through pydevd itself: the re-enacted frames are shown
-as pydevd custom frames (one suspended thread per dumped stack) while the loader's thread is suspended at the
-top of the dumped current stack.
+speak pydevd's protocol, so there the dump is presented through pydevd itself, joined with `pydevd.settrace`:
+the loader's thread, renamed after the stack it shows, is suspended on the dumped exception (pydevd adds the
+chained exceptions' frames), and every other stack (the chain's exceptions, dumped threads, asyncio tasks,
+greenlets) is a pydevd custom frame. The thread suspends itself with tracing off, so nothing of the loader is
+traced or shown; resuming or stepping suspends it again at once.
 """
 
 from __future__ import annotations

@@ -120,8 +120,8 @@ def _instance_state(value: Any) -> dict[str, Any]:
             if isinstance(member, types.MemberDescriptorType) and name not in state:
                 try:
                     state[name] = member.__get__(value, type(value))
-                except AttributeError:
-                    continue  # an unset slot
+                except Exception:
+                    continue  # an unset slot, or a slot of another layout
     return state
 
 
@@ -444,17 +444,18 @@ class VariableHandles:
         self._by_key: dict[Any, int] = {}
         self._keep: list[Any] = []  # the objects whose id() is a key, kept alive so ids stay unique
 
-    def _register(self, key: Any, list_children: Callable[[], list[Child]]) -> int:
+    def _register(self, key: Any, list_children: Callable[[], list[Child]], keep: Any = None) -> int:
         ref = self._by_key.get(key)
         if ref is None:
             ref = len(self._expansions) + 1
             self._expansions[ref] = _Expansion(list_children)
             self._by_key[key] = ref
+            self._keep.append(keep)
         return ref
 
     def for_value(self, value: Any, evaluate_name: str | None) -> int:
-        self._keep.append(value)
-        return self._register(("value", id(value), evaluate_name), lambda: children(value, evaluate_name))
+        key = ("value", id(value), evaluate_name)
+        return self._register(key, lambda: children(value, evaluate_name), keep=value)
 
     def for_scope(self, name: str, frame: PresentedFrame, mapping: dict[str, Any]) -> int:
         def list_children() -> list[Child]:
