@@ -95,7 +95,9 @@ class SurrogateModule(Surrogate):
 
 # Instances of builtin subclasses (dict, list) are not always hashable or weak-referenceable by key, so the info
 # is kept by id() with a weak reference that removes it when the surrogate goes away.
-_info_lock = threading.Lock()
+# Re-entrant: a weakref callback (forget) can run while this thread holds the lock, whenever the cycle collector
+# runs between two bytecodes inside it (3.12+ collects at the eval breaker) and frees other surrogates.
+_info_lock = threading.RLock()
 _infos: dict[int, tuple[weakref.ref[Any], SurrogateInfo]] = {}
 
 
