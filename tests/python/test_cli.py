@@ -51,7 +51,7 @@ def test_info_shows_the_header_of_a_dump(crash: tuple[Path, Path, str]) -> None:
     assert f"python       {sys.version.split()[0]}" in out
     assert re.search(r"pid +\d+", out)
     assert "limits hit   none" in out
-    assert "redaction    off" in out
+    assert "redaction    on" in out  # on by default
     assert re.search(r"size +[\d.]+ KiB on disk; \d+ objects", out)
 
 
