@@ -8,10 +8,16 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
 #include <optional>
 #include <ostream>
 #include <streambuf>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -22,6 +28,10 @@ namespace {
 // The writer closes a chunk before it could exceed this, so that even incompressible data stays, once deflated
 // (deflateBound adds well under 0.1%), within the format's kMaxChunkSize for stored bytes.
 constexpr size_t kMaxRawPerChunk = kMaxChunkSize - (1u << 20);
+
+// Full chunks handed to the background thread and not yet written (the one it is compressing included): enough to
+// keep it busy while the walk fills the next chunk, few enough that the dump's memory stays a few chunks.
+constexpr size_t kMaxChunksInFlight = 2;
 
 // Bytes a record takes once serialized: id, kind, type_id, flags, size, then three u64-length-prefixed blobs.
 constexpr size_t kRecordFixedBytes = 8 + 1 + 8 + 4 + 8 + 3 * 8;
@@ -103,6 +113,15 @@ class DumpFileWriter::PendingChunk {
     }
   }
 
+  // Moves the chunk's contents out into `out` and goes on filling `out`'s old buffer (a spare one, so that the
+  // buffers circulate between this chunk and the background thread instead of being allocated per chunk).
+  void TakeRaw(std::string& out) {
+    archive_.reset();
+    raw_.swap(out);
+    Clear();
+    if (raw_.capacity() < kTargetChunkRaw) Reserve();
+  }
+
  private:
   void Reserve() { raw_.reserve(kTargetChunkRaw + kTargetChunkRaw / 4); }
 
@@ -153,14 +172,120 @@ class DumpFileWriter::Deflater {
   size_t capacity_ = 0;
 };
 
+// The background thread that compresses and writes full chunks in the order they were handed over. It touches only
+// the deflater, the descriptor and the byte counters, and only while the caller is not writing itself: the caller
+// writes (header, summary, footer) only before the first hand-over or after Drain().
+class DumpFileWriter::Pipeline {
+ public:
+  explicit Pipeline(DumpFileWriter& writer) : writer_(writer) {}
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+  ~Pipeline() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+      queue_.clear();  // an abandoned dump: nothing more is written
+    }
+    work_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Whether the thread has failed; cheap enough to ask once per record.
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+
+  // Moves the chunk's contents to the queue, after waiting while kMaxChunksInFlight are already there.
+  absl::Status Submit(PendingChunk& pending) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!thread_.joinable() && !inline_) {
+      try {
+        thread_ = std::thread([this] { Run(); });
+      } catch (const std::system_error&) {
+        inline_ = true;  // no thread to be had (a process at its thread limit): compress on the caller's thread
+      }
+    }
+    if (inline_) return WriteInline(pending);
+    done_.wait(lock, [this] { return !error_.ok() || queue_.size() + (busy_ ? 1 : 0) < kMaxChunksInFlight; });
+    if (!error_.ok()) return error_;
+    std::string buffer;
+    if (!spare_.empty()) {
+      buffer.swap(spare_.back());
+      spare_.pop_back();
+    }
+    pending.TakeRaw(buffer);
+    queue_.push_back(Job{pending.kind(), std::move(buffer)});
+    lock.unlock();
+    work_.notify_one();
+    return absl::OkStatus();
+  }
+
+  // Waits until every handed-over chunk is written (or dropped after a failure); returns the thread's error.
+  absl::Status Drain() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return queue_.empty() && !busy_; });
+    return error_;
+  }
+
+ private:
+  struct Job {
+    ChunkKind kind;
+    std::string raw;
+  };
+
+  absl::Status WriteInline(PendingChunk& pending) {
+    if (error_.ok()) error_ = writer_.EncodeChunk(pending.kind(), pending.raw());
+    pending.Clear();
+    if (!error_.ok()) failed_.store(true, std::memory_order_release);
+    return error_;
+  }
+
+  void Run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (true) {
+      work_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      Job job = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      absl::Status status = writer_.EncodeChunk(job.kind, job.raw);
+      job.raw.clear();
+      lock.lock();
+      busy_ = false;
+      if (job.raw.capacity() <= 4 * kTargetChunkRaw) spare_.push_back(std::move(job.raw));
+      if (!status.ok()) {
+        // Later chunks cannot follow a missing one: drop them; the caller sees the error on its next call.
+        error_ = std::move(status);
+        queue_.clear();
+        failed_.store(true, std::memory_order_release);
+      }
+      done_.notify_all();
+    }
+  }
+
+  DumpFileWriter& writer_;
+  std::mutex mutex_;
+  std::condition_variable work_;  // a job was queued, or the pipeline is stopping
+  std::condition_variable done_;  // a job was finished
+  std::deque<Job> queue_;
+  std::vector<std::string> spare_;  // emptied chunk buffers, for reuse
+  bool busy_ = false;
+  bool stopping_ = false;
+  bool inline_ = false;  // no background thread could be started
+  absl::Status error_;
+  std::atomic<bool> failed_{false};
+  std::thread thread_;  // declared last: started after, and joined before, everything above
+};
+
 DumpFileWriter::DumpFileWriter(std::string final_path, WriterOptions options)
     : final_path_(std::move(final_path)),
       options_(options),
       records_(std::make_unique<PendingChunk>(ChunkKind::kRecords)),
       sources_(std::make_unique<PendingChunk>(ChunkKind::kSources)),
-      deflater_(std::make_unique<Deflater>(options.zlib_level)) {}
+      deflater_(std::make_unique<Deflater>(options.zlib_level)),
+      pipeline_(std::make_unique<Pipeline>(*this)) {}
 
 DumpFileWriter::~DumpFileWriter() {
+  pipeline_.reset();  // the background thread must be gone before the descriptor is closed
   if (fd_ >= 0) close(fd_);
   RemoveTempFile();
 }
@@ -237,6 +362,7 @@ absl::Status DumpFileWriter::WriteHeader(std::string_view json) {
 
 absl::Status DumpFileWriter::AppendRecord(const Record& record) {
   if (!error_.ok()) return error_;
+  if (pipeline_->failed()) return AdoptPipelineError();
   if (state_ != State::kWriting) {
     if (state_ == State::kCommitted) return CheckWritable();
     return absl::FailedPreconditionError(absl::StrCat("write the header of ", final_path_, " before its records"));
@@ -266,6 +392,7 @@ absl::Status DumpFileWriter::AppendRecord(const Record& record) {
 
 absl::Status DumpFileWriter::AppendSource(std::string_view filename, std::string_view text) {
   if (!error_.ok()) return error_;
+  if (pipeline_->failed()) return AdoptPipelineError();
   if (state_ != State::kWriting) {
     if (state_ == State::kCommitted) return CheckWritable();
     return absl::FailedPreconditionError(absl::StrCat("write the header of ", final_path_, " before its sources"));
@@ -301,7 +428,8 @@ absl::Status DumpFileWriter::Commit(std::string_view summary_json) {
   }
   if (absl::Status status = FlushPending(*records_); !status.ok()) return status;
   if (absl::Status status = FlushPending(*sources_); !status.ok()) return status;
-  uint64_t summary_offset = file_bytes_;
+  if (absl::Status status = DrainPipeline(); !status.ok()) return status;
+  uint64_t summary_offset = file_bytes();
   if (absl::Status status = WriteChunk(ChunkKind::kSummary, summary_json); !status.ok()) return status;
 
   char footer[kFooterSize];
@@ -322,16 +450,31 @@ absl::Status DumpFileWriter::Commit(std::string_view summary_json) {
 
 absl::Status DumpFileWriter::FlushPending(PendingChunk& pending) {
   if (pending.empty()) return absl::OkStatus();
-  absl::Status status = WriteChunk(pending.kind(), pending.raw());
-  pending.Clear();
-  return status;
+  if (!pipeline_->Submit(pending).ok()) return AdoptPipelineError();
+  return absl::OkStatus();
+}
+
+absl::Status DumpFileWriter::DrainPipeline() {
+  if (!pipeline_->Drain().ok()) return AdoptPipelineError();
+  return absl::OkStatus();
+}
+
+absl::Status DumpFileWriter::AdoptPipelineError() {
+  absl::Status error = pipeline_->Drain();  // the thread is idle from here on: the descriptor can be closed
+  return FailWith(
+      error.ok() ? absl::InternalError(absl::StrCat("cannot write ", final_path_, ": the background writer stopped"))
+                 : std::move(error));
 }
 
 absl::Status DumpFileWriter::WriteChunk(ChunkKind kind, std::string_view raw) {
+  absl::Status status = EncodeChunk(kind, raw);
+  return status.ok() ? status : FailWith(std::move(status));
+}
+
+absl::Status DumpFileWriter::EncodeChunk(ChunkKind kind, std::string_view raw) {
   std::optional<std::string_view> stored = deflater_->Compress(raw);
   if (!stored) {
-    return FailWith(
-        absl::InternalError(absl::StrCat("cannot write ", final_path_, ": zlib could not compress a chunk")));
+    return absl::InternalError(absl::StrCat("cannot write ", final_path_, ": zlib could not compress a chunk"));
   }
   char header[kChunkHeaderSize];
   StoreLE32(header, static_cast<uint32_t>(kind));
@@ -339,25 +482,32 @@ absl::Status DumpFileWriter::WriteChunk(ChunkKind kind, std::string_view raw) {
   StoreLE32(header + 8, static_cast<uint32_t>(raw.size()));
   StoreLE32(header + 12, static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(stored->data()),
                                                      static_cast<uInt>(stored->size()))));
-  if (absl::Status status = WriteAll(header, sizeof(header)); !status.ok()) return status;
-  if (absl::Status status = WriteAll(stored->data(), stored->size()); !status.ok()) return status;
+  if (int error_number = WriteFully(header, sizeof(header)); error_number != 0) return ErrnoError(error_number);
+  if (int error_number = WriteFully(stored->data(), stored->size()); error_number != 0) {
+    return ErrnoError(error_number);
+  }
   ++chunks_written_;
   return absl::OkStatus();
 }
 
 absl::Status DumpFileWriter::WriteAll(const char* data, size_t size) {
+  int error_number = WriteFully(data, size);
+  return error_number == 0 ? absl::OkStatus() : Fail(error_number);
+}
+
+int DumpFileWriter::WriteFully(const char* data, size_t size) {
   while (size > 0) {
     ssize_t n = write(fd_, data, size);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Fail(errno);
+      return errno;
     }
-    if (n == 0) return Fail(ENOSPC);  // a regular file accepts no bytes only when the device is full
+    if (n == 0) return ENOSPC;  // a regular file accepts no bytes only when the device is full
     data += n;
     size -= static_cast<size_t>(n);
-    file_bytes_ += static_cast<uint64_t>(n);
+    file_bytes_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
   }
-  return absl::OkStatus();
+  return 0;
 }
 
 absl::Status DumpFileWriter::SyncDirectory() {
@@ -375,10 +525,12 @@ absl::Status DumpFileWriter::SyncDirectory() {
   return absl::OkStatus();
 }
 
-absl::Status DumpFileWriter::Fail(int error_number) {
-  return FailWith(absl::Status(absl::ErrnoToStatusCode(error_number),
-                               absl::StrCat("cannot write ", final_path_, ": ", std::strerror(error_number))));
+absl::Status DumpFileWriter::ErrnoError(int error_number) const {
+  return absl::Status(absl::ErrnoToStatusCode(error_number),
+                      absl::StrCat("cannot write ", final_path_, ": ", std::strerror(error_number)));
 }
+
+absl::Status DumpFileWriter::Fail(int error_number) { return FailWith(ErrnoError(error_number)); }
 
 absl::Status DumpFileWriter::FailWith(absl::Status error) {
   error_ = std::move(error);

@@ -2,8 +2,13 @@
 //
 // The file is written under a temporary name beside the final path and renamed into place only by Commit(), so a
 // crash, a full disk or an abandoned writer never leaves a half-written dump that looks complete.
+//
+// RECORDS and SOURCES chunks are compressed and written by a background thread (no Python API, no GIL), so that
+// deflate overlaps the walk; at most kMaxChunksInFlight full chunks wait for it. A failure there is reported by the
+// next call on the writer, with the temporary file already removed.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -45,7 +50,7 @@ class DumpFileWriter {
 
   uint64_t records_written() const { return records_written_; }
   uint64_t raw_record_bytes() const { return raw_record_bytes_; }  // serialized record bytes, before compression
-  uint64_t file_bytes() const { return file_bytes_; }              // bytes written to the file so far
+  uint64_t file_bytes() const { return file_bytes_.load(std::memory_order_relaxed); }  // bytes written so far
   // The temporary file being written; empty once it is committed or removed.
   const std::string& temp_path() const { return temp_path_; }
 
@@ -55,18 +60,30 @@ class DumpFileWriter {
  private:
   class PendingChunk;
   class Deflater;
+  class Pipeline;
 
   DumpFileWriter(std::string final_path, WriterOptions options);
 
   absl::Status OpenTempFile();
   absl::Status CheckWritable() const;
+  // Hands a full chunk to the background thread (waiting while it is behind).
   absl::Status FlushPending(PendingChunk& pending);
+  // Waits until the background thread has written every chunk handed to it.
+  absl::Status DrainPipeline();
+  // Compresses and writes a chunk now, from the calling thread (the background thread must be idle).
   absl::Status WriteChunk(ChunkKind kind, std::string_view raw);
+  // Compresses and writes one chunk. Called by whichever thread writes; it only reports a failure (as an
+  // absl::Status), leaving the writer's error state, descriptor and temporary file to the calling thread.
+  absl::Status EncodeChunk(ChunkKind kind, std::string_view raw);
   absl::Status WriteAll(const char* data, size_t size);
+  int WriteFully(const char* data, size_t size);  // 0, or the errno of the failed write
   absl::Status SyncDirectory();
+  absl::Status ErrnoError(int error_number) const;
   // Records errno (or an error) as the writer's permanent error, closes and removes the temporary file.
   absl::Status Fail(int error_number);
   absl::Status FailWith(absl::Status error);
+  // The background thread failed: wait for it to stop, then make its error the writer's.
+  absl::Status AdoptPipelineError();
   void RemoveTempFile();
 
   enum class State { kNeedHeader, kWriting, kCommitted };
@@ -82,8 +99,9 @@ class DumpFileWriter {
   std::unique_ptr<Deflater> deflater_;
   uint64_t records_written_ = 0;
   uint64_t raw_record_bytes_ = 0;
-  uint64_t file_bytes_ = 0;
-  uint64_t chunks_written_ = 0;
+  std::atomic<uint64_t> file_bytes_{0};  // also advanced by the background thread
+  uint64_t chunks_written_ = 0;          // read by the caller only once the background thread is drained
+  std::unique_ptr<Pipeline> pipeline_;   // declared last: its thread stops before the members it uses go away
 };
 
 }  // namespace pyheapdump
