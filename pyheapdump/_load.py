@@ -975,8 +975,12 @@ class Rebuilder:
                 return real
         obj = object.__new__(SurrogateFunction)
         obj.__dict__.update({"__name__": names.get("name"), "__qualname__": qualname, "__module__": module})
-        attach_info(obj, SurrogateInfo(str(module), str(qualname), surrogate_base.NOT_TRUSTED if module != "__main__"
-                                       else surrogate_base.NOT_IMPORTABLE, "functions never run from a safe load"))
+        if self.trusted:  # the lookup above failed: a local function, or a module this process does not have
+            reason, detail = surrogate_base.NOT_IMPORTABLE, f"{module}.{qualname} cannot be imported here"
+        else:
+            reason = surrogate_base.NOT_IMPORTABLE if module == "__main__" else surrogate_base.NOT_TRUSTED
+            detail = "functions never run from a safe load"
+        attach_info(obj, SurrogateInfo(str(module), str(qualname), reason, detail))
 
         def fill() -> None:
             values = self._attrs(attrs, attr_refs)

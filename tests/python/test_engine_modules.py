@@ -40,6 +40,8 @@ REPORT = textwrap.dedent("""
                        "pair_left_is_account": L["pair"].left is L["account"],
                        "session_account_is_account": L["session"].account is L["account"]}
     if sys.argv[2] == "trusted":
+        helper = surrogate_info(L["local_helper"])
+        report["local_helper"] = [L["local_helper"].__qualname__, helper.reason, helper.detail]
         report["calls"] = {"balance_after": L["account"].balance_after(5, 7), "total": L["history"].total(),
                            "owners": L["ledger"].owners(), "greeting": L["session"].greeting(),
                            "pair_left_field": L["pair"].left.owner}
@@ -117,6 +119,12 @@ def test_trusted_load_imports_the_dumped_main_script_without_running_its_main_bl
     assert (app / "imported-as-__pyheapdump_main__").exists()
     assert not (app / "main-block-ran").exists()
     assert report["warnings"] == []
+
+
+def test_trusted_load_says_why_a_local_function_stays_a_surrogate(app: Path, tmp_path: Path) -> None:
+    report = load_elsewhere(app / "app.heapdump", "trusted", tmp_path, extra_paths=(app,))
+    assert report["local_helper"] == ["main.<locals>.local_helper", "not importable",
+                                      "__main__.main.<locals>.local_helper cannot be imported here"]
 
 
 def test_trusted_load_where_the_modules_are_gone_falls_back_to_surrogates_that_say_not_importable(

@@ -31,8 +31,12 @@ def main(path):
     ledger.audited = True
     pair = Pair(left=account, right="right side")
     session = Session("ada", account)
+
+    def local_helper():
+        return session
+
     pyheapdump.save_dump(path)  # DUMP_LINE
-    return account, history, ledger, pair, session
+    return account, history, ledger, pair, session, local_helper
 
 
 if __name__ == "__main__":
