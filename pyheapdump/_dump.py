@@ -34,6 +34,10 @@ DEFAULT_LIMITS: dict[str, Any] = {
     "max_repr": 500,
 }
 MAX_SOURCE_BYTES = 8 << 20
+# The switch interval during the walk: long, so other threads do not run between two objects, but bounded, because it
+# is also how long the walk waits to get the GIL back whenever a capture function releases it (an lseek, a numpy
+# copy) while another thread is busy: at 1000 s, a dump of a process with a CPU-bound thread and open files hung.
+WALK_SWITCH_INTERVAL = 0.1
 
 _dumping = threading.local()
 _one_dump_at_a_time = threading.Lock()
@@ -226,7 +230,7 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
         writer.write_header(json.dumps(_header(description, reason, exc, len(root["threads"]), limits, redactor)))
         # One consistent snapshot: other threads should not run between two objects of the walk.
         previous_interval = sys.getswitchinterval()
-        sys.setswitchinterval(1000.0)
+        sys.setswitchinterval(WALK_SWITCH_INTERVAL)
         try:
             stats = writer.walk(root, limits, policy.for_type, redactor.redact if redactor is not None else None,
                                 redactor is not None and redactor.needs_every_string)

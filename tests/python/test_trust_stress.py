@@ -1,0 +1,119 @@
+"""Dumping under stress, each scenario in its own process (tests/python/programs/trust_stress.py): other threads
+mutating what is dumped, hostile objects, a million levels of nesting, ten million items, an address-space limit, and
+dumps requested from a signal handler or another thread while one runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine_support import PROGRAMS, last_json_line, run_python
+
+
+def scenario(tmp_path: Path, name: str, *args: Any, timeout: float = 280) -> dict[str, Any]:
+    result = run_python([PROGRAMS / "trust_stress.py", name, tmp_path, *args], cwd=tmp_path, timeout=timeout)
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr[-4000:]}"
+    return last_json_line(result.stdout)
+
+
+def test_dumps_while_four_threads_mutate_the_dumped_objects_all_succeed_with_consistent_snapshots(
+        tmp_path: Path) -> None:
+    report = scenario(tmp_path, "mutate", 15)
+    assert report["errors"] == []
+    assert report["dumps"] == 15
+    assert report["torn"] == []  # every dumped list of pairs holds whole pairs
+    assert report["dumps_per_second"] > 0.5, report
+
+
+def test_hostile_methods_and_properties_never_run_while_dumping_and_the_state_is_kept(tmp_path: Path) -> None:
+    report = scenario(tmp_path, "hostile")
+    assert report["ran"] == []  # no __getattribute__, __getattr__, __class__, reduce, repr, sizeof, hash, property
+    assert report["ran_after_load"] == []
+    assert report["seconds"] < 10  # nothing that loops or sleeps ran
+    kept = report["kept"]
+    for name in ("getattribute", "getattr", "reduce raises", "reduce sleeps", "reduce garbage", "repr", "sizeof",
+                 "property"):
+        assert kept[name] == name, kept  # each instance loaded with its own __dict__
+    assert report["iter_items"] == [1, 2, 3]  # a list subclass whose __iter__ raises: its items read through the C API
+    assert report["key_kept"] == "hash"  # a dict key whose __hash__ and __eq__ are hostile
+    assert report["errors"] == 0
+
+
+def test_a_list_nested_a_million_levels_deep_dumps_and_loads_without_overflowing_the_stack(tmp_path: Path) -> None:
+    dumped = scenario(tmp_path, "deep", 1_000_000)
+    assert dumped["cut"] == {}
+    assert dumped["objects"] > 1_000_000
+    loaded = scenario(tmp_path, "load-deep", dumped["path"])
+    assert loaded["depth"] == 1_000_000
+
+
+def test_a_list_of_ten_million_items_is_cut_by_max_items_and_the_cut_is_in_the_summary(tmp_path: Path) -> None:
+    report = scenario(tmp_path, "big", 10_000_000)
+    assert report["cut"] == {"max_items": 1}
+    assert report["limits_hit"] == ["max_items"]
+    assert report["loaded_length"] == 1_000_000 and report["loaded_head"] == [0, 1, 2]
+    assert report["seconds"] < 20
+    assert report["file_bytes"] < 10 << 20
+
+
+def _low_memory(tmp_path: Path, how: str) -> tuple[str, str]:
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    result = run_python([PROGRAMS / "trust_stress.py", "lowmem", dumps, 10, how], cwd=tmp_path, timeout=120)
+    assert result.returncode == 1, result.stderr  # the program's own uncaught error, not a crash
+    assert "ValueError: the program's own error (300000 records)" in result.stderr
+    assert list(dumps.iterdir()) == []  # no dump, no temporary file
+    return result.stdout, result.stderr
+
+
+def test_under_an_address_space_limit_an_explicit_dump_fails_cleanly_and_the_program_error_is_reported(
+        tmp_path: Path) -> None:
+    out, _ = _low_memory(tmp_path, "explicit")
+    assert "dump failed: MemoryError" in out
+
+
+def test_under_an_address_space_limit_the_excepthook_dump_fails_cleanly_and_python_still_reports_the_error(
+        tmp_path: Path) -> None:
+    _, err = _low_memory(tmp_path, "hook")
+    assert "pyheapdump: no heap dump for excepthook: MemoryError" in err
+
+
+def test_a_dump_requested_from_a_signal_handler_during_a_dump_is_refused_and_the_first_completes(
+        tmp_path: Path) -> None:
+    report = scenario(tmp_path, "signal")
+    assert len(report["outcomes"]) == 1
+    outcome = report["outcomes"][0]
+    # The alarm fires during the walk (refused on this thread) or, on a slow machine, after it (a clean second dump).
+    assert outcome.startswith("DumpInProgressError") or outcome == "written", outcome
+    assert report["outer_length"] == report["heap"] == 400_000
+
+
+def test_a_dump_requested_from_another_thread_during_a_dump_waits_then_succeeds(tmp_path: Path) -> None:
+    report = scenario(tmp_path, "thread")
+    assert report["alive"] is False
+    assert len(report["outcome"]) == 1 and report["outcome"][0].startswith("written after"), report
+    assert report["first_length"] == report["heap"] == 400_000
+    assert report["second_threads"] == 2
+
+
+def test_a_dump_with_open_files_and_busy_threads_does_not_wait_for_the_switch_interval(tmp_path: Path) -> None:
+    # Reading a file's position releases the GIL; at a 1000 s switch interval the walk then waited up to 1000 s per
+    # file for a CPU-bound thread to hand the GIL back.
+    program = tmp_path / "busy.py"
+    program.write_text(
+        "import sys, threading, time\n"
+        "import pyheapdump\n"
+        "stop = False\n"
+        "def spin():\n"
+        "    while not stop:\n"
+        "        pass\n"
+        "for _ in range(3):\n"
+        "    threading.Thread(target=spin, daemon=True).start()\n"
+        "files = [open(f'file-{i}', 'w') for i in range(100)]\n"
+        "started = time.perf_counter()\n"
+        "pyheapdump.save_dump('busy.heapdump', threads=False)\n"
+        "print(time.perf_counter() - started)\n")
+    result = run_python([program], cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout.split()[-1]) < 30
