@@ -9,6 +9,7 @@ rebuilt becomes a surrogate on its own.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import enum
 import functools
@@ -81,6 +82,7 @@ SAFE_CALLABLES = frozenset({
 })
 _NEWOBJ = {("copyreg", "__newobj__"), ("copyreg", "__newobj_ex__")}
 _CONTAINER_KINDS = {LIST: list, TUPLE: tuple, DICT: dict, SET: set, FROZENSET: frozenset, DEQUE: deque}
+_IMMUTABLE_VALUES = (int, float, complex, str, bytes)
 _VALUE_BASES = (int, float, complex, str, bytes, bytearray, list, tuple, dict, set, frozenset, deque)
 
 
@@ -182,6 +184,7 @@ class Rebuilder:
         self.trusted = trusted
         self.metadata = metadata
         self._instance_classes: dict[int, Any] = {}
+        self._nesting = 0  # fills running inside other fills
         self._surrogate_types: dict[tuple[int, int, str], tuple[str, str, type, type | None]] = {}
         # Record id -> what is left to do to finish its object; the order lists say when, hashing ones last.
         self.pending: dict[int, Any] = {}
@@ -421,6 +424,8 @@ class Rebuilder:
             record = self.records.get(oid)
             if record is None or record[1] in _BY_REFERENCE_KINDS:
                 continue  # classes, functions, frames: a value made from them needs them to exist, not to be filled
+            if self._nesting > _MAX_NESTED_FILLS:
+                continue  # deep enough: the outer drain finishes the rest, rather than the stack overflowing
             fill = self.pending.pop(oid, None)
             if fill is not None:
                 self._run_fill(oid, fill)
@@ -430,10 +435,19 @@ class Rebuilder:
         return raw
 
     def _run_fill(self, oid: int, fill: Any) -> None:
+        self._nesting += 1
         try:
             fill()
         except Exception as error:  # noqa: BLE001
             self.problems.append(f"object {oid}: filling it failed: {type(error).__name__}: {error}")
+        finally:
+            self._nesting -= 1
+
+    def _finish_new_fills(self) -> None:
+        """Before a dict or set hashes its keys, finishes the objects its filling just made (their state may decide
+        their hash). Only at the top level: a fill nested in another would otherwise nest the whole heap."""
+        if self._nesting <= 1:
+            self._drain(hashing=False)
 
     # ---- placeholders ----
 
@@ -479,9 +493,13 @@ class Rebuilder:
         return (module if isinstance(module, str) else "?", qualname if isinstance(qualname, str) else "?")
 
     def _surrogate_for(self, record: tuple[Any, ...], reason: str, detail: str = "",
-                       state: dict[str, Any] | None = None, facts: Any = None) -> Any:
+                       state: dict[str, Any] | None = None, facts: Any = None,
+                       value_args: tuple[Any, ...] = ()) -> Any:
         module, qualname, cls, builtin = self._surrogate_type(record[2], record[1], reason)
-        obj = builtin.__new__(cls) if builtin is not None and builtin not in (tuple, frozenset) else object.__new__(cls)
+        if builtin is not None and builtin not in (tuple, frozenset):
+            obj = builtin.__new__(cls, *value_args)
+        else:
+            obj = object.__new__(cls)
         if state:
             _set_state_dict(obj, state)
         data = record[9]
@@ -725,11 +743,56 @@ class Rebuilder:
             # A surrogate needs nothing finished to exist; its state is read when it is filled, so a long chain of
             # such objects is filled one after the other, not nested.
             obj = self._surrogate_for(record, surrogate_base.NOT_TRUSTED if not self.trusted
-                                      else surrogate_base.NOT_IMPORTABLE, "its class could not be rebuilt")
+                                      else surrogate_base.NOT_IMPORTABLE, "its class could not be rebuilt",
+                                      value_args=self._value_args(record))
             self._defer(oid, lambda: self._fill_reduce_surrogate(obj, record))
             return obj
         self._defer(oid, lambda: self._apply_reduce_state(obj, record))
         return obj
+
+    def _value_args(self, record: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The value of an int, float, complex, str or bytes subclass's instance, read from its reduce: `cls(value)`
+        (an IntEnum member) or `copyreg.__newobj__(cls, value)`; () when the reduce does not say it. A surrogate of
+        such a class is that value: an empty one would show the program's 42 as 0."""
+        items, refs, type_id = record[5], record[6], record[2]
+        builtin = self._surrogate_type(type_id, record[1], surrogate_base.NOT_TRUSTED)[3] if type_id else None
+        if builtin not in _IMMUTABLE_VALUES or 0 not in refs or 1 not in refs or type(items[0]) is not int:
+            return ()
+        if items[0] == type_id:
+            skip = 0
+        elif self._names(items[0], FUNCTION) in _NEWOBJ:
+            skip = 1
+        else:
+            return ()
+        args = self.value(self._complete(items[1]))
+        if not isinstance(args, tuple) or len(args) != skip + 1:
+            return ()
+        value = args[skip]
+        return (value,) if type(value) in _IMMUTABLE_VALUES else ()
+
+    def _value_from_repr(self, record: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The value of an opaque int/float/complex/str/bytes subclass instance, read back from its captured repr when
+        that is a literal of its builtin (ast.literal_eval runs no code); () otherwise."""
+        type_id, data = record[2], record[9]
+        if not type_id or not isinstance(data, bytes) or not data:
+            return ()
+        builtin = self._surrogate_type(type_id, record[1], surrogate_base.OPAQUE)[3]
+        if builtin not in _IMMUTABLE_VALUES:
+            return ()
+        try:
+            value = ast.literal_eval(data.decode("utf-8", "surrogatepass"))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError, UnicodeDecodeError):
+            return ()
+        return (value,) if type(value) is builtin else ()
+
+    def _names(self, record_id: int, kind: int) -> tuple[Any, Any]:
+        """(module, qualname) of a CLASS or FUNCTION record, without making its object."""
+        record = self.records.get(record_id)
+        if record is None or record[1] != kind:
+            return None, None
+        attrs = self._attrs(record[7], [n for n in record[8] if n in ("module", "qualname")
+                                        and type(record[7][n]) is int])
+        return attrs.get("module"), attrs.get("qualname")
 
     def _call_reduce(self, function: Any, args: tuple[Any, ...]) -> Any:
         key = (getattr(function, "__module__", None), getattr(function, "__qualname__", None))
@@ -756,7 +819,18 @@ class Rebuilder:
         return self._values(record[5], record[6])
 
     def _fill_reduce_surrogate(self, obj: Any, record: tuple[Any, ...]) -> None:
-        _set_state_dict(obj, self._reduce_state(record))
+        state_raw = record[5][2] if len(record[5]) > 2 else None
+        state_record = self.records.get(state_raw) if 2 in record[6] and type(state_raw) is int else None
+        if state_record is not None and state_record[1] == DICT and not state_record[2]:
+            # The usual state, a plain dict of attributes, becomes the surrogate's own __dict__: nothing to finish
+            # first, so chains of such objects never nest.
+            state = self.get(state_raw)
+            current = object.__getattribute__(obj, "__dict__")
+            if current:
+                state.update(current)
+            object.__setattr__(obj, "__dict__", state)
+        else:
+            _set_state_dict(obj, self._reduce_state(record))
         args = self.value(self._complete(record[5][1])) if 1 in record[6] else record[5][1]
         if isinstance(args, tuple) and args and "_reduce_args" not in obj.__dict__:
             obj.__dict__["_reduce_args"] = args
@@ -849,7 +923,7 @@ class Rebuilder:
             reason_text = self.value(attrs["reason"])
         reason = surrogate_base.CUT if isinstance(reason_text, str) and reason_text.startswith("cut:") \
             else surrogate_base.OPAQUE
-        obj = self._surrogate_for(record, reason, str(reason_text or ""))
+        obj = self._surrogate_for(record, reason, str(reason_text or ""), value_args=self._value_from_repr(record))
         facts_ref = "facts" in attr_refs
 
         def fill() -> None:
@@ -898,10 +972,10 @@ class Rebuilder:
         elif kind == DEQUE:
             deque.extend(obj, values)
         elif kind == SET:
-            self._drain(hashing=False)
+            self._finish_new_fills()
             set.update(obj, values)
         else:
-            self._drain(hashing=False)
+            self._finish_new_fills()
             setitem = OrderedDict.__setitem__ if isinstance(obj, OrderedDict) else dict.__setitem__
             for i in range(0, len(values) - 1, 2):
                 setitem(obj, values[i], values[i + 1])
@@ -1037,6 +1111,7 @@ _SHELL_KINDS = frozenset({LIST, DICT, SET, DEQUE, INSTANCE, FRAME, TRACEBACK, CE
                           SURROGATE})
 _CONSTRUCTION_ATTRS = frozenset({"module", "qualname", "name", "importable", "filename", "firstlineno", "varnames",
                                  "real", "imag", "start", "stop", "step", "exceptions", "capture", "state"})
+_MAX_NESTED_FILLS = 50
 _STATE_PREFIXES = frozenset({"dict:", "slot:"})
 _BY_REFERENCE_KINDS = frozenset({CLASS, FUNCTION, MODULE, CODE, FRAME, TRACEBACK, GENERATOR, EXCEPTION})
 _KIND_NAMES = {FRAME: "frame", TRACEBACK: "traceback", CELL: "cell", MODULE: "module", CODE: "code"}

@@ -65,6 +65,17 @@ def _has_native_state(cls: type) -> bool:
     return False
 
 
+_VALUE_TYPES = (int, float, complex, str, bytes)
+# What object.__reduce_ex__ calls besides itself; if the program defines one, reducing runs the program's code.
+_PICKLE_HOOKS = ("__reduce_ex__", "__reduce__", "__getnewargs_ex__", "__getnewargs__", "__getstate__",
+                 "__getattribute__")
+
+
+def _value_subclass(cls: type) -> bool:
+    """A class written in Python on top of an immutable value type (its instances are that value)."""
+    return _is_heap_type(cls) and any(klass in _VALUE_TYPES for klass in _type_mro(cls))
+
+
 def _copyreg_reducer(cls: type) -> Any:
     """The reducer registered for exactly cls with copyreg.pickle (pickle does not look at base classes either)."""
     return copyreg.dispatch_table.get(cls)
@@ -112,6 +123,10 @@ class TypePolicy:
             return REDUCE, registered, None, repr_ok
         reducer = _defining_class(cls, "__reduce_ex__", "__reduce__")
         if reducer is not None and (self._code_is_trusted(reducer) or self.options.call_user_reduce):
+            return REDUCE, None, None, repr_ok
+        if _value_subclass(cls) and all(self._code_is_trusted(_defining_class(cls, hook)) for hook in _PICKLE_HOOKS):
+            # A Python subclass of int, float, complex, str or bytes: object.__reduce_ex__ (C code, with no hook of
+            # the program's left to call) gives copyreg.__newobj__(cls, value) and the instance dict.
             return REDUCE, None, None, repr_ok
         if _is_heap_type(cls) and not _has_native_state(cls):
             return INSTANCE, None, None, repr_ok

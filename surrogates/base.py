@@ -138,7 +138,10 @@ def _content_repr(qualname: str, builtin_base: type) -> Any:
     """A container surrogate shows its contents, like the original's default repr would."""
 
     def __repr__(self: Any) -> str:
-        return f"{qualname.rpartition('.')[2]}({builtin_base.__repr__(self)})"
+        name = qualname.rpartition(".")[2]
+        inner = builtin_base.__repr__(self)
+        # set's and frozenset's own repr already names a subclass: Tags({1, 2}), not Tags(Tags({1, 2}))
+        return inner if inner.startswith(f"{name}(") else f"{name}({inner})"
 
     return __repr__
 

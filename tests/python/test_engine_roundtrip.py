@@ -152,6 +152,36 @@ def test_list_and_dict_subclasses_keep_contents_and_instance_attributes(scene: d
     assert tagged_dict.note == "dict subclass state"
 
 
+def test_str_and_int_subclass_instances_keep_their_value_and_state(scene: dict[str, Any]) -> None:
+    user_name, count = scene["user_name"], scene["count"]
+    assert isinstance(user_name, str) and user_name == "ada" and isinstance(user_name, Surrogate)
+    assert type(user_name).__qualname__ == "UserName"
+    assert user_name.verified is True
+    assert isinstance(count, int) and count == 42 and type(count).__qualname__ == "Count"
+
+
+def test_a_str_subclass_whose_pickling_is_the_programs_code_keeps_its_value_from_its_repr(
+        scene: dict[str, Any], scene_run: tuple[Path, dict[str, Any]]) -> None:
+    stateful_name = scene["stateful_name"]
+    assert isinstance(stateful_name, str) and stateful_name == "bob"
+    info = surrogate_info(stateful_name)
+    assert info is not None and info.reason == "opaque" and info.repr == "'bob'"
+    assert "__getstate__ ran" not in scene_run[1]["side_effects"]
+
+
+def test_an_int_enum_member_of_the_program_keeps_its_value(scene: dict[str, Any]) -> None:
+    level = scene["level"]
+    assert isinstance(level, int) and level == 2
+    assert (type(level).__module__, type(level).__qualname__) == ("__main__", "Level")
+
+
+def test_a_set_subclass_keeps_contents_state_and_a_plain_repr(scene: dict[str, Any]) -> None:
+    tag_set = scene["tag_set"]
+    assert isinstance(tag_set, set) and tag_set == {"x", "y"}
+    assert tag_set.note == "set subclass state"
+    assert repr(tag_set) in ("TagSet({'x', 'y'})", "TagSet({'y', 'x'})")
+
+
 # --- plain instances ------------------------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ The tests find lines by the `# NAME_LINE` markers.
 import collections
 import datetime
 import decimal
+import enum
 import fractions
 import http
 import json
@@ -78,6 +79,31 @@ class TaggedDict(dict):
 
 
 Point = collections.namedtuple("Point", "x y")
+
+
+class UserName(str):
+    pass
+
+
+class Count(int):
+    pass
+
+
+class StatefulName(str):
+    """Pickling it would run the program's __getstate__: the dump must not, and keeps the value from its repr."""
+
+    def __getstate__(self):
+        SIDE_EFFECTS.append("__getstate__ ran")
+        return {}
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+class TagSet(set):
+    pass
 
 
 def module_function(a, b=2, *, c=3):  # MODULE_FUNCTION_LINE
@@ -179,6 +205,13 @@ def scene(report):  # SCENE_DEF_LINE
     tagged_dict = TaggedDict(key="value")
     tagged_dict.note = "dict subclass state"
     plain_set = {1, 2, 3}
+    user_name = UserName("ada")
+    user_name.verified = True
+    count = Count(42)
+    stateful_name = StatefulName("bob")
+    level = Level.HIGH
+    tag_set = TagSet({"x", "y"})
+    tag_set.note = "set subclass state"
     plain_frozenset = frozenset({"a", "b"})
     plain_tuple = (1, "two", None)
     plain = Plain("first plain")
