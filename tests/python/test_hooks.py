@@ -320,13 +320,15 @@ def test_asyncio_reports_of_a_lost_task_exception_and_a_failing_callback_dump(tm
     assert frame_named(callback.traceback, "on_timer").f_locals["payload"] == {"present": 1}
 
 
-def _read_until(stream, marker: str) -> str:
+def _read_dump_announcement(stream) -> str:
+    """The service's line saying where the dump went; fails at once on the line saying the dump failed."""
     seen = []
     for line in stream:
         seen.append(line)
-        if marker in line:
+        assert "pyheapdump: no heap dump" not in line, line
+        if "heap dump written to" in line:
             return line
-    raise AssertionError(f"{marker!r} never came; got {seen}")
+    raise AssertionError(f"the service never announced its dump; stderr was {seen}")
 
 
 def _talk_to_service(service: subprocess.Popen[str]) -> str:
@@ -340,7 +342,7 @@ def _talk_to_service(service: subprocess.Popen[str]) -> str:
         assert service.stdout.readline().strip() == "handled first (1)"
 
         service.send_signal(signal.SIGUSR1)
-        announced = _read_until(service.stderr, "heap dump written to")
+        announced = _read_dump_announcement(service.stderr)
 
         service.stdin.write("second\n")
         service.stdin.flush()
