@@ -205,6 +205,11 @@ class Rebuilder:
             root_id = 1
         root = self.resolve(self.get(root_id))
         if not isinstance(root, dict):
+            info = surrogate_base.surrogate_info(root)
+            if info is not None and info.reason == surrogate_base.CUT:
+                limits = ", ".join(metadata.get("limits_hit") or ()) or "a limit"
+                raise DumpFormatError(f"{path}: the dump holds no object: {limits} stopped the walk before its "
+                                      "first one; dump again with a larger limit")
             raise DumpFormatError(f"{path}: the dump's root record is damaged; nothing can be presented")
         threads = [self._thread(entry) for entry in _listed(root.get("threads")) if isinstance(entry, dict)]
         threads += [self._thread(entry) for entry in _listed(root.get("extra_stacks")) if isinstance(entry, dict)]

@@ -98,6 +98,14 @@ def test_cut_records_share_one_reason_string(tmp_path: Path) -> None:
     assert dump.metadata["objects"] < 200_000 + 5_000 + 3_000 * 2 + 1_000
 
 
+def test_a_limit_that_stops_the_walk_before_anything_says_so_when_loading(tmp_path: Path) -> None:
+    path = tmp_path / "empty.heapdump"
+    run_program("engine_limits.py", path, json.dumps({"time_limit": 0}), 10, cwd=tmp_path)
+    assert pyheapdump.read_header(path)["limits_hit"] == ["time_limit"]
+    with pytest.raises(pyheapdump.DumpFormatError, match="time_limit stopped the walk before its first one"):
+        pyheapdump.load_dump(path)
+
+
 def test_unknown_limits_are_refused_before_anything_is_written(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="max_object"):
         pyheapdump.save_dump(tmp_path / "x.heapdump", max_object=10)
