@@ -114,6 +114,7 @@ def test_a_bad_limit_is_a_usage_error(workdir: Path, tmp_path: Path) -> None:
 
 
 def _without_run_details(output: str) -> str:
+    output = re.sub(r"^plugins: .*$", "", output, flags=re.MULTILINE)  # lists the plugin itself when it is loaded
     return re.sub(r" at 0x[0-9a-f]+", "", re.sub(r" in [0-9.]+s", "", output))
 
 
