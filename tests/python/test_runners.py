@@ -180,7 +180,9 @@ def test_the_pth_line_costs_nothing_measurable_without_the_variable(site_python:
         "print((time.perf_counter_ns() - start) / 1000)"
     )
     per_start_ns = float(run_python(["-c", code], python=site_python).stdout)
-    assert per_start_ns < 50_000  # well under 50 microseconds, against a start-up of ~10 ms
+    # site.py compiles and runs the line once per start-up: about 30 us here (mostly compiling it), against
+    # 15-20 ms for the interpreter to start; the bound leaves room for a loaded machine and stays under 1 %.
+    assert per_start_ns < 150_000
 
 
 def test_a_plain_program_dumps_at_start_up_hooks_from_the_environment(site_python: Path, tmp_path: Path) -> None:
