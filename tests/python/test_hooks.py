@@ -386,6 +386,7 @@ def test_signal_dumps_the_live_process_which_keeps_running(tmp_path: Path) -> No
         ("async", "KeyError", "fetch_price", "prices", {"ACME": 12.5}),
         ("with", "ZeroDivisionError", "<module>", "ratio", 3),
         ("async-with", "AssertionError", "with_async_block", "used", 6),
+        ("generator", "IndexError", "read_records", "number", 1),
     ],
 )
 def test_dump_on_error_dumps_and_reraises(

@@ -1,6 +1,6 @@
 """dump_on_error as a decorator (sync and async) and as a context manager (sync and async).
 
-argv: DIRECTORY CASE where CASE is sync, async, with, async-with or excluded.
+argv: DIRECTORY CASE where CASE is sync, async, with, async-with, generator or excluded.
 """
 
 import asyncio
@@ -32,6 +32,12 @@ async def with_async_block(limit):
 
 
 @pyheapdump.dump_on_error(directory=directory)
+def read_records(lines):
+    for number, line in enumerate(lines):
+        yield f"record {number}: {line.split('=')[1]}"
+
+
+@pyheapdump.dump_on_error(directory=directory)
 def leave(code):
     sys.exit(code)
 
@@ -47,7 +53,9 @@ try:
             ratio / 0
     elif case == "async-with":
         asyncio.run(with_async_block(5))
+    elif case == "generator":
+        print(list(read_records(["a=1", "broken"])))
     elif case == "excluded":
         leave(0)
-except (ValueError, KeyError, ZeroDivisionError, AssertionError) as error:
+except (ValueError, KeyError, ZeroDivisionError, AssertionError, IndexError) as error:
     print(f"re-raised {type(error).__name__}", flush=True)
