@@ -17,8 +17,9 @@
   `unittest.main()`), each failing or erroring test (and subtest) writes a dump at its failure, named after the test id:
   `test_mod.TestThing.test_case.heapdump`. These dumps have no cap. `TestResult.addError`, `addFailure` and
   `addSubTest` are wrapped while the run lasts; unittest's output and exit status do not change.
-- The dumps' paths are printed to stderr at the end (`pyheapdump: heap dump written to ...`), not in the middle of
-  the program's output; a program that configures logging also gets them on the `pyheapdump` logger at WARNING.
+- Each dump's path is printed to stderr (`pyheapdump: heap dump written to ...`): at once for a live dump (signal,
+  thread, asyncio, workers), at the end for unittest's (so its output stays as it is) and for the uncaught exception's
+  (after the traceback). A program that configures logging also gets them on the `pyheapdump` logger at WARNING.
 """
 
 from __future__ import annotations
@@ -277,11 +278,16 @@ def _test_id(test: Any) -> str:
 # --- where the dumps went --------------------------------------------------------------------------------------------
 
 
-class _DumpAnnouncer(logging.Handler):
-    """Holds the `pyheapdump` logger's lines while the program runs and prints them to stderr when it ends.
+# Dumps announced when the program ends rather than at once: unittest's (its dots and report stay as they are) and
+# the uncaught exception's (the line then follows the traceback). Any other dump (a signal, a thread, asyncio) is
+# announced at once: a service may run for days after it.
+_ANNOUNCED_AT_END = frozenset({"unittest", "excepthook"})
 
-    Having a handler also keeps logging's last-resort handler from printing them in the middle of the program's
-    output (unittest's dots, for one). After the program has ended, lines print at once (a late thread's dump).
+
+class _DumpAnnouncer(logging.Handler):
+    """Prints the `pyheapdump` logger's lines to stderr as `pyheapdump: ...`, some of them when the program ends.
+
+    Having a handler also keeps logging's last-resort handler from printing them unprefixed.
     """
 
     def __init__(self) -> None:
@@ -293,7 +299,7 @@ class _DumpAnnouncer(logging.Handler):
         if record.levelno < logging.WARNING:
             return
         line = f"pyheapdump: {record.getMessage()}"
-        if self.live:
+        if self.live or _dump_reason(record) not in _ANNOUNCED_AT_END:
             self._print(line)
         else:
             self.held.append(line)
@@ -310,3 +316,11 @@ class _DumpAnnouncer(logging.Handler):
             print(line, file=sys.stderr, flush=True)
         except Exception:
             pass
+
+
+def _dump_reason(record: logging.LogRecord) -> str | None:
+    # hooks.DumpWriter logs "heap dump written to %s (%s)" with (path, reason) as the arguments.
+    args = record.args
+    if isinstance(args, tuple) and len(args) == 2 and isinstance(args[1], str):
+        return args[1]
+    return None

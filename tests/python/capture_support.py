@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+import threading
 import venv
 from collections.abc import Iterable
 from pathlib import Path
@@ -109,3 +111,39 @@ def make_site_venv(directory: Path) -> Path:
 
 def site_packages_of_this_python() -> Path:
     return Path(sysconfig.get_paths()["purelib"])
+
+
+def read_dump_announcement(stream) -> str:
+    """The service's line saying where the dump went; fails at once on the line saying the dump failed."""
+    seen = []
+    for line in stream:
+        seen.append(line)
+        assert "pyheapdump: no heap dump" not in line, line
+        if "heap dump written to" in line:
+            return line
+    raise AssertionError(f"the service never announced its dump; stderr was {seen}")
+
+
+def talk_to_service(service: subprocess.Popen[str]) -> str:
+    """Serve a line, signal, serve another: returns the service's line announcing the signal's dump."""
+    watchdog = threading.Timer(TIMEOUT, service.kill)  # a hung service ends the reads below with EOF, not a hang
+    watchdog.start()
+    try:
+        assert service.stdout.readline().strip() == "ready"
+        service.stdin.write("first\n")
+        service.stdin.flush()
+        assert service.stdout.readline().strip() == "handled first (1)"
+
+        service.send_signal(signal.SIGUSR1)
+        announced = read_dump_announcement(service.stderr)
+
+        service.stdin.write("second\n")
+        service.stdin.flush()
+        assert service.stdout.readline().strip() == "handled second (2)"  # still serving after the dump
+        service.stdin.close()
+        assert service.wait(timeout=TIMEOUT) == 0
+        return announced
+    finally:
+        watchdog.cancel()
+        if service.poll() is None:
+            service.kill()

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from capture_support import (
     PROGRAMS,
-    TIMEOUT,
     child_env,
     dumps_in,
     frame_named,
     only_dump,
     run_program,
     run_python,
+    talk_to_service,
     thread_named,
 )
 
@@ -320,42 +320,6 @@ def test_asyncio_reports_of_a_lost_task_exception_and_a_failing_callback_dump(tm
     assert frame_named(callback.traceback, "on_timer").f_locals["payload"] == {"present": 1}
 
 
-def _read_dump_announcement(stream) -> str:
-    """The service's line saying where the dump went; fails at once on the line saying the dump failed."""
-    seen = []
-    for line in stream:
-        seen.append(line)
-        assert "pyheapdump: no heap dump" not in line, line
-        if "heap dump written to" in line:
-            return line
-    raise AssertionError(f"the service never announced its dump; stderr was {seen}")
-
-
-def _talk_to_service(service: subprocess.Popen[str]) -> str:
-    """Serve a line, signal, serve another: returns the service's line announcing the signal's dump."""
-    watchdog = threading.Timer(TIMEOUT, service.kill)  # a hung service ends the reads below with EOF, not a hang
-    watchdog.start()
-    try:
-        assert service.stdout.readline().strip() == "ready"
-        service.stdin.write("first\n")
-        service.stdin.flush()
-        assert service.stdout.readline().strip() == "handled first (1)"
-
-        service.send_signal(signal.SIGUSR1)
-        announced = _read_dump_announcement(service.stderr)
-
-        service.stdin.write("second\n")
-        service.stdin.flush()
-        assert service.stdout.readline().strip() == "handled second (2)"  # still serving after the dump
-        service.stdin.close()
-        assert service.wait(timeout=TIMEOUT) == 0
-        return announced
-    finally:
-        watchdog.cancel()
-        if service.poll() is None:
-            service.kill()
-
-
 def test_signal_dumps_the_live_process_which_keeps_running(tmp_path: Path) -> None:
     with subprocess.Popen(
         [sys.executable, str(PROGRAMS / "capture_signal_service.py"), str(tmp_path)],
@@ -365,7 +329,7 @@ def test_signal_dumps_the_live_process_which_keeps_running(tmp_path: Path) -> No
         text=True,
         env=child_env(),
     ) as service:
-        announced = _talk_to_service(service)
+        announced = talk_to_service(service)
 
     dump_path = only_dump(tmp_path)
     assert str(dump_path) in announced and "(signal)" in announced

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,8 @@ from capture_support import (
     only_dump,
     run_program,
     run_python,
+    talk_to_service,
+    thread_named,
 )
 
 import pyheapdump
@@ -244,3 +248,31 @@ def test_run_accepts_program_options_that_look_like_its_own(tmp_path: Path) -> N
     completed = run_cli("run", "-d", tmp_path, PROGRAMS / "capture_run_target.py", "ok", "--directory", "x", "-m")
     assert completed.returncode == 0, completed.stderr
     assert "argv=['ok', '--directory', 'x', '-m']" in completed.stdout
+
+
+def test_run_with_signal_dumps_the_live_program_and_says_so_at_once(tmp_path: Path) -> None:
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pyheapdump",
+            "run",
+            "--signal",
+            "USR1",
+            "-d",
+            str(tmp_path),
+            str(PROGRAMS / "capture_signal_service.py"),
+            "-",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    ) as service:
+        announced = talk_to_service(service)  # the line comes while the program still runs
+
+    dump_path = only_dump(tmp_path)
+    assert announced.startswith(f"pyheapdump: heap dump written to {dump_path} (signal)")
+    dump = pyheapdump.load_dump(dump_path)
+    assert frame_named(thread_named(dump, "MainThread").frames, "serve").f_locals["handled"] == 1

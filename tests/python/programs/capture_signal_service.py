@@ -1,7 +1,7 @@
 """A live service: install(signal=SIGUSR1), announce readiness on stdout, serve lines from stdin.
 
 The test sends SIGUSR1, waits for the dump's log line on stderr, then sends more input to prove the
-process went on running.
+process went on running. argv: DIRECTORY, or "-" to leave installing to `pyheapdump run --signal`.
 """
 
 import signal
@@ -10,7 +10,8 @@ import threading
 
 import pyheapdump
 
-pyheapdump.install(sys.argv[1], signal=signal.SIGUSR1)
+if sys.argv[1] != "-":
+    pyheapdump.install(sys.argv[1], signal=signal.SIGUSR1)
 
 stop = threading.Event()
 
