@@ -92,8 +92,9 @@ class NativeDumpWriter {
   }
   void WriteHeader(const std::string& json) { ThrowIfWriteError(Writer().WriteHeader(json)); }
   py::dict Walk(py::handle root, const py::dict& limits, py::handle policy, py::handle redactor,
-                bool redact_every_string) {
-    Walker walker(Writer(), LimitsFromDict(limits), policy.ptr(), redactor.ptr(), redact_every_string);
+                bool redact_every_string, std::vector<std::string> redact_literals) {
+    Walker walker(Writer(), LimitsFromDict(limits), policy.ptr(), redactor.ptr(), redact_every_string,
+                  std::move(redact_literals));
     ThrowIfWriteError(walker.Walk(root.ptr()));
     py::dict stats = StatsToDict(walker.stats());
     stats["raw_bytes"] = Writer().raw_record_bytes();
@@ -190,7 +191,8 @@ PYBIND11_MODULE(_native, m) {
       .def(py::init<const std::string&, int>(), py::arg("path"), py::arg("zlib_level") = 1)
       .def("write_header", &NativeDumpWriter::WriteHeader)
       .def("walk", &NativeDumpWriter::Walk, py::arg("root"), py::arg("limits"), py::arg("policy"),
-           py::arg("redactor") = py::none(), py::arg("redact_every_string") = false)
+           py::arg("redactor") = py::none(), py::arg("redact_every_string") = false,
+           py::arg("redact_literals") = std::vector<std::string>())
       .def("add_source", &NativeDumpWriter::AddSource)
       .def("commit", &NativeDumpWriter::Commit)
       .def("abort", &NativeDumpWriter::Abort);

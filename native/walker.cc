@@ -38,45 +38,18 @@ uint64_t BasicSize(PyObject* obj) {
 }  // namespace
 
 Walker::Walker(DumpFileWriter& writer, WalkLimits limits, PyObject* policy_callback, PyObject* redactor,
-               bool redact_every_string)
+               bool redact_every_string, std::vector<std::string> redact_literals)
     : writer_(writer),
       limits_(limits),
       policy_callback_(OwnedRef::Borrow(policy_callback)),
-      redact_every_string_(redact_every_string) {
+      redact_every_string_(redact_every_string),
+      secret_filter_(std::move(redact_literals)) {
   if (redactor && redactor != Py_None) redactor_ = OwnedRef::Borrow(redactor);
   LookupCollectionsTypes();
 }
 
-namespace {
-
-// Whether a value could hold a secret that pyheapdump/redaction.py would find: every pattern there needs a '=', ':'
-// or '@', a private-key dashes line, or a run of at least 12 characters without blanks or slashes that holds a
-// letter (a token or an environment secret; numbers such as a Decimal's digits are not).
-bool MayHoldSecret(std::string_view bytes) {
-  constexpr size_t kMinLength = 8;
-  constexpr size_t kMinRun = 12;
-  if (bytes.size() < kMinLength) return false;
-  size_t run = 0;
-  bool letter_in_run = false;
-  for (char c : bytes) {
-    if (c == '=' || c == ':' || c == '@') return true;
-    bool breaks_run = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '/' || c == '\\';
-    if (breaks_run) {
-      run = 0;
-      letter_in_run = false;
-      continue;
-    }
-    ++run;
-    letter_in_run = letter_in_run || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (run >= kMinRun && letter_in_run) return true;
-  }
-  return bytes.find("-----") != std::string_view::npos;
-}
-
-}  // namespace
-
 OwnedRef Walker::Redacted(PyObject* value, std::string_view bytes) {
-  if (!redactor_ || !(redact_every_string_ || MayHoldSecret(bytes))) return {};
+  if (!redactor_ || !(redact_every_string_ || secret_filter_.MayHoldSecret(bytes, PyUnicode_Check(value)))) return {};
   OwnedRef replacement = OwnedRef::Steal(PyObject_CallOneArg(redactor_.get(), value));
   if (!replacement) {
     // A redactor that fails must not let the secret through: the value is dropped instead.

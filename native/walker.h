@@ -19,6 +19,7 @@
 #include "chunk_writer.h"
 #include "format.h"
 #include "pyref.h"
+#include "secret_filter.h"
 
 namespace pyheapdump {
 
@@ -62,10 +63,11 @@ struct WalkStats {
 class Walker {
  public:
   // policy_callback(type) -> (strategy:int, capture:callable|None, capture_name:str|None, repr_ok:bool)
-  // redactor: None, or redact(str|bytes) -> str|bytes|None, asked about every value that could hold a secret;
-  // with redact_every_string (user-defined patterns or secrets) it is asked about every str and bytes.
+  // redactor: None, or redact(str|bytes) -> str|bytes|None, asked about every value that could hold a secret (one
+  // that the default patterns could match, or that contains one of redact_literals, UTF-8); with
+  // redact_every_string (user-defined patterns) it is asked about every str and bytes.
   Walker(DumpFileWriter& writer, WalkLimits limits, PyObject* policy_callback, PyObject* redactor = Py_None,
-         bool redact_every_string = false);
+         bool redact_every_string = false, std::vector<std::string> redact_literals = {});
   Walker(const Walker&) = delete;
   Walker& operator=(const Walker&) = delete;
 
@@ -134,6 +136,7 @@ class Walker {
   OwnedRef policy_callback_;
   OwnedRef redactor_;  // null when redaction is off
   bool redact_every_string_ = false;
+  SecretFilter secret_filter_;
   WalkStats stats_;
 
   absl::flat_hash_map<PyObject*, uint64_t> memo_;

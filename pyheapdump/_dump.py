@@ -233,7 +233,8 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
         sys.setswitchinterval(WALK_SWITCH_INTERVAL)
         try:
             stats = writer.walk(root, limits, policy.for_type, redactor.redact if redactor is not None else None,
-                                redactor is not None and redactor.needs_every_string)
+                                redactor is not None and redactor.needs_every_string,
+                                [s.encode("utf-8", "surrogatepass") for s in redactor.literals] if redactor else [])
         finally:
             sys.setswitchinterval(previous_interval)
         del root

@@ -1,8 +1,9 @@
 """Secret redaction: dumps travel, so strings that look like credentials never reach the file.
 
 Redaction is on by default (`pyheapdump.config.redact`). The walker asks `Redactor.redact` about every str and bytes
-value that could hold a secret (a cheap C++ pre-filter skips short and plain strings), about captured reprs, and the
-dumper about the description and argv. Each secret is replaced by a placeholder made from a hash of the secret and its
+value that could hold a secret (a C++ pre-filter, native/secret_filter.h, passes every value that the default patterns
+or one of `Redactor.literals` could match, and skips the rest), about captured reprs, and the dumper about the
+description and argv. Each secret is replaced by a placeholder made from a hash of the secret and its
 length, so two different secrets stay two different placeholders (a dict with two secret keys keeps both entries)
 and the same secret is recognisable wherever it appears.
 """
@@ -77,12 +78,15 @@ class Redactor:
         self.config = config
         secrets = _token_like_env_values(os.environ if environ is None else environ, config.env_min_length)
         secrets += [s for s in config.extra_secrets if s]
-        sources = [re.escape(s) for s in sorted(set(secrets), key=len, reverse=True)] + list(config.patterns)
+        # Matched as they are, longest first; the walker's pre-filter looks for them too.
+        self.literals: list[str] = sorted(set(secrets), key=len, reverse=True)
+        sources = [re.escape(s) for s in self.literals] + list(config.patterns)
         self._patterns = [re.compile(source) for source in sources]
         self._bytes_patterns = [re.compile(source.encode("utf-8")) for source in sources]
         self.count = 0
-        # The walker's C++ pre-filter knows what the default patterns need; anything the user added may need more.
-        self.needs_every_string = bool(config.extra_secrets) or list(config.patterns) != list(DEFAULT_PATTERNS)
+        # The walker's C++ pre-filter knows what the default patterns and the literals need; a pattern the user
+        # added may need anything.
+        self.needs_every_string = list(config.patterns) != list(DEFAULT_PATTERNS)
 
     @staticmethod
     def _replace(match: re.Match[Any], as_bytes: bool) -> Any:
