@@ -45,6 +45,8 @@ Production safety:
   (`pyheapdump: no heap dump for <reason>: <error>`) and the original report goes on. Dumps requested from inside
   a dump on the same thread (a signal arriving mid-dump) are skipped.
 - Dumps are written one at a time; a thread that fails while another thread is dumping waits for it.
+- A child made by `os.fork()` is a process of its own: its caps count from zero, and the dump lock starts free
+  even if another thread of the parent was dumping at the moment of the fork.
 
 Where dumps go: the `directory` given, else `$PYHEAPDUMP_DIR`, else the engine's default (the current directory),
 named `<program>-<pid>-<UTC time>.heapdump` by the engine.
@@ -66,6 +68,7 @@ import sys
 import threading
 import time
 import types
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -102,6 +105,8 @@ _MAX_STEM = 150
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_BUDGETS: weakref.WeakSet[DumpBudget] = weakref.WeakSet()
+
 
 # --- caps ------------------------------------------------------------------------------------------------------------
 
@@ -126,6 +131,14 @@ class DumpBudget:
         self.spent = 0
         self.refused = 0
         self.configure(max_dumps, max_per_window, per_seconds)
+        _BUDGETS.add(self)
+
+    def _start_over_in_child(self) -> None:
+        # A forked child is a new process: its own per-process count, and a lock no other thread may be holding.
+        self._lock = threading.RLock()
+        self._recent.clear()
+        self.spent = 0
+        self.refused = 0
 
     def configure(self, max_dumps: int | None, max_per_window: int | None, per_seconds: float) -> None:
         _check_cap("max_dumps", max_dumps)
@@ -261,6 +274,19 @@ class _DumpState(threading.local):
 
 _STATE = _DumpState()
 _DUMP_LOCK = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    """A thread of the parent may have been dumping when it forked: that lock and state must not carry over."""
+    global _DUMP_LOCK
+    _DUMP_LOCK = threading.Lock()
+    _STATE.busy = False
+    for budget in list(_BUDGETS):
+        budget._start_over_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 _REMEMBERED: collections.deque[tuple[BaseException, Path]] = collections.deque(maxlen=_REMEMBERED_EXCEPTIONS)
 
 

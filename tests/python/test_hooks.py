@@ -490,3 +490,32 @@ def test_the_logging_handler_never_raises_when_the_dump_fails(tmp_path: Path) ->
     assert completed.stdout == "still running\n"
     assert "--- Logging error ---" in completed.stderr  # logging's own handleError report
     assert "division failed" in completed.stderr
+
+
+def test_a_forked_child_has_caps_of_its_own(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        f"""
+        import os, sys
+        import pyheapdump
+        pyheapdump.install({str(tmp_path)!r}, max_dumps=1)
+
+        @pyheapdump.dump_on_error(directory={str(tmp_path)!r})
+        def fail(where):
+            raise RuntimeError(where)
+
+        try:
+            fail("parent")  # spends the parent's only dump
+        except RuntimeError:
+            pass
+        child = os.fork()
+        if child == 0:
+            fail("child")  # uncaught in the child: its own cap still has room
+        _, status = os.waitpid(child, 0)
+        sys.exit(os.waitstatus_to_exitcode(status))
+        """
+    )
+    completed = run_python(["-c", code])
+
+    assert completed.returncode == 1  # the child's uncaught exception
+    origins = sorted(pyheapdump.load_dump(path).exception.args[0] for path in dumps_in(tmp_path))
+    assert origins == ["child", "parent"]
