@@ -287,7 +287,23 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
 _REMEMBERED: collections.deque[tuple[BaseException, Path]] = collections.deque(maxlen=_REMEMBERED_EXCEPTIONS)
+# save_dump's arguments that the hooks set themselves, per dump.
+_SET_PER_DUMP = frozenset({"path", "exc", "frame", "threads", "description", "directory", "reason"})
+
+
+def check_save_options(options: dict[str, Any]) -> None:
+    """Refuse, when a hook is set up rather than at its first dump, options save_dump would not take."""
+    import pyheapdump
+    from pyheapdump._dump import DEFAULT_LIMITS
+
+    parameters = inspect.signature(pyheapdump.save_dump).parameters
+    keyword_options = {name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    known = (keyword_options - _SET_PER_DUMP) | set(DEFAULT_LIMITS)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"unknown dump options {unknown}: save_dump takes {sorted(known)}")
 
 
 class DumpWriter:
@@ -306,6 +322,7 @@ class DumpWriter:
         _check_cap("keep", keep)
         if keep_bytes is not None and (not isinstance(keep_bytes, int) or keep_bytes < 0):
             raise ValueError(f"keep_bytes must be a number of bytes (an int >= 0) or None, not {keep_bytes!r}")
+        check_save_options(dict(limits or {}))
         self.directory = resolve_directory(directory)
         self.threads = threads
         self.keep = keep

@@ -97,7 +97,11 @@ def pytest_configure(config: pytest.Config) -> None:
     path = Path(directory).expanduser()
     if not path.is_absolute():
         path = Path(config.invocation_params.dir) / path
-    config.stash[_STASH_KEY] = _HeapDumpSession(path, limits, not config.getoption("heapdump_no_threads"))
+    try:
+        session = _HeapDumpSession(path, limits, not config.getoption("heapdump_no_threads"))
+    except (TypeError, ValueError) as error:
+        raise pytest.UsageError(f"--heapdump-limit: {error}") from None
+    config.stash[_STASH_KEY] = session
 
 
 @pytest.hookimpl(wrapper=True)

@@ -88,11 +88,15 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"pyheapdump run: {error}", file=sys.stderr)
         return 2
+    try:
+        install(directory, signal=signum, **limits)
+        unittest_hooks = _UnittestHooks(DumpWriter(directory, limits=limits), directory)
+    except (TypeError, ValueError) as error:
+        print(f"pyheapdump run: {error}", file=sys.stderr)
+        return 2
     os.environ["PYHEAPDUMP_DIR"] = str(directory)
     announcer = _DumpAnnouncer()
     logging.getLogger("pyheapdump").addHandler(announcer)
-    install(directory, signal=signum, **limits)
-    unittest_hooks = _UnittestHooks(DumpWriter(directory, limits=limits), directory)
     stop_watching = watch_module("unittest.result", unittest_hooks.apply)
     try:
         if args.module is not None:

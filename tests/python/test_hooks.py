@@ -218,6 +218,17 @@ def test_install_with_signal_outside_the_main_thread_says_why(clean_install: Non
     assert not hooks.installed()
 
 
+def test_misspelt_dump_options_are_refused_at_set_up_not_at_the_first_dump(clean_install: None) -> None:
+    with pytest.raises(TypeError, match=r"unknown dump options \['max_objectz'\].*max_objects"):
+        hooks.install(max_objectz=1000)
+    assert not hooks.installed()
+    with pytest.raises(TypeError, match="unknown dump options"):
+        pyheapdump.HeapDumpHandler(time_limt=3)
+    with pytest.raises(TypeError, match=r"unknown dump options \['reason'\]"):
+        pyheapdump.dump_on_error(reason="mine")  # set by the hook itself, per dump
+    hooks.install(max_objects=1000, time_limit=2.5)  # the real names are fine
+
+
 def test_install_rejects_what_is_not_an_exception_class(clean_install: None) -> None:
     with pytest.raises(TypeError, match="exception classes"):
         hooks.install(exclude=("KeyboardInterrupt",))  # type: ignore[arg-type]

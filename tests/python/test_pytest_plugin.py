@@ -111,6 +111,9 @@ def test_a_bad_limit_is_a_usage_error(workdir: Path, tmp_path: Path) -> None:
     status, output = run_pytest(workdir, "--heapdump-dir", str(tmp_path), "--heapdump-limit", "nonsense")
     assert status == 4
     assert "--heapdump-limit: a limit is NAME=VALUE" in output
+    status, output = run_pytest(workdir, "--heapdump-dir", str(tmp_path), "--heapdump-limit", "max_objectz=10")
+    assert status == 4
+    assert "--heapdump-limit: unknown dump options ['max_objectz']" in output
 
 
 def _without_run_details(output: str) -> str:

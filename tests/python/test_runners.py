@@ -84,6 +84,13 @@ def test_run_module_runs_as_main_with_its_arguments(tmp_path: Path) -> None:
     assert frame_named(dump.traceback, "main").f_locals["arguments"] == ["alpha", "-x"]
 
 
+def test_run_refuses_an_unknown_limit_before_starting_the_program(tmp_path: Path) -> None:
+    completed = run_cli("run", "-d", tmp_path, "--limit", "max_objectz=5", PROGRAMS / "capture_run_target.py", "ok")
+    assert completed.returncode == 2
+    assert completed.stdout == ""  # the program never started
+    assert "pyheapdump run: unknown dump options ['max_objectz']" in completed.stderr
+
+
 def test_run_reports_a_missing_program_like_python(tmp_path: Path) -> None:
     missing_script = run_cli("run", "-d", tmp_path, tmp_path / "nope.py")
     assert missing_script.returncode == 2
