@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import json
 import linecache
 import os
@@ -231,11 +232,17 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
         # One consistent snapshot: other threads should not run between two objects of the walk.
         previous_interval = sys.getswitchinterval()
         sys.setswitchinterval(WALK_SWITCH_INTERVAL)
+        # The walk allocates (reduce tuples, captured state) but frees nothing until it ends: a collection during it
+        # would only traverse the whole heap again.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
         try:
             stats = writer.walk(root, limits, policy.for_type, redactor.redact if redactor is not None else None,
                                 redactor is not None and redactor.needs_every_string,
                                 [s.encode("utf-8", "surrogatepass") for s in redactor.literals] if redactor else [])
         finally:
+            if gc_was_enabled:
+                gc.enable()
             sys.setswitchinterval(previous_interval)
         del root
         sources = 0
