@@ -108,7 +108,8 @@ def mutate_inside_chunk(data: bytes, max_size: int, rng: random.Random) -> bytes
     if len(out) >= PREAMBLE_SIZE + FOOTER_SIZE and out.endswith(FOOTER_MAGIC):
         (summary,) = struct.unpack_from("<Q", out, len(out) - FOOTER_SIZE)
         if summary > offset:
-            struct.pack_into("<Q", out, len(out) - FOOTER_SIZE, summary + len(compressed) - stored)
+            moved = (summary + len(compressed) - stored) % (1 << 64)  # a forged footer may point anywhere
+            struct.pack_into("<Q", out, len(out) - FOOTER_SIZE, moved)
     return bytes(out) if len(out) <= max_size else None
 
 
