@@ -13,11 +13,10 @@ import socket
 import sys
 import threading
 import types
-from typing import Any
+from typing import Any, Literal
 
-from pyheapdump import _native
+from pyheapdump import _native, config
 from pyheapdump._policy import DumpOptions, TypePolicy
-from pyheapdump import config
 from pyheapdump._roots import build_root, caller_frame
 from pyheapdump.errors import DumpError, DumpInProgressError, DumpWriteError
 from pyheapdump.redaction import RedactionConfig, Redactor
@@ -46,7 +45,7 @@ _one_dump_at_a_time = threading.Lock()
 
 def default_dump_name(now: datetime.datetime | None = None) -> str:
     program = pathlib.Path(sys.argv[0]).stem if sys.argv and sys.argv[0] not in ("", "-c", "-m") else "python"
-    stamp = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y%m%dT%H%M%S.%fZ")
+    stamp = (now or datetime.datetime.now(datetime.UTC)).strftime("%Y%m%dT%H%M%S.%fZ")
     return f"{program or 'python'}-{os.getpid()}-{stamp}.heapdump"
 
 
@@ -81,7 +80,7 @@ def _header(description: str | None, reason: str, exc: BaseException | None, thr
     main = sys.modules.get("__main__")
     main_file = getattr(main, "__file__", None) if main is not None else None
     return {
-        "format": "%d.%d" % _native.FORMAT_VERSION,
+        "format": "{}.{}".format(*_native.FORMAT_VERSION),
         "pyheapdump": _library_version(),
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
@@ -93,7 +92,7 @@ def _header(description: str | None, reason: str, exc: BaseException | None, thr
         "cwd": os.getcwd(),
         "main_file": os.path.abspath(main_file) if isinstance(main_file, str) else None,
         "sys_path": list(sys.path),
-        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "time": datetime.datetime.now(datetime.UTC).isoformat(),
         "description": clean(description),
         "reason": reason,
         "exception": clean(_exception_line(exc)),
@@ -161,7 +160,7 @@ def _summary(stats: dict[str, Any], root_problems: list[str], sources: int, reda
 def save_dump(
     path: str | os.PathLike[str] | None = None,
     *,
-    exc: BaseException | None = None,
+    exc: BaseException | None | Literal[False] = None,
     frame: types.FrameType | None = None,
     threads: bool = True,
     description: str | None = None,
@@ -175,7 +174,8 @@ def save_dump(
 ) -> pathlib.Path:
     """Writes every thread's stack and the objects reachable from it to a .heapdump file; returns its path.
 
-    Inside an `except` block the exception being handled is dumped unless `exc` is given. `frame` records an
+    Inside an `except` block the exception being handled is dumped unless `exc` is given; `exc=False` dumps no
+    exception at all (a live dump). `frame` records an
     explicit frame of interest. `threads=False` dumps only the calling thread. Limits (`max_objects`, `max_bytes`,
     `max_str`, `max_items`, `time_limit`, `max_repr`) bound the dump; every cut is recorded in it.
     The file is written under a temporary name, mode 0600, and renamed when complete.
@@ -188,6 +188,8 @@ def save_dump(
         raise DumpInProgressError("a dump is already being written on this thread (called from a signal handler?)")
     if exc is None:
         exc = sys.exc_info()[1]
+    elif exc is False:  # a live dump, even from inside an except block (a signal handler, a watchdog)
+        exc = None
     current_top = caller_frame()
     target = _resolve_path(path, directory)
     effective_limits = {**DEFAULT_LIMITS, **limits}

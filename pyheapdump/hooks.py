@@ -71,7 +71,7 @@ import types
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pyheapdump.errors import DumpError, DumpInProgressError
 
@@ -335,7 +335,7 @@ class DumpWriter:
         self,
         *,
         reason: str,
-        exc: BaseException | None = None,
+        exc: BaseException | None | Literal[False] = None,
         frame: types.FrameType | None = None,
         description: str | None = None,
         path: Path | None = None,
@@ -347,7 +347,7 @@ class DumpWriter:
         """
         if _STATE.busy:
             return None
-        if exc is not None and _already_dumped(exc) is not None:
+        if isinstance(exc, BaseException) and _already_dumped(exc) is not None:
             return None
         if self.budget is not None and not self._spend():
             return None
@@ -389,7 +389,7 @@ class DumpWriter:
         self,
         *,
         reason: str,
-        exc: BaseException | None,
+        exc: BaseException | None | Literal[False],
         frame: types.FrameType | None,
         description: str | None,
         path: Path | None,
@@ -625,6 +625,7 @@ def _install_signal(installation: _Installation, signum: int) -> None:
             write_quietly(
                 installation.writer,
                 reason="signal",
+                exc=False,  # a live dump: an exception the interrupted code is handling is not the reason
                 frame=frame,
                 threads=True,
                 description=f"live dump on {_signal_name(received)}",

@@ -17,7 +17,8 @@ PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA P
 
 def dump_locals(tmp_path, name="secrets.heapdump", **kwargs):
     def frame_with_secrets():
-        settings = {
+        # The locals are the point: the dump reads them from this frame.
+        settings = {  # noqa: F841
             "password=hunter22": "first",
             "password=correcthorse": "second",
             "dsn": "postgres://app:s3cr3t-pw@db.internal/orders",
@@ -25,8 +26,8 @@ def dump_locals(tmp_path, name="secrets.heapdump", **kwargs):
             "key": PRIVATE_KEY,
             "aws": "AKIAIOSFODNN7EXAMPLE",
         }
-        header = b"Authorization: token=abcdef0123456789"
-        plain = "an ordinary sentence, nothing to hide"
+        header = b"Authorization: token=abcdef0123456789"  # noqa: F841
+        plain = "an ordinary sentence, nothing to hide"  # noqa: F841
         return pyheapdump.save_dump(tmp_path / name, threads=False, description="api_key=sk_test_51Habc", **kwargs)
 
     path = frame_with_secrets()
