@@ -567,10 +567,20 @@ void EncodeSurrogate(Walker& w, PyObject* obj, const TypePolicy& policy, const c
   if (policy.repr_ok) PutRepr(w, obj);
 }
 
+// obj.__reduce_ex__(4), through the function found once for the type when the policy has it.
+OwnedRef CallReduceEx(PyObject* obj, const TypePolicy& policy) {
+  if (!policy.direct_reduce) return OwnedRef::Steal(PyObject_CallMethod(obj, "__reduce_ex__", "i", 4));
+  OwnedRef protocol = OwnedRef::Steal(PyLong_FromLong(4));
+  if (!protocol) return {};
+  PyObject* args[] = {obj, protocol.get()};
+  return OwnedRef::Steal(
+      PyObject_Vectorcall(policy.direct_reduce.get(), args, policy.reduce_takes_protocol ? 2 : 1, nullptr));
+}
+
 void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
   // A reducer registered with copyreg (re.Pattern's, for one) comes from the policy; pickle prefers it too.
-  OwnedRef reduced = policy.capture ? OwnedRef::Steal(PyObject_CallOneArg(policy.capture.get(), obj))
-                                    : OwnedRef::Steal(PyObject_CallMethod(obj, "__reduce_ex__", "i", 4));
+  OwnedRef reduced =
+      policy.capture ? OwnedRef::Steal(PyObject_CallOneArg(policy.capture.get(), obj)) : CallReduceEx(obj, policy);
   if (!reduced || !PyTuple_Check(reduced.get()) || PyTuple_GET_SIZE(reduced.get()) < 2) {
     if (reduced) {
       PyErr_Format(PyExc_TypeError, "__reduce_ex__ returned %.100s, not a tuple", Py_TYPE(reduced.get())->tp_name);

@@ -1,6 +1,7 @@
 #include "walker.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace pyheapdump {
 namespace {
@@ -25,6 +26,26 @@ PyCFunction CSizeofOf(PyTypeObject* type) {
   constexpr int kCallingConventions = METH_VARARGS | METH_KEYWORDS | METH_NOARGS | METH_O | METH_FASTCALL | METH_METHOD;
   if (!def || !def->ml_meth || (def->ml_flags & kCallingConventions) != METH_NOARGS) return nullptr;
   return def->ml_meth;
+}
+
+// The function obj.__reduce_ex__(4) reaches for every instance of `type`, when it can be found once per type: the
+// attribute lookup must be the generic one (no __getattribute__, no instance dict that could shadow the method) and
+// the function a plain one (a Python function or a method written in C, which bind by prepending obj). As
+// object.__reduce_ex__ does, a class that overrides only __reduce__ is reduced by calling __reduce__().
+// Returns {function, takes_protocol}, or an empty function when every call has to look the method up.
+std::pair<OwnedRef, bool> FindDirectReducer(PyTypeObject* type, PyObject* reduce_ex_name, PyObject* reduce_name) {
+  if (type->tp_getattro != PyObject_GenericGetAttr) return {};
+  if (type->tp_dictoffset != 0 || (type->tp_flags & Py_TPFLAGS_MANAGED_DICT)) return {};
+  auto plain = [](PyObject* f) { return f && (Py_IS_TYPE(f, &PyMethodDescr_Type) || PyFunction_Check(f)); };
+  PyObject* reduce_ex = _PyType_Lookup(type, reduce_ex_name);  // borrowed
+  if (reduce_ex != _PyType_Lookup(&PyBaseObject_Type, reduce_ex_name)) {
+    return plain(reduce_ex) ? std::make_pair(OwnedRef::Borrow(reduce_ex), true) : std::pair<OwnedRef, bool>();
+  }
+  PyObject* reduce = _PyType_Lookup(type, reduce_name);  // borrowed
+  if (reduce != _PyType_Lookup(&PyBaseObject_Type, reduce_name) && plain(reduce)) {
+    return {OwnedRef::Borrow(reduce), false};
+  }
+  return {};  // object's own reduce (copyreg's __reduce_ex__ protocol): left to the generic call
 }
 
 // What object.__sizeof__ computes: the fixed part plus the variable part.
@@ -229,6 +250,12 @@ const TypePolicy& Walker::PolicyFor(PyTypeObject* type) {
     PyObject* capture_name = PyTuple_GET_ITEM(answer.get(), 2);
     if (capture_name != Py_None) policy.capture_name = OwnedRef::Borrow(capture_name);
     policy.repr_ok = PyObject_IsTrue(PyTuple_GET_ITEM(answer.get(), 3)) == 1;
+  }
+  if (!reduce_ex_name_) reduce_ex_name_ = OwnedRef::Steal(PyUnicode_InternFromString("__reduce_ex__"));
+  if (!reduce_name_) reduce_name_ = OwnedRef::Steal(PyUnicode_InternFromString("__reduce__"));
+  if (policy.strategy == Strategy::kReduce && !policy.capture && reduce_ex_name_ && reduce_name_) {
+    std::tie(policy.direct_reduce, policy.reduce_takes_protocol) =
+        FindDirectReducer(type, reduce_ex_name_.get(), reduce_name_.get());
   }
   // A failing policy makes the type opaque; it must not end the dump.
   PyErr_Clear();

@@ -46,6 +46,10 @@ struct TypePolicy {
                           // kSurrogate: optional callable(obj) -> facts dict
   OwnedRef capture_name;  // str naming the capture function's type support
   bool repr_ok = false;   // repr() of this type runs no user code, or the user allowed it
+  // kReduce without a copyreg reducer: the function that obj.__reduce_ex__(4) reaches, when the attribute lookup is
+  // plain enough to skip (see FindDirectReducer); called with (obj, 4) if reduce_takes_protocol, else with (obj).
+  OwnedRef direct_reduce;
+  bool reduce_takes_protocol = false;
 };
 
 struct WalkStats {
@@ -150,6 +154,8 @@ class Walker {
   std::chrono::steady_clock::time_point start_;
 
   absl::flat_hash_map<PyTypeObject*, TypePolicy> policies_;
+  OwnedRef reduce_ex_name_;  // interned "__reduce_ex__" and "__reduce__"
+  OwnedRef reduce_name_;
   absl::flat_hash_map<PyTypeObject*, PyCFunction> c_sizeof_;  // a builtin type's __sizeof__ in C, or null
   absl::flat_hash_set<PyObject*> filenames_seen_;
 
