@@ -13,7 +13,7 @@ import sys
 import types
 from typing import Any
 
-from pyheapdump.typesupport import support_for_class
+from pyheapdump.typesupport import overrides_behaviour, support_for_class
 
 # The strategies of native/walker.h.
 INSTANCE, REDUCE, CAPTURE, SURROGATE = 1, 2, 3, 4
@@ -106,7 +106,13 @@ class TypePolicy:
         return klass is None or not _is_heap_type(klass) or _is_stdlib(klass)
 
     def _repr_ok(self, cls: type) -> bool:
-        return self.options.call_user_repr or self._code_is_trusted(_defining_class(cls, "__repr__"))
+        if self.options.call_user_repr:
+            return True
+        definer = _defining_class(cls, "__repr__")
+        # A standard-library __repr__ written in Python (socket's) calls methods a subclass may override: then it
+        # would run the program's code.
+        return self._code_is_trusted(definer) and (definer is None or not _is_heap_type(definer)
+                                                   or not overrides_behaviour(cls, definer))
 
     def for_type(self, cls: type) -> tuple[int, Any, str | None, bool]:
         repr_ok = self._repr_ok(cls)

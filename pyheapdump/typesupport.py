@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -91,11 +92,47 @@ def support_for_class(cls: type) -> TypeSupport | None:
     _load_builtin_supports()
     if not _by_type_name:
         return None
-    for klass in type.__dict__["__mro__"].__get__(cls):
+    mro = type.__dict__["__mro__"].__get__(cls)
+    for index, klass in enumerate(mro):
         support = _by_type_name.get(qualified_name(klass))
         if support is not None:
+            if index and _is_library_type(klass) and overrides_behaviour(cls, klass):
+                return None
             return support
     return None
+
+
+# Entries every Python class has, or that reading an object never calls: overriding them changes nothing a support
+# reads.
+_NOT_BEHAVIOUR = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__slots__",
+                            "__init__", "__new__", "__init_subclass__", "__annotations__", "__firstlineno__",
+                            "__static_attributes__"})
+
+
+def _is_library_type(cls: type) -> bool:
+    """A type written in C or in the standard library (the kinds pyheapdump's own supports are written for), not
+    one of the program's classes (a support the program registers for its class covers that class's subclasses)."""
+    flags = type.__dict__["__flags__"].__get__(cls)
+    if not flags & (1 << 9) or flags & (1 << 8):  # not Py_TPFLAGS_HEAPTYPE, or Py_TPFLAGS_IMMUTABLETYPE
+        return True
+    module = type.__dict__["__module__"].__get__(cls)
+    package = str.partition(module, ".")[0] if isinstance(module, str) else ""
+    return package in sys.stdlib_module_names or package.lstrip("_") in sys.stdlib_module_names
+
+
+def overrides_behaviour(cls: type, base: type) -> bool:
+    """Whether the program's classes in cls's MRO before base override something base (or its bases) defines: a
+    property `name` on a FileIO subclass, a __repr__ on an RLock subclass, a `family` on a socket subclass. Code
+    written for base (a type support, a standard-library __repr__) would call those overrides, so it must not run
+    on cls. Such a subclass gets no support: its instances are dumped like any object with native state."""
+    mro = type.__dict__["__mro__"].__get__(cls)
+    index = next(position for position, klass in enumerate(mro) if klass is base)  # `is`: no metaclass __eq__ runs
+    inherited: set[str] = set()
+    for klass in type.__dict__["__mro__"].__get__(base):
+        inherited.update(type.__dict__["__dict__"].__get__(klass))
+    inherited -= _NOT_BEHAVIOUR
+    return any(name in inherited for klass in mro[:index] if not _is_library_type(klass)
+               for name in type.__dict__["__dict__"].__get__(klass))
 
 
 def qualified_name(cls: type) -> str:

@@ -5,7 +5,8 @@
 mutate N       N dumps while four threads mutate the dumped dicts, lists, sets and objects; every dump is then loaded
                and its snapshot checked (a list only ever extended by pairs (i, -i) must hold whole pairs)
 hostile        objects whose __getattribute__, __getattr__, __class__, __reduce_ex__, __repr__, __sizeof__, __hash__,
-               __eq__, __iter__ and properties raise, loop forever, sleep, return garbage or record that they ran
+               __eq__, __iter__ and properties raise, loop forever, sleep, return garbage or record that they ran,
+               and subclasses of RLock, FileIO, socket and BytesIO overriding what pyheapdump reads of those
 deep N         a list nested N levels deep (load-deep PATH loads it in another process and measures the depth)
 big N          a list of N ints (cut by max_items)
 lowmem MIB     the program fails while its address space (RLIMIT_AS) has only MIB MiB to spare; `hook` as a third
@@ -16,10 +17,13 @@ thread         a dump requested from another thread while a dump of a large heap
 
 from __future__ import annotations
 
+import _thread
+import io
 import json
 import os
 import resource
 import signal
+import socket
 import sys
 import threading
 import time
@@ -242,6 +246,41 @@ class DictProperty:
         return {"fake": True}
 
 
+class RLockRepr(_thread.RLock):  # the lock support read an RLock's owner from repr(): this repr ran
+    def __repr__(self) -> str:
+        RAN.append("RLock subclass __repr__")
+        time.sleep(3600)
+        return "never"
+
+
+class FileProperties(io.FileIO):  # the file support read name, mode, fileno() through the subclass
+    @property
+    def mode(self) -> str:
+        RAN.append("FileIO subclass mode")
+        return "rb"
+
+    def fileno(self) -> int:
+        RAN.append("FileIO subclass fileno")
+        return super().fileno()
+
+
+class SocketMethods(socket.socket):  # socket.socket's own __repr__ (Python) calls these
+    @property
+    def family(self) -> Any:
+        RAN.append("socket subclass family")
+        return socket.AF_INET
+
+    def getsockname(self) -> Any:
+        RAN.append("socket subclass getsockname")
+        return ("0.0.0.0", 0)
+
+
+class BufferMethods(io.BytesIO):
+    def getvalue(self) -> bytes:
+        RAN.append("BytesIO subclass getvalue")
+        return b""
+
+
 def hostile(directory: Path) -> None:
     key = HashAndEqRaise.__new__(HashAndEqRaise)
     object.__setattr__(key, "kept", "hash")
@@ -252,6 +291,7 @@ def hostile(directory: Path) -> None:
         "dict": DictProperty(),
     }
     as_key = {key: "value"}
+    native = [RLockRepr(), FileProperties(os.fspath(directory / "file.bin"), "w"), SocketMethods(), BufferMethods(b"x")]
     RAN.clear()  # building as_key hashed the key: only what runs from here on counts
     started = time.perf_counter()
     path = pyheapdump.save_dump(directory / "hostile.heapdump", threads=False, time_limit=20)
@@ -267,7 +307,7 @@ def hostile(directory: Path) -> None:
     report(ran=ran_while_dumping, seconds=elapsed, kept=kept, iter_items=list.__iter__(loaded["iter"]) and
            list(list.__iter__(loaded["iter"])), key_kept=object.__getattribute__(loaded_key, "__dict__").get("kept"),
            errors=dump.metadata.get("errors"), ran_after_load=RAN[len(ran_while_dumping):], objects=len(objects),
-           as_key=len(as_key))
+           as_key=len(as_key), native=len(native))
 
 
 # ---- size ----
