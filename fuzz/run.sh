@@ -74,6 +74,12 @@ run_fuzzer() {
   log "$name: $executions executions in ${seconds}s: $result"
 }
 
+for target in "${targets[@]}"; do
+  case $target in
+    reader | decoder | load_dump) ;;
+    *) log "unknown target $target (reader, decoder, load_dump)"; exit 2 ;;
+  esac
+done
 failed=0
 parallel=()
 ((jobs > 1)) && parallel=(-jobs="$jobs" -workers="$jobs")
@@ -100,10 +106,6 @@ print(s.get_paths()["include"], s.get_config_var("LIBDIR"), s.get_config_var("LD
     load_dump)
       "$python" -c 'import atheris' 2>/dev/null || { log "load_dump: atheris is missing ($python -m pip install atheris)"; continue; }
       PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" run_fuzzer load_dump "$python" "$here/load_dump_fuzzer.py"
-      ;;
-    *)
-      log "unknown target $target (reader, decoder, load_dump)"
-      exit 2
       ;;
   esac
 done

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from typing import Any
 
-import trust_evil_module  # noqa: F401 - its import writes MARKER_DIR/import; the test removes that before loading
+import trust_evil_module  # its import writes MARKER_DIR/import; the test removes that before loading
 
 import pyheapdump
 
