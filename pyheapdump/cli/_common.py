@@ -1,10 +1,12 @@
-"""What the subcommands share: checking the DUMP argument before the loader sees it."""
+"""What the subcommands share: checking the DUMP argument, the --trusted option, loading behind a progress display."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from pyheapdump.errors import DumpNotFoundError
+from pyheapdump.model import HeapDump
 
 
 def require_dump_file(name: str) -> Path:
@@ -15,3 +17,20 @@ def require_dump_file(name: str) -> Path:
     if not path.exists():
         raise DumpNotFoundError(f"{name}: no such dump file")
     return path
+
+
+def add_trusted_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trusted",
+        action="store_true",
+        help="load trusted: import the dumped program's modules to rebuild real objects (runs their code)",
+    )
+
+
+def load_dump_for(args: argparse.Namespace) -> HeapDump:
+    """Loads `args.dump` (safe unless --trusted) behind the progress display the subcommands share."""
+    from pyheapdump import load_dump
+    from pyheapdump.cli._progress import run_busy
+
+    require_dump_file(args.dump)
+    return run_busy(f"loading {args.dump}", lambda: load_dump(args.dump, trusted=args.trusted))

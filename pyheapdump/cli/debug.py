@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pyheapdump.cli._common import require_dump_file
-from pyheapdump.cli._progress import run_busy
+from pyheapdump.cli._common import add_trusted_argument, load_dump_for
 
 NAME = "debug"
 ALIASES = ["load"]
@@ -31,26 +30,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="show the dump in a waiting PyCharm/PyDev debug server instead (needs pydevd, pydevd-pycharm or debugpy)",
     )
-    parser.add_argument(
-        "--trusted",
-        action="store_true",
-        help="load trusted: import the dumped program's modules to rebuild real objects (runs their code)",
-    )
+    add_trusted_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pyheapdump import load_dump
     from pyheapdump.debugger import debug_dump
 
-    require_dump_file(args.dump)
     if args.pydevd:
         from pyheapdump.ide.pydevd_bridge import debug_with_pydevd, parse_address
 
         host, port = parse_address(args.pydevd)
-        dump = run_busy(f"loading {args.dump}", lambda: load_dump(args.dump, trusted=args.trusted))
+        dump = load_dump_for(args)
         print(f"pyheapdump: showing {args.dump} in the debug server at {host}:{port}; stop debugging there to end")
         debug_with_pydevd(dump, host, port)
         return 0
-    dump = run_busy(f"loading {args.dump}", lambda: load_dump(args.dump, trusted=args.trusted))
+    dump = load_dump_for(args)
     debug_dump(dump, debugger=args.debugger, thread=args.thread)
     return 0

@@ -6,8 +6,7 @@ import argparse
 import json
 import sys
 
-from pyheapdump.cli._common import require_dump_file
-from pyheapdump.cli._progress import run_busy
+from pyheapdump.cli._common import add_trusted_argument, load_dump_for
 
 NAME = "serve"
 HELP = "host a dump for VS Code (debugpy attach) and other DAP clients; disconnecting ends it"
@@ -21,19 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="address to listen on (default 127.0.0.1; anything else lets others read the dump and run code here)",
     )
     parser.add_argument("--port", type=int, default=5678, help="port to listen on (default 5678; 0 picks a free one)")
-    parser.add_argument(
-        "--trusted",
-        action="store_true",
-        help="load trusted: import the dumped program's modules to rebuild real objects (runs their code)",
-    )
+    add_trusted_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pyheapdump import load_dump
     from pyheapdump.ide import serve_dump
 
-    require_dump_file(args.dump)
-    dump = run_busy(f"loading {args.dump}", lambda: load_dump(args.dump, trusted=args.trusted))
+    dump = load_dump_for(args)
 
     def announce(address: str, host: str, port: int, loopback: bool) -> None:
         attach = {"type": "debugpy", "request": "attach", "connect": {"host": host, "port": port}}

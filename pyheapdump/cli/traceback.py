@@ -17,7 +17,7 @@ import types
 from collections.abc import Iterable
 from typing import Any
 
-from pyheapdump.cli._common import require_dump_file
+from pyheapdump.cli._common import add_trusted_argument, load_dump_for
 from pyheapdump.cli._progress import run_busy
 from pyheapdump.errors import DumpError
 
@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--thread", type=int, metavar="N", help="print only dumped stack N, without the exception")
     which.add_argument("--all", action="store_true", help="the exception and every stack (the default)")
-    parser.add_argument("--trusted", action="store_true", help="load trusted (imports the dumped program's modules)")
+    add_trusted_argument(parser)
 
 
 def bounded_repr(value: Any, limit: int = LOCAL_REPR_LIMIT) -> str:
@@ -115,12 +115,10 @@ def use_colour(stream: Any) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pyheapdump import load_dump
     from pyheapdump.frames import reenact
     from pyheapdump.sources import served_sources
 
-    require_dump_file(args.dump)
-    dump = run_busy(f"loading {args.dump}", lambda: load_dump(args.dump, trusted=args.trusted))
+    dump = load_dump_for(args)
     reenactment = run_busy("re-enacting stacks", lambda: reenact(dump))
     if args.thread is not None and not 1 <= args.thread <= len(reenactment.stacks):
         raise DumpError(f"the dump has no stack {args.thread}: it holds stacks 1 to {len(reenactment.stacks)}")

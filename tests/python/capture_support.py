@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from debug_support import child_env  # noqa: F401 - one child environment for every test
+
 import pyheapdump
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,20 +23,6 @@ PROGRAMS = Path(__file__).resolve().parent / "programs"
 PACKAGE_PARENT = Path(pyheapdump.__file__).resolve().parent.parent
 PTH_FILE = REPO / "pyheapdump_autoinstall.pth"
 TIMEOUT = 120
-
-
-def child_env(**extra: str | None) -> dict[str, str]:
-    """The environment of a child: this pyheapdump importable, no inherited PYHEAPDUMP_DIR unless given."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYHEAPDUMP_")}
-    paths = [str(PACKAGE_PARENT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    env["PYTHONUNBUFFERED"] = "1"
-    for key, value in extra.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
 
 
 def run_python(
