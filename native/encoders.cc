@@ -234,37 +234,21 @@ OwnedRef InstanceDict(PyObject* obj) {
 void PutDictEntries(Walker& w, PyObject* dict, std::string_view prefix) {
   Py_ssize_t pos = 0;
   PyObject *key, *value;
-  std::string name;
   while (PyDict_Next(dict, &pos, &key, &value)) {
     if (!PyUnicode_Check(key)) continue;  // setattr only makes str keys; anything else was put there by hand
-    name.assign(prefix);
-    name += Utf8View(key);
-    w.PutAttr(name, value);
+    w.PutAttr(prefix, Utf8View(key), value);
   }
 }
 
 // Slots are member descriptors that Python made for __slots__ names on heap types; read them as C does.
 void PutSlots(Walker& w, PyObject* obj) {
-  PyObject* mro = Py_TYPE(obj)->tp_mro;
-  if (!mro || !PyTuple_Check(mro)) return;
-  std::string name;
-  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); ++i) {
-    auto* type = reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(mro, i));
-    if (!IsHeapType(type) || !type->tp_dict) continue;
-    Py_ssize_t pos = 0;
-    PyObject *key, *descriptor;
-    while (PyDict_Next(type->tp_dict, &pos, &key, &descriptor)) {
-      if (Py_TYPE(descriptor) != &PyMemberDescr_Type) continue;
-      PyMemberDef* member = reinterpret_cast<PyMemberDescrObject*>(descriptor)->d_member;
-      OwnedRef value = OwnedRef::Steal(PyMember_GetOne(reinterpret_cast<const char*>(obj), member));
-      if (!value) {
-        PyErr_Clear();  // an unset slot
-        continue;
-      }
-      name.assign("slot:");
-      name += Utf8View(key);
-      w.PutAttr(name, w.KeepAlive(std::move(value)));
+  for (const SlotMember& slot : w.SlotMembers(Py_TYPE(obj))) {
+    OwnedRef value = OwnedRef::Steal(PyMember_GetOne(reinterpret_cast<const char*>(obj), slot.member));
+    if (!value) {
+      PyErr_Clear();  // an unset slot
+      continue;
     }
+    w.PutAttr(slot.name, w.KeepAlive(std::move(value)));
   }
 }
 

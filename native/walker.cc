@@ -262,6 +262,31 @@ const TypePolicy& Walker::PolicyFor(PyTypeObject* type) {
   return policies_.emplace(type, std::move(policy)).first->second;
 }
 
+const std::vector<SlotMember>& Walker::SlotMembers(PyTypeObject* type) {
+  auto [it, inserted] = slot_members_.try_emplace(type);
+  if (!inserted) return it->second;
+  PyObject* mro = type->tp_mro;
+  if (!mro || !PyTuple_Check(mro)) return it->second;
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); ++i) {
+    auto* base = reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(mro, i));
+    if (!(base->tp_flags & Py_TPFLAGS_HEAPTYPE) || !base->tp_dict) continue;
+    Py_ssize_t pos = 0;
+    PyObject *key, *descriptor;
+    while (PyDict_Next(base->tp_dict, &pos, &key, &descriptor)) {
+      if (Py_TYPE(descriptor) != &PyMemberDescr_Type || !PyUnicode_Check(key)) continue;
+      Py_ssize_t length = 0;
+      const char* utf8 = PyUnicode_AsUTF8AndSize(key, &length);
+      if (!utf8) {
+        PyErr_Clear();
+        continue;
+      }
+      it->second.push_back({reinterpret_cast<PyMemberDescrObject*>(descriptor)->d_member,
+                            "slot:" + std::string(utf8, static_cast<size_t>(length))});
+    }
+  }
+  return it->second;
+}
+
 void Walker::StartRecord(uint64_t id) {
   record_.id = id;
   record_.kind = Kind::kSurrogate;

@@ -52,6 +52,12 @@ struct TypePolicy {
   bool reduce_takes_protocol = false;
 };
 
+// A __slots__ member of a class written in Python, as the record names it ("slot:" + the slot's name).
+struct SlotMember {
+  PyMemberDef* member;
+  std::string name;
+};
+
 struct WalkStats {
   uint64_t objects = 0;
   uint64_t errors = 0;
@@ -92,6 +98,14 @@ class Walker {
     PutValue(attrs_, value);
     ++attr_count_;
   }
+  // PutAttr with the name given in two parts ("dict:" and the attribute's name), joined in the record.
+  void PutAttr(std::string_view prefix, std::string_view name, PyObject* value) {
+    PutVarint(attrs_, prefix.size() + name.size());
+    attrs_.append(prefix);
+    attrs_.append(name);
+    PutValue(attrs_, value);
+    ++attr_count_;
+  }
   void PutAttrInt(std::string_view name, int64_t value) {
     PutName(attrs_, name);
     PutInt(attrs_, value);
@@ -115,6 +129,9 @@ class Walker {
   // secret (or redaction is off). Cheap for the common case: only strings that could hold a secret reach Python.
   OwnedRef Redacted(PyObject* value, std::string_view bytes);
   const TypePolicy& PolicyFor(PyTypeObject* type);
+  // The slots of a class's instances, found once per class: the member descriptors in the dicts of the classes of
+  // its MRO that are written in Python, in MRO and dict order.
+  const std::vector<SlotMember>& SlotMembers(PyTypeObject* type);
   // Keeps an object alive until the walk ends, so its address cannot be reused by another object.
   PyObject* KeepAlive(OwnedRef obj);
 
@@ -156,7 +173,9 @@ class Walker {
   absl::flat_hash_map<PyTypeObject*, TypePolicy> policies_;
   OwnedRef reduce_ex_name_;  // interned "__reduce_ex__" and "__reduce__"
   OwnedRef reduce_name_;
-  absl::flat_hash_map<PyTypeObject*, PyCFunction> c_sizeof_;  // a builtin type's __sizeof__ in C, or null
+  absl::flat_hash_map<PyTypeObject*, PyCFunction> c_sizeof_;
+  absl::flat_hash_map<PyTypeObject*, std::vector<SlotMember>>
+      slot_members_;  // a builtin type's __sizeof__ in C, or null
   absl::flat_hash_set<PyObject*> filenames_seen_;
 
   Record record_;
