@@ -24,6 +24,7 @@ class PipelineDir : public ::testing::Test {
   PipelineDir() {
     std::string pattern = (std::filesystem::temp_directory_path() / "pyheapdump-pipeline-XXXXXX").string();
     dir_ = mkdtemp(pattern.data());
+    path_ = dir_ + "/app.heapdump";
   }
   ~PipelineDir() override { std::filesystem::remove_all(dir_); }
 
@@ -34,7 +35,7 @@ class PipelineDir : public ::testing::Test {
   }
 
   std::string dir_;
-  std::string path_ = dir_ + "/app.heapdump";
+  std::string path_;
 };
 
 // Records of random bytes: deflate cannot shrink them, so the file grows as fast as the records do.
