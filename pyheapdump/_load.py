@@ -185,6 +185,7 @@ class Rebuilder:
         self.metadata = metadata
         self._instance_classes: dict[int, Any] = {}
         self._nesting = 0  # fills running inside other fills
+        self._completed: set[int] = set()  # records whose reachable objects _complete already finished
         self._surrogate_types: dict[tuple[int, int, str], tuple[str, str, type, type | None]] = {}
         # Record id -> what is left to do to finish its object; the order lists say when, hashing ones last.
         self.pending: dict[int, Any] = {}
@@ -416,13 +417,16 @@ class Rebuilder:
     def _complete(self, raw: Any) -> Any:
         """Finishes the objects reachable from one record before it is used (the arguments of a reduce, the state of
         a capture), without finishing everything else pending: that would nest without bound."""
-        if type(raw) is not int:
+        if type(raw) is not int or raw in self._completed:
+            return raw
+        if self._finished_tuple(raw):
             return raw
         seen: set[int] = set()
         stack = [raw]
+        deferred_any = False
         while stack:
             oid = stack.pop()
-            if oid in seen:
+            if oid in seen or oid in self._completed:
                 continue
             seen.add(oid)
             self.get(oid)
@@ -430,6 +434,7 @@ class Rebuilder:
             if record is None or record[1] in _BY_REFERENCE_KINDS:
                 continue  # classes, functions, frames: a value made from them needs them to exist, not to be filled
             if self._nesting > _MAX_NESTED_FILLS:
+                deferred_any = True
                 continue  # deep enough: the outer drain finishes the rest, rather than the stack overflowing
             fill = self.pending.pop(oid, None)
             if fill is not None:
@@ -437,7 +442,28 @@ class Rebuilder:
             items, item_refs, attrs, attr_refs = record[5], record[6], record[7], record[8]
             stack.extend(items[p] for p in item_refs if type(items[p]) is int and items[p] not in seen)
             stack.extend(attrs[n] for n in attr_refs if type(attrs[n]) is int and attrs[n] not in seen)
+        if not deferred_any:
+            # Finished objects stay finished: a datetime's shared tzinfo is walked once, not once per datetime.
+            self._completed.update(seen)
         return raw
+
+    def _finished_tuple(self, oid: int) -> bool:
+        """The common argument tuple of a reduce (a datetime's bytes and tzinfo, a Decimal's str): made of values
+        that are finished as soon as they exist. Decided without walking anything."""
+        record = self.records.get(oid)
+        if record is None or record[1] != TUPLE or oid not in self.objs:
+            return False
+        items, records, completed = record[5], self.records, self._completed
+        for position in record[6]:
+            child = items[position]
+            if type(child) is not int:
+                return False
+            if child not in completed:
+                child_record = records.get(child)
+                if child_record is None or child_record[1] not in _FINISHED_ON_CREATION or child not in self.objs:
+                    return False
+        completed.add(oid)
+        return True
 
     def _run_fill(self, oid: int, fill: Any) -> None:
         self._nesting += 1
@@ -1117,6 +1143,7 @@ _SHELL_KINDS = frozenset({LIST, DICT, SET, DEQUE, INSTANCE, FRAME, TRACEBACK, CE
 _CONSTRUCTION_ATTRS = frozenset({"module", "qualname", "name", "importable", "filename", "firstlineno", "varnames",
                                  "real", "imag", "start", "stop", "step", "exceptions", "capture", "state"})
 _MAX_NESTED_FILLS = 50
+_FINISHED_ON_CREATION = frozenset({STR, BYTES, BIGINT, COMPLEX, BYTEARRAY})
 _STATE_PREFIXES = frozenset({"dict:", "slot:"})
 _BY_REFERENCE_KINDS = frozenset({CLASS, FUNCTION, MODULE, CODE, FRAME, TRACEBACK, GENERATOR, EXCEPTION})
 _KIND_NAMES = {FRAME: "frame", TRACEBACK: "traceback", CELL: "cell", MODULE: "module", CODE: "code"}
