@@ -39,7 +39,21 @@ def dump_files(paths: list[str]) -> list[Path]:
 
 
 def _newest_first(files: list[Path]) -> list[Path]:
-    return sorted(files, key=lambda p: p.stat().st_mtime, reverse=True)
+    """By the time written in each dump's header (a copied file keeps it), else by the file's modification time."""
+    return sorted(files, key=_dump_time, reverse=True)
+
+
+def _dump_time(path: Path) -> float:
+    import datetime
+    import json
+
+    from pyheapdump import _native
+
+    try:
+        stamp = json.loads(_native.DumpReader(str(path)).header_json()).get("time")
+        return datetime.datetime.fromisoformat(stamp).timestamp()
+    except (DumpError, ValueError, TypeError, AttributeError, OSError):
+        return path.stat().st_mtime
 
 
 def read_headers(files: list[Path]) -> list[tuple[Path, dict[str, Any] | DumpError]]:

@@ -216,3 +216,16 @@ def test_stats_says_what_the_limits_cut(tmp_path: Path) -> None:
     assert re.search(r"max_objects +[\d,]+ objects or items left out", out)
     assert "limits hit: max_objects" in out
     assert re.search(r"\(\d+ more types\)", out)
+
+
+def test_info_orders_a_directory_by_the_time_in_each_dump_not_the_file_time(tmp_path: Path) -> None:
+    import pyheapdump
+
+    first = pyheapdump.save_dump(tmp_path / "a-first.heapdump", threads=False)
+    second = pyheapdump.save_dump(tmp_path / "b-second.heapdump", threads=False)
+    os.utime(second, (1_000_000, 1_000_000))  # a copy that lost its modification time
+    os.utime(first, (2_000_000, 2_000_000))
+    completed = run_cli("info", tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    listed = [line for line in completed.stdout.splitlines() if line.endswith(".heapdump")]
+    assert listed == [str(second), str(first)]
