@@ -12,10 +12,18 @@ ninja -C "$ROOT/build/ctest" -j2 native_tests >/dev/null
 (cd "$ROOT/build/ctest" && PYTHONHOME="$("$python311" -c 'import sys; print(sys.base_prefix)')" \
   ctest --output-on-failure)
 
+# Every interpreter is set up before any test runs: the cross-version tests load dumps written by the others.
 status=0
+pythons=()
 for version in 3.11 3.12 3.13; do
-  python=$(prepare_venv "$version") || { status=1; continue; }
-  log "Python $version: pytest"
-  (cd "$ROOT" && "$python" -m pytest "$@") || status=1
+  if python=$(prepare_venv "$version"); then
+    pythons+=("$version=$python")
+  else
+    status=1
+  fi
+done
+for entry in "${pythons[@]}"; do
+  log "Python ${entry%%=*}: pytest"
+  (cd "$ROOT" && "${entry#*=}" -m pytest "$@") || status=1
 done
 exit $status

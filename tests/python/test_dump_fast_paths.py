@@ -58,7 +58,8 @@ def run():
         "amount": decimal.Decimal("-12345.678900"),
     }
     pyheapdump.save_dump(sys.argv[1], threads=False, call_user_reduce=True)
-run()
+if __name__ == "__main__":  # a trusted load imports this script: it must not dump again then
+    run()
 """
 
 
@@ -94,7 +95,8 @@ def run():
                         ("tuple", pair)]:
         print(name, value.__sizeof__())
     pyheapdump.save_dump(sys.argv[1], threads=False)
-run()
+if __name__ == "__main__":
+    run()
 """
 
 
