@@ -60,8 +60,11 @@ def _exception_line(exc: BaseException | None) -> str | None:
         return None
     name = qualified_name(type(exc))
     name = name.removeprefix("builtins.")
-    # str() of a builtin exception is C code; a user exception's __str__ is not called here.
-    if type(exc).__module__ == "builtins":
+    # str() runs only when the exception's __str__ is C code (BaseException's, OSError's, ...); a __str__ written in
+    # Python is the program's code and is not called here.
+    mro = type.__dict__["__mro__"].__get__(type(exc))  # not type(exc).__mro__: a metaclass could answer that
+    str_owner = next((klass for klass in mro if "__str__" in klass.__dict__), BaseException)
+    if not isinstance(str_owner.__dict__["__str__"], types.FunctionType):
         try:
             text = str(exc)
         except Exception:  # noqa: BLE001

@@ -62,7 +62,42 @@ class Surrogate:
             return info.repr
         module, qualname = type(self).__pyheapdump_original__
         reason = f" ({info.reason})" if info is not None else ""
-        return f"<surrogate {module}.{qualname}{reason}>"
+        return f"<surrogate {module}.{qualname}{reason}{_state_summary(self)}>"
+
+
+_repr_depth = threading.local()
+_SUMMARY_FIELDS = 6
+_SUMMARY_VALUE_LENGTH = 60
+
+
+def _state_summary(obj: Any) -> str:
+    """A few of the dumped attributes, so a traceback's locals show what the object held. Nested surrogates show
+    only their names: a linked list of a million nodes must not recurse a million deep."""
+    depth = getattr(_repr_depth, "value", 0)
+    if depth:
+        return ""
+    try:
+        state = object.__getattribute__(obj, "__dict__")
+    except AttributeError:
+        return ""
+    fields = [(name, value) for name, value in state.items() if not name.startswith("__")]
+    if not fields:
+        return ""
+    _repr_depth.value = depth + 1
+    try:
+        parts = []
+        for name, value in fields[:_SUMMARY_FIELDS]:
+            try:
+                text = repr(value)
+            except Exception as error:  # noqa: BLE001 - a repr is a display aid, never a failure
+                text = f"<repr failed: {type(error).__name__}>"
+            if len(text) > _SUMMARY_VALUE_LENGTH:
+                text = text[: _SUMMARY_VALUE_LENGTH - 3] + "..."
+            parts.append(f"{name}={text}")
+    finally:
+        _repr_depth.value = depth
+    more = ", ..." if len(fields) > _SUMMARY_FIELDS else ""
+    return ": " + ", ".join(parts) + more
 
 
 class SurrogateFunction(Surrogate):
