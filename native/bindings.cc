@@ -8,6 +8,7 @@
 
 #include "chunk_reader.h"
 #include "chunk_writer.h"
+#include "rebuilder.h"
 #include "record_decoder.h"
 #include "walker.h"
 
@@ -161,6 +162,17 @@ class NativeDumpReader {
     ThrowIfReadError(status);
     return sources;
   }
+  // Reads every record into rebuilder (see NativeRebuilder).
+  void LoadInto(Rebuilder& rebuilder) {
+    absl::Status status = rebuilder.Load(*reader_);
+    if (PyErr_Occurred()) throw py::error_already_set();
+    if (absl::IsResourceExhausted(status)) {
+      PyErr_NoMemory();
+      throw py::error_already_set();
+    }
+    ThrowIfReadError(status);
+    decode_warnings_.insert(decode_warnings_.end(), rebuilder.warnings().begin(), rebuilder.warnings().end());
+  }
   std::vector<std::string> Warnings() const {
     std::vector<std::string> all = reader_->warnings();
     all.insert(all.end(), decode_warnings_.begin(), decode_warnings_.end());
@@ -178,12 +190,46 @@ class NativeDumpReader {
   std::vector<std::string> decode_warnings_;
 };
 
+// The loader's core (native/rebuilder.h) for pyheapdump/_load.py's Rebuilder, which is its handler.
+class NativeRebuilder {
+ public:
+  NativeRebuilder(NativeDumpReader& reader, py::object handler, py::dict objs, py::list problems)
+      : core_(handler.ptr(), objs.ptr(), problems.ptr()) {
+    reader.LoadInto(core_);
+  }
+  py::object Get(uint64_t oid) { return Checked(core_.Get(oid)); }
+  py::object Record(uint64_t oid) { return Checked(core_.RecordTuple(oid)); }
+  py::object Complete(py::object raw) {
+    Check(core_.Complete(raw.ptr()));
+    return raw;
+  }
+  void Defer(uint64_t oid, py::object fill, bool hashing) { core_.Defer(oid, fill.ptr(), hashing); }
+  void Drain(bool hashing) { Check(core_.Drain(hashing)); }
+  void FinishNewFills() { Check(core_.FinishNewFills()); }
+  int Nesting() const { return core_.nesting(); }
+  size_t Count() const { return core_.record_count(); }
+  void Close() { core_.Close(); }
+
+ private:
+  static void Check(bool ok) {
+    if (ok) return;
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "the rebuilder failed without an error");
+    throw py::error_already_set();
+  }
+  static py::object Checked(OwnedRef obj) {
+    Check(bool(obj));
+    return py::reinterpret_steal<py::object>(obj.release());
+  }
+  Rebuilder core_;
+};
+
 }  // namespace
 }  // namespace pyheapdump
 
 PYBIND11_MODULE(_native, m) {
   using pyheapdump::NativeDumpReader;
   using pyheapdump::NativeDumpWriter;
+  using pyheapdump::NativeRebuilder;
   m.doc() = "pyheapdump's C++ core: the object-graph walker, the chunked writer and the bounded reader";
   m.attr("FORMAT_VERSION") = py::make_tuple(pyheapdump::kFormatMajor, pyheapdump::kFormatMinor);
 
@@ -206,4 +252,17 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("warnings", &NativeDumpReader::Warnings)
       .def_property_readonly("version", &NativeDumpReader::Version)
       .def_property_readonly("file_size", &NativeDumpReader::FileSize);
+
+  py::class_<NativeRebuilder>(m, "Rebuilder")
+      .def(py::init<NativeDumpReader&, py::object, py::dict, py::list>(), py::arg("reader"), py::arg("handler"),
+           py::arg("objs"), py::arg("problems"))
+      .def("get", &NativeRebuilder::Get)
+      .def("record", &NativeRebuilder::Record)
+      .def("complete", &NativeRebuilder::Complete)
+      .def("defer", &NativeRebuilder::Defer, py::arg("oid"), py::arg("fill"), py::arg("hashing") = false)
+      .def("drain", &NativeRebuilder::Drain, py::arg("hashing"))
+      .def("finish_new_fills", &NativeRebuilder::FinishNewFills)
+      .def_property_readonly("nesting", &NativeRebuilder::Nesting)
+      .def("__len__", &NativeRebuilder::Count)
+      .def("close", &NativeRebuilder::Close);
 }

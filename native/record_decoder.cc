@@ -5,41 +5,24 @@
 namespace pyheapdump {
 namespace {
 
-// Reads one value; for a reference or a cut, stores its marker and reports that the caller must note the position.
-OwnedRef ReadValue(Cursor& cursor, bool& is_reference) {
-  is_reference = false;
-  uint8_t tag = cursor.Byte();
-  switch (static_cast<ValueTag>(tag)) {
-    case ValueTag::kRef:
-      is_reference = true;
-      return OwnedRef::Steal(PyLong_FromUnsignedLongLong(cursor.Varint()));
-    case ValueTag::kNone:
-      return OwnedRef::Borrow(Py_None);
-    case ValueTag::kFalse:
-      return OwnedRef::Borrow(Py_False);
-    case ValueTag::kTrue:
-      return OwnedRef::Borrow(Py_True);
-    case ValueTag::kInt:
-      return OwnedRef::Steal(PyLong_FromLongLong(UnZigZag(cursor.Varint())));
-    case ValueTag::kFloat:
-      return OwnedRef::Steal(PyFloat_FromDouble(cursor.Float()));
-    case ValueTag::kEllipsis:
-      return OwnedRef::Borrow(Py_Ellipsis);
-    case ValueTag::kNotImplemented:
-      return OwnedRef::Borrow(Py_NotImplemented);
-    case ValueTag::kCut: {
-      is_reference = true;
-      uint64_t reason = cursor.Varint();
-      uint64_t class_id = cursor.Varint();
-      return OwnedRef::Steal(
-          Py_BuildValue("(KK)", static_cast<unsigned long long>(reason), static_cast<unsigned long long>(class_id)));
-    }
-  }
-  throw FormatError("unknown value tag " + std::to_string(tag));
-}
-
 void Check(bool ok) {
   if (!ok) throw FormatError("out of memory while decoding");
+}
+
+// Reads one value; for a reference or a cut, stores its marker and reports that the caller must note the position.
+OwnedRef ReadValue(Cursor& cursor, bool& is_reference) {
+  DecodedValue value = ReadDecodedValue(cursor);
+  is_reference = value.type != DecodedValue::Type::kAtom;
+  switch (value.type) {
+    case DecodedValue::Type::kAtom:
+      return std::move(value.atom);
+    case DecodedValue::Type::kRef:
+      return OwnedRef::Steal(PyLong_FromUnsignedLongLong(value.id));
+    case DecodedValue::Type::kCut:
+      return OwnedRef::Steal(Py_BuildValue("(KK)", static_cast<unsigned long long>(value.reason),
+                                           static_cast<unsigned long long>(value.id)));
+  }
+  return OwnedRef();
 }
 
 OwnedRef DecodeItems(const std::string& blob, OwnedRef& refs) {
@@ -69,12 +52,7 @@ OwnedRef DecodeAttrs(const std::string& blob, OwnedRef& refs) {
   refs = OwnedRef::Steal(PyList_New(0));
   Check(attrs && refs);
   for (uint64_t i = 0; i < count; ++i) {
-    std::string_view name_bytes = cursor.Bytes(cursor.Varint());
-    OwnedRef name = OwnedRef::Steal(PyUnicode_DecodeUTF8(name_bytes.data(), name_bytes.size(), "surrogateescape"));
-    if (!name) {
-      PyErr_Clear();
-      throw FormatError("attribute name is not UTF-8");
-    }
+    OwnedRef name = DecodeAttributeName(cursor.Bytes(cursor.Varint()));
     bool is_reference = false;
     OwnedRef value = ReadValue(cursor, is_reference);
     Check(bool(value));
@@ -99,6 +77,63 @@ OwnedRef DecodeData(const Record& record) {
 }
 
 }  // namespace
+
+DecodedValue ReadDecodedValue(Cursor& cursor, bool make_atoms) {
+  DecodedValue value;
+  uint8_t tag = cursor.Byte();
+  switch (static_cast<ValueTag>(tag)) {
+    case ValueTag::kRef:
+      value.type = DecodedValue::Type::kRef;
+      value.id = cursor.Varint();
+      return value;
+    case ValueTag::kNone:
+      value.atom = OwnedRef::Borrow(Py_None);
+      return value;
+    case ValueTag::kFalse:
+      value.atom = OwnedRef::Borrow(Py_False);
+      return value;
+    case ValueTag::kTrue:
+      value.atom = OwnedRef::Borrow(Py_True);
+      return value;
+    case ValueTag::kInt: {
+      int64_t number = UnZigZag(cursor.Varint());
+      if (make_atoms) {
+        value.atom = OwnedRef::Steal(PyLong_FromLongLong(number));
+        Check(bool(value.atom));
+      }
+      return value;
+    }
+    case ValueTag::kFloat: {
+      double number = cursor.Float();
+      if (make_atoms) {
+        value.atom = OwnedRef::Steal(PyFloat_FromDouble(number));
+        Check(bool(value.atom));
+      }
+      return value;
+    }
+    case ValueTag::kEllipsis:
+      value.atom = OwnedRef::Borrow(Py_Ellipsis);
+      return value;
+    case ValueTag::kNotImplemented:
+      value.atom = OwnedRef::Borrow(Py_NotImplemented);
+      return value;
+    case ValueTag::kCut:
+      value.type = DecodedValue::Type::kCut;
+      value.reason = cursor.Varint();
+      value.id = cursor.Varint();
+      return value;
+  }
+  throw FormatError("unknown value tag " + std::to_string(tag));
+}
+
+OwnedRef DecodeAttributeName(std::string_view bytes) {
+  OwnedRef name = OwnedRef::Steal(PyUnicode_DecodeUTF8(bytes.data(), bytes.size(), "surrogateescape"));
+  if (!name) {
+    PyErr_Clear();
+    throw FormatError("attribute name is not UTF-8");
+  }
+  return name;
+}
 
 absl::StatusOr<OwnedRef> DecodeRecord(const Record& record) {
   try {

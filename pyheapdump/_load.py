@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import builtins
 import enum
-import functools
 import gc
 import importlib
 import importlib.util
@@ -151,16 +150,18 @@ def load_dump(path: str | os.PathLike[str], *, trusted: bool = False) -> HeapDum
     # Loading makes millions of containers at once; the cycle collector would rescan them all again and again.
     collecting = gc.isenabled()
     gc.disable()
+    rebuilder = None
     try:
-        records = reader.records()
+        rebuilder = Rebuilder(reader, trusted=trusted, metadata=metadata)
         sources = dict(reader.sources())
         problems.extend(reader.warnings)
-        if not records:
+        if not rebuilder.record_count:
             raise DumpFormatError(
                 f"{os.fspath(path)}: no object could be recovered ({'; '.join(problems) or 'empty'})")
-        rebuilder = Rebuilder(records, trusted=trusted, metadata=metadata)
         dump = rebuilder.heap_dump(os.fspath(path), metadata, sources)
     finally:
+        if rebuilder is not None:
+            rebuilder.close()
         if collecting:
             gc.enable()
     dump.warnings[:0] = problems
@@ -174,28 +175,33 @@ def load_dump(path: str | os.PathLike[str], *, trusted: bool = False) -> HeapDum
 
 
 class Rebuilder:
-    """Turns decoded records into objects. Immutable objects are built once their parts exist; mutable ones are
-    created empty first and filled afterwards, so cycles and shared references come back as they were."""
+    """Turns a dump's records into objects. Immutable objects are built once their parts exist; mutable ones are
+    created empty first and filled afterwards, so cycles and shared references come back as they were.
 
-    def __init__(self, records: list[tuple[Any, ...]], *, trusted: bool, metadata: dict[str, Any]) -> None:
-        self.records = {record[0]: record for record in records}
-        # Strings and bytes are most of a heap and need no rebuilding: take them as they are, in one pass.
-        self.objs: dict[int, Any] = {record[0]: record[9] for record in records if record[1] in (STR, BYTES)}
+    The order of that work, and the bulk kinds (str, bytes, plain lists, tuples, dicts, sets, instances of surrogate
+    classes, reduces of safe value types), live in the native core (native/rebuilder.h); it calls back here, through
+    the `_native_make`, `_surrogate_instance_class`, `_fast_reduce_callable`, `_cut`, `_lost` and `_made_of_itself`
+    methods, for everything that needs policy. Both sides share `objs` (record id -> object) and `problems`.
+    """
+
+    def __init__(self, reader: Any, *, trusted: bool, metadata: dict[str, Any]) -> None:
+        self.objs: dict[int, Any] = {}
+        self.problems: list[str] = []
         self.trusted = trusted
         self.metadata = metadata
-        self._instance_classes: dict[int, Any] = {}
-        self._nesting = 0  # fills running inside other fills
-        self._completed: set[int] = set()  # records whose reachable objects _complete already finished
         self._surrogate_types: dict[tuple[int, int, str], tuple[str, str, type, type | None]] = {}
-        # Record id -> what is left to do to finish its object; the order lists say when, hashing ones last.
-        self.pending: dict[int, Any] = {}
-        self.fill_order: list[int] = []
-        self.hash_fill_order: list[int] = []
-        self.expanding: set[int] = set()
-        self._making: set[int] = set()  # records whose object is being made right now (see _made_of_itself)
         self.tracebacks: dict[int, DumpedTraceback] = {}
-        self.problems: list[str] = []
         self._main_module: types.ModuleType | None | object = _MISSING
+        self.core = _native.Rebuilder(reader, self, self.objs, self.problems)
+        self.records = _RecordView(self.core)
+
+    @property
+    def record_count(self) -> int:
+        return len(self.core)
+
+    def close(self) -> None:
+        """Breaks the reference cycle between this handler and its core."""
+        self.core.close()
 
     # ---- the dump as a whole ----
 
@@ -268,56 +274,35 @@ class Rebuilder:
 
     def get(self, oid: int) -> Any:
         obj = self.objs.get(oid, _MISSING)
-        if obj is not _MISSING:
-            return obj
-        record = self.records.get(oid)
-        if record is not None and not record[2] and not record[3]:
-            # Fast paths for plain lists and tuples, the bulk of most heaps.
-            kind = record[1]
-            if kind == LIST:
-                obj = self.objs[oid] = []
-                self._defer(oid, functools.partial(self._fill_plain_list, obj, record))
-                return obj
-            if kind == TUPLE and not record[6]:
-                obj = self.objs[oid] = tuple(record[5])
-                return obj
-        elif record is not None and record[1] == INSTANCE and not record[3]:
-            # Fast path for instances of a class that loads as a surrogate: the bulk of an application's heap.
-            cls = self._surrogate_instance_class(record[2])
-            if cls is not None:
-                obj = self.objs[oid] = object.__new__(cls)
-                self._defer(oid, functools.partial(self._fill_surrogate_instance, obj, record))
-                return obj
-        return self._build(oid)
+        return self.core.get(oid) if obj is _MISSING else obj
 
     def _surrogate_instance_class(self, type_id: int) -> type | None:
-        """The surrogate class whose instances need nothing but their state, or None for the general path."""
-        cls = self._instance_classes.get(type_id, _MISSING)
-        if cls is _MISSING:
-            candidate = self.get(type_id)
-            plain = (isinstance(candidate, type) and issubclass(candidate, Surrogate)
-                     and _builtin_base(candidate) is None)
-            cls = self._instance_classes[type_id] = candidate if plain else None
-        return cls  # type: ignore[return-value]
+        """For the core: the surrogate class whose instances need nothing but their state, or None for the general
+        path (asked once per class)."""
+        candidate = self.get(type_id)
+        plain = isinstance(candidate, type) and issubclass(candidate, Surrogate) and _builtin_base(candidate) is None
+        return candidate if plain else None
 
-    def _fill_surrogate_instance(self, obj: Any, record: tuple[Any, ...]) -> None:
-        state = object.__getattribute__(obj, "__dict__")
-        refs = record[8]
-        objs = self.objs
-        for name, raw in record[7].items():
-            if name[:5] not in _STATE_PREFIXES:
-                continue
-            if name in refs:
-                value = objs.get(raw, _MISSING) if type(raw) is int else _MISSING
-                raw = self.value(raw) if value is _MISSING else value
-            state[name[5:]] = raw
+    def _fast_reduce_callable(self, callable_id: int) -> Any:
+        """For the core: the callable of a reduce when this load may call it with any finished value arguments
+        (str, bytes, numbers) and nothing else to apply, or None (asked once per callable)."""
+        function = self._resolve_callable(callable_id)
+        if function is _MISSING:
+            return None
+        key = (getattr(function, "__module__", None), getattr(function, "__qualname__", None))
+        if key in _NEWOBJ or key == ("copyreg", "_reconstructor"):
+            return None  # these need their class argument checked: the general path does it
+        if isinstance(function, type) and not self._class_allowed(function):
+            return None
+        return function
 
-    def _fill_plain_list(self, obj: list[Any], record: tuple[Any, ...]) -> None:
-        obj.extend(self._values(record[5], record[6]) if record[6] else record[5])
+    def _native_make(self, oid: int, shell: bool) -> Any:
+        """For the core: makes the object of one record the general way (an empty shell when `shell`)."""
+        return self._guarded(self.records.get(oid), self._shell if shell else self._construct)
 
     def resolve(self, obj: Any) -> Any:
         """Finishes every pending fill, so obj and everything reachable from it is complete."""
-        self._drain(hashing=True)
+        self.core.drain(hashing=True)
         return obj
 
     def value(self, raw: Any) -> Any:
@@ -345,140 +330,26 @@ class Rebuilder:
             attrs[name] = self.value(attrs[name])
         return attrs
 
-    def _dependencies(self, record: tuple[Any, ...]) -> list[int]:
-        """Records that must exist before this (immutable or by-value) record can be constructed."""
-        _, kind, type_id, _, _, items, item_refs, attrs, attr_refs, _ = record
-        if kind == REDUCE:
-            positions = [p for p in item_refs if p < 2]  # the callable and its arguments
-        else:
-            positions = item_refs
-        deps = [items[p] for p in positions if type(items[p]) is int]
-        deps += [attrs[n] for n in attr_refs if n in _CONSTRUCTION_ATTRS and type(attrs[n]) is int]
-        if type_id:
-            deps.append(type_id)
-        return [d for d in deps if d not in self.objs]
-
-    def _build(self, root_id: int) -> Any:
-        if root_id in self._making:
-            return self._made_of_itself(root_id)
-        stack = [root_id]
-        while stack:
-            oid = stack[-1]
-            if oid in self.objs or oid in self._making:
-                stack.pop()
-                continue
-            record = self.records.get(oid)
-            if record is None:
-                self.objs[oid] = self._lost(oid)
-                stack.pop()
-                continue
-            if record[1] in _SHELL_KINDS:
-                self.objs[oid] = self._guarded(record, self._shell)
-                stack.pop()
-                continue
-            deps = self._dependencies(record)
-            if deps and oid not in self.expanding:
-                self.expanding.add(oid)
-                stack.extend(deps)
-                continue
-            self.expanding.discard(oid)
-            if oid not in self.objs:
-                self.objs[oid] = self._guarded(record, self._construct)
-            stack.pop()
-        return self.objs[root_id]
-
     def _guarded(self, record: tuple[Any, ...], make: Any) -> Any:
-        self._making.add(record[0])
         try:
             return make(record)
         except Exception as error:  # noqa: BLE001 - one object that fails to rebuild must not fail the load
             self.problems.append(f"object {record[0]}: {type(error).__name__}: {error}")
             return self._surrogate_for(record, surrogate_base.REBUILD_FAILED, f"{type(error).__name__}: {error}")
-        finally:
-            self._making.discard(record[0])
 
     def _defer(self, oid: int, fill: Any, hashing: bool = False) -> None:
-        self.pending[oid] = fill
-        (self.hash_fill_order if hashing else self.fill_order).append(oid)
-
-    def _drain(self, hashing: bool) -> None:
-        while self.fill_order or (hashing and self.hash_fill_order):
-            while self.fill_order:
-                oid = self.fill_order.pop()
-                fill = self.pending.pop(oid, None)
-                if fill is not None:
-                    self._run_fill(oid, fill)
-            if hashing and self.hash_fill_order:
-                oid = self.hash_fill_order.pop()
-                fill = self.pending.pop(oid, None)
-                if fill is not None:
-                    self._run_fill(oid, fill)
+        """Finishes oid's object later; hashing fills (dicts, sets) run after all others: keys may hash by state."""
+        self.core.defer(oid, fill, hashing)
 
     def _complete(self, raw: Any) -> Any:
         """Finishes the objects reachable from one record before it is used (the arguments of a reduce, the state of
         a capture), without finishing everything else pending: that would nest without bound."""
-        if type(raw) is not int or raw in self._completed:
-            return raw
-        if self._finished_tuple(raw):
-            return raw
-        seen: set[int] = set()
-        stack = [raw]
-        deferred_any = False
-        while stack:
-            oid = stack.pop()
-            if oid in seen or oid in self._completed:
-                continue
-            seen.add(oid)
-            self.get(oid)
-            record = self.records.get(oid)
-            if record is None or record[1] in _BY_REFERENCE_KINDS:
-                continue  # classes, functions, frames: a value made from them needs them to exist, not to be filled
-            if self._nesting > _MAX_NESTED_FILLS:
-                deferred_any = True
-                continue  # deep enough: the outer drain finishes the rest, rather than the stack overflowing
-            fill = self.pending.pop(oid, None)
-            if fill is not None:
-                self._run_fill(oid, fill)
-            items, item_refs, attrs, attr_refs = record[5], record[6], record[7], record[8]
-            stack.extend(items[p] for p in item_refs if type(items[p]) is int and items[p] not in seen)
-            stack.extend(attrs[n] for n in attr_refs if type(attrs[n]) is int and attrs[n] not in seen)
-        if not deferred_any:
-            # Finished objects stay finished: a datetime's shared tzinfo is walked once, not once per datetime.
-            self._completed.update(seen)
-        return raw
-
-    def _finished_tuple(self, oid: int) -> bool:
-        """The common argument tuple of a reduce (a datetime's bytes and tzinfo, a Decimal's str): made of values
-        that are finished as soon as they exist. Decided without walking anything."""
-        record = self.records.get(oid)
-        if record is None or record[1] != TUPLE or oid not in self.objs:
-            return False
-        items, records, completed = record[5], self.records, self._completed
-        for position in record[6]:
-            child = items[position]
-            if type(child) is not int:
-                return False
-            if child not in completed:
-                child_record = records.get(child)
-                if child_record is None or child_record[1] not in _FINISHED_ON_CREATION or child not in self.objs:
-                    return False
-        completed.add(oid)
-        return True
-
-    def _run_fill(self, oid: int, fill: Any) -> None:
-        self._nesting += 1
-        try:
-            fill()
-        except Exception as error:  # noqa: BLE001
-            self.problems.append(f"object {oid}: filling it failed: {type(error).__name__}: {error}")
-        finally:
-            self._nesting -= 1
+        return self.core.complete(raw)
 
     def _finish_new_fills(self) -> None:
         """Before a dict or set hashes its keys, finishes the objects its filling just made (their state may decide
         their hash). Only at the top level: a fill nested in another would otherwise nest the whole heap."""
-        if self._nesting <= 1:
-            self._drain(hashing=False)
+        self.core.finish_new_fills()
 
     # ---- placeholders ----
 
@@ -1138,14 +1009,21 @@ class Rebuilder:
         return obj
 
 
-_SHELL_KINDS = frozenset({LIST, DICT, SET, DEQUE, INSTANCE, FRAME, TRACEBACK, CELL, FUNCTION, MODULE, GENERATOR,
-                          SURROGATE})
-_CONSTRUCTION_ATTRS = frozenset({"module", "qualname", "name", "importable", "filename", "firstlineno", "varnames",
-                                 "real", "imag", "start", "stop", "step", "exceptions", "capture", "state"})
-_MAX_NESTED_FILLS = 50
-_FINISHED_ON_CREATION = frozenset({STR, BYTES, BIGINT, COMPLEX, BYTEARRAY})
-_STATE_PREFIXES = frozenset({"dict:", "slot:"})
-_BY_REFERENCE_KINDS = frozenset({CLASS, FUNCTION, MODULE, CODE, FRAME, TRACEBACK, GENERATOR, EXCEPTION})
+class _RecordView:
+    """Record id -> the record's tuple (native/record_decoder.h), decoded from the core on first use."""
+
+    def __init__(self, core: Any) -> None:
+        self._core = core
+        self._decoded: dict[int, Any] = {}
+
+    def get(self, oid: Any, default: Any = None) -> Any:
+        record = self._decoded.get(oid, _MISSING)
+        if record is _MISSING:
+            valid = type(oid) is int and 0 <= oid < 1 << 64
+            record = self._decoded[oid] = self._core.record(oid) if valid else None
+        return default if record is None else record
+
+
 _KIND_NAMES = {FRAME: "frame", TRACEBACK: "traceback", CELL: "cell", MODULE: "module", CODE: "code"}
 
 

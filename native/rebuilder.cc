@@ -1,0 +1,625 @@
+#include "rebuilder.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+namespace pyheapdump {
+namespace {
+
+// Fills nested in other fills past this depth are left to the outer drain (Rebuilder._complete in _load.py).
+constexpr int kMaxNestedFills = 50;
+
+bool IsShellKind(Kind kind) {
+  switch (kind) {
+    case Kind::kList:
+    case Kind::kDict:
+    case Kind::kSet:
+    case Kind::kDeque:
+    case Kind::kInstance:
+    case Kind::kFrame:
+    case Kind::kTraceback:
+    case Kind::kCell:
+    case Kind::kFunction:
+    case Kind::kModule:
+    case Kind::kGenerator:
+    case Kind::kSurrogate:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Objects that are complete as soon as they exist.
+bool IsFinishedOnCreation(Kind kind) {
+  return kind == Kind::kStr || kind == Kind::kBytes || kind == Kind::kBigInt || kind == Kind::kComplex ||
+         kind == Kind::kByteArray;
+}
+
+// Kinds whose objects are used by reference: what is made from them needs them to exist, not to be filled.
+bool IsByReference(Kind kind) {
+  switch (kind) {
+    case Kind::kClass:
+    case Kind::kFunction:
+    case Kind::kModule:
+    case Kind::kCode:
+    case Kind::kFrame:
+    case Kind::kTraceback:
+    case Kind::kGenerator:
+    case Kind::kException:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Attributes an immutable record needs made before it is constructed (_CONSTRUCTION_ATTRS in _load.py).
+bool IsConstructionAttribute(std::string_view name) {
+  static constexpr std::string_view kNames[] = {"module",      "qualname", "name",       "importable", "filename",
+                                                "firstlineno", "varnames", "real",       "imag",       "start",
+                                                "stop",        "step",     "exceptions", "capture",    "state"};
+  for (std::string_view candidate : kNames) {
+    if (name == candidate) return true;
+  }
+  return false;
+}
+
+bool IsStateAttribute(std::string_view name) { return name.substr(0, 5) == "dict:" || name.substr(0, 5) == "slot:"; }
+
+bool IsPlain(const Record& record) { return record.type_id == 0 && record.flags == 0; }
+
+// "Name: message" of the pending exception, which is cleared.
+std::string TakeExceptionText() {
+  PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+  PyErr_Fetch(&type, &value, &traceback);
+  PyErr_NormalizeException(&type, &value, &traceback);
+  OwnedRef owned_type = OwnedRef::Steal(type), owned_value = OwnedRef::Steal(value),
+           owned_traceback = OwnedRef::Steal(traceback);
+  std::string text = "Exception";
+  if (type != nullptr && PyType_Check(type)) {
+    OwnedRef name = OwnedRef::Steal(PyType_GetName(reinterpret_cast<PyTypeObject*>(type)));
+    const char* utf8 = name ? PyUnicode_AsUTF8(name.get()) : nullptr;
+    if (utf8 != nullptr) text = utf8;
+  }
+  OwnedRef message = OwnedRef::Steal(value != nullptr ? PyObject_Str(value) : nullptr);
+  const char* utf8 = message ? PyUnicode_AsUTF8(message.get()) : nullptr;
+  PyErr_Clear();
+  return text + ": " + (utf8 != nullptr ? utf8 : "<unprintable>");
+}
+
+// An Exception is one object's problem; anything else (KeyboardInterrupt, SystemExit) stops the load.
+bool PendingIsException() { return PyErr_ExceptionMatches(PyExc_Exception); }
+
+}  // namespace
+
+Rebuilder::Rebuilder(PyObject* handler, PyObject* objs, PyObject* problems)
+    : handler_(OwnedRef::Borrow(handler)), objs_(OwnedRef::Borrow(objs)), problems_(OwnedRef::Borrow(problems)) {}
+
+// ---- reading ----
+
+absl::Status Rebuilder::Load(DumpFileReader& reader) {
+  return reader.ForEachRecord([&](Record&& record) -> absl::Status {
+    OwnedRef early;
+    try {
+      Parsed parsed = ParseOrThrow(record, /*make_atoms=*/false);
+      for (const auto& [name, value] : parsed.attrs) AttributeName(name);
+      const std::string& data = record.data.bytes;
+      if (record.kind == Kind::kStr) {
+        early = OwnedRef::Steal(PyUnicode_DecodeUTF8(data.data(), data.size(), "surrogatepass"));
+        if (!early) {
+          if (PyErr_ExceptionMatches(PyExc_MemoryError)) return absl::ResourceExhaustedError("out of memory");
+          PyErr_Clear();
+          throw FormatError("string is not UTF-8");
+        }
+      } else if (record.kind == Kind::kBytes) {
+        early = OwnedRef::Steal(PyBytes_FromStringAndSize(data.data(), data.size()));
+        if (!early) return absl::ResourceExhaustedError("out of memory");
+      }
+    } catch (const FormatError& error) {
+      if (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_MemoryError)) {
+        return absl::ResourceExhaustedError("out of memory");
+      }
+      PyErr_Clear();
+      warnings_.push_back("record " + std::to_string(record.id) + ": " + error.what());
+      return absl::OkStatus();
+    }
+    uint64_t id = record.id;
+    index_[id] = records_.size();
+    records_.push_back(std::move(record));
+    if (early && !Store(id, early.get())) return absl::ResourceExhaustedError("out of memory");
+    return absl::OkStatus();
+  });
+}
+
+const Record* Rebuilder::Find(uint64_t oid) const {
+  auto found = index_.find(oid);
+  return found == index_.end() ? nullptr : &records_[found->second];
+}
+
+Rebuilder::Parsed Rebuilder::ParseOrThrow(const Record& record, bool make_atoms) {
+  Parsed parsed;
+  Cursor items(record.items.bytes);
+  uint64_t count = items.Count();
+  parsed.items.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) parsed.items.push_back(ReadDecodedValue(items, make_atoms));
+  if (!items.AtEnd()) throw FormatError("trailing bytes after the items");
+  Cursor attrs(record.attrs.bytes);
+  count = attrs.Count();
+  parsed.attrs.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string_view name = attrs.Bytes(attrs.Varint());
+    parsed.attrs.emplace_back(name, ReadDecodedValue(attrs, make_atoms));
+  }
+  if (!attrs.AtEnd()) throw FormatError("trailing bytes after the attributes");
+  return parsed;
+}
+
+bool Rebuilder::Parse(const Record& record, bool make_atoms, Parsed* parsed) {
+  try {
+    *parsed = ParseOrThrow(record, make_atoms);
+    return true;
+  } catch (const FormatError& error) {
+    // Every record was checked by Load; what fails now is memory.
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_MemoryError, error.what());
+    return false;
+  }
+}
+
+OwnedRef Rebuilder::AttributeName(std::string_view bytes) {
+  auto found = names_.find(absl::string_view(bytes.data(), bytes.size()));
+  if (found != names_.end()) return found->second;
+  PyObject* name = DecodeAttributeName(bytes).release();
+  PyUnicode_InternInPlace(&name);  // the keys of every instance dict built from this name share one object
+  OwnedRef owned = OwnedRef::Steal(name);
+  names_.emplace(std::string(bytes), owned);
+  return owned;
+}
+
+OwnedRef Rebuilder::RecordTuple(uint64_t oid) {
+  const Record* record = Find(oid);
+  if (record == nullptr) return OwnedRef::Borrow(Py_None);
+  auto decoded = DecodeRecord(*record);
+  if (!decoded.ok()) {
+    PyErr_SetString(PyExc_MemoryError, std::string(decoded.status().message()).c_str());
+    return OwnedRef();
+  }
+  return *std::move(decoded);
+}
+
+// ---- the objects map ----
+
+PyObject* Rebuilder::Lookup(uint64_t oid) {
+  OwnedRef key = OwnedRef::Steal(PyLong_FromUnsignedLongLong(oid));
+  if (!key) return nullptr;
+  return PyDict_GetItemWithError(objs_.get(), key.get());
+}
+
+bool Rebuilder::Store(uint64_t oid, PyObject* obj) {
+  OwnedRef key = OwnedRef::Steal(PyLong_FromUnsignedLongLong(oid));
+  return key && PyDict_SetItem(objs_.get(), key.get(), obj) == 0;
+}
+
+// ---- getting objects by id (Rebuilder.get and _build in _load.py) ----
+
+OwnedRef Rebuilder::Get(uint64_t oid) {
+  if (PyObject* obj = Lookup(oid)) return OwnedRef::Borrow(obj);
+  if (PyErr_Occurred()) return OwnedRef();
+  const Record* record = Find(oid);
+  if (record != nullptr && IsPlain(*record)) {
+    // Plain lists and tuples of atoms, the bulk of most heaps.
+    if (record->kind == Kind::kList) return MakeShell(*record, oid);
+    if (record->kind == Kind::kTuple) {
+      Parsed parsed;
+      if (!Parse(*record, true, &parsed)) return OwnedRef();
+      bool atoms_only = true;
+      for (const DecodedValue& value : parsed.items) atoms_only &= value.type == DecodedValue::Type::kAtom;
+      if (atoms_only) {
+        OwnedRef tuple = OwnedRef::Steal(PyTuple_New(static_cast<Py_ssize_t>(parsed.items.size())));
+        if (!tuple) return OwnedRef();
+        for (size_t i = 0; i < parsed.items.size(); ++i) {
+          PyTuple_SET_ITEM(tuple.get(), static_cast<Py_ssize_t>(i), parsed.items[i].atom.release());
+        }
+        if (!Store(oid, tuple.get())) return OwnedRef();
+        return tuple;
+      }
+    }
+  } else if (record != nullptr && record->kind == Kind::kInstance && record->flags == 0) {
+    // Instances of a class that loads as a surrogate: the bulk of an application's heap.
+    PyObject* cls = nullptr;
+    if (!InstanceClass(record->type_id, &cls)) return OwnedRef();
+    if (cls != nullptr) {
+      OwnedRef no_args = OwnedRef::Steal(PyTuple_New(0));
+      if (!no_args) return OwnedRef();
+      OwnedRef obj =
+          OwnedRef::Steal(PyBaseObject_Type.tp_new(reinterpret_cast<PyTypeObject*>(cls), no_args.get(), nullptr));
+      if (!obj || !Store(oid, obj.get())) return OwnedRef();
+      DeferNative(oid, FillKind::kInstance, obj.get(), /*hashing=*/false);
+      return obj;
+    }
+  }
+  return Build(oid);
+}
+
+OwnedRef Rebuilder::Build(uint64_t root) {
+  if (making_.contains(root)) return CallHandler("_made_of_itself", root);
+  std::vector<uint64_t> stack = {root};
+  while (!stack.empty()) {
+    uint64_t oid = stack.back();
+    if (making_.contains(oid)) {
+      stack.pop_back();
+      continue;
+    }
+    if (Lookup(oid) != nullptr) {
+      stack.pop_back();
+      continue;
+    }
+    if (PyErr_Occurred()) return OwnedRef();
+    const Record* record = Find(oid);
+    OwnedRef made;
+    if (record == nullptr) {
+      made = CallHandler("_lost", oid);
+    } else if (IsShellKind(record->kind)) {
+      made = MakeShell(*record, oid);
+    } else {
+      std::vector<uint64_t> dependencies;
+      if (!Dependencies(*record, &dependencies)) return OwnedRef();
+      if (!dependencies.empty() && !expanding_.contains(oid)) {
+        expanding_.insert(oid);
+        stack.insert(stack.end(), dependencies.begin(), dependencies.end());
+        continue;
+      }
+      expanding_.erase(oid);
+      if (Lookup(oid) != nullptr) {  // a dependency's making made this one too
+        stack.pop_back();
+        continue;
+      }
+      made = Construct(*record, oid);
+    }
+    if (!made) return OwnedRef();
+    if (!Store(oid, made.get())) return OwnedRef();
+    stack.pop_back();
+  }
+  PyObject* obj = Lookup(root);
+  if (obj == nullptr) {
+    if (!PyErr_Occurred()) PyErr_Format(PyExc_RuntimeError, "record %llu was not made", (unsigned long long)root);
+    return OwnedRef();
+  }
+  return OwnedRef::Borrow(obj);
+}
+
+bool Rebuilder::Dependencies(const Record& record, std::vector<uint64_t>* dependencies) {
+  Parsed parsed;
+  if (!Parse(record, false, &parsed)) return false;
+  size_t item_count = record.kind == Kind::kReduce ? std::min<size_t>(parsed.items.size(), 2) : parsed.items.size();
+  std::vector<uint64_t> candidates;
+  for (size_t i = 0; i < item_count; ++i) {
+    if (parsed.items[i].type == DecodedValue::Type::kRef) candidates.push_back(parsed.items[i].id);
+  }
+  for (const auto& [name, value] : parsed.attrs) {
+    if (value.type == DecodedValue::Type::kRef && IsConstructionAttribute(name)) candidates.push_back(value.id);
+  }
+  if (record.type_id != 0) candidates.push_back(record.type_id);
+  for (uint64_t candidate : candidates) {
+    if (Lookup(candidate) == nullptr) {
+      if (PyErr_Occurred()) return false;
+      dependencies->push_back(candidate);
+    }
+  }
+  return true;
+}
+
+OwnedRef Rebuilder::MakeShell(const Record& record, uint64_t oid) {
+  if (IsPlain(record) && (record.kind == Kind::kList || record.kind == Kind::kDict || record.kind == Kind::kSet)) {
+    OwnedRef shell;
+    FillKind fill = FillKind::kList;
+    if (record.kind == Kind::kList) {
+      shell = OwnedRef::Steal(PyList_New(0));
+    } else if (record.kind == Kind::kDict) {
+      shell = OwnedRef::Steal(PyDict_New());
+      fill = FillKind::kDict;
+    } else {
+      shell = OwnedRef::Steal(PySet_New(nullptr));
+      fill = FillKind::kSet;
+    }
+    if (!shell || !Store(oid, shell.get())) return OwnedRef();
+    DeferNative(oid, fill, shell.get(), /*hashing=*/fill != FillKind::kList);
+    return shell;
+  }
+  return HandlerMake(record, /*shell=*/true);
+}
+
+OwnedRef Rebuilder::Construct(const Record& record, uint64_t oid) {
+  bool plain_sequence = IsPlain(record) && (record.kind == Kind::kTuple || record.kind == Kind::kFrozenSet);
+  if (plain_sequence || record.kind == Kind::kReduce) {
+    making_.insert(oid);
+    OwnedRef made;
+    if (plain_sequence) {
+      Parsed parsed;
+      if (!Parse(record, true, &parsed)) {
+        making_.erase(oid);
+        return OwnedRef();
+      }
+      OwnedRef values = Values(parsed.items);
+      if (values) {
+        made =
+            OwnedRef::Steal(record.kind == Kind::kTuple ? PyList_AsTuple(values.get()) : PyFrozenSet_New(values.get()));
+      }
+    } else {
+      made = ConstructFastReduce(record);
+    }
+    making_.erase(oid);
+    if (made) return made;
+    // What failed here (an unhashable member of a damaged frozenset, a reduce refusing its arguments) goes the
+    // general way, which records the problem and makes a surrogate.
+    if (PyErr_Occurred()) {
+      if (!PendingIsException()) return OwnedRef();
+      PyErr_Clear();
+    }
+  }
+  return HandlerMake(record, /*shell=*/false);
+}
+
+// A reduce `callable(*args)` with nothing else to apply, whose arguments are finished values and whose callable the
+// handler declared safe for this load. Empty with no error set when the record needs the general path.
+OwnedRef Rebuilder::ConstructFastReduce(const Record& record) {
+  Parsed parsed;
+  if (!Parse(record, true, &parsed)) return OwnedRef();
+  const std::vector<DecodedValue>& items = parsed.items;
+  if (items.size() < 2 || items[0].type != DecodedValue::Type::kRef || items[1].type != DecodedValue::Type::kRef) {
+    return OwnedRef();
+  }
+  for (size_t i = 2; i < items.size() && i < 5; ++i) {
+    if (items[i].type != DecodedValue::Type::kAtom || items[i].atom.get() != Py_None) return OwnedRef();
+  }
+  PyObject* callable = nullptr;
+  if (!ReduceCallable(items[0].id, &callable) || callable == nullptr) return OwnedRef();
+  bool finished = false;
+  if (!FinishedTuple(items[1].id, &finished) || !finished) return OwnedRef();
+  PyObject* args = Lookup(items[1].id);
+  if (args == nullptr || !PyTuple_CheckExact(args)) return OwnedRef();
+  return OwnedRef::Steal(PyObject_Call(callable, args, nullptr));
+}
+
+bool Rebuilder::FinishedTuple(uint64_t oid, bool* finished) {
+  *finished = false;
+  const Record* record = Find(oid);
+  if (record == nullptr || record->kind != Kind::kTuple) return true;
+  if (Lookup(oid) == nullptr) return !PyErr_Occurred();
+  Parsed parsed;
+  if (!Parse(*record, false, &parsed)) return false;
+  for (const DecodedValue& value : parsed.items) {
+    if (value.type == DecodedValue::Type::kAtom) continue;
+    if (value.type == DecodedValue::Type::kCut) return true;
+    if (completed_.contains(value.id)) continue;
+    const Record* child = Find(value.id);
+    if (child == nullptr || !IsFinishedOnCreation(child->kind)) return true;
+    if (Lookup(value.id) == nullptr) return !PyErr_Occurred();
+  }
+  completed_.insert(oid);
+  *finished = true;
+  return true;
+}
+
+// ---- values ----
+
+OwnedRef Rebuilder::Resolve(const DecodedValue& value) {
+  switch (value.type) {
+    case DecodedValue::Type::kAtom:
+      return value.atom;
+    case DecodedValue::Type::kRef:
+      return Get(value.id);
+    case DecodedValue::Type::kCut:
+      return CallHandler("_cut", value.reason, value.id);
+  }
+  return OwnedRef();
+}
+
+OwnedRef Rebuilder::Values(const std::vector<DecodedValue>& items) {
+  OwnedRef values = OwnedRef::Steal(PyList_New(static_cast<Py_ssize_t>(items.size())));
+  if (!values) return OwnedRef();
+  for (size_t i = 0; i < items.size(); ++i) {
+    OwnedRef value = Resolve(items[i]);
+    if (!value) return OwnedRef();
+    PyList_SET_ITEM(values.get(), static_cast<Py_ssize_t>(i), value.release());
+  }
+  return values;
+}
+
+// ---- the handler ----
+
+OwnedRef Rebuilder::CallHandler(const char* method, uint64_t a) {
+  if (!handler_) {
+    PyErr_SetString(PyExc_RuntimeError, "this rebuilder is closed");
+    return OwnedRef();
+  }
+  return OwnedRef::Steal(PyObject_CallMethod(handler_.get(), method, "K", static_cast<unsigned long long>(a)));
+}
+
+OwnedRef Rebuilder::CallHandler(const char* method, uint64_t a, uint64_t b) {
+  if (!handler_) {
+    PyErr_SetString(PyExc_RuntimeError, "this rebuilder is closed");
+    return OwnedRef();
+  }
+  return OwnedRef::Steal(PyObject_CallMethod(handler_.get(), method, "KK", static_cast<unsigned long long>(a),
+                                             static_cast<unsigned long long>(b)));
+}
+
+OwnedRef Rebuilder::HandlerMake(const Record& record, bool shell) {
+  if (!handler_) {
+    PyErr_SetString(PyExc_RuntimeError, "this rebuilder is closed");
+    return OwnedRef();
+  }
+  making_.insert(record.id);
+  OwnedRef made = OwnedRef::Steal(PyObject_CallMethod(
+      handler_.get(), "_native_make", "KO", static_cast<unsigned long long>(record.id), shell ? Py_True : Py_False));
+  making_.erase(record.id);
+  return made;
+}
+
+bool Rebuilder::InstanceClass(uint64_t type_id, PyObject** cls) {
+  auto found = instance_classes_.find(type_id);
+  if (found == instance_classes_.end()) {
+    OwnedRef answer = CallHandler("_surrogate_instance_class", type_id);
+    if (!answer) return false;
+    found = instance_classes_.emplace(type_id, answer.get() == Py_None ? OwnedRef() : answer).first;
+  }
+  *cls = found->second.get();
+  return true;
+}
+
+bool Rebuilder::ReduceCallable(uint64_t callable_id, PyObject** callable) {
+  auto found = reduce_callables_.find(callable_id);
+  if (found == reduce_callables_.end()) {
+    OwnedRef answer = CallHandler("_fast_reduce_callable", callable_id);
+    if (!answer) return false;
+    found = reduce_callables_.emplace(callable_id, answer.get() == Py_None ? OwnedRef() : answer).first;
+  }
+  *callable = found->second.get();
+  return true;
+}
+
+// ---- fills ----
+
+void Rebuilder::DeferNative(uint64_t oid, FillKind kind, PyObject* target, bool hashing) {
+  pending_[oid] = Fill{kind, OwnedRef::Borrow(target)};
+  (hashing ? hash_fill_order_ : fill_order_).push_back(oid);
+}
+
+void Rebuilder::Defer(uint64_t oid, PyObject* fill, bool hashing) {
+  DeferNative(oid, FillKind::kPython, fill, hashing);
+}
+
+bool Rebuilder::TakePending(std::vector<uint64_t>& order) {
+  uint64_t oid = order.back();
+  order.pop_back();
+  auto found = pending_.find(oid);
+  if (found == pending_.end()) return true;
+  Fill fill = std::move(found->second);
+  pending_.erase(found);
+  return RunFill(oid, fill);
+}
+
+bool Rebuilder::Drain(bool hashing) {
+  while (!fill_order_.empty() || (hashing && !hash_fill_order_.empty())) {
+    while (!fill_order_.empty()) {
+      if (!TakePending(fill_order_)) return false;
+    }
+    if (hashing && !hash_fill_order_.empty()) {
+      if (!TakePending(hash_fill_order_)) return false;
+    }
+  }
+  return true;
+}
+
+bool Rebuilder::FinishNewFills() { return nesting_ > 1 || Drain(/*hashing=*/false); }
+
+bool Rebuilder::RunFill(uint64_t oid, const Fill& fill) {
+  ++nesting_;
+  bool ok;
+  if (fill.kind == FillKind::kPython) {
+    OwnedRef result = OwnedRef::Steal(PyObject_CallNoArgs(fill.target.get()));
+    ok = bool(result);
+  } else {
+    ok = RunNativeFill(oid, fill);
+  }
+  --nesting_;
+  if (ok) return true;
+  if (!PyErr_Occurred() || !PendingIsException()) return false;
+  std::string problem = "object " + std::to_string(oid) + ": filling it failed: " + TakeExceptionText();
+  OwnedRef text = OwnedRef::Steal(PyUnicode_DecodeUTF8(problem.data(), problem.size(), "replace"));
+  return text && PyList_Append(problems_.get(), text.get()) == 0;
+}
+
+bool Rebuilder::RunNativeFill(uint64_t oid, const Fill& fill) {
+  const Record* record = Find(oid);
+  if (record == nullptr) return true;
+  Parsed parsed;
+  if (!Parse(*record, true, &parsed)) return false;
+  PyObject* target = fill.target.get();
+  if (fill.kind == FillKind::kInstance) return FillInstance(target, parsed);
+  if (fill.kind != FillKind::kList && !FinishNewFills()) return false;  // keys may hash by the state just made
+  OwnedRef values = Values(parsed.items);
+  if (!values) return false;
+  Py_ssize_t count = PyList_GET_SIZE(values.get());
+  switch (fill.kind) {
+    case FillKind::kList:
+      return PyList_SetSlice(target, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, values.get()) == 0;
+    case FillKind::kDict:
+      for (Py_ssize_t i = 0; i + 1 < count; i += 2) {
+        if (PyDict_SetItem(target, PyList_GET_ITEM(values.get(), i), PyList_GET_ITEM(values.get(), i + 1)) != 0) {
+          return false;
+        }
+      }
+      return true;
+    case FillKind::kSet:
+      for (Py_ssize_t i = 0; i < count; ++i) {
+        if (PySet_Add(target, PyList_GET_ITEM(values.get(), i)) != 0) return false;
+      }
+      return true;
+    default:
+      return true;
+  }
+}
+
+bool Rebuilder::FillInstance(PyObject* obj, const Parsed& parsed) {
+  // The instance dict itself, as object.__getattribute__(obj, "__dict__"): no __setattr__ or property runs.
+  OwnedRef state = OwnedRef::Steal(PyObject_GenericGetDict(obj, nullptr));
+  if (!state) return false;
+  for (const auto& [name, value] : parsed.attrs) {
+    if (!IsStateAttribute(name)) continue;
+    OwnedRef key = AttributeName(name.substr(5));
+    OwnedRef resolved = Resolve(value);
+    if (!resolved || PyDict_SetItem(state.get(), key.get(), resolved.get()) != 0) return false;
+  }
+  return true;
+}
+
+// ---- completing (Rebuilder._complete in _load.py) ----
+
+bool Rebuilder::Complete(PyObject* raw) {
+  if (!PyLong_CheckExact(raw)) return true;
+  uint64_t root = PyLong_AsUnsignedLongLong(raw);
+  if (PyErr_Occurred()) {
+    PyErr_Clear();
+    return true;
+  }
+  if (completed_.contains(root)) return true;
+  bool finished = false;
+  if (!FinishedTuple(root, &finished)) return false;
+  if (finished) return true;
+  absl::flat_hash_set<uint64_t> seen;
+  std::vector<uint64_t> stack = {root};
+  bool deferred_any = false;
+  while (!stack.empty()) {
+    uint64_t oid = stack.back();
+    stack.pop_back();
+    if (seen.contains(oid) || completed_.contains(oid)) continue;
+    seen.insert(oid);
+    if (!Get(oid)) return false;
+    const Record* record = Find(oid);
+    if (record == nullptr || IsByReference(record->kind)) continue;
+    if (nesting_ > kMaxNestedFills) {
+      deferred_any = true;  // deep enough: the outer drain finishes the rest, rather than the stack overflowing
+      continue;
+    }
+    auto found = pending_.find(oid);
+    if (found != pending_.end()) {
+      Fill fill = std::move(found->second);
+      pending_.erase(found);
+      if (!RunFill(oid, fill)) return false;
+    }
+    Parsed parsed;
+    if (!Parse(*record, false, &parsed)) return false;
+    for (const DecodedValue& value : parsed.items) {
+      if (value.type == DecodedValue::Type::kRef && !seen.contains(value.id)) stack.push_back(value.id);
+    }
+    for (const auto& [name, value] : parsed.attrs) {
+      if (value.type == DecodedValue::Type::kRef && !seen.contains(value.id)) stack.push_back(value.id);
+    }
+  }
+  // Finished objects stay finished: a datetime's shared tzinfo is walked once, not once per datetime.
+  if (!deferred_any) completed_.insert(seen.begin(), seen.end());
+  return true;
+}
+
+}  // namespace pyheapdump

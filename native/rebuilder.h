@@ -1,0 +1,111 @@
+// The loader's core: holds a dump's records and makes their objects in the order pyheapdump/_load.py's Rebuilder
+// defines, doing the bulk kinds here and asking Python (the "handler") for everything that needs policy.
+//
+// Made here, without Python frames: str and bytes (all made up front), plain lists, tuples, dicts, sets and frozensets,
+// instances whose class loads as a plain surrogate, and reduces whose callable the handler declared safe to call with
+// finished value arguments (datetime, Decimal, ...). Everything else goes through the handler's methods:
+//   _native_make(oid, shell) -> obj           the general path for one record (shell: a kind made empty, filled later)
+//   _surrogate_instance_class(type_id) -> cls | None
+//   _fast_reduce_callable(callable_id) -> callable | None
+//   _cut(reason, class_id), _lost(oid), _made_of_itself(oid) -> placeholder objects
+// The handler in turn reaches back through Get, Complete, Defer, Drain and FinishNewFills, so the objects map, the
+// pending fills and their order are one state whichever side made an object.
+//
+// Every method that returns an OwnedRef or bool returns empty/false with a Python exception set when an exception
+// other than an Exception (KeyboardInterrupt, ...) or an internal error must propagate; Exceptions raised while
+// filling one object are recorded in the problems list instead, as the Python loader does.
+#pragma once
+
+#include <Python.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "chunk_reader.h"
+#include "format.h"
+#include "pyref.h"
+#include "record_decoder.h"
+
+namespace pyheapdump {
+
+class Rebuilder {
+ public:
+  // objs (dict record id -> object) and problems (list of str) are shared with the handler.
+  Rebuilder(PyObject* handler, PyObject* objs, PyObject* problems);
+
+  // Reads every record of the dump, checks each one decodes, and makes every str and bytes object. A record that does
+  // not decode is left out with a warning, as DumpReader.records() does.
+  absl::Status Load(DumpFileReader& reader);
+  size_t record_count() const { return records_.size(); }
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+  OwnedRef Get(uint64_t oid);
+  // The record as the Python loader's tuple (record_decoder.h), or None when there is no such record.
+  OwnedRef RecordTuple(uint64_t oid);
+  // Finishes what one record's object needs before it is used; Python's Rebuilder._complete documents the rules.
+  bool Complete(PyObject* raw);
+  void Defer(uint64_t oid, PyObject* fill, bool hashing);
+  bool Drain(bool hashing);
+  bool FinishNewFills();
+  int nesting() const { return nesting_; }
+  // Drops the handler: it holds this object, and the two must not keep each other alive.
+  void Close() { handler_ = OwnedRef(); }
+
+ private:
+  enum class FillKind : uint8_t { kPython, kList, kDict, kSet, kInstance };
+  struct Fill {
+    FillKind kind = FillKind::kPython;
+    OwnedRef target;  // kPython: the callable; else the object being filled
+  };
+  struct Parsed {
+    std::vector<DecodedValue> items;
+    std::vector<std::pair<std::string_view, DecodedValue>> attrs;
+  };
+
+  const Record* Find(uint64_t oid) const;
+  // Load checked every record, so parsing later fails only for memory: false with MemoryError set.
+  Parsed ParseOrThrow(const Record& record, bool make_atoms);
+  bool Parse(const Record& record, bool make_atoms, Parsed* parsed);
+  OwnedRef AttributeName(std::string_view bytes);  // throws FormatError when not UTF-8
+  PyObject* Lookup(uint64_t oid);                  // borrowed; nullptr when not made yet (or on error: check)
+  bool Store(uint64_t oid, PyObject* obj);
+  OwnedRef Build(uint64_t root);
+  bool Dependencies(const Record& record, std::vector<uint64_t>* dependencies);
+  OwnedRef MakeShell(const Record& record, uint64_t oid);
+  OwnedRef Construct(const Record& record, uint64_t oid);
+  OwnedRef ConstructFastReduce(const Record& record);
+  bool FinishedTuple(uint64_t oid, bool* finished);
+  OwnedRef Resolve(const DecodedValue& value);
+  OwnedRef Values(const std::vector<DecodedValue>& items);  // a list
+  OwnedRef CallHandler(const char* method, uint64_t a);
+  OwnedRef CallHandler(const char* method, uint64_t a, uint64_t b);
+  OwnedRef HandlerMake(const Record& record, bool shell);
+  bool InstanceClass(uint64_t type_id, PyObject** cls);  // *cls: borrowed, nullptr for the general path
+  bool ReduceCallable(uint64_t callable_id, PyObject** callable);
+  void DeferNative(uint64_t oid, FillKind kind, PyObject* target, bool hashing);
+  bool TakePending(std::vector<uint64_t>& order);
+  bool RunFill(uint64_t oid, const Fill& fill);
+  bool RunNativeFill(uint64_t oid, const Fill& fill);
+  bool FillInstance(PyObject* obj, const Parsed& parsed);
+
+  OwnedRef handler_;
+  OwnedRef objs_;
+  OwnedRef problems_;
+  std::vector<Record> records_;
+  absl::flat_hash_map<uint64_t, size_t> index_;
+  std::vector<std::string> warnings_;
+  absl::flat_hash_set<uint64_t> making_, expanding_, completed_;
+  absl::flat_hash_map<uint64_t, Fill> pending_;
+  std::vector<uint64_t> fill_order_, hash_fill_order_;
+  int nesting_ = 0;
+  absl::flat_hash_map<uint64_t, OwnedRef> instance_classes_;  // empty ref: the general path
+  absl::flat_hash_map<uint64_t, OwnedRef> reduce_callables_;  // empty ref: not callable here
+  absl::flat_hash_map<std::string, OwnedRef> names_;          // attribute names, decoded and interned once
+};
+
+}  // namespace pyheapdump
