@@ -193,8 +193,8 @@ class NativeDumpReader {
 // The loader's core (native/rebuilder.h) for pyheapdump/_load.py's Rebuilder, which is its handler.
 class NativeRebuilder {
  public:
-  NativeRebuilder(NativeDumpReader& reader, py::object handler, py::dict objs, py::list problems)
-      : core_(handler.ptr(), objs.ptr(), problems.ptr()) {
+  NativeRebuilder(NativeDumpReader& reader, py::object handler, py::list problems)
+      : core_(handler.ptr(), problems.ptr()) {
     reader.LoadInto(core_);
   }
   py::object Get(uint64_t oid) { return Checked(core_.Get(oid)); }
@@ -254,8 +254,8 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("file_size", &NativeDumpReader::FileSize);
 
   py::class_<NativeRebuilder>(m, "Rebuilder")
-      .def(py::init<NativeDumpReader&, py::object, py::dict, py::list>(), py::arg("reader"), py::arg("handler"),
-           py::arg("objs"), py::arg("problems"))
+      .def(py::init<NativeDumpReader&, py::object, py::list>(), py::arg("reader"), py::arg("handler"),
+           py::arg("problems"))
       .def("get", &NativeRebuilder::Get)
       .def("record", &NativeRebuilder::Record)
       .def("complete", &NativeRebuilder::Complete)

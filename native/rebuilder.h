@@ -8,7 +8,7 @@
 //   _surrogate_instance_class(type_id) -> cls | None
 //   _fast_reduce_callable(callable_id) -> callable | None
 //   _cut(reason, class_id), _lost(oid), _made_of_itself(oid) -> placeholder objects
-// The handler in turn reaches back through Get, Complete, Defer, Drain and FinishNewFills, so the objects map, the
+// The handler in turn reaches back through Get, Complete, Defer, Drain and FinishNewFills, so the objects made, the
 // pending fills and their order are one state whichever side made an object.
 //
 // Every method that returns an OwnedRef or bool returns empty/false with a Python exception set when an exception
@@ -24,8 +24,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "chunk_reader.h"
 #include "format.h"
 #include "pyref.h"
@@ -35,8 +37,8 @@ namespace pyheapdump {
 
 class Rebuilder {
  public:
-  // objs (dict record id -> object) and problems (list of str) are shared with the handler.
-  Rebuilder(PyObject* handler, PyObject* objs, PyObject* problems);
+  // problems (a list of str) is shared with the handler.
+  Rebuilder(PyObject* handler, PyObject* problems);
 
   // Reads every record of the dump, checks each one decodes, and makes every str and bytes object. A record that does
   // not decode is left out with a warning, as DumpReader.records() does.
@@ -62,12 +64,15 @@ class Rebuilder {
     FillKind kind = FillKind::kPython;
     OwnedRef target;  // kPython: the callable; else the object being filled
   };
+  // Inline capacity for the usual record (a few items or attributes): parsing then allocates nothing.
   struct Parsed {
-    std::vector<DecodedValue> items;
-    std::vector<std::pair<std::string_view, DecodedValue>> attrs;
+    absl::InlinedVector<DecodedValue, 8> items;
+    absl::InlinedVector<std::pair<std::string_view, DecodedValue>, 6> attrs;
   };
 
+  bool Position(uint64_t oid, size_t* position) const;
   const Record* Find(uint64_t oid) const;
+  void IndexDensely();
   // Load checked every record, so parsing later fails only for memory: false with MemoryError set.
   Parsed ParseOrThrow(const Record& record, bool make_atoms);
   bool Parse(const Record& record, bool make_atoms, Parsed* parsed);
@@ -81,7 +86,7 @@ class Rebuilder {
   OwnedRef ConstructFastReduce(const Record& record);
   bool FinishedTuple(uint64_t oid, bool* finished);
   OwnedRef Resolve(const DecodedValue& value);
-  OwnedRef Values(const std::vector<DecodedValue>& items);  // a list
+  OwnedRef Values(absl::Span<const DecodedValue> items);  // a list
   OwnedRef CallHandler(const char* method, uint64_t a);
   OwnedRef CallHandler(const char* method, uint64_t a, uint64_t b);
   OwnedRef HandlerMake(const Record& record, bool shell);
@@ -94,10 +99,13 @@ class Rebuilder {
   bool FillInstance(PyObject* obj, const Parsed& parsed);
 
   OwnedRef handler_;
-  OwnedRef objs_;
   OwnedRef problems_;
   std::vector<Record> records_;
-  absl::flat_hash_map<uint64_t, size_t> index_;
+  absl::flat_hash_map<uint64_t, size_t> index_;  // record id -> position in records_, unless dense_index_ is used
+  static constexpr uint32_t kNoRecord = UINT32_MAX;
+  std::vector<uint32_t> dense_index_;
+  std::vector<OwnedRef> made_;                                   // per record position, its object once made
+  absl::flat_hash_map<uint64_t, OwnedRef> made_without_record_;  // placeholders for ids no record has
   std::vector<std::string> warnings_;
   absl::flat_hash_set<uint64_t> making_, expanding_, completed_;
   absl::flat_hash_map<uint64_t, Fill> pending_;

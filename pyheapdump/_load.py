@@ -181,18 +181,18 @@ class Rebuilder:
     The order of that work, and the bulk kinds (str, bytes, plain lists, tuples, dicts, sets, instances of surrogate
     classes, reduces of safe value types), live in the native core (native/rebuilder.h); it calls back here, through
     the `_native_make`, `_surrogate_instance_class`, `_fast_reduce_callable`, `_cut`, `_lost` and `_made_of_itself`
-    methods, for everything that needs policy. Both sides share `objs` (record id -> object) and `problems`.
+    methods, for everything that needs policy. The core holds the objects made so far (`get`); both sides add to
+    `problems`.
     """
 
     def __init__(self, reader: Any, *, trusted: bool, metadata: dict[str, Any]) -> None:
-        self.objs: dict[int, Any] = {}
         self.problems: list[str] = []
         self.trusted = trusted
         self.metadata = metadata
         self._surrogate_types: dict[tuple[int, int, str], tuple[str, str, type, type | None]] = {}
         self.tracebacks: dict[int, DumpedTraceback] = {}
         self._main_module: types.ModuleType | None | object = _MISSING
-        self.core = _native.Rebuilder(reader, self, self.objs, self.problems)
+        self.core = _native.Rebuilder(reader, self, self.problems)
         self.records = _RecordView(self.core)
 
     @property
@@ -273,8 +273,7 @@ class Rebuilder:
     # ---- getting objects by id ----
 
     def get(self, oid: int) -> Any:
-        obj = self.objs.get(oid, _MISSING)
-        return self.core.get(oid) if obj is _MISSING else obj
+        return self.core.get(oid)
 
     def _surrogate_instance_class(self, type_id: int) -> type | None:
         """For the core: the surrogate class whose instances need nothing but their state, or None for the general
@@ -312,14 +311,12 @@ class Rebuilder:
         return self.get(raw)
 
     def _values(self, items: list[Any], refs: list[int]) -> list[Any]:
-        # The hot loop of every load: most references are to objects already made.
         items = list(items)
-        objs = self.objs
+        get = self.core.get
         for position in refs:
             raw = items[position]
             if type(raw) is int:
-                obj = objs.get(raw, _MISSING)
-                items[position] = self.get(raw) if obj is _MISSING else obj
+                items[position] = get(raw)
             else:
                 items[position] = self._cut(*raw)
         return items
