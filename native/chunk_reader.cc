@@ -69,6 +69,49 @@ class ViewStreambuf : public std::streambuf {
     char* begin = const_cast<char*>(data);  // never written: this buffer has no put area and no putback
     setg(begin, begin, begin + size);
   }
+  std::string_view Unread() const { return std::string_view(gptr(), static_cast<size_t>(egptr() - gptr())); }
+  void Consume(size_t bytes) { setg(eback(), gptr() + bytes, egptr()); }
+};
+
+// Reads what cereal's portable binary archive writes for a Record (format.h, save(Record)) straight from the chunk's
+// bytes: the archive's stream-based reads were most of the time of reading a dump. The checks are the archive's.
+class RecordParser {
+ public:
+  explicit RecordParser(std::string_view input) : input_(input) {}
+  size_t consumed() const { return consumed_; }
+
+  Record Parse() {
+    Record record;
+    record.id = Fixed<uint64_t>();
+    record.kind = static_cast<Kind>(Fixed<uint8_t>());
+    record.type_id = Fixed<uint64_t>();
+    record.flags = Fixed<uint32_t>();
+    record.size = Fixed<uint64_t>();
+    ReadBlob(record.items);
+    ReadBlob(record.attrs);
+    ReadBlob(record.data);
+    return record;
+  }
+
+ private:
+  // The archive's byte order is little-endian (checked per chunk), as is every platform we build for.
+  template <class T>
+  T Fixed() {
+    if (input_.size() - consumed_ < sizeof(T)) throw FormatError("record runs past the end of its chunk");
+    T value;
+    std::memcpy(&value, input_.data() + consumed_, sizeof(T));
+    consumed_ += sizeof(T);
+    return value;
+  }
+  void ReadBlob(Blob& blob) {
+    uint64_t size = Fixed<uint64_t>();
+    if (size > input_.size() - consumed_) throw FormatError("blob longer than its chunk");
+    blob.bytes.assign(input_.data() + consumed_, size);
+    consumed_ += size;
+  }
+
+  std::string_view input_;
+  size_t consumed_ = 0;
 };
 
 }  // namespace
@@ -485,10 +528,10 @@ absl::Status DumpFileReader::ForEachInChunks(ChunkKind kind, const char* what, D
     RecordInputArchive archive(stream);
     uint64_t decoded = 0;
     while (buffer.in_avail() > 0) {
-      std::optional<decltype(decode(archive))> item;
+      std::optional<decltype(decode(archive, buffer))> item;
       std::string error;
       try {
-        item.emplace(decode(archive));
+        item.emplace(decode(archive, buffer));
       } catch (const FormatError& e) {
         error = e.what();
       } catch (const cereal::Exception& e) {
@@ -513,9 +556,10 @@ absl::Status DumpFileReader::ForEachInChunks(ChunkKind kind, const char* what, D
 absl::Status DumpFileReader::ForEachRecord(const std::function<absl::Status(Record&&)>& on_record) {
   return ForEachInChunks(
       ChunkKind::kRecords, "record",
-      [](RecordInputArchive& archive) {
-        Record record;
-        archive(record);
+      [](RecordInputArchive&, ViewStreambuf& buffer) {
+        RecordParser parser(buffer.Unread());
+        Record record = parser.Parse();
+        buffer.Consume(parser.consumed());
         return record;
       },
       on_record);
@@ -525,7 +569,7 @@ absl::Status DumpFileReader::ForEachSource(
     const std::function<absl::Status(std::string&& filename, std::string&& text)>& on_source) {
   return ForEachInChunks(
       ChunkKind::kSources, "source",
-      [](RecordInputArchive& archive) {
+      [](RecordInputArchive& archive, ViewStreambuf&) {
         Blob filename, text;
         archive(filename, text);
         return std::make_pair(std::move(filename.bytes), std::move(text.bytes));

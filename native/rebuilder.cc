@@ -101,8 +101,7 @@ absl::Status Rebuilder::Load(DumpFileReader& reader) {
   absl::Status status = reader.ForEachRecord([&](Record&& record) -> absl::Status {
     OwnedRef early;
     try {
-      Parsed parsed = ParseOrThrow(record, /*make_atoms=*/false);
-      for (const auto& [name, value] : parsed.attrs) AttributeName(name);
+      Validate(record);
       const std::string& data = record.data.bytes;
       if (record.kind == Kind::kStr) {
         early = OwnedRef::Steal(PyUnicode_DecodeUTF8(data.data(), data.size(), "surrogatepass"));
@@ -123,15 +122,40 @@ absl::Status Rebuilder::Load(DumpFileReader& reader) {
       warnings_.push_back("record " + std::to_string(record.id) + ": " + error.what());
       return absl::OkStatus();
     }
-    uint64_t id = record.id;
-    index_[id] = records_.size();
     records_.push_back(std::move(record));
-    made_.emplace_back();
-    if (early && !Store(id, early.get())) return absl::ResourceExhaustedError("out of memory");
+    made_.push_back(std::move(early));  // str and bytes are made as they are read
     return absl::OkStatus();
   });
-  if (records_.size() < kNoRecord) IndexDensely();
+  if (status.ok()) Index();
   return status;
+}
+
+// Checks that a record decodes, as DecodeRecord would, without making anything but its attribute names.
+void Rebuilder::Validate(const Record& record) {
+  Cursor items(record.items.bytes);
+  for (uint64_t count = items.Count(); count > 0; --count) ReadDecodedValue(items, /*make_atoms=*/false);
+  if (!items.AtEnd()) throw FormatError("trailing bytes after the items");
+  Cursor attrs(record.attrs.bytes);
+  for (uint64_t count = attrs.Count(); count > 0; --count) {
+    AttributeName(attrs.Bytes(attrs.Varint()));
+    ReadDecodedValue(attrs, /*make_atoms=*/false);
+  }
+  if (!attrs.AtEnd()) throw FormatError("trailing bytes after the attributes");
+}
+
+void Rebuilder::Index() {
+  pending_.resize(records_.size());
+  // The walker numbers records 1, 2, 3, ...: a plain array then beats a hash map on every lookup. A file with
+  // sparse ids (damaged, forged) gets the map. Of records sharing an id (a forged file), the last one counts.
+  uint64_t highest = 0;
+  for (const Record& record : records_) highest = std::max(highest, record.id);
+  if (highest <= 2 * records_.size() + 1024 && records_.size() < kNoRecord) {
+    dense_index_.assign(highest + 1, kNoRecord);
+    for (size_t i = 0; i < records_.size(); ++i) dense_index_[records_[i].id] = static_cast<uint32_t>(i);
+  } else {
+    index_.reserve(records_.size());
+    for (size_t i = 0; i < records_.size(); ++i) index_[records_[i].id] = i;
+  }
 }
 
 bool Rebuilder::Position(uint64_t oid, size_t* position) const {
@@ -149,17 +173,6 @@ bool Rebuilder::Position(uint64_t oid, size_t* position) const {
 const Record* Rebuilder::Find(uint64_t oid) const {
   size_t position = 0;
   return Position(oid, &position) ? &records_[position] : nullptr;
-}
-
-void Rebuilder::IndexDensely() {
-  // The walker numbers records 1, 2, 3, ...: a plain array then beats the hash map on every lookup. A file with
-  // sparse ids (damaged, forged) keeps the map.
-  uint64_t highest = 0;
-  for (const auto& [id, position] : index_) highest = std::max(highest, id);
-  if (highest > 2 * records_.size() + 1024) return;
-  dense_index_.assign(highest + 1, kNoRecord);
-  for (const auto& [id, position] : index_) dense_index_[id] = static_cast<uint32_t>(position);
-  index_.clear();
 }
 
 Rebuilder::Parsed Rebuilder::ParseOrThrow(const Record& record, bool make_atoms) {
@@ -513,8 +526,18 @@ bool Rebuilder::ReduceCallable(uint64_t callable_id, PyObject** callable) {
 // ---- fills ----
 
 void Rebuilder::DeferNative(uint64_t oid, FillKind kind, PyObject* target, bool hashing) {
-  pending_[oid] = Fill{kind, OwnedRef::Borrow(target)};
+  size_t position = 0;
+  if (!Position(oid, &position)) return;  // every object with something left to fill was made from a record
+  pending_[position] = Fill{kind, OwnedRef::Borrow(target)};
   (hashing ? hash_fill_order_ : fill_order_).push_back(oid);
+}
+
+bool Rebuilder::TakeFill(uint64_t oid, Fill* fill) {
+  size_t position = 0;
+  if (!Position(oid, &position) || pending_[position].kind == FillKind::kNone) return false;
+  *fill = std::move(pending_[position]);
+  pending_[position] = Fill();
+  return true;
 }
 
 void Rebuilder::Defer(uint64_t oid, PyObject* fill, bool hashing) {
@@ -524,11 +547,8 @@ void Rebuilder::Defer(uint64_t oid, PyObject* fill, bool hashing) {
 bool Rebuilder::TakePending(std::vector<uint64_t>& order) {
   uint64_t oid = order.back();
   order.pop_back();
-  auto found = pending_.find(oid);
-  if (found == pending_.end()) return true;
-  Fill fill = std::move(found->second);
-  pending_.erase(found);
-  return RunFill(oid, fill);
+  Fill fill;
+  return !TakeFill(oid, &fill) || RunFill(oid, fill);
 }
 
 bool Rebuilder::Drain(bool hashing) {
@@ -634,12 +654,8 @@ bool Rebuilder::Complete(PyObject* raw) {
       deferred_any = true;  // deep enough: the outer drain finishes the rest, rather than the stack overflowing
       continue;
     }
-    auto found = pending_.find(oid);
-    if (found != pending_.end()) {
-      Fill fill = std::move(found->second);
-      pending_.erase(found);
-      if (!RunFill(oid, fill)) return false;
-    }
+    Fill fill;
+    if (TakeFill(oid, &fill) && !RunFill(oid, fill)) return false;
     Parsed parsed;
     if (!Parse(*record, false, &parsed)) return false;
     for (const DecodedValue& value : parsed.items) {

@@ -59,9 +59,9 @@ class Rebuilder {
   void Close() { handler_ = OwnedRef(); }
 
  private:
-  enum class FillKind : uint8_t { kPython, kList, kDict, kSet, kInstance };
+  enum class FillKind : uint8_t { kNone, kPython, kList, kDict, kSet, kInstance };
   struct Fill {
-    FillKind kind = FillKind::kPython;
+    FillKind kind = FillKind::kNone;
     OwnedRef target;  // kPython: the callable; else the object being filled
   };
   // Inline capacity for the usual record (a few items or attributes): parsing then allocates nothing.
@@ -72,7 +72,8 @@ class Rebuilder {
 
   bool Position(uint64_t oid, size_t* position) const;
   const Record* Find(uint64_t oid) const;
-  void IndexDensely();
+  void Validate(const Record& record);  // throws FormatError
+  void Index();
   // Load checked every record, so parsing later fails only for memory: false with MemoryError set.
   Parsed ParseOrThrow(const Record& record, bool make_atoms);
   bool Parse(const Record& record, bool make_atoms, Parsed* parsed);
@@ -94,6 +95,7 @@ class Rebuilder {
   bool ReduceCallable(uint64_t callable_id, PyObject** callable);
   void DeferNative(uint64_t oid, FillKind kind, PyObject* target, bool hashing);
   bool TakePending(std::vector<uint64_t>& order);
+  bool TakeFill(uint64_t oid, Fill* fill);
   bool RunFill(uint64_t oid, const Fill& fill);
   bool RunNativeFill(uint64_t oid, const Fill& fill);
   bool FillInstance(PyObject* obj, const Parsed& parsed);
@@ -108,7 +110,7 @@ class Rebuilder {
   absl::flat_hash_map<uint64_t, OwnedRef> made_without_record_;  // placeholders for ids no record has
   std::vector<std::string> warnings_;
   absl::flat_hash_set<uint64_t> making_, expanding_, completed_;
-  absl::flat_hash_map<uint64_t, Fill> pending_;
+  std::vector<Fill> pending_;  // per record position: what is left to do to finish its object
   std::vector<uint64_t> fill_order_, hash_fill_order_;
   int nesting_ = 0;
   absl::flat_hash_map<uint64_t, OwnedRef> instance_classes_;  // empty ref: the general path
