@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pyheapdump import _native, config
 from pyheapdump._policy import DumpOptions, TypePolicy
 from pyheapdump._roots import build_root, caller_frame
-from pyheapdump.errors import DumpError, DumpInProgressError, DumpWriteError
+from pyheapdump.errors import DumpError, DumpInProgressError, DumpMemoryError, DumpWriteError
 from pyheapdump.redaction import RedactionConfig, Redactor
 from pyheapdump.typesupport import qualified_name
 
@@ -228,6 +228,8 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
            limits: dict[str, Any], policy: TypePolicy, zlib_level: int, redactor: Redactor | None) -> pathlib.Path:
     try:
         writer = _native.DumpWriter(os.fspath(target), zlib_level)
+    except MemoryError:  # also the native DumpMemoryError (zlib could not allocate)
+        raise DumpMemoryError(_out_of_memory_message(0, limits)) from None
     except DumpError:
         raise
     except (OSError, ValueError) as error:
@@ -258,7 +260,20 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
                 writer.add_source(filename, text)
                 sources += 1
         writer.commit(json.dumps(_summary(stats, problems, sources, redactor.count if redactor is not None else 0)))
-    except BaseException:
-        writer.abort()
+    except BaseException as error:
+        objects = writer.records_written  # before abort() closes the writer
+        writer.abort()  # removes the temporary file
+        if isinstance(error, MemoryError):  # Python's, or the native DumpMemoryError of a failed buffer
+            raise DumpMemoryError(_out_of_memory_message(objects, limits)) from None
         raise
     return target
+
+
+def _out_of_memory_message(objects: int, limits: dict[str, Any]) -> str:
+    """One line for a dump that ran out of memory: how far it got, and the limits to lower."""
+    where = f"after {objects:,} objects" if objects else "before its first object"
+    max_objects = limits.get("max_objects", DEFAULT_LIMITS["max_objects"])
+    max_bytes = limits.get("max_bytes", DEFAULT_LIMITS["max_bytes"])
+    suggestion = f"max_objects={max(objects // 2, 1000):_}, " if objects else ""
+    return (f"the dump ran out of memory {where} and was not written: dump again with lower limits "
+            f"({suggestion}now max_objects={max_objects:_} and max_bytes={max_bytes:_}) or with more memory free")
