@@ -272,8 +272,14 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
 def _out_of_memory_message(objects: int, limits: dict[str, Any]) -> str:
     """One line for a dump that ran out of memory: how far it got, and the limits to lower."""
     where = f"after {objects:,} objects" if objects else "before its first object"
-    max_objects = limits.get("max_objects", DEFAULT_LIMITS["max_objects"])
-    max_bytes = limits.get("max_bytes", DEFAULT_LIMITS["max_bytes"])
-    suggestion = f"max_objects={max(objects // 2, 1000):_}, " if objects else ""
-    return (f"the dump ran out of memory {where} and was not written: dump again with lower limits "
-            f"({suggestion}now max_objects={max_objects:_} and max_bytes={max_bytes:_}) or with more memory free")
+    now = ", ".join(f"{name}={_number(limits.get(name))}" for name in ("max_objects", "max_bytes"))
+    now = f"now {now}"
+    if objects >= 2000:
+        advice = f"dump again with lower limits (max_objects={objects // 2:_} or a smaller max_bytes; {now})"
+    else:
+        advice = f"free memory first, or dump again with much lower limits ({now})"
+    return f"the dump ran out of memory {where} and was not written: {advice}"
+
+
+def _number(value: Any) -> str:
+    return f"{value:_}" if isinstance(value, int) else repr(value)
