@@ -4,7 +4,7 @@ Two dumps of a `Gadget` from a module `reason_model`, loaded in one process wher
 - the first dump's program imported `reason_model`: a safe load leaves the class out by choice ("not trusted"), a
   trusted load cannot import it ("not importable");
 - the second dump's program made a class of the same name in its own script, under `__module__ = "reason_model"`,
-  which it could not import itself: every load says "not importable".
+  a name under which no import finds that class: every load says "not importable".
 Surrogate classes are shared by the loads of a process; the reason must not be whichever load came first.
 """
 
@@ -23,23 +23,8 @@ MODEL = textwrap.dedent("""
             self.label = label
 """)
 
-IMPORTED = textwrap.dedent("""
-    import sys
-    import pyheapdump
-
-
-    def main():
-        from reason_model import Gadget
-
-        gadget = Gadget("imported")
-        pyheapdump.save_dump(sys.argv[1], exc=False, threads=False)
-
-
-    if __name__ == "__main__":
-        main()
-""")
-
-HOMEMADE = textwrap.dedent("""
+# `reason_dump.py PATH imported|homemade`: dumps a Gadget of reason_model's, or one of its own under that name.
+PROGRAM = textwrap.dedent("""
     import sys
     import pyheapdump
 
@@ -49,11 +34,15 @@ HOMEMADE = textwrap.dedent("""
             self.label = label
 
 
-    Gadget.__module__ = "reason_model"  # a name this program cannot import either
+    Gadget.__module__ = "reason_model"  # a name under which this program's module cannot find this class
 
 
     def main():
-        gadget = Gadget("homemade")
+        if sys.argv[2] == "imported":
+            from reason_model import Gadget as made
+        else:
+            made = Gadget
+        gadget = made(sys.argv[2])
         pyheapdump.save_dump(sys.argv[1], exc=False, threads=False)
 
 
@@ -90,12 +79,11 @@ def dumps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     app = base / "app"
     app.mkdir()
     (app / "reason_model.py").write_text(MODEL)
+    (app / "reason_dump.py").write_text(PROGRAM)
     written = {}
-    for name, program in (("imported", IMPORTED), ("homemade", HOMEMADE)):
-        script = app / f"reason_{name}.py"
-        script.write_text(program)
+    for name in ("imported", "homemade"):
         written[name] = base / f"{name}.heapdump"
-        result = run_python([script, written[name]], cwd=app, env=child_env([app]))
+        result = run_python([app / "reason_dump.py", written[name], name], cwd=app, env=child_env([app]))
         assert result.returncode == 0, result.stderr
     (app / "reason_model.py").unlink()  # the loading process cannot import it
     return written
