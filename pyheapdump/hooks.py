@@ -441,7 +441,7 @@ class DumpWriter:
 class CaptureOptions:
     """The options the capture front ends take beside their directory (install(), HeapDumpHandler, dump_on_error):
     caps, directory pruning, which threads, save_dump's limits. All are checked when it is made, so a front end
-    refuses a bad value before it changes anything (install() used to uninstall the previous hooks first)."""
+    refuses a bad value before it changes anything (install() keeps the running hooks and caps)."""
 
     max_dumps: int | None = DEFAULT_MAX_DUMPS
     max_per_window: int | None = DEFAULT_MAX_PER_WINDOW
