@@ -4,7 +4,8 @@
 
 Each input is written to one file in memory (/dev/shm when it exists) and loaded safely, then read_header is
 called and the loaded model is walked (threads, frames, locals, reprs): a DumpError or a DumpLoadWarning is an
-answer; any other exception, a crash or a hang is a finding. The mutator knows the chunk framing (see
+answer; any other exception (DumpMemoryError too: a small input must not exhaust memory), a crash or a hang is a
+finding. The mutator knows the chunk framing (see
 mutate_inside_chunk), so mutated records reach the loader intact instead of being stopped by the crc32.
 """
 
@@ -65,10 +66,14 @@ def test_one_input(data: bytes) -> None:
         warnings.simplefilter("ignore", DumpLoadWarning)
         try:
             pyheapdump.read_header(INPUT_PATH)
+        except pyheapdump.DumpMemoryError:
+            raise  # a small input that exhausts memory is a size bomb the bounds missed: a finding
         except pyheapdump.DumpError:
             pass
         try:
             dump = pyheapdump.load_dump(INPUT_PATH)
+        except pyheapdump.DumpMemoryError:
+            raise
         except pyheapdump.DumpError:
             return
     walk_model(dump)

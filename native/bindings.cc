@@ -3,8 +3,13 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cerrno>
+#include <cstring>
+#include <exception>
 #include <memory>
 #include <string>
+
+#include "absl/strings/match.h"
 
 #include "chunk_reader.h"
 #include "chunk_writer.h"
@@ -24,12 +29,31 @@ namespace {
   throw py::error_already_set();
 }
 
+// ResourceExhausted also stands for a full disk or too many open files (ENOSPC, EMFILE): only the core's
+// allocation failures (a caught std::bad_alloc, zlib's Z_MEM_ERROR, mmap's ENOMEM) say they ran out of memory.
+bool OutOfMemory(const absl::Status& status) {
+  if (!absl::IsResourceExhausted(status)) return false;
+  absl::string_view message = status.message();
+  return absl::StrContains(message, "out of memory") || absl::StrContains(message, "could not allocate") ||
+         absl::StrContains(message, std::strerror(ENOMEM));
+}
+
+// The first C++ exception a thread throws makes glibc allocate libstdc++'s thread-local data (libstdc++ came in with
+// this module, after startup). When that allocation fails, glibc ends the process (exit 127, "cannot allocate memory
+// for thread-local data"): a dump or load that runs out of memory would take the program down instead of raising
+// MemoryError. Touching that data first, while memory is still there, makes the later throw safe.
+void PrepareToThrow() {
+  static volatile int sink;  // std::uncaught_exceptions() is pure: an unused result would be optimized away
+  sink = std::uncaught_exceptions();
+}
+
 void ThrowIfWriteError(const absl::Status& status) {
-  if (!status.ok()) RaiseDumpError("DumpWriteError", status);
+  if (!status.ok()) RaiseDumpError(OutOfMemory(status) ? "DumpMemoryError" : "DumpWriteError", status);
 }
 
 void ThrowIfReadError(const absl::Status& status) {
   if (status.ok()) return;
+  if (OutOfMemory(status)) RaiseDumpError("DumpMemoryError", status);
   RaiseDumpError(absl::IsNotFound(status) ? "DumpNotFoundError" : "DumpFormatError", status);
 }
 
@@ -87,6 +111,7 @@ py::dict StatsToDict(const WalkStats& stats) {
 class NativeDumpWriter {
  public:
   NativeDumpWriter(const std::string& path, int zlib_level) {
+    PrepareToThrow();
     auto writer = DumpFileWriter::Create(path, WriterOptions{zlib_level});
     ThrowIfWriteError(writer.status());
     writer_ = std::move(*writer);
@@ -94,6 +119,7 @@ class NativeDumpWriter {
   void WriteHeader(const std::string& json) { ThrowIfWriteError(Writer().WriteHeader(json)); }
   py::dict Walk(py::handle root, const py::dict& limits, py::handle policy, py::handle redactor,
                 bool redact_every_string, std::vector<std::string> redact_literals) {
+    PrepareToThrow();
     Walker walker(Writer(), LimitsFromDict(limits), policy.ptr(), redactor.ptr(), redact_every_string,
                   std::move(redact_literals));
     ThrowIfWriteError(walker.Walk(root.ptr()));
@@ -110,6 +136,8 @@ class NativeDumpWriter {
     writer_.reset();
     return size;
   }
+  // How many records the walk has written so far (0 once the writer is closed): how far a failed dump got.
+  uint64_t RecordsWritten() const { return writer_ ? writer_->records_written() : 0; }
   // Removes the temporary file; a dump that failed half-way leaves nothing behind.
   void Abort() { writer_.reset(); }
 
@@ -124,6 +152,7 @@ class NativeDumpWriter {
 class NativeDumpReader {
  public:
   NativeDumpReader(const std::string& path, uint64_t max_total_raw) {
+    PrepareToThrow();
     auto reader = DumpFileReader::Open(path, ReaderLimits{max_total_raw});
     ThrowIfReadError(reader.status());
     reader_ = std::move(*reader);
@@ -131,6 +160,7 @@ class NativeDumpReader {
   py::str HeaderJson() { return JsonOf(reader_->ReadHeaderJson()); }
   py::str SummaryJson() { return JsonOf(reader_->ReadSummaryJson()); }
   py::list Records() {
+    PrepareToThrow();
     py::list records;
     absl::Status status = reader_->ForEachRecord([&](Record&& record) -> absl::Status {
       auto decoded = DecodeRecord(record);
@@ -241,7 +271,8 @@ PYBIND11_MODULE(_native, m) {
            py::arg("redact_literals") = std::vector<std::string>())
       .def("add_source", &NativeDumpWriter::AddSource)
       .def("commit", &NativeDumpWriter::Commit)
-      .def("abort", &NativeDumpWriter::Abort);
+      .def("abort", &NativeDumpWriter::Abort)
+      .def_property_readonly("records_written", &NativeDumpWriter::RecordsWritten);
 
   py::class_<NativeDumpReader>(m, "DumpReader")
       .def(py::init<const std::string&, uint64_t>(), py::arg("path"), py::arg("max_total_raw") = 8ull << 30)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pyheapdump import _native, config
 from pyheapdump._policy import DumpOptions, TypePolicy
 from pyheapdump._roots import build_root, caller_frame
-from pyheapdump.errors import DumpError, DumpInProgressError, DumpWriteError
+from pyheapdump.errors import DumpError, DumpInProgressError, DumpMemoryError, DumpWriteError
 from pyheapdump.redaction import RedactionConfig, Redactor
 from pyheapdump.typesupport import qualified_name
 
@@ -228,6 +228,8 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
            limits: dict[str, Any], policy: TypePolicy, zlib_level: int, redactor: Redactor | None) -> pathlib.Path:
     try:
         writer = _native.DumpWriter(os.fspath(target), zlib_level)
+    except MemoryError:  # also the native DumpMemoryError (zlib could not allocate)
+        raise DumpMemoryError(_out_of_memory_message(0, limits)) from None
     except DumpError:
         raise
     except (OSError, ValueError) as error:
@@ -258,7 +260,26 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
                 writer.add_source(filename, text)
                 sources += 1
         writer.commit(json.dumps(_summary(stats, problems, sources, redactor.count if redactor is not None else 0)))
-    except BaseException:
-        writer.abort()
+    except BaseException as error:
+        objects = writer.records_written  # before abort() closes the writer
+        writer.abort()  # removes the temporary file
+        if isinstance(error, MemoryError):  # Python's, or the native DumpMemoryError of a failed buffer
+            raise DumpMemoryError(_out_of_memory_message(objects, limits)) from None
         raise
     return target
+
+
+def _out_of_memory_message(objects: int, limits: dict[str, Any]) -> str:
+    """One line for a dump that ran out of memory: how far it got, and the limits to lower."""
+    where = f"after {objects:,} objects" if objects else "before its first object"
+    now = ", ".join(f"{name}={_number(limits.get(name))}" for name in ("max_objects", "max_bytes"))
+    now = f"now {now}"
+    if objects >= 2000:
+        advice = f"dump again with lower limits (max_objects={objects // 2:_} or a smaller max_bytes; {now})"
+    else:
+        advice = f"free memory first, or dump again with much lower limits ({now})"
+    return f"the dump ran out of memory {where} and was not written: {advice}"
+
+
+def _number(value: Any) -> str:
+    return f"{value:_}" if isinstance(value, int) else repr(value)

@@ -25,7 +25,7 @@ from collections import OrderedDict, defaultdict, deque
 from typing import Any
 
 from pyheapdump import _native
-from pyheapdump.errors import DumpFormatError, DumpNotFoundError
+from pyheapdump.errors import DumpFormatError, DumpMemoryError, DumpNotFoundError
 from pyheapdump.model import DumpedCode, DumpedFrame, DumpedThread, DumpedTraceback, HeapDump
 from pyheapdump.surrogates import base as surrogate_base
 from pyheapdump.surrogates.base import (
@@ -138,10 +138,47 @@ def load_dump(path: str | os.PathLike[str], *, trusted: bool = False) -> HeapDum
     """Loads a dump. Safe by default; `trusted=True` imports the dumped program's modules to rebuild real objects.
 
     A damaged file loads every intact part, with a DumpLoadWarning listing what was lost; DumpFormatError is raised
-    only when nothing can be recovered.
+    only when nothing can be recovered. DumpMemoryError (a MemoryError too) when this process has too little memory.
     """
+    metadata: dict[str, Any] = {}
+    try:
+        dump = _load(path, trusted, metadata)
+    except MemoryError:
+        # Raised below, once leaving this block has freed the half-built objects the traceback holds.
+        pass
+    else:
+        if dump.warnings:
+            warnings.warn(
+                f"{os.fspath(path)}: loaded with {len(dump.warnings)} problem(s): " + "; ".join(dump.warnings[:5]),
+                DumpLoadWarning,
+                stacklevel=2,
+            )
+        return dump
+    raise DumpMemoryError(_out_of_memory_message(path, metadata))
+
+
+# Loading holds at most about this many times the records' raw size (README, "Reliability").
+LOAD_MEMORY_FACTOR = 40
+
+
+def _out_of_memory_message(path: str | os.PathLike[str], metadata: dict[str, Any]) -> str:
+    raw = metadata.get("bytes")
+    need = ""
+    if type(raw) is int and raw > 0:
+        need = (f" (its records are {_mib(raw)} raw; loading can take up to about {LOAD_MEMORY_FACTOR} times that, "
+                f"{_mib(raw * LOAD_MEMORY_FACTOR)})")
+    return (f"{os.fspath(path)}: loading this dump needs more memory than this process has{need}: "
+            "load it on a machine with more memory, or raise this process's memory limit")
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 30):.1f} GiB" if size >= 1 << 30 else f"{size / (1 << 20):.1f} MiB"
+
+
+def _load(path: str | os.PathLike[str], trusted: bool, metadata: dict[str, Any]) -> HeapDump:
+    """load_dump's work; fills `metadata` (header, then summary) as soon as it is read, for the error messages."""
     reader = _open_reader(path)
-    metadata = _read_json(reader.header_json, "header")
+    metadata.update(_read_json(reader.header_json, "header"))
     problems: list[str] = []
     try:
         metadata.update(_read_json(reader.summary_json, "summary"))
@@ -165,12 +202,6 @@ def load_dump(path: str | os.PathLike[str], *, trusted: bool = False) -> HeapDum
         if collecting:
             gc.enable()
     dump.warnings[:0] = problems
-    if dump.warnings:
-        warnings.warn(
-            f"{os.fspath(path)}: loaded with {len(dump.warnings)} problem(s): " + "; ".join(dump.warnings[:5]),
-            DumpLoadWarning,
-            stacklevel=2,
-        )
     return dump
 
 

@@ -11,6 +11,11 @@ class DumpWriteError(DumpError):
     """A dump could not be written (disk full, permission, a limit on the file); no partial file is left."""
 
 
+class DumpMemoryError(DumpError, MemoryError):
+    """Dumping or loading ran out of memory; no partial file is left and nothing is returned. A MemoryError too, so
+    code that catches MemoryError keeps working."""
+
+
 class DumpInProgressError(DumpError):
     """A dump was requested from inside a dump that is still running on the same thread (a signal handler)."""
 

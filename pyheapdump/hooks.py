@@ -55,6 +55,7 @@ named `<program>-<pid>-<UTC time>.heapdump` by the engine.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import hashlib
 import importlib.abc
@@ -76,6 +77,7 @@ from typing import Any, Literal, TypeVar
 from pyheapdump.errors import DumpError, DumpInProgressError
 
 __all__ = [
+    "CaptureOptions",
     "DEFAULT_MAX_DUMPS",
     "DEFAULT_MAX_PER_WINDOW",
     "DEFAULT_PER_SECONDS",
@@ -141,10 +143,7 @@ class DumpBudget:
         self.refused = 0
 
     def configure(self, max_dumps: int | None, max_per_window: int | None, per_seconds: float) -> None:
-        _check_cap("max_dumps", max_dumps)
-        _check_cap("max_per_window", max_per_window)
-        if not per_seconds > 0:
-            raise ValueError(f"per_seconds must be a positive number of seconds, not {per_seconds!r}")
+        _check_caps(max_dumps, max_per_window, per_seconds)
         with self._lock:
             self.max_dumps = max_dumps
             self.max_per_window = max_per_window
@@ -170,6 +169,19 @@ class DumpBudget:
 def _check_cap(name: str, value: int | None) -> None:
     if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
         raise ValueError(f"{name} must be a number of dumps (an int >= 0) or None for no cap, not {value!r}")
+
+
+def _check_caps(max_dumps: int | None, max_per_window: int | None, per_seconds: float) -> None:
+    _check_cap("max_dumps", max_dumps)
+    _check_cap("max_per_window", max_per_window)
+    if not per_seconds > 0:
+        raise ValueError(f"per_seconds must be a positive number of seconds, not {per_seconds!r}")
+
+
+def _check_pruning(keep: int | None, keep_bytes: int | None) -> None:
+    _check_cap("keep", keep)
+    if keep_bytes is not None and (not isinstance(keep_bytes, int) or keep_bytes < 0):
+        raise ValueError(f"keep_bytes must be a number of bytes (an int >= 0) or None, not {keep_bytes!r}")
 
 
 def prune_dumps(
@@ -319,9 +331,7 @@ class DumpWriter:
         budget: DumpBudget | None = None,
         limits: dict[str, Any] | None = None,
     ) -> None:
-        _check_cap("keep", keep)
-        if keep_bytes is not None and (not isinstance(keep_bytes, int) or keep_bytes < 0):
-            raise ValueError(f"keep_bytes must be a number of bytes (an int >= 0) or None, not {keep_bytes!r}")
+        _check_pruning(keep, keep_bytes)
         check_save_options(dict(limits or {}))
         self.directory = resolve_directory(directory)
         self.threads = threads
@@ -425,6 +435,38 @@ class DumpWriter:
             return
         for path in deleted:
             LOGGER.info("deleted old heap dump %s (directory cap)", path)
+
+
+@dataclasses.dataclass(frozen=True)
+class CaptureOptions:
+    """The options the capture front ends take beside their directory (install(), HeapDumpHandler, dump_on_error):
+    caps, directory pruning, which threads, save_dump's limits. All are checked when it is made, so a front end
+    refuses a bad value before it changes anything (install() keeps the running hooks and caps)."""
+
+    max_dumps: int | None = DEFAULT_MAX_DUMPS
+    max_per_window: int | None = DEFAULT_MAX_PER_WINDOW
+    per_seconds: float = DEFAULT_PER_SECONDS
+    keep: int | None = None
+    keep_bytes: int | None = None
+    threads: bool = True
+    limits: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_caps(self.max_dumps, self.max_per_window, self.per_seconds)
+        _check_pruning(self.keep, self.keep_bytes)
+        check_save_options(self.limits)
+
+    def new_budget(self) -> DumpBudget:
+        """A budget of its own with these caps (a HeapDumpHandler's)."""
+        return DumpBudget(self.max_dumps, self.max_per_window, self.per_seconds)
+
+    def apply_caps(self, budget: DumpBudget) -> None:
+        """Give a shared budget these caps (install() and the process-wide budget); what it spent counts on."""
+        budget.configure(self.max_dumps, self.max_per_window, self.per_seconds)
+
+    def writer(self, directory: str | os.PathLike[str] | None, budget: DumpBudget) -> DumpWriter:
+        return DumpWriter(directory, threads=self.threads, keep=self.keep, keep_bytes=self.keep_bytes, budget=budget,
+                          limits=self.limits)
 
 
 def resolve_directory(directory: str | os.PathLike[str] | None) -> Path | None:
@@ -538,12 +580,11 @@ def install(
     exclude = _check_exclude(exclude)
     if signal is not None:
         _check_signal_allowed(signal)
+    options = CaptureOptions(max_dumps, max_per_window, per_seconds, keep, keep_bytes, threads, limits)
+    writer = options.writer(directory, _GLOBAL_BUDGET)
     with _INSTALL_LOCK:
         uninstall()
-        _GLOBAL_BUDGET.configure(max_dumps, max_per_window, per_seconds)
-        writer = DumpWriter(
-            directory, threads=threads, keep=keep, keep_bytes=keep_bytes, budget=_GLOBAL_BUDGET, limits=limits
-        )
+        options.apply_caps(_GLOBAL_BUDGET)
         installation = _Installation(writer, exclude)
         _install_excepthooks(installation)
         if signal is not None:
@@ -941,9 +982,9 @@ def dump_on_error(
     Exceptions in `exclude` and task cancellation (asyncio.CancelledError) never dump. The dump counts against the
     process-wide caps (see `install()`); the directory defaults to `$PYHEAPDUMP_DIR`, else the engine's default.
     """
-    writer = DumpWriter(
-        directory, threads=threads, keep=keep, keep_bytes=keep_bytes, budget=_GLOBAL_BUDGET, limits=limits
-    )
+    # The process-wide caps as install() set them: only pruning, threads and limits are dump_on_error's own.
+    writer = CaptureOptions(keep=keep, keep_bytes=keep_bytes, threads=threads, limits=limits).writer(
+        directory, _GLOBAL_BUDGET)
     guard = DumpOnError(writer, _check_exclude(exclude), description)
     if func is not None:
         if not callable(func):

@@ -26,13 +26,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from pyheapdump.hooks import (
-    DEFAULT_MAX_DUMPS,
-    DEFAULT_MAX_PER_WINDOW,
-    DEFAULT_PER_SECONDS,
-    DumpBudget,
-    DumpWriter,
-)
+from pyheapdump.hooks import DEFAULT_MAX_DUMPS, DEFAULT_MAX_PER_WINDOW, DEFAULT_PER_SECONDS, CaptureOptions
 
 __all__ = ["HeapDumpHandler"]
 
@@ -56,10 +50,8 @@ class HeapDumpHandler(logging.Handler):
         **limits: Any,
     ) -> None:
         super().__init__(level)
-        budget = DumpBudget(max_dumps, max_per_window, per_seconds)
-        self.writer = DumpWriter(
-            directory, threads=threads, keep=keep, keep_bytes=keep_bytes, budget=budget, limits=limits
-        )
+        options = CaptureOptions(max_dumps, max_per_window, per_seconds, keep, keep_bytes, threads, limits)
+        self.writer = options.writer(directory, options.new_budget())  # caps of its own, per handler
         self.last_dump: Path | None = None
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -1,8 +1,8 @@
 """Surrogates: objects that stand in for the ones a dump could not or would not rebuild.
 
-One class per original (module, qualname), made at load time with that __name__, __qualname__ and __module__,
-deriving from `Surrogate` and, where the original was a list, dict, tuple, set, str, int or exception, from that
-builtin too: a surrogate of a dict subclass is still a mapping, one of a ValueError still an exception.
+One class per original (module, qualname) and reason, made at load time with that __name__, __qualname__ and
+__module__, deriving from `Surrogate` and, where the original was a list, dict, tuple, set, str, int or exception,
+from that builtin too: a surrogate of a dict subclass is still a mapping, one of a ValueError still an exception.
 """
 
 from __future__ import annotations
@@ -182,13 +182,17 @@ def _content_repr(qualname: str, builtin_base: type) -> Any:
 
 
 _classes_lock = threading.Lock()
-_classes: dict[tuple[str, str, type], type] = {}
+# The reason is part of the key: a class says why its instances are surrogates (surrogate_info of an instance without
+# info of its own reads it), and the same original is "not trusted" in a safe load, "not importable" in a trusted one
+# that cannot import it, "cut by a limit" for objects a limit left out. One class for all would say whichever came
+# first, in every later load.
+_classes: dict[tuple[str, str, type, str], type] = {}
 
 
 def surrogate_class(module: str, qualname: str, builtin_base: type | None = None,
                     attributes: dict[str, Any] | None = None, reason: str = NOT_TRUSTED) -> type:
-    """The surrogate class of module.qualname (made once per original and builtin base, then reused)."""
-    key = (module, qualname, builtin_base or object)
+    """The surrogate class of module.qualname (made once per original, builtin base and reason, then reused)."""
+    key = (module, qualname, builtin_base or object, reason)
     with _classes_lock:
         cls = _classes.get(key)
         if cls is None:

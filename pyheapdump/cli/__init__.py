@@ -48,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DumpError as error:
         print(f"pyheapdump: error: {error}", file=sys.stderr)
         return 1
+    except MemoryError:  # outside load_dump and save_dump, which raise DumpMemoryError (a DumpError) themselves
+        print("pyheapdump: error: out of memory: run this on a machine with more memory, or raise this process's "
+              "memory limit", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("pyheapdump: interrupted", file=sys.stderr)
         return 130

@@ -1,4 +1,5 @@
-"""What the subcommands share: checking the DUMP argument, the --trusted option, loading behind a progress display."""
+"""What the subcommands share: the DUMP argument and its check, the --trusted option, loading behind a progress
+display."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from pathlib import Path
 
 from pyheapdump.errors import DumpNotFoundError
 from pyheapdump.model import HeapDump
+
+
+def add_dump_argument(parser: argparse.ArgumentParser) -> None:
+    """The DUMP positional argument, `args.dump`: what require_dump_file and load_dump_for read."""
+    parser.add_argument("dump", metavar="DUMP", help="the .heapdump file")
 
 
 def require_dump_file(name: str) -> Path:

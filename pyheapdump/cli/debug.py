@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pyheapdump.cli._common import add_trusted_argument, load_dump_for
+from pyheapdump.cli._common import add_dump_argument, add_trusted_argument, load_dump_for
 
 NAME = "debug"
 ALIASES = ["load"]
@@ -12,7 +12,7 @@ HELP = "open a dump post-mortem in pdb (or ipdb, pudb, pdbpp) with every dumped 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dump", metavar="DUMP", help="the .heapdump file")
+    add_dump_argument(parser)
     parser.add_argument(
         "--debugger",
         default="pdb",

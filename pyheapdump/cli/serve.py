@@ -6,14 +6,14 @@ import argparse
 import json
 import sys
 
-from pyheapdump.cli._common import add_trusted_argument, load_dump_for
+from pyheapdump.cli._common import add_dump_argument, add_trusted_argument, load_dump_for
 
 NAME = "serve"
 HELP = "host a dump for VS Code (debugpy attach) and other DAP clients; disconnecting ends it"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dump", metavar="DUMP", help="the .heapdump file")
+    add_dump_argument(parser)
     parser.add_argument(
         "--host",
         default="127.0.0.1",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pyheapdump.cli._common import require_dump_file
+from pyheapdump.cli._common import add_dump_argument, require_dump_file
 from pyheapdump.errors import DumpFormatError
 
 NAME = "stats"
@@ -13,7 +13,7 @@ HELP = "heap histogram: objects and bytes by type, the largest objects, what the
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dump", metavar="DUMP", help="the .heapdump file")
+    add_dump_argument(parser)
     parser.add_argument("--top", type=int, default=30, metavar="N", help="how many types to list (default 30; 0: all)")
 
 

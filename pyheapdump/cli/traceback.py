@@ -17,7 +17,7 @@ import types
 from collections.abc import Iterable
 from typing import Any
 
-from pyheapdump.cli._common import add_trusted_argument, load_dump_for
+from pyheapdump.cli._common import add_dump_argument, add_trusted_argument, load_dump_for
 from pyheapdump.cli._progress import run_busy
 from pyheapdump.errors import DumpError
 
@@ -27,7 +27,7 @@ LOCAL_REPR_LIMIT = 200
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dump", metavar="DUMP", help="the .heapdump file")
+    add_dump_argument(parser)
     parser.add_argument("--locals", action="store_true", help="show each frame's local variables (reprs cut at 200)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--thread", type=int, metavar="N", help="print only dumped stack N, without the exception")

@@ -229,6 +229,22 @@ def test_misspelt_dump_options_are_refused_at_set_up_not_at_the_first_dump(clean
     hooks.install(max_objects=1000, time_limit=2.5)  # the real names are fine
 
 
+@pytest.mark.parametrize("bad", [{"keep": -1}, {"keep_bytes": -1}, {"max_dumps": -1}, {"per_seconds": 0},
+                                 {"max_objectz": 3}])
+def test_a_bad_option_to_install_again_leaves_the_running_installation_and_its_caps_alone(
+        clean_install: None, bad: dict[str, object]) -> None:
+    pyheapdump.install(max_dumps=7, max_per_window=2)
+    try:
+        hook = sys.excepthook
+        with pytest.raises((ValueError, TypeError)):
+            pyheapdump.install(**bad)  # type: ignore[arg-type]
+        assert hooks.installed() and sys.excepthook is hook
+        budget = hooks.global_budget()
+        assert (budget.max_dumps, budget.max_per_window) == (7, 2)
+    finally:
+        pyheapdump.install()  # the default caps again, for the tests after this one
+
+
 def test_install_rejects_what_is_not_an_exception_class(clean_install: None) -> None:
     with pytest.raises(TypeError, match="exception classes"):
         hooks.install(exclude=("KeyboardInterrupt",))  # type: ignore[arg-type]

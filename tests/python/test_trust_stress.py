@@ -5,9 +5,11 @@ dumps requested from a signal handler or another thread while one runs.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from engine_support import PROGRAMS, last_json_line, run_python
 
 
@@ -59,28 +61,83 @@ def test_a_list_of_ten_million_items_is_cut_by_max_items_and_the_cut_is_in_the_s
     assert report["file_bytes"] < 10 << 20
 
 
-def _low_memory(tmp_path: Path, how: str) -> tuple[str, str]:
+def _low_memory(tmp_path: Path, how: str, spare_mib: int = 10) -> tuple[str, str]:
     dumps = tmp_path / "dumps"
     dumps.mkdir()
-    result = run_python([PROGRAMS / "trust_stress.py", "lowmem", dumps, 10, how], cwd=tmp_path, timeout=120)
+    result = run_python([PROGRAMS / "trust_stress.py", "lowmem", dumps, spare_mib, how], cwd=tmp_path, timeout=120)
     assert result.returncode == 1, result.stderr  # the program's own uncaught error, not a crash
     assert "ValueError: the program's own error (300000 records)" in result.stderr
     assert list(dumps.iterdir()) == []  # no dump, no temporary file
     return result.stdout, result.stderr
 
 
-def test_under_an_address_space_limit_an_explicit_dump_fails_cleanly_and_the_program_error_is_reported(
-        tmp_path: Path) -> None:
-    out, _ = _low_memory(tmp_path, "explicit")
-    assert "dump failed: MemoryError" in out
+@pytest.mark.parametrize("spare_mib", [10, 30])  # out of memory at once, or part way through the walk
+def test_under_an_address_space_limit_an_explicit_dump_raises_dump_memory_error_and_leaves_no_file(
+        tmp_path: Path, spare_mib: int) -> None:
+    out, _ = _low_memory(tmp_path, "explicit", spare_mib)
+    failed = next(line for line in out.splitlines() if line.startswith("dump failed:"))
+    assert failed.startswith("dump failed: DumpMemoryError: the dump ran out of memory after ")
+    assert "and was not written" in failed and "max_objects=" in failed and "max_bytes=" in failed
 
 
-def test_under_an_address_space_limit_the_excepthook_dump_fails_cleanly_and_python_still_reports_the_error(
+def test_under_an_address_space_limit_the_excepthook_dump_fails_in_one_line_and_python_still_reports_the_error(
         tmp_path: Path) -> None:
     _, err = _low_memory(tmp_path, "hook")
-    assert "pyheapdump: no heap dump for excepthook: MemoryError" in err
+    complaint = [line for line in err.splitlines() if line.startswith("pyheapdump:")]
+    assert len(complaint) == 1
+    assert complaint[0].startswith(
+        "pyheapdump: no heap dump for excepthook: DumpMemoryError: the dump ran out of memory")
 
 
+def test_under_an_address_space_limit_the_logging_handler_dump_fails_and_the_program_goes_on_to_its_own_error(
+        tmp_path: Path) -> None:
+    out, err = _low_memory(tmp_path, "logging")
+    assert "logged" in out  # logger.exception() returned: the failed dump did not raise into the program
+    assert "DumpMemoryError: the dump ran out of memory" in err  # logging's handleError told why
+
+
+@pytest.fixture(scope="module")
+def records_dump(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A dump of 300,000 small records: about 60 MB of records, about 600 MB of address space to load."""
+    directory = tmp_path_factory.mktemp("records")
+    return scenario(directory, "records", 300_000)
+
+
+# The load runs out of memory at different places: reading the records, or rebuilding them in Python. Before the
+# native module prepared libstdc++'s thread-local data, some of these limits ended the process with exit 127.
+@pytest.mark.parametrize("spare_mib", [16, 150, 300])
+def test_loading_a_dump_too_large_for_the_memory_left_raises_dump_memory_error_naming_the_memory_it_needs(
+        tmp_path: Path, records_dump: dict[str, Any], spare_mib: int) -> None:
+    report = scenario(tmp_path, "lowmem-load", records_dump["path"], spare_mib)
+    assert report["error"] == "DumpMemoryError" and report["dump_error"], report
+    message = report["message"]
+    assert "loading this dump needs more memory than this process has" in message
+    raw_mib = records_dump["raw_bytes"] / (1 << 20)
+    assert f"its records are {raw_mib:.1f} MiB raw; loading can take up to about 40 times that" in message
+    assert "load it on a machine with more memory" in message
+
+
+def _cli_under_limit(tmp_path: Path, spare_mib: int, *argv: str) -> subprocess.CompletedProcess[str]:
+    return run_python([PROGRAMS / "trust_stress.py", "lowmem-cli", tmp_path, spare_mib, *argv], cwd=tmp_path,
+                      timeout=120)
+
+
+def test_the_traceback_command_on_a_dump_too_large_for_the_memory_left_prints_one_line_and_exits_1(
+        tmp_path: Path, records_dump: dict[str, Any]) -> None:
+    result = _cli_under_limit(tmp_path, 64, "traceback", records_dump["path"])
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("pyheapdump: error: ") and "load it on a machine with more memory" in lines[0]
+
+
+def test_the_info_command_reads_a_dump_too_large_to_load_under_the_same_limit(
+        tmp_path: Path, records_dump: dict[str, Any]) -> None:
+    result = _cli_under_limit(tmp_path, 64, "info", records_dump["path"])  # the header only: no object is loaded
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "records.heapdump" in result.stdout
 def test_a_dump_requested_from_a_signal_handler_during_a_dump_is_refused_and_the_first_completes(
         tmp_path: Path) -> None:
     report = scenario(tmp_path, "signal")

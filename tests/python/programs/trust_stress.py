@@ -10,7 +10,13 @@ hostile        objects whose __getattribute__, __getattr__, __class__, __reduce_
 deep N         a list nested N levels deep (load-deep PATH loads it in another process and measures the depth)
 big N          a list of N ints (cut by max_items)
 lowmem MIB     the program fails while its address space (RLIMIT_AS) has only MIB MiB to spare; `hook` as a third
-               argument dumps through pyheapdump.install()'s excepthook instead of an explicit save_dump
+               argument dumps through pyheapdump.install()'s excepthook instead of an explicit save_dump, `logging`
+               through a HeapDumpHandler on logger.exception()
+records N      a dump of N small records (DIRECTORY/records.heapdump), for the low-memory loads below
+lowmem-load PATH MIB
+               load the dump PATH with only MIB MiB of address space to spare; reports the outcome
+lowmem-cli MIB ARGS...
+               the `pyheapdump` command line with only MIB MiB of address space to spare; exits with its status
 signal         a dump requested from a signal handler while a dump of a large heap runs
 thread         a dump requested from another thread while a dump of a large heap runs
 """
@@ -20,6 +26,7 @@ from __future__ import annotations
 import _thread
 import io
 import json
+import logging
 import os
 import resource
 import signal
@@ -369,12 +376,19 @@ def address_space_in_use() -> int:
     raise RuntimeError("no VmSize in /proc/self/status")
 
 
+def limit_address_space(spare_mib: int) -> None:
+    limit = address_space_in_use() + spare_mib * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def lowmem(directory: Path, spare_mib: int, how: str = "explicit") -> None:
     heap = [{"key": i, "value": [i, str(i)]} for i in range(300_000)]
     if how == "hook":
         pyheapdump.install(directory, threads=False)
-    limit = address_space_in_use() + spare_mib * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    logger = logging.getLogger("lowmem")
+    if how == "logging":
+        logger.addHandler(pyheapdump.HeapDumpHandler(directory, threads=False))
+    limit_address_space(spare_mib)
 
     def handle_request() -> None:
         raise ValueError(f"the program's own error ({len(heap)} records)")
@@ -384,12 +398,43 @@ def lowmem(directory: Path, spare_mib: int, how: str = "explicit") -> None:
     try:
         handle_request()
     except ValueError:
+        if how == "logging":
+            logger.exception("request failed")  # the handler dumps (and fails); logging reports that on stderr
+            print("logged", flush=True)
+            raise
         try:
             pyheapdump.save_dump(directory=directory, threads=False)
             print("dump written", flush=True)
         except Exception as error:  # noqa: BLE001 - printed: the test reads it
             print(f"dump failed: {type(error).__name__}: {error}", flush=True)
         raise
+
+
+def records(directory: Path, count: int) -> None:
+    heap = [{"key": i, "value": [i, str(i), float(i)]} for i in range(count)]
+    path = pyheapdump.save_dump(directory / "records.heapdump", threads=False)
+    header = pyheapdump.read_header(path)
+    report(path=str(path), records=len(heap), raw_bytes=header["bytes"], file_bytes=header["file_size"])
+
+
+def lowmem_load(path: str, spare_mib: int) -> None:
+    limit_address_space(spare_mib)
+    try:
+        load_quietly(path)
+    except MemoryError as error:
+        outcome = {"error": type(error).__name__, "message": str(error),
+                   "dump_error": isinstance(error, pyheapdump.DumpError)}
+    else:
+        outcome = {"error": None}
+    report(**outcome)
+
+
+def lowmem_cli(spare_mib: int, argv: list[str]) -> int:
+    from pyheapdump.cli import build_parser, main
+
+    build_parser()  # every subcommand imported while there is memory: the limit is for the command's own work
+    limit_address_space(spare_mib)
+    return main(argv)
 
 
 # ---- re-entrancy ----
@@ -460,6 +505,12 @@ def main() -> int:
         big(where, int(args[0]))
     elif scenario == "lowmem":
         lowmem(where, int(args[0]), *args[1:])
+    elif scenario == "records":
+        records(where, int(args[0]))
+    elif scenario == "lowmem-load":
+        lowmem_load(args[0], int(args[1]))
+    elif scenario == "lowmem-cli":
+        return lowmem_cli(int(args[0]), args[1:])
     elif scenario == "signal":
         from_signal(where)
     elif scenario == "thread":
