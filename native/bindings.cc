@@ -194,6 +194,7 @@ class NativeDumpReader {
   }
   // Reads every record into rebuilder (see NativeRebuilder).
   void LoadInto(Rebuilder& rebuilder) {
+    PrepareToThrow();
     absl::Status status = rebuilder.Load(*reader_);
     if (PyErr_Occurred()) throw py::error_already_set();
     if (absl::IsResourceExhausted(status)) {
