@@ -103,7 +103,9 @@ absl::Status Rebuilder::Load(DumpFileReader& reader) {
     try {
       Validate(record);
       const std::string& data = record.data.bytes;
-      if (record.kind == Kind::kStr) {
+      if (record.flags & kFlagTruncated) {
+        // made by the handler, which marks what max_str cut
+      } else if (record.kind == Kind::kStr) {
         early = OwnedRef::Steal(PyUnicode_DecodeUTF8(data.data(), data.size(), "surrogatepass"));
         if (!early) {
           if (PyErr_ExceptionMatches(PyExc_MemoryError)) return absl::ResourceExhaustedError("out of memory");

@@ -36,6 +36,7 @@ from pyheapdump.surrogates.base import (
     attach_info,
     surrogate_class,
 )
+from pyheapdump.surrogates.truncated import truncated
 from pyheapdump.typesupport import support_named
 
 __all__ = ["load_dump", "read_header", "DumpLoadWarning"]
@@ -412,6 +413,12 @@ class Rebuilder:
                                        f"<{module}.{qualname} not dumped: {reason_name} reached>"))
         return obj
 
+    @staticmethod
+    def _truncated(record: tuple[Any, ...], builtin: type, kept: Any, kept_count: int) -> Any:
+        """A str, bytes or container that max_str or max_items cut: what was kept, marked as cut."""
+        limit = "max_str" if record[1] in (STR, BYTES, BYTEARRAY) else "max_items"
+        return truncated(builtin, kept, kept_count, record[7].get("original_length"), limit)
+
     def _class_name(self, class_id: int) -> tuple[str, str]:
         record = self.records.get(class_id)
         if record is None or record[1] != CLASS:
@@ -538,12 +545,9 @@ class Rebuilder:
 
     def _construct(self, record: tuple[Any, ...]) -> Any:
         oid, kind, type_id, flags, size, items, item_refs, attrs, attr_refs, data = record
-        if kind == STR:
-            return data
-        if kind == BYTES:
-            return data
-        if kind == BYTEARRAY:
-            return bytearray(data)
+        if kind in (STR, BYTES, BYTEARRAY):
+            value = bytearray(data) if kind == BYTEARRAY else data
+            return self._truncated(record, type(value), value, len(value)) if flags & FLAG_TRUNCATED else value
         if kind == BIGINT:
             return int(data.decode("ascii"), 16)
         if kind == COMPLEX:
@@ -554,6 +558,8 @@ class Rebuilder:
             values = self._values(items, item_refs)
             if type_id:
                 return self._container_subclass(record, frozenset, values)
+            if flags & FLAG_TRUNCATED:
+                return self._truncated(record, frozenset, values, len(values))
             return frozenset(values)
         if kind == RANGE:
             values = self._attrs(attrs, attr_refs)
@@ -576,6 +582,8 @@ class Rebuilder:
         values = self._values(record[5], record[6])
         if record[2]:
             return self._container_subclass(record, tuple, values)
+        if record[3] & FLAG_TRUNCATED:
+            return self._truncated(record, tuple, values, len(values))
         return tuple(values)
 
     def _container_subclass(self, record: tuple[Any, ...], base: type, values: list[Any]) -> Any:
@@ -877,6 +885,8 @@ class Rebuilder:
         kind, type_id = record[1], record[2]
         base = _CONTAINER_KINDS[kind]
         if not type_id:
+            if record[3] & FLAG_TRUNCATED:
+                return self._truncated(record, base, (), len(record[5]) // 2 if kind == DICT else len(record[5]))
             return base()
         cls = self.get(type_id)
         if not isinstance(cls, type) or not issubclass(cls, base) or not (

@@ -133,6 +133,7 @@ class SurrogateModule(Surrogate):
 # Re-entrant: a weakref callback (forget) can run while this thread holds the lock, whenever the cycle collector
 # runs between two bytecodes inside it (3.12+ collects at the eval breaker) and frees other surrogates.
 _info_lock = threading.RLock()
+_INFO_ATTRIBUTE = "__pyheapdump_info__"
 _infos: dict[int, tuple[weakref.ref[Any], SurrogateInfo]] = {}
 
 
@@ -149,7 +150,12 @@ def attach_info(obj: Any, info: SurrogateInfo) -> None:
     try:
         ref = weakref.ref(obj, forget)
     except TypeError:
-        return  # a surrogate of a builtin without weakref support; surrogate_info falls back to the class
+        # A surrogate of a builtin without weakref support (str, bytes, tuple, int): its own __dict__ holds the info.
+        try:
+            object.__getattribute__(obj, "__dict__")[_INFO_ATTRIBUTE] = info
+        except AttributeError:
+            pass  # surrogate_info falls back to the class
+        return
     with _info_lock:
         replaced = _infos.get(key)
         _infos[key] = (ref, info)
@@ -164,6 +170,12 @@ def surrogate_info(obj: Any) -> SurrogateInfo | None:
         entry = _infos.get(id(obj))
     if entry is not None and entry[0]() is obj:
         return entry[1]
+    try:
+        own = object.__getattribute__(obj, "__dict__").get(_INFO_ATTRIBUTE)
+    except AttributeError:
+        own = None
+    if isinstance(own, SurrogateInfo):
+        return own
     cls = obj if isinstance(obj, type) else type(obj)
     module, qualname = cls.__pyheapdump_original__
     return SurrogateInfo(module, qualname, getattr(cls, "__pyheapdump_reason__", NOT_TRUSTED))

@@ -33,11 +33,24 @@ def assert_cut_placeholder(obj: Any, module: str, qualname: str, limit: str) -> 
     assert limit in info.detail, info
 
 
+def assert_marked_as_cut(value: Any, builtin: type, kept: int, original: int, limit: str) -> None:
+    assert isinstance(value, builtin) and isinstance(value, Surrogate), type(value).__mro__
+    info = surrogate_info(value)
+    assert info is not None and info.reason == "cut by a limit", info
+    assert info.original == f"builtins.{builtin.__qualname__}", info
+    assert f"kept {kept:,} of {original:,}" in info.detail and limit in info.detail, info
+    assert repr(value).endswith(f" not dumped: {limit}>"), repr(value)[-80:]
+    assert f"<+{original - kept:,} more " in repr(value), repr(value)[-80:]
+
+
 def test_max_items_keeps_the_first_items_of_a_long_container_and_records_the_cut(tmp_path: Path) -> None:
     dump, scene = dump_with(tmp_path, crowd=10, max_items=100)
     assert scene["long_list"] == list(range(100))
     assert list(scene["long_dict"].items()) == [(f"key-{i}", i) for i in range(100)]
+    assert_marked_as_cut(scene["long_list"], list, 100, 5000, "max_items")
+    assert_marked_as_cut(scene["long_dict"], dict, 100, 3000, "max_items")
     assert len(scene["items"]) == 50 and scene["items"][49].number == 49  # under the limit: all kept
+    assert surrogate_info(scene["items"]) is None  # not cut: a plain list
     assert dump.metadata["cut"]["max_items"] == 2
     assert dump.metadata["limits_hit"] == ["max_items"]
     assert dump.metadata["limits"]["max_items"] == 100
@@ -48,6 +61,9 @@ def test_max_str_keeps_a_prefix_of_long_strings_and_bytes(tmp_path: Path) -> Non
     dump, scene = dump_with(tmp_path, crowd=10, max_str=50)
     assert scene["long_str"] == "s" * 50
     assert scene["long_bytes"] == b"b" * 50
+    assert_marked_as_cut(scene["long_str"], str, 50, 10_003, "max_str")
+    assert_marked_as_cut(scene["long_bytes"], bytes, 50, 10_003, "max_str")
+    assert "+9,953 more characters not dumped: max_str>" in repr(scene["long_str"])
     assert dump.metadata["cut"]["max_str"] >= 2
     assert "max_str" in dump.metadata["limits_hit"]
 
