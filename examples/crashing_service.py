@@ -44,7 +44,7 @@ def main() -> None:
     stop = threading.Event()
     threading.Thread(target=heartbeat, args=(stop,), name="heartbeat", daemon=True).start()
     calculator = PriceCalculator({"acme": decimal.Decimal("0.10")})
-    now = datetime.datetime(2026, 11, 22, 9, 30, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 11, 22, 9, 30, tzinfo=datetime.UTC)
     orders = [
         Order(1, "acme", 3, decimal.Decimal("9.99"), now),
         Order(2, "globex", 1, decimal.Decimal("120.00"), now),

@@ -516,7 +516,8 @@ def test_pydevd_shows_every_dumped_stack_with_values_in_a_waiting_debug_server(c
         checkout = raised.frames[0]["id"]
         local_vars = ide.variables(ide.request(CMD_GET_FRAME, f"{raised.id}\t{checkout}\tFRAME"))
         assert local_vars["order"] == "dict: {'id': 17, 'total': 120.0}"
-        assert local_vars["job"] == "Job: <surrogate __main__.Job (not importable): name='checkout', owner='ops', attempts=[1, 2]>"
+        assert local_vars["job"] == (
+            "Job: <surrogate __main__.Job (not importable): name='checkout', owner='ops', attempts=[1, 2]>")
         job = ide.variables(ide.request(CMD_GET_VARIABLE, f"{raised.id}\t{checkout}\tFRAME\tjob"))
         assert (job["name"], job["owner"]) == ("str: checkout", "str: ops")
         total = ide.request(CMD_EVALUATE_EXPRESSION, f"{raised.id}\t{checkout}\tFRAME\torder['total'] * 2\t1")
