@@ -308,14 +308,16 @@ OwnedRef Rebuilder::Build(uint64_t root) {
     } else if (IsShellKind(record->kind)) {
       made = MakeShell(*record, oid);
     } else {
-      std::vector<uint64_t> dependencies;
-      if (!Dependencies(*record, &dependencies)) return OwnedRef();
-      if (!dependencies.empty() && !expanding_.contains(oid)) {
-        expanding_.insert(oid);
-        stack.insert(stack.end(), dependencies.begin(), dependencies.end());
-        continue;
+      // Back on top after its dependencies were pushed: they were made (or could not be), so make it now.
+      if (!expanding_.erase(oid)) {
+        std::vector<uint64_t> dependencies;
+        if (!Dependencies(*record, &dependencies)) return OwnedRef();
+        if (!dependencies.empty()) {
+          expanding_.insert(oid);
+          stack.insert(stack.end(), dependencies.begin(), dependencies.end());
+          continue;
+        }
       }
-      expanding_.erase(oid);
       if (Lookup(oid) != nullptr) {  // a dependency's making made this one too
         stack.pop_back();
         continue;
