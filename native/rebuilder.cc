@@ -383,12 +383,7 @@ OwnedRef Rebuilder::Construct(const Record& record, uint64_t oid) {
     making_.insert(oid);
     OwnedRef made;
     if (plain_sequence) {
-      Parsed parsed;
-      if (!Parse(record, true, &parsed)) {
-        making_.erase(oid);
-        return OwnedRef();
-      }
-      OwnedRef values = Values(parsed.items);
+      OwnedRef values = ItemValues(record);
       if (values) {
         made =
             OwnedRef::Steal(record.kind == Kind::kTuple ? PyList_AsTuple(values.get()) : PyFrozenSet_New(values.get()));
@@ -463,15 +458,24 @@ OwnedRef Rebuilder::Resolve(const DecodedValue& value) {
   return OwnedRef();
 }
 
-OwnedRef Rebuilder::Values(absl::Span<const DecodedValue> items) {
-  OwnedRef values = OwnedRef::Steal(PyList_New(static_cast<Py_ssize_t>(items.size())));
-  if (!values) return OwnedRef();
-  for (size_t i = 0; i < items.size(); ++i) {
-    OwnedRef value = Resolve(items[i]);
-    if (!value) return OwnedRef();
-    PyList_SET_ITEM(values.get(), static_cast<Py_ssize_t>(i), value.release());
+// Resolved one at a time from the blob: a list of a million items never exists twice over as decoded values.
+OwnedRef Rebuilder::ItemValues(const Record& record) {
+  try {
+    Cursor cursor(record.items.bytes);
+    uint64_t count = cursor.Count();
+    OwnedRef values = OwnedRef::Steal(PyList_New(static_cast<Py_ssize_t>(count)));
+    if (!values) return OwnedRef();
+    for (uint64_t i = 0; i < count; ++i) {
+      OwnedRef value = Resolve(ReadDecodedValue(cursor));
+      if (!value) return OwnedRef();
+      PyList_SET_ITEM(values.get(), static_cast<Py_ssize_t>(i), value.release());
+    }
+    return values;
+  } catch (const FormatError& error) {
+    // Every record was checked by Load; what fails now is memory.
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_MemoryError, error.what());
+    return OwnedRef();
   }
-  return values;
 }
 
 // ---- the handler ----
@@ -589,13 +593,15 @@ bool Rebuilder::RunFill(uint64_t oid, const Fill& fill) {
 bool Rebuilder::RunNativeFill(uint64_t oid, const Fill& fill) {
   const Record* record = Find(oid);
   if (record == nullptr) return true;
-  Parsed parsed;
-  if (!Parse(*record, true, &parsed)) return false;
   PyObject* target = fill.target.get();
-  if (fill.kind == FillKind::kInstance) return FillInstance(target, parsed);
-  if (fill.kind != FillKind::kList && !FinishNewFills()) return false;  // keys may hash by the state just made
-  OwnedRef values = Values(parsed.items);
+  if (fill.kind == FillKind::kInstance) {
+    Parsed parsed;
+    return Parse(*record, true, &parsed) && FillInstance(target, parsed);
+  }
+  OwnedRef values = ItemValues(*record);
   if (!values) return false;
+  // Keys may hash by their state: finish what making the values just made before a dict or set hashes them.
+  if (fill.kind != FillKind::kList && !FinishNewFills()) return false;
   Py_ssize_t count = PyList_GET_SIZE(values.get());
   switch (fill.kind) {
     case FillKind::kList:

@@ -87,7 +87,7 @@ class Rebuilder {
   OwnedRef ConstructFastReduce(const Record& record);
   bool FinishedTuple(uint64_t oid, bool* finished);
   OwnedRef Resolve(const DecodedValue& value);
-  OwnedRef Values(absl::Span<const DecodedValue> items);  // a list
+  OwnedRef ItemValues(const Record& record);  // the record's items as a list, references made
   OwnedRef CallHandler(const char* method, uint64_t a);
   OwnedRef CallHandler(const char* method, uint64_t a, uint64_t b);
   OwnedRef HandlerMake(const Record& record, bool shell);

@@ -159,7 +159,7 @@ def load_dump(path: str | os.PathLike[str], *, trusted: bool = False) -> HeapDum
 
 
 # Loading holds at most about this many times the records' raw size (README, "Reliability").
-LOAD_MEMORY_FACTOR = 40
+LOAD_MEMORY_FACTOR = 20
 
 
 def _out_of_memory_message(path: str | os.PathLike[str], metadata: dict[str, Any]) -> str:

@@ -113,7 +113,7 @@ def test_loading_a_dump_too_large_for_the_memory_left_raises_dump_memory_error_n
     message = report["message"]
     assert "loading this dump needs more memory than this process has" in message
     raw_mib = records_dump["raw_bytes"] / (1 << 20)
-    assert f"its records are {raw_mib:.1f} MiB raw; loading can take up to about 40 times that" in message
+    assert f"its records are {raw_mib:.1f} MiB raw; loading can take up to about 20 times that" in message
     assert "load it on a machine with more memory" in message
 
 
