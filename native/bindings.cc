@@ -10,7 +10,6 @@
 #include <string>
 
 #include "absl/strings/match.h"
-
 #include "chunk_reader.h"
 #include "chunk_writer.h"
 #include "rebuilder.h"
@@ -242,12 +241,15 @@ class NativeRebuilder {
   void Close() { core_.Close(); }
 
  private:
-  static void Check(bool ok) {
+  void Check(bool ok) {
     if (ok) return;
     if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "the rebuilder failed without an error");
+    // Out of memory: free what was made before the error unwinds through Python code, which needs memory to run
+    // its exception handlers (3.13.0 loops forever in one that cannot allocate its resume position).
+    if (PyErr_ExceptionMatches(PyExc_MemoryError)) core_.Abandon();
     throw py::error_already_set();
   }
-  static py::object Checked(OwnedRef obj) {
+  py::object Checked(OwnedRef obj) {
     Check(bool(obj));
     return py::reinterpret_steal<py::object>(obj.release());
   }

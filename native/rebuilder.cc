@@ -87,8 +87,11 @@ std::string TakeExceptionText() {
   return text + ": " + (utf8 != nullptr ? utf8 : "<unprintable>");
 }
 
-// An Exception is one object's problem; anything else (KeyboardInterrupt, SystemExit) stops the load.
-bool PendingIsException() { return PyErr_ExceptionMatches(PyExc_Exception); }
+// An Exception is one object's problem; anything else (KeyboardInterrupt, SystemExit) stops the load, and so does
+// running out of memory: a load that goes on without memory only fails later, or presents a half-made heap.
+bool PendingIsOneObjectsProblem() {
+  return PyErr_ExceptionMatches(PyExc_Exception) && !PyErr_ExceptionMatches(PyExc_MemoryError);
+}
 
 }  // namespace
 
@@ -248,7 +251,27 @@ bool Rebuilder::Store(uint64_t oid, PyObject* obj) {
 
 // ---- getting objects by id (Rebuilder.get and _build in _load.py) ----
 
+void Rebuilder::Abandon() {
+  // Drop every object made so far (outer C++ frames keep their own references to the ones they use), so the Python
+  // code the MemoryError unwinds through has memory to run its handlers again. The records stay: frames below may
+  // still point into them.
+  abandoned_ = true;
+  for (OwnedRef& made : made_) made = OwnedRef();
+  made_without_record_.clear();
+  for (Fill& fill : pending_) fill = Fill();
+  fill_order_.clear();
+  hash_fill_order_.clear();
+  instance_classes_.clear();
+  reduce_callables_.clear();
+}
+
+bool Rebuilder::Abandoned() const {
+  if (abandoned_) PyErr_SetString(PyExc_MemoryError, "the load ran out of memory");
+  return abandoned_;
+}
+
 OwnedRef Rebuilder::Get(uint64_t oid) {
+  if (Abandoned()) return OwnedRef();
   if (PyObject* obj = Lookup(oid)) return OwnedRef::Borrow(obj);
   if (PyErr_Occurred()) return OwnedRef();
   const Record* record = Find(oid);
@@ -396,7 +419,7 @@ OwnedRef Rebuilder::Construct(const Record& record, uint64_t oid) {
     // What failed here (an unhashable member of a damaged frozenset, a reduce refusing its arguments) goes the
     // general way, which records the problem and makes a surrogate.
     if (PyErr_Occurred()) {
-      if (!PendingIsException()) return OwnedRef();
+      if (!PendingIsOneObjectsProblem()) return OwnedRef();
       PyErr_Clear();
     }
   }
@@ -560,6 +583,7 @@ bool Rebuilder::TakePending(std::vector<uint64_t>& order) {
 }
 
 bool Rebuilder::Drain(bool hashing) {
+  if (Abandoned()) return false;
   while (!fill_order_.empty() || (hashing && !hash_fill_order_.empty())) {
     while (!fill_order_.empty()) {
       if (!TakePending(fill_order_)) return false;
@@ -584,7 +608,7 @@ bool Rebuilder::RunFill(uint64_t oid, const Fill& fill) {
   }
   --nesting_;
   if (ok) return true;
-  if (!PyErr_Occurred() || !PendingIsException()) return false;
+  if (!PyErr_Occurred() || !PendingIsOneObjectsProblem()) return false;
   std::string problem = "object " + std::to_string(oid) + ": filling it failed: " + TakeExceptionText();
   OwnedRef text = OwnedRef::Steal(PyUnicode_DecodeUTF8(problem.data(), problem.size(), "replace"));
   return text && PyList_Append(problems_.get(), text.get()) == 0;
@@ -639,6 +663,7 @@ bool Rebuilder::FillInstance(PyObject* obj, const Parsed& parsed) {
 // ---- completing (Rebuilder._complete in _load.py) ----
 
 bool Rebuilder::Complete(PyObject* raw) {
+  if (Abandoned()) return false;
   if (!PyLong_CheckExact(raw)) return true;
   uint64_t root = PyLong_AsUnsignedLongLong(raw);
   if (PyErr_Occurred()) {

@@ -57,6 +57,8 @@ class Rebuilder {
   int nesting() const { return nesting_; }
   // Drops the handler: it holds this object, and the two must not keep each other alive.
   void Close() { handler_ = OwnedRef(); }
+  // After a MemoryError: frees the objects made so far and makes every later call fail with MemoryError.
+  void Abandon();
 
  private:
   enum class FillKind : uint8_t { kNone, kPython, kList, kDict, kSet, kInstance };
@@ -72,6 +74,7 @@ class Rebuilder {
 
   bool Position(uint64_t oid, size_t* position) const;
   const Record* Find(uint64_t oid) const;
+  bool Abandoned() const;               // true, with MemoryError set, once abandoned
   void Validate(const Record& record);  // throws FormatError
   void Index();
   // Load checked every record, so parsing later fails only for memory: false with MemoryError set.
@@ -113,6 +116,7 @@ class Rebuilder {
   std::vector<Fill> pending_;  // per record position: what is left to do to finish its object
   std::vector<uint64_t> fill_order_, hash_fill_order_;
   int nesting_ = 0;
+  bool abandoned_ = false;
   absl::flat_hash_map<uint64_t, OwnedRef> instance_classes_;  // empty ref: the general path
   absl::flat_hash_map<uint64_t, OwnedRef> reduce_callables_;  // empty ref: not callable here
   absl::flat_hash_map<std::string, OwnedRef> names_;          // attribute names, decoded and interned once

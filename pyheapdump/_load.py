@@ -362,6 +362,8 @@ class Rebuilder:
     def _guarded(self, record: tuple[Any, ...], make: Any) -> Any:
         try:
             return make(record)
+        except MemoryError:
+            raise  # the whole load fails: going on without memory would present a half-made heap
         except Exception as error:  # noqa: BLE001 - one object that fails to rebuild must not fail the load
             self.problems.append(f"object {record[0]}: {type(error).__name__}: {error}")
             return self._surrogate_for(record, surrogate_base.REBUILD_FAILED, f"{type(error).__name__}: {error}")
