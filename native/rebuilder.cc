@@ -106,9 +106,7 @@ absl::Status Rebuilder::Load(DumpFileReader& reader) {
     try {
       Validate(record);
       const std::string& data = record.data.bytes;
-      if (record.flags & kFlagTruncated) {
-        // made by the handler, which marks what max_str cut
-      } else if (record.kind == Kind::kStr) {
+      if (record.kind == Kind::kStr) {
         early = OwnedRef::Steal(PyUnicode_DecodeUTF8(data.data(), data.size(), "surrogatepass"));
         if (!early) {
           if (PyErr_ExceptionMatches(PyExc_MemoryError)) return absl::ResourceExhaustedError("out of memory");
@@ -127,8 +125,10 @@ absl::Status Rebuilder::Load(DumpFileReader& reader) {
       warnings_.push_back("record " + std::to_string(record.id) + ": " + error.what());
       return absl::OkStatus();
     }
+    // str and bytes are made as they are read, but for a cut one: the handler makes it, marked as cut.
+    if (record.flags & kFlagTruncated) early = OwnedRef();
     records_.push_back(std::move(record));
-    made_.push_back(std::move(early));  // str and bytes are made as they are read
+    made_.push_back(std::move(early));
     return absl::OkStatus();
   });
   if (status.ok()) Index();
@@ -224,7 +224,11 @@ OwnedRef Rebuilder::RecordTuple(uint64_t oid) {
   if (record == nullptr) return OwnedRef::Borrow(Py_None);
   auto decoded = DecodeRecord(*record);
   if (!decoded.ok()) {
-    PyErr_SetString(PyExc_MemoryError, std::string(decoded.status().message()).c_str());
+    // Load checked that every record decodes, so this is memory; a ValueError if it ever is not, which the handler
+    // takes for a damaged record rather than ending the load.
+    std::string message(decoded.status().message());
+    PyErr_SetString(message.find("out of memory") != std::string::npos ? PyExc_MemoryError : PyExc_ValueError,
+                    message.c_str());
     return OwnedRef();
   }
   return *std::move(decoded);

@@ -329,7 +329,10 @@ class Rebuilder:
 
     def _native_make(self, oid: int, shell: bool) -> Any:
         """For the core: makes the object of one record the general way (an empty shell when `shell`)."""
-        return self._guarded(self.records.get(oid), self._shell if shell else self._construct)
+        record = self.records.get(oid)
+        if record is None:
+            return self._lost(oid, f"record {oid} does not decode")
+        return self._guarded(record, self._shell if shell else self._construct)
 
     def resolve(self, obj: Any) -> Any:
         """Finishes every pending fill, so obj and everything reachable from it is complete."""
@@ -1059,8 +1062,13 @@ class _RecordView:
     def get(self, oid: Any, default: Any = None) -> Any:
         record = self._decoded.get(oid, _MISSING)
         if record is _MISSING:
-            valid = type(oid) is int and 0 <= oid < 1 << 64
-            record = self._decoded[oid] = self._core.record(oid) if valid else None
+            record = None
+            if type(oid) is int and 0 <= oid < 1 << 64:
+                try:
+                    record = self._core.record(oid)
+                except ValueError:  # a record that does not decode: as if it were not in the file
+                    record = None
+            self._decoded[oid] = record
         return default if record is None else record
 
 
