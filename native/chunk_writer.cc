@@ -33,13 +33,6 @@ constexpr size_t kMaxRawPerChunk = kMaxChunkSize - (1u << 20);
 // keep it busy while the walk fills the next chunk, few enough that the dump's memory stays a few chunks.
 constexpr size_t kMaxChunksInFlight = 2;
 
-// Bytes a record takes once serialized: id, kind, type_id, flags, size, then three u64-length-prefixed blobs.
-constexpr size_t kRecordFixedBytes = 8 + 1 + 8 + 4 + 8 + 3 * 8;
-
-size_t SerializedSize(const Record& r) {
-  return kRecordFixedBytes + r.items.bytes.size() + r.attrs.bytes.size() + r.data.bytes.size();
-}
-
 // Little-endian stores; memcpy compiles to one store instruction where a byte loop would stay a loop.
 template <class Unsigned>
 void StoreLE(char* out, Unsigned v) {
@@ -107,24 +100,13 @@ class DumpFileWriter::PendingChunk {
     return *archive_;
   }
 
-  // Appends the record's bytes exactly as cereal's little-endian archive lays them out (format.h's save(Record)),
-  // written directly: cereal's stream calls cost more than everything else the walk's thread does per record.
+  // Appends the record in the compact layout (format.h's StoreCompactRecord); a RECORDS chunk starts with the
+  // kRecordsCompact marker where a cereal archive would have its endianness marker.
   void AppendRecord(const Record& record, size_t serialized_size) {
-    Archive();  // the chunk starts with the archive's endianness marker
+    if (raw_.empty()) raw_.push_back(static_cast<char>(kRecordsCompact));
     size_t start = raw_.size();
     raw_.resize(start + serialized_size);
-    char* out = &raw_[start];
-    StoreLE64(out, record.id);
-    out[8] = static_cast<char>(static_cast<uint8_t>(record.kind));
-    StoreLE64(out + 9, record.type_id);
-    StoreLE32(out + 17, record.flags);
-    StoreLE64(out + 21, record.size);
-    out += 29;
-    for (const Blob* blob : {&record.items, &record.attrs, &record.data}) {
-      StoreLE64(out, blob->bytes.size());
-      std::memcpy(out + 8, blob->bytes.data(), blob->bytes.size());
-      out += 8 + blob->bytes.size();
-    }
+    StoreCompactRecord(&raw_[start], record);
   }
 
   void Clear() {
@@ -391,8 +373,8 @@ absl::Status DumpFileWriter::AppendRecord(const Record& record) {
     if (state_ == State::kCommitted) return CheckWritable();
     return absl::FailedPreconditionError(absl::StrCat("write the header of ", final_path_, " before its records"));
   }
-  size_t size = SerializedSize(record);
-  // The chunk also holds cereal's one-byte endianness marker.
+  size_t size = CompactRecordSize(record);
+  // The chunk also holds the one-byte layout marker.
   if (size + 1 > kMaxRawPerChunk) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "record %d is %d bytes serialized, more than a chunk holds (%d): cut its data before writing it", record.id,

@@ -15,12 +15,18 @@ namespace pyheapdump {
 inline constexpr char kMagic[12] = {'P', 'Y', 'H', 'E', 'A', 'P', 'D', 'U', 'M', 'P', '\0', '\0'};
 inline constexpr char kFooterMagic[8] = {'P', 'H', 'D', 'E', 'N', 'D', '\0', '\0'};
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 0;
+inline constexpr uint16_t kFormatMinor = 1;
 inline constexpr size_t kPreambleSize = 16;
 inline constexpr size_t kChunkHeaderSize = 16;
 inline constexpr size_t kFooterSize = 24;
 inline constexpr uint32_t kMaxChunkSize = 64u << 20;  // stored and raw, each
 inline constexpr size_t kTargetChunkRaw = 1u << 20;   // the writer starts a new chunk past this
+
+// The first raw byte of a RECORDS chunk says how its records are laid out. 1.0 wrote cereal's portable binary archive
+// (whose endianness marker is 1, little-endian); 1.1 writes compact records (varints instead of fixed-width fields),
+// which are a third the size for small objects, so deflate has a third the bytes to compress. Readers read both.
+inline constexpr uint8_t kRecordsCereal = 1;
+inline constexpr uint8_t kRecordsCompact = 2;
 
 enum class ChunkKind : uint32_t { kHeader = 1, kRecords = 2, kSources = 3, kSummary = 4 };
 
@@ -95,6 +101,25 @@ inline void PutVarint(std::string& out, uint64_t v) {
     v >>= 7;
   }
   out.push_back(static_cast<char>(v));
+}
+
+inline size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+// Writes v at out, returns the byte after it (the caller has made room: VarintSize(v) bytes).
+inline char* StoreVarint(char* out, uint64_t v) {
+  while (v >= 0x80) {
+    *out++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *out++ = static_cast<char>(v);
+  return out;
 }
 
 inline uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
@@ -189,6 +214,47 @@ struct Record {
   Blob attrs;  // varint count, then (name, value) pairs
   Blob data;   // raw bytes
 };
+
+// ---- compact records (format 1.1, docs/format.md "Records") ----
+// varint id | u8 kind | varint type_id | varint flags | varint size | items, attrs, data: each a varint length + bytes
+
+inline size_t CompactRecordSize(const Record& r) {
+  return VarintSize(r.id) + 1 + VarintSize(r.type_id) + VarintSize(r.flags) + VarintSize(r.size) +
+         VarintSize(r.items.bytes.size()) + r.items.bytes.size() + VarintSize(r.attrs.bytes.size()) +
+         r.attrs.bytes.size() + VarintSize(r.data.bytes.size()) + r.data.bytes.size();
+}
+
+// Writes the record at out (CompactRecordSize(r) bytes of room), returns the byte after it.
+inline char* StoreCompactRecord(char* out, const Record& r) {
+  out = StoreVarint(out, r.id);
+  *out++ = static_cast<char>(static_cast<uint8_t>(r.kind));
+  out = StoreVarint(out, r.type_id);
+  out = StoreVarint(out, r.flags);
+  out = StoreVarint(out, r.size);
+  for (const Blob* blob : {&r.items, &r.attrs, &r.data}) {
+    out = StoreVarint(out, blob->bytes.size());
+    std::memcpy(out, blob->bytes.data(), blob->bytes.size());
+    out += blob->bytes.size();
+  }
+  return out;
+}
+
+// Reads one compact record; throws FormatError on malformed input (lengths are checked before allocating).
+inline Record LoadCompactRecord(Cursor& in) {
+  Record r;
+  r.id = in.Varint();
+  r.kind = static_cast<Kind>(in.Byte());  // unknown kinds are kept, as in load(Record)
+  r.type_id = in.Varint();
+  uint64_t flags = in.Varint();
+  if (flags > UINT32_MAX) throw FormatError("record flags wider than 32 bits");
+  r.flags = static_cast<uint32_t>(flags);
+  r.size = in.Varint();
+  for (Blob* blob : {&r.items, &r.attrs, &r.data}) {
+    std::string_view bytes = in.Bytes(in.Varint());
+    blob->bytes.assign(bytes.data(), bytes.size());
+  }
+  return r;
+}
 
 // Bytes left in the stream being read; cereal's portable binary archive has no accessor for it.
 inline std::streamsize StreamRemaining(std::istream& in) {
