@@ -102,8 +102,16 @@ class DumpFileWriter::PendingChunk {
 
   // Appends the record in the compact layout (format.h's StoreCompactRecord); a RECORDS chunk starts with the
   // kRecordsCompact marker where a cereal archive would have its endianness marker.
-  void AppendRecord(const Record& record, size_t serialized_size) {
+  template <class AnyRecord>
+  void AppendRecord(const AnyRecord& record, size_t serialized_size) {
     if (raw_.empty()) raw_.push_back(static_cast<char>(kRecordsCompact));
+    // Most records are small: assembled on the stack and appended, they skip resize()'s zero-filling.
+    char small[256];
+    if (serialized_size <= sizeof(small)) {
+      StoreCompactRecord(small, record);
+      raw_.append(small, serialized_size);
+      return;
+    }
     size_t start = raw_.size();
     raw_.resize(start + serialized_size);
     StoreCompactRecord(&raw_[start], record);
@@ -366,7 +374,11 @@ absl::Status DumpFileWriter::WriteHeader(std::string_view json) {
   return absl::OkStatus();
 }
 
-absl::Status DumpFileWriter::AppendRecord(const Record& record) {
+absl::Status DumpFileWriter::AppendRecord(const Record& record) { return Append(record); }
+absl::Status DumpFileWriter::AppendRecord(const RecordView& record) { return Append(record); }
+
+template <class AnyRecord>
+absl::Status DumpFileWriter::Append(const AnyRecord& record) {
   if (!error_.ok()) return error_;
   if (pipeline_->failed()) return AdoptPipelineError();
   if (state_ != State::kWriting) {

@@ -126,14 +126,15 @@ inline uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ sta
 inline int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
 inline void PutTag(std::string& out, ValueTag tag) { out.push_back(static_cast<char>(tag)); }
-inline void PutRef(std::string& out, uint64_t id) {
-  PutTag(out, ValueTag::kRef);
-  PutVarint(out, id);
+// A tag and a varint, appended at once: one append per value instead of one per byte.
+inline void PutTagged(std::string& out, ValueTag tag, uint64_t v) {
+  char bytes[11];
+  bytes[0] = static_cast<char>(tag);
+  char* end = StoreVarint(bytes + 1, v);
+  out.append(bytes, static_cast<size_t>(end - bytes));
 }
-inline void PutInt(std::string& out, int64_t v) {
-  PutTag(out, ValueTag::kInt);
-  PutVarint(out, ZigZag(v));
-}
+inline void PutRef(std::string& out, uint64_t id) { PutTagged(out, ValueTag::kRef, id); }
+inline void PutInt(std::string& out, int64_t v) { PutTagged(out, ValueTag::kInt, ZigZag(v)); }
 inline void PutFloat(std::string& out, double v) {
   PutTag(out, ValueTag::kFloat);
   char bytes[8];
@@ -218,25 +219,79 @@ struct Record {
 // ---- compact records (format 1.1, docs/format.md "Records") ----
 // varint id | u8 kind | varint type_id | varint flags | varint size | items, attrs, data: each a varint length + bytes
 
+// A record as the walker holds it while writing: the items and attrs blobs as a count plus the values after it, and
+// every byte in buffers of the caller's, so that it is written without first being gathered into a Record.
+struct RecordView {
+  uint64_t id = 0;
+  Kind kind = Kind::kSurrogate;
+  uint64_t type_id = 0;
+  uint32_t flags = 0;
+  uint64_t size = 0;
+  uint64_t item_count = 0;
+  std::string_view items;  // item_count values
+  uint64_t attr_count = 0;
+  std::string_view attrs;  // attr_count (name, value) pairs
+  std::string_view data;
+};
+
+namespace compact_internal {
+
+inline size_t FieldsSize(uint64_t id, uint64_t type_id, uint32_t flags, uint64_t size) {
+  return VarintSize(id) + 1 + VarintSize(type_id) + VarintSize(flags) + VarintSize(size);
+}
+inline char* StoreFields(char* out, uint64_t id, Kind kind, uint64_t type_id, uint32_t flags, uint64_t size) {
+  out = StoreVarint(out, id);
+  *out++ = static_cast<char>(static_cast<uint8_t>(kind));
+  out = StoreVarint(out, type_id);
+  out = StoreVarint(out, flags);
+  return StoreVarint(out, size);
+}
+inline size_t BlobSize(size_t length) { return VarintSize(length) + length; }
+inline char* StoreBlob(char* out, std::string_view bytes) {
+  out = StoreVarint(out, bytes.size());
+  std::memcpy(out, bytes.data(), bytes.size());
+  return out + bytes.size();
+}
+// A blob whose first bytes are the varint `count`, then `values`.
+inline size_t CountedBlobSize(uint64_t count, std::string_view values) {
+  return BlobSize(VarintSize(count) + values.size());
+}
+inline char* StoreCountedBlob(char* out, uint64_t count, std::string_view values) {
+  out = StoreVarint(out, VarintSize(count) + values.size());
+  out = StoreVarint(out, count);
+  std::memcpy(out, values.data(), values.size());
+  return out + values.size();
+}
+
+}  // namespace compact_internal
+
 inline size_t CompactRecordSize(const Record& r) {
-  return VarintSize(r.id) + 1 + VarintSize(r.type_id) + VarintSize(r.flags) + VarintSize(r.size) +
-         VarintSize(r.items.bytes.size()) + r.items.bytes.size() + VarintSize(r.attrs.bytes.size()) +
-         r.attrs.bytes.size() + VarintSize(r.data.bytes.size()) + r.data.bytes.size();
+  using namespace compact_internal;
+  return FieldsSize(r.id, r.type_id, r.flags, r.size) + BlobSize(r.items.bytes.size()) +
+         BlobSize(r.attrs.bytes.size()) + BlobSize(r.data.bytes.size());
+}
+
+inline size_t CompactRecordSize(const RecordView& r) {
+  using namespace compact_internal;
+  return FieldsSize(r.id, r.type_id, r.flags, r.size) + CountedBlobSize(r.item_count, r.items) +
+         CountedBlobSize(r.attr_count, r.attrs) + BlobSize(r.data.size());
 }
 
 // Writes the record at out (CompactRecordSize(r) bytes of room), returns the byte after it.
 inline char* StoreCompactRecord(char* out, const Record& r) {
-  out = StoreVarint(out, r.id);
-  *out++ = static_cast<char>(static_cast<uint8_t>(r.kind));
-  out = StoreVarint(out, r.type_id);
-  out = StoreVarint(out, r.flags);
-  out = StoreVarint(out, r.size);
-  for (const Blob* blob : {&r.items, &r.attrs, &r.data}) {
-    out = StoreVarint(out, blob->bytes.size());
-    std::memcpy(out, blob->bytes.data(), blob->bytes.size());
-    out += blob->bytes.size();
-  }
-  return out;
+  using namespace compact_internal;
+  out = StoreFields(out, r.id, r.kind, r.type_id, r.flags, r.size);
+  out = StoreBlob(out, r.items.bytes);
+  out = StoreBlob(out, r.attrs.bytes);
+  return StoreBlob(out, r.data.bytes);
+}
+
+inline char* StoreCompactRecord(char* out, const RecordView& r) {
+  using namespace compact_internal;
+  out = StoreFields(out, r.id, r.kind, r.type_id, r.flags, r.size);
+  out = StoreCountedBlob(out, r.item_count, r.items);
+  out = StoreCountedBlob(out, r.attr_count, r.attrs);
+  return StoreBlob(out, r.data);
 }
 
 // Reads one compact record; throws FormatError on malformed input (lengths are checked before allocating).

@@ -64,9 +64,15 @@ Walker::Walker(DumpFileWriter& writer, WalkLimits limits, PyObject* policy_callb
       limits_(limits),
       policy_callback_(OwnedRef::Borrow(policy_callback)),
       redact_every_string_(redact_every_string),
-      secret_filter_(std::move(redact_literals)) {
+      secret_filter_(std::move(redact_literals)),
+      // Room for a quarter million objects before the first rehash: 8 MiB of address space, touched as it fills.
+      memo_(std::min<uint64_t>(limits.max_objects, 1u << 18)) {
   if (redactor && redactor != Py_None) redactor_ = OwnedRef::Borrow(redactor);
-  LookupCollectionsTypes();
+  LookupKnownTypes();
+}
+
+Walker::~Walker() {
+  memo_.ForEach([](PyObject* obj, uint64_t) { Py_DECREF(obj); });
 }
 
 OwnedRef Walker::Redacted(PyObject* value, std::string_view bytes) {
@@ -81,21 +87,31 @@ OwnedRef Walker::Redacted(PyObject* value, std::string_view bytes) {
   return replacement;
 }
 
-void Walker::LookupCollectionsTypes() {
+void Walker::LookupKnownTypes() {
   // Only from sys.modules: importing here would change the program, and a program that never imported
   // collections has no OrderedDict to dump.
   PyObject* modules = PySys_GetObject("modules");  // borrowed
   if (!modules || !PyDict_Check(modules)) return;
-  PyObject* collections = PyDict_GetItemString(modules, "collections");  // borrowed
-  if (!collections || !PyModule_Check(collections)) return;
-  PyObject* dict = PyModule_GetDict(collections);  // borrowed
-  auto type_named = [dict](const char* name) -> PyTypeObject* {
-    PyObject* obj = PyDict_GetItemString(dict, name);
+  auto type_in = [modules](const char* module_name, const char* name) -> PyTypeObject* {
+    PyObject* module = PyDict_GetItemString(modules, module_name);  // borrowed
+    if (!module || !PyModule_Check(module)) return nullptr;
+    PyObject* obj = PyDict_GetItemString(PyModule_GetDict(module), name);  // borrowed
     return obj && PyType_Check(obj) ? reinterpret_cast<PyTypeObject*>(obj) : nullptr;
   };
-  ordered_dict_type_ = type_named("OrderedDict");
-  defaultdict_type_ = type_named("defaultdict");
-  deque_type_ = type_named("deque");
+  ordered_dict_type_ = type_in("collections", "OrderedDict");
+  defaultdict_type_ = type_in("collections", "defaultdict");
+  deque_type_ = type_in("collections", "deque");
+  // A type written in C, by the name its C implementation gives it: the pure Python fallbacks are classes.
+  auto c_type = [](PyTypeObject* type, const char* tp_name) -> PyTypeObject* {
+    if (!type || !type->tp_name || std::string_view(type->tp_name) != tp_name) return nullptr;
+    bool written_in_c = !(type->tp_flags & Py_TPFLAGS_HEAPTYPE) || (type->tp_flags & Py_TPFLAGS_IMMUTABLETYPE);
+    return written_in_c ? type : nullptr;
+  };
+  value_types_.datetime = c_type(type_in("datetime", "datetime"), "datetime.datetime");
+  value_types_.date = c_type(type_in("datetime", "date"), "datetime.date");
+  value_types_.time = c_type(type_in("datetime", "time"), "datetime.time");
+  value_types_.timedelta = c_type(type_in("datetime", "timedelta"), "datetime.timedelta");
+  value_types_.decimal = c_type(type_in("decimal", "Decimal"), "decimal.Decimal");
 }
 
 uint64_t Walker::ShallowSize(PyObject* obj) {
@@ -139,20 +155,21 @@ PyObject* Walker::KeepAlive(OwnedRef obj) {
 
 uint64_t Walker::Enqueue(PyObject* obj) {
   // One probe for both questions (seen before? where to put it?): the memo is large and its probes miss the cache.
-  auto [it, inserted] = memo_.try_emplace(obj, 0);
-  if (!inserted) return it->second;
+  AddressMap::Slot& slot = memo_.Probe(obj);
+  if (slot.key) return slot.id;
   bool exempt = PyType_Check(obj) || exempt_from_limits_;
   uint64_t budget = limits_.max_objects + (exempt ? kClassAllowance : 0);
   const char* cut = next_id_ > budget ? "max_objects" : stop_reason_ && !exempt ? stop_reason_ : nullptr;
   if (cut) {
-    memo_.erase(it);
-    NoteCut(cut);
+    NoteCut(cut);  // the slot stays empty
     return 0;
   }
-  if (exempt_from_limits_) exempt_.insert(obj);
   uint64_t id = next_id_++;
-  it->second = id;
-  keep_alive_.push_back(OwnedRef::Borrow(obj));
+  slot.key = obj;
+  slot.id = id;
+  memo_.Filled();  // the slot may move from here on
+  if (exempt_from_limits_) exempt_.insert(obj);
+  Py_INCREF(obj);  // released by ~Walker
   queue_.emplace_back(obj, id);
   return id;
 }
@@ -163,6 +180,17 @@ void Walker::PutValue(std::string& out, PyObject* obj) {
   if (obj == Py_False) return PutTag(out, ValueTag::kFalse);
   PyTypeObject* type = Py_TYPE(obj);
   if (type == &PyLong_Type) {
+    // Most ints are one digit: read it without a call.
+#if PY_VERSION_HEX >= 0x030C0000
+    if (PyUnstable_Long_IsCompact(reinterpret_cast<PyLongObject*>(obj))) {
+      return PutInt(out, PyUnstable_Long_CompactValue(reinterpret_cast<PyLongObject*>(obj)));
+    }
+#else
+    Py_ssize_t digits = Py_SIZE(obj);
+    if (digits >= -1 && digits <= 1) {
+      return PutInt(out, digits * static_cast<int64_t>(reinterpret_cast<PyLongObject*>(obj)->ob_digit[0]));
+    }
+#endif
     int overflow = 0;
     long long value = PyLong_AsLongLongAndOverflow(obj, &overflow);
     if (!overflow) return PutInt(out, value);
@@ -175,8 +203,7 @@ void Walker::PutValue(std::string& out, PyObject* obj) {
   }
   uint64_t id = Enqueue(obj);
   if (id != 0) return PutRef(out, id);
-  auto class_it = memo_.find(reinterpret_cast<PyObject*>(type));
-  uint64_t class_id = class_it == memo_.end() ? Enqueue(reinterpret_cast<PyObject*>(type)) : class_it->second;
+  uint64_t class_id = Enqueue(reinterpret_cast<PyObject*>(type));  // its id when it is queued already
   PutCut(out,
          stop_reason_ && std::string_view(stop_reason_) == "time_limit"  ? CutReason::kTimeLimit
          : stop_reason_ && std::string_view(stop_reason_) == "max_bytes" ? CutReason::kMaxBytes
@@ -274,14 +301,15 @@ const std::vector<SlotMember>& Walker::SlotMembers(PyTypeObject* type) {
     PyObject *key, *descriptor;
     while (PyDict_Next(base->tp_dict, &pos, &key, &descriptor)) {
       if (Py_TYPE(descriptor) != &PyMemberDescr_Type || !PyUnicode_Check(key)) continue;
-      Py_ssize_t length = 0;
-      const char* utf8 = PyUnicode_AsUTF8AndSize(key, &length);
+      // Encoded into a temporary: PyUnicode_AsUTF8AndSize would cache a copy inside a non-ASCII name.
+      OwnedRef utf8 = OwnedRef::Steal(PyUnicode_AsUTF8String(key));
       if (!utf8) {
         PyErr_Clear();
         continue;
       }
-      it->second.push_back({reinterpret_cast<PyMemberDescrObject*>(descriptor)->d_member,
-                            "slot:" + std::string(utf8, static_cast<size_t>(length))});
+      it->second.push_back(
+          {reinterpret_cast<PyMemberDescrObject*>(descriptor)->d_member,
+           "slot:" + std::string(PyBytes_AS_STRING(utf8.get()), static_cast<size_t>(PyBytes_GET_SIZE(utf8.get())))});
     }
   }
   return it->second;
@@ -293,7 +321,8 @@ void Walker::StartRecord(uint64_t id) {
   record_.type_id = 0;
   record_.flags = 0;
   record_.size = 0;
-  record_.data.bytes.clear();
+  record_.data = {};
+  data_owner_ = OwnedRef();
   items_.clear();
   attrs_.clear();
   item_count_ = 0;
@@ -328,14 +357,18 @@ void Walker::WriteCutRecord(PyObject* obj, uint64_t id, const char* reason) {
 }
 
 absl::Status Walker::FlushRecord(PyObject* obj) {
-  record_.items.bytes.clear();
-  PutVarint(record_.items.bytes, item_count_);
-  record_.items.bytes += items_;
-  record_.attrs.bytes.clear();
-  PutVarint(record_.attrs.bytes, attr_count_);
-  record_.attrs.bytes += attrs_;
+  record_.item_count = item_count_;
+  record_.items = items_;
+  record_.attr_count = attr_count_;
+  record_.attrs = attrs_;
   record_.size = ShallowSize(obj);
-  auto& [count, bytes] = stats_.types[Py_TYPE(obj)];
+  // Records come in runs of one type (a list's elements): the last entry saves a hash lookup per record. Only an
+  // insertion can move entries, and an insertion is what replaces the cached pointer.
+  if (Py_TYPE(obj) != last_type_) {
+    last_type_ = Py_TYPE(obj);
+    last_type_stats_ = &stats_.types[last_type_];
+  }
+  auto& [count, bytes] = *last_type_stats_;
   ++count;
   bytes += record_.size;
   auto& largest = stats_.largest;
@@ -344,7 +377,8 @@ absl::Status Walker::FlushRecord(PyObject* obj) {
   if (largest.size() < kLargest) {
     largest.push_back(entry);
     std::push_heap(largest.begin(), largest.end(), greater);
-  } else if (entry > largest.front()) {
+  } else if (record_.size > std::get<0>(largest.front())) {
+    // By size alone: with ids breaking ties, every record of the most common size would churn the heap.
     std::pop_heap(largest.begin(), largest.end(), greater);
     largest.back() = entry;
     std::push_heap(largest.begin(), largest.end(), greater);

@@ -9,8 +9,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
+#include <memory>
+#include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -70,6 +74,79 @@ struct WalkStats {
   uint64_t unwritten = 0;        // how many queued objects were left without a record
 };
 
+// The walk's memo: object address -> record id. Open addressing with linear probing over 16-byte slots, kept at most
+// half full: finding a new object's place touches one cache line, where a Swiss table touches two (its control bytes
+// and its slot), and the memo of a large heap misses the cache on nearly every probe.
+class AddressMap {
+ public:
+  struct Slot {
+    PyObject* key = nullptr;  // null: empty
+    uint64_t id = 0;
+  };
+
+  explicit AddressMap(size_t expected = 16) { Rehash(std::max<size_t>(16, RoundUpToPowerOfTwo(expected * 2))); }
+
+  // The slot holding key, or the empty slot where it belongs: fill it (key and id) before any other call, or leave it.
+  Slot& Probe(PyObject* key) {
+    size_t i = Home(key);
+    while (slots_[i].key != nullptr && slots_[i].key != key) i = (i + 1) & mask_;
+    return slots_[i];
+  }
+  // Call after filling a slot that Probe found empty; may move every slot.
+  void Filled() {
+    if (++size_ * 2 > capacity_) Rehash(capacity_ * 2);
+  }
+  const Slot* Find(PyObject* key) const {
+    size_t i = Home(key);
+    while (slots_[i].key != nullptr) {
+      if (slots_[i].key == key) return &slots_[i];
+      i = (i + 1) & mask_;
+    }
+    return nullptr;
+  }
+  size_t size() const { return size_; }
+  template <class F>
+  void ForEach(F&& f) const {
+    for (size_t i = 0; i < capacity_; ++i) {
+      if (slots_[i].key) f(slots_[i].key, slots_[i].id);
+    }
+  }
+
+ private:
+  static size_t RoundUpToPowerOfTwo(size_t n) {
+    size_t p = 1;
+    while (p < n) p <<= 1;
+    return p;
+  }
+  size_t Home(PyObject* key) const {
+    // Objects are 16-byte aligned: the low bits say nothing. Fibonacci hashing spreads the rest.
+    return static_cast<size_t>(((reinterpret_cast<uintptr_t>(key) >> 4) * 0x9E3779B97F4A7C15ull) >> shift_);
+  }
+  void Rehash(size_t capacity) {
+    // calloc: a large table comes from fresh zero pages, touched only where slots fill (no up-front memset).
+    SlotArray old(static_cast<Slot*>(std::calloc(capacity, sizeof(Slot))));
+    if (!old) throw std::bad_alloc();
+    old.swap(slots_);
+    size_t old_capacity = std::exchange(capacity_, capacity);
+    mask_ = capacity - 1;
+    shift_ = 64;
+    for (size_t c = capacity; c > 1; c >>= 1) --shift_;
+    for (size_t i = 0; i < old_capacity; ++i) {
+      if (old[i].key) Probe(old[i].key) = old[i];
+    }
+  }
+
+  struct Free {
+    void operator()(Slot* slots) const { std::free(slots); }
+  };
+  using SlotArray = std::unique_ptr<Slot[], Free>;
+  SlotArray slots_;
+  size_t capacity_ = 0;
+  size_t mask_ = 0;
+  int shift_ = 64;
+  size_t size_ = 0;
+};
+
 class Walker {
  public:
   // policy_callback(type) -> (strategy:int, capture:callable|None, capture_name:str|None, repr_ok:bool)
@@ -80,6 +157,7 @@ class Walker {
          bool redact_every_string = false, std::vector<std::string> redact_literals = {});
   Walker(const Walker&) = delete;
   Walker& operator=(const Walker&) = delete;
+  ~Walker();
 
   // Walks everything reachable from root (record 1). A Python error raised inside is never propagated for one
   // object: it is recorded on that object's record. Only a write failure ends the walk with an error.
@@ -116,7 +194,15 @@ class Walker {
   // PutAttr for what names things (a class's module and qualname): written past every limit, so an object cut by
   // a limit can still say what it was.
   void PutAttrExempt(std::string_view name, PyObject* value);
-  void SetData(std::string_view bytes) { record_.data.bytes.assign(bytes.data(), bytes.size()); }
+  void SetData(std::string_view bytes) {
+    data_storage_.assign(bytes.data(), bytes.size());
+    record_.data = data_storage_;
+  }
+  // SetData without a copy: bytes lie inside owner (a str or bytes object), which is kept until the record is written.
+  void SetDataOf(PyObject* owner, std::string_view bytes) {
+    data_owner_ = OwnedRef::Borrow(owner);
+    record_.data = bytes;
+  }
   void SetKind(Kind kind) { record_.kind = kind; }
   void SetTypeOf(PyObject* obj);  // type_id = the CLASS record of type(obj)
   void AddFlags(uint32_t flags) { record_.flags |= flags; }
@@ -139,6 +225,16 @@ class Walker {
   PyTypeObject* ordered_dict_type() const { return ordered_dict_type_; }
   PyTypeObject* defaultdict_type() const { return defaultdict_type_; }
   PyTypeObject* deque_type() const { return deque_type_; }
+  // The C implementations of datetime's types and of decimal.Decimal (null when the program has not imported them,
+  // or uses the pure Python ones): their reduce tuple is built from their fields (encoders.cc, BuiltinReduce).
+  struct ValueTypes {
+    PyTypeObject* datetime = nullptr;
+    PyTypeObject* date = nullptr;
+    PyTypeObject* time = nullptr;
+    PyTypeObject* timedelta = nullptr;
+    PyTypeObject* decimal = nullptr;
+  };
+  const ValueTypes& value_types() const { return value_types_; }
 
  private:
   uint64_t Enqueue(PyObject* obj);  // 0 when cut
@@ -150,7 +246,7 @@ class Walker {
   bool OverBudget();
   uint64_t CutRecordBudget() const;
   void StartRecord(uint64_t id);
-  void LookupCollectionsTypes();
+  void LookupKnownTypes();
 
   DumpFileWriter& writer_;
   WalkLimits limits_;
@@ -160,11 +256,13 @@ class Walker {
   SecretFilter secret_filter_;
   WalkStats stats_;
 
-  absl::flat_hash_map<PyObject*, uint64_t> memo_;
-  std::vector<OwnedRef> keep_alive_;
-  std::deque<std::pair<PyObject*, uint64_t>> queue_;         // (object, id), borrowed: every one is in keep_alive_
-  bool exempt_from_limits_ = false;                          // set while PutAttrExempt queues its value
-  absl::flat_hash_set<PyObject*> exempt_;                    // queued by PutAttrExempt: never cut when popped
+  // Every queued object, with its id. The memo owns a reference to each (released by ~Walker): one table both finds
+  // an object again and keeps its address from being reused, without a second container growing per object.
+  AddressMap memo_;
+  std::vector<OwnedRef> keep_alive_;                  // objects the walk made itself (reduce tuples, captured state)
+  std::deque<std::pair<PyObject*, uint64_t>> queue_;  // (object, id), borrowed: the memo owns every one
+  bool exempt_from_limits_ = false;                   // set while PutAttrExempt queues its value
+  absl::flat_hash_set<PyObject*> exempt_;             // queued by PutAttrExempt: never cut when popped
   absl::flat_hash_map<std::string, OwnedRef> attr_strings_;  // PutAttrStr's str objects by text
   uint64_t next_id_ = 1;
   const char* stop_reason_ = nullptr;  // set once a walk-wide limit is hit; later objects are cut
@@ -178,7 +276,11 @@ class Walker {
       slot_members_;  // a builtin type's __sizeof__ in C, or null
   absl::flat_hash_set<PyObject*> filenames_seen_;
 
-  Record record_;
+  RecordView record_;  // the record being encoded; its items and attrs are items_ and attrs_
+  std::string data_storage_;
+  OwnedRef data_owner_;
+  PyTypeObject* last_type_ = nullptr;  // FlushRecord's last stats_.types entry, found again without hashing
+  std::pair<uint64_t, uint64_t>* last_type_stats_ = nullptr;
   std::string items_;
   std::string attrs_;
   uint64_t item_count_ = 0;
@@ -187,6 +289,7 @@ class Walker {
   PyTypeObject* ordered_dict_type_ = nullptr;
   PyTypeObject* defaultdict_type_ = nullptr;
   PyTypeObject* deque_type_ = nullptr;
+  ValueTypes value_types_;
 };
 
 // Encoders per object family (encoders.cc). Each fills the walker's current record for one object.

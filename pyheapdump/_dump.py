@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import gc
 import json
 import linecache
@@ -88,7 +89,7 @@ def _header(description: str | None, reason: str, exc: BaseException | None, thr
         "pyheapdump": _library_version(),
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
-        "platform": platform.platform(),
+        "platform": _platform_name(),
         "hostname": socket.gethostname(),
         "pid": os.getpid(),
         "argv": [clean(arg) for arg in sys.argv],
@@ -104,6 +105,25 @@ def _header(description: str | None, reason: str, exc: BaseException | None, thr
         "limits": limits,
         "redaction": redactor is not None,
     }
+
+
+@functools.cache
+def _platform_name() -> str:
+    """platform.platform(), without the processor field where finding it costs a `uname -p` subprocess (Linux): a
+    fork in a process that may be crashing, and milliseconds of every dump. On Linux that field is blank or repeats
+    the machine field anyway."""
+    uname = os.uname()
+    if uname.sysname != "Linux":
+        return platform.platform()
+    libc, version = platform.libc_ver()  # os.confstr, no file read, when it knows
+    text = "-".join(part.strip() for part in (uname.sysname, uname.release, uname.machine, "with", libc + version)
+                    if part.strip())
+    for character in ' /\\:;"()':
+        text = text.replace(character, "_" if character == " " else "-")
+    text = text.replace("unknown", "")
+    while "--" in text:
+        text = text.replace("--", "-")
+    return text.rstrip("-")
 
 
 def _library_version() -> str:
