@@ -12,6 +12,8 @@ constexpr uint64_t kTimeCheckEvery = 1024;
 constexpr uint64_t kLargestCutRecord = 128;
 // Classes are kept even past max_objects (a cut object still names its class) up to this many more records.
 constexpr uint64_t kClassAllowance = 100'000;
+// The longest str a frame's locals or globals dict keeps in the skeleton (its keys are names).
+constexpr Py_ssize_t kLongestSkeletonName = 200;
 
 // The C function behind a non-heap type's __sizeof__ when it is a plain METH_NOARGS method (every builtin's is):
 // calling it directly gives what obj.__sizeof__() gives, without a method lookup and an interpreter call per object.
@@ -159,7 +161,13 @@ uint64_t Walker::Enqueue(PyObject* obj) {
   if (slot.key) return slot.id;
   bool exempt = PyType_Check(obj) || exempt_from_limits_;
   uint64_t budget = limits_.max_objects + (exempt ? kClassAllowance : 0);
-  const char* cut = next_id_ > budget ? "max_objects" : stop_reason_ && !exempt ? stop_reason_ : nullptr;
+  uint8_t skeleton = child_skeleton_;
+  if (skeleton != kNotSkeleton && skeleton_children_ == SkeletonChildren::kNames &&
+      !(PyUnicode_CheckExact(obj) && PyUnicode_GET_LENGTH(obj) <= kLongestSkeletonName)) {
+    skeleton = kNotSkeleton;
+  }
+  bool stops = stop_reason_ && !exempt && skeleton == kNotSkeleton;
+  const char* cut = next_id_ > budget ? "max_objects" : stops ? stop_reason_ : nullptr;
   if (cut) {
     NoteCut(cut);  // the slot stays empty
     return 0;
@@ -170,7 +178,7 @@ uint64_t Walker::Enqueue(PyObject* obj) {
   memo_.Filled();  // the slot may move from here on
   if (exempt_from_limits_) exempt_.insert(obj);
   Py_INCREF(obj);  // released by ~Walker
-  queue_.emplace_back(obj, id);
+  queue_.push_back({obj, id, skeleton});
   return id;
 }
 
@@ -393,14 +401,35 @@ uint64_t Walker::CutRecordBudget() const {
   return limits_.max_bytes > UINT64_MAX - allowance ? UINT64_MAX : limits_.max_bytes + allowance;
 }
 
+Walker::SkeletonChildren Walker::ExtendsSkeleton(PyObject* obj, uint8_t depth) {
+  // The root dict, its threads and extra_stacks lists, each thread's dict and its frames list (_roots.py).
+  if (depth <= 3 && (PyDict_CheckExact(obj) || PyList_CheckExact(obj))) return SkeletonChildren::kAll;
+  // A frame's code, locals, globals and back frame; a code object's names.
+  if (PyFrame_Check(obj) || PyCode_Check(obj)) return SkeletonChildren::kAll;
+  // A frame's locals and globals: the names, not what they hold.
+  if (PyDict_CheckExact(obj)) return SkeletonChildren::kNames;
+  if (PyTuple_CheckExact(obj)) {  // a code object's varnames
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(obj); ++i) {
+      if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(obj, i))) return SkeletonChildren::kNone;
+    }
+    return SkeletonChildren::kAll;
+  }
+  return SkeletonChildren::kNone;
+}
+
 absl::Status Walker::Walk(PyObject* root) {
   start_ = std::chrono::steady_clock::now();
   PyErrorStash caller_error;  // the dump may run inside an except block; leave its error state alone
+  // A time limit of 0 asks for no walk at all: then not even the skeleton is written.
+  child_skeleton_ = limits_.time_limit > 0 ? 0 : kNotSkeleton;
+  skeleton_children_ = SkeletonChildren::kAll;
   Enqueue(root);
+  child_skeleton_ = kNotSkeleton;
+  skeleton_children_ = SkeletonChildren::kNone;
   while (!queue_.empty()) {
-    auto [obj, id] = queue_.front();
+    auto [obj, id, skeleton] = queue_.front();
     queue_.pop_front();
-    if (OverBudget() && !PyType_Check(obj) && !exempt_.contains(obj)) {
+    if (OverBudget() && skeleton == kNotSkeleton && !PyType_Check(obj) && !exempt_.contains(obj)) {
       // Objects queued before the stop get a small record naming their class, within an allowance; past it they
       // get none, and the summary's first_unwritten tells the loader they were cut, not lost.
       if (stats_.first_unwritten != 0 || writer_.raw_record_bytes() + kLargestCutRecord >= CutRecordBudget()) {
@@ -411,7 +440,13 @@ absl::Status Walker::Walk(PyObject* root) {
       }
       WriteCutRecord(obj, id, stop_reason_);
     } else {
+      if (skeleton < kNotSkeleton - 1) {
+        skeleton_children_ = ExtendsSkeleton(obj, skeleton);
+        if (skeleton_children_ != SkeletonChildren::kNone) child_skeleton_ = static_cast<uint8_t>(skeleton + 1);
+      }
       EncodeObject(obj, id);
+      child_skeleton_ = kNotSkeleton;
+      skeleton_children_ = SkeletonChildren::kNone;
     }
     absl::Status status = FlushRecord(obj);
     if (!status.ok()) return status;

@@ -259,10 +259,26 @@ class Walker {
   // Every queued object, with its id. The memo owns a reference to each (released by ~Walker): one table both finds
   // an object again and keeps its address from being reused, without a second container growing per object.
   AddressMap memo_;
-  std::vector<OwnedRef> keep_alive_;                  // objects the walk made itself (reduce tuples, captured state)
-  std::deque<std::pair<PyObject*, uint64_t>> queue_;  // (object, id), borrowed: the memo owns every one
-  bool exempt_from_limits_ = false;                   // set while PutAttrExempt queues its value
-  absl::flat_hash_set<PyObject*> exempt_;             // queued by PutAttrExempt: never cut when popped
+  std::vector<OwnedRef> keep_alive_;  // objects the walk made itself (reduce tuples, captured state)
+  // The skeleton: what the loader needs to present the threads at all (the root, its lists and thread dicts, the
+  // frames, their code and locals dicts, the names in the code). A positive time_limit or max_bytes that stops the
+  // walk does not cut it, so a dump always has its threads, their objects cut and marked. Each queued object carries
+  // its depth in the skeleton, or kNotSkeleton.
+  static constexpr uint8_t kNotSkeleton = 255;
+  struct Queued {
+    PyObject* obj;  // borrowed: the memo owns every one
+    uint64_t id;
+    uint8_t skeleton;
+  };
+  // Which children of a skeleton object at `depth` belong to the skeleton too.
+  enum class SkeletonChildren { kNone, kAll, kNames };  // kNames: short str objects only (a locals dict's keys)
+  static SkeletonChildren ExtendsSkeleton(PyObject* obj, uint8_t depth);
+  std::deque<Queued> queue_;
+  // While encoding a skeleton object that extends it: its children's depth, and which of them.
+  uint8_t child_skeleton_ = kNotSkeleton;
+  SkeletonChildren skeleton_children_ = SkeletonChildren::kNone;
+  bool exempt_from_limits_ = false;                          // set while PutAttrExempt queues its value
+  absl::flat_hash_set<PyObject*> exempt_;                    // queued by PutAttrExempt: never cut when popped
   absl::flat_hash_map<std::string, OwnedRef> attr_strings_;  // PutAttrStr's str objects by text
   uint64_t next_id_ = 1;
   const char* stop_reason_ = nullptr;  // set once a walk-wide limit is hit; later objects are cut
