@@ -207,6 +207,7 @@ OwnedRef BaseAttribute(PyTypeObject* base, PyObject* obj, const char* name) {
 
 void EncodeDict(Walker& w, PyObject* obj) {
   w.SetKind(Kind::kDict);
+  if (Py_IS_TYPE(obj, &PyDict_Type)) return PutDictItems(w, obj);  // most dicts: no subclass to look for
   PyTypeObject* ordered = w.ordered_dict_type();
   if (ordered && PyObject_TypeCheck(obj, ordered)) {
     PutOrderedDictItems(w, obj, ordered);
@@ -752,7 +753,8 @@ void EncodeObjectFamily(Walker& w, PyObject* obj) {
   }
   if (type == &PyFunction_Type) return EncodeFunction(w, obj);
   if (type == &PyMethod_Type) return EncodeMethod(w, obj);
-  if (type == &PyCFunction_Type || PyCFunction_Check(obj)) return EncodeBuiltinFunction(w, obj);
+  // Only C types derive from builtin_function_or_method (it is no base type): a class needs no subtype walk.
+  if (type == &PyCFunction_Type || (!IsHeapType(type) && PyCFunction_Check(obj))) return EncodeBuiltinFunction(w, obj);
   if (PyType_Check(obj)) return EncodeClass(w, obj);
   if (PyModule_CheckExact(obj)) return EncodeModule(w, obj);
   if (PyCode_Check(obj)) return EncodeCode(w, obj);

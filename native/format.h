@@ -2,10 +2,13 @@
 // Plain C++: no Python, so the writer, the reader and their tests need no interpreter.
 #pragma once
 
+#include <algorithm>
 #include <cereal/archives/portable_binary.hpp>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <istream>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -93,9 +96,55 @@ class FormatError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// ---- varints and values: appended to a std::string, read from a string_view cursor ----
+// A growable byte buffer whose appends are inlined (std::string's go through an out-of-line _M_append, which cost the
+// walker more than the bytes it copies). The walker builds each record's values in two of these.
+class ByteBuffer {
+ public:
+  ByteBuffer() = default;
+  ByteBuffer(const ByteBuffer&) = delete;
+  ByteBuffer& operator=(const ByteBuffer&) = delete;
+  ~ByteBuffer() { std::free(data_); }
 
-inline void PutVarint(std::string& out, uint64_t v) {
+  size_t size() const { return size_; }
+  const char* data() const { return data_; }
+  std::string_view view() const { return {data_, size_}; }
+  void clear() { size_ = 0; }
+
+  void push_back(char c) {
+    if (size_ == capacity_) Grow(1);
+    data_[size_++] = c;
+  }
+  void append(const char* bytes, size_t n) {
+    if (capacity_ - size_ < n) Grow(n);
+    if (n) std::memcpy(data_ + size_, bytes, n);
+    size_ += n;
+  }
+  void append(std::string_view bytes) { append(bytes.data(), bytes.size()); }
+  // Room for n more bytes at the end: write up to n bytes there, then Commit(the end of what was written).
+  char* Room(size_t n) {
+    if (capacity_ - size_ < n) Grow(n);
+    return data_ + size_;
+  }
+  void Commit(const char* end) { size_ = static_cast<size_t>(end - data_); }
+
+ private:
+  void Grow(size_t n) {
+    size_t capacity = std::max<size_t>({capacity_ * 2, size_ + n, 256});
+    char* grown = static_cast<char*>(std::realloc(data_, capacity));
+    if (!grown) throw std::bad_alloc();
+    data_ = grown;
+    capacity_ = capacity;
+  }
+
+  char* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+// ---- varints and values: appended to a std::string or a ByteBuffer, read from a string_view cursor ----
+
+template <class Out>
+void PutVarint(Out& out, uint64_t v) {
   while (v >= 0x80) {
     out.push_back(static_cast<char>((v & 0x7f) | 0x80));
     v >>= 7;
@@ -125,28 +174,45 @@ inline char* StoreVarint(char* out, uint64_t v) {
 inline uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
 inline int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
-inline void PutTag(std::string& out, ValueTag tag) { out.push_back(static_cast<char>(tag)); }
-// A tag and a varint, appended at once: one append per value instead of one per byte.
+template <class Out>
+void PutTag(Out& out, ValueTag tag) {
+  out.push_back(static_cast<char>(tag));
+}
+// A tag and a varint, appended at once.
 inline void PutTagged(std::string& out, ValueTag tag, uint64_t v) {
   char bytes[11];
   bytes[0] = static_cast<char>(tag);
   char* end = StoreVarint(bytes + 1, v);
   out.append(bytes, static_cast<size_t>(end - bytes));
 }
-inline void PutRef(std::string& out, uint64_t id) { PutTagged(out, ValueTag::kRef, id); }
-inline void PutInt(std::string& out, int64_t v) { PutTagged(out, ValueTag::kInt, ZigZag(v)); }
-inline void PutFloat(std::string& out, double v) {
+inline void PutTagged(ByteBuffer& out, ValueTag tag, uint64_t v) {
+  char* bytes = out.Room(11);
+  bytes[0] = static_cast<char>(tag);
+  out.Commit(StoreVarint(bytes + 1, v));
+}
+template <class Out>
+void PutRef(Out& out, uint64_t id) {
+  PutTagged(out, ValueTag::kRef, id);
+}
+template <class Out>
+void PutInt(Out& out, int64_t v) {
+  PutTagged(out, ValueTag::kInt, ZigZag(v));
+}
+template <class Out>
+void PutFloat(Out& out, double v) {
   PutTag(out, ValueTag::kFloat);
   char bytes[8];
   std::memcpy(bytes, &v, 8);  // the format is little-endian; so is every platform we build for
   out.append(bytes, 8);
 }
-inline void PutCut(std::string& out, CutReason reason, uint64_t class_id) {
+template <class Out>
+void PutCut(Out& out, CutReason reason, uint64_t class_id) {
   PutTag(out, ValueTag::kCut);
   PutVarint(out, static_cast<uint64_t>(reason));
   PutVarint(out, class_id);
 }
-inline void PutName(std::string& out, std::string_view name) {
+template <class Out>
+void PutName(Out& out, std::string_view name) {
   PutVarint(out, name.size());
   out.append(name.data(), name.size());
 }
@@ -275,6 +341,14 @@ inline size_t CompactRecordSize(const RecordView& r) {
   using namespace compact_internal;
   return FieldsSize(r.id, r.type_id, r.flags, r.size) + CountedBlobSize(r.item_count, r.items) +
          CountedBlobSize(r.attr_count, r.attrs) + BlobSize(r.data.size());
+}
+
+// At least CompactRecordSize(r), without measuring a varint: every varint counted at its longest.
+inline size_t CompactRecordBound(const Record& r) {
+  return 10 + 1 + 10 + 5 + 10 + 3 * 10 + r.items.bytes.size() + r.attrs.bytes.size() + r.data.bytes.size();
+}
+inline size_t CompactRecordBound(const RecordView& r) {
+  return 10 + 1 + 10 + 5 + 10 + 5 * 10 + r.items.size() + r.attrs.size() + r.data.size();
 }
 
 // Writes the record at out (CompactRecordSize(r) bytes of room), returns the byte after it.

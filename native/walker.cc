@@ -67,14 +67,17 @@ Walker::Walker(DumpFileWriter& writer, WalkLimits limits, PyObject* policy_callb
       policy_callback_(OwnedRef::Borrow(policy_callback)),
       redact_every_string_(redact_every_string),
       secret_filter_(std::move(redact_literals)),
-      // Room for a quarter million objects before the first rehash: 8 MiB of address space, touched as it fills.
+      // Room for a quarter million objects before the first rehash.
       memo_(std::min<uint64_t>(limits.max_objects, 1u << 18)) {
   if (redactor && redactor != Py_None) redactor_ = OwnedRef::Borrow(redactor);
   LookupKnownTypes();
 }
 
 Walker::~Walker() {
-  memo_.ForEach([](PyObject* obj, uint64_t) { Py_DECREF(obj); });
+  for (const auto& [obj, id] : memo_) Py_DECREF(obj);
+  for (const Queued& queued : queue_) {
+    if (queued.unshared) Py_DECREF(queued.obj);  // a walk that ended early
+  }
 }
 
 OwnedRef Walker::Redacted(PyObject* value, std::string_view bytes) {
@@ -156,9 +159,21 @@ PyObject* Walker::KeepAlive(OwnedRef obj) {
 }
 
 uint64_t Walker::Enqueue(PyObject* obj) {
+  // An object with a single reference is reachable by one path only, the one that led here: the walk cannot meet it
+  // again, so it needs no place in the memo. Most objects of a large heap are like that (a list's str items, an
+  // instance's dict), and the memo's probes are what misses the cache. The queue entry holds a reference until the
+  // object's record is written. (If another thread made a second reference while the walk ran Python code, the object
+  // would be dumped twice: such a dump was never a consistent snapshot anyway.)
+  if (Py_REFCNT(obj) == 1 && !exempt_from_limits_ && !stop_reason_ && next_id_ <= limits_.max_objects &&
+      child_skeleton_ == kNotSkeleton) {
+    uint64_t id = next_id_++;
+    Py_INCREF(obj);  // released once its record is written
+    queue_.push_back({obj, id, kNotSkeleton, true});
+    return id;
+  }
   // One probe for both questions (seen before? where to put it?): the memo is large and its probes miss the cache.
-  AddressMap::Slot& slot = memo_.Probe(obj);
-  if (slot.key) return slot.id;
+  auto [it, inserted] = memo_.try_emplace(obj, 0);
+  if (!inserted) return it->second;
   bool exempt = PyType_Check(obj) || exempt_from_limits_;
   uint64_t budget = limits_.max_objects + (exempt ? kClassAllowance : 0);
   uint8_t skeleton = child_skeleton_;
@@ -169,20 +184,19 @@ uint64_t Walker::Enqueue(PyObject* obj) {
   bool stops = stop_reason_ && !exempt && skeleton == kNotSkeleton;
   const char* cut = next_id_ > budget ? "max_objects" : stops ? stop_reason_ : nullptr;
   if (cut) {
-    NoteCut(cut);  // the slot stays empty
+    memo_.erase(it);
+    NoteCut(cut);
     return 0;
   }
   uint64_t id = next_id_++;
-  slot.key = obj;
-  slot.id = id;
-  memo_.Filled();  // the slot may move from here on
+  it->second = id;
   if (exempt_from_limits_) exempt_.insert(obj);
   Py_INCREF(obj);  // released by ~Walker
-  queue_.push_back({obj, id, skeleton});
+  queue_.push_back({obj, id, skeleton, false});
   return id;
 }
 
-void Walker::PutValue(std::string& out, PyObject* obj) {
+void Walker::PutValue(ByteBuffer& out, PyObject* obj) {
   if (obj == Py_None) return PutTag(out, ValueTag::kNone);
   if (obj == Py_True) return PutTag(out, ValueTag::kTrue);
   if (obj == Py_False) return PutTag(out, ValueTag::kFalse);
@@ -366,17 +380,14 @@ void Walker::WriteCutRecord(PyObject* obj, uint64_t id, const char* reason) {
 
 absl::Status Walker::FlushRecord(PyObject* obj) {
   record_.item_count = item_count_;
-  record_.items = items_;
+  record_.items = items_.view();
   record_.attr_count = attr_count_;
-  record_.attrs = attrs_;
+  record_.attrs = attrs_.view();
   record_.size = ShallowSize(obj);
-  // Records come in runs of one type (a list's elements): the last entry saves a hash lookup per record. Only an
-  // insertion can move entries, and an insertion is what replaces the cached pointer.
-  if (Py_TYPE(obj) != last_type_) {
-    last_type_ = Py_TYPE(obj);
-    last_type_stats_ = &stats_.types[last_type_];
-  }
-  auto& [count, bytes] = *last_type_stats_;
+  PyTypeObject* type = Py_TYPE(obj);
+  TypeStatsCache& cached = type_stats_cache_[((reinterpret_cast<uintptr_t>(type) >> 4) * 0x9E3779B97F4A7C15ull) >> 58];
+  if (cached.type != type) cached = {type, &stats_.types[type]};
+  auto& [count, bytes] = *cached.stats;
   ++count;
   bytes += record_.size;
   auto& largest = stats_.largest;
@@ -427,8 +438,9 @@ absl::Status Walker::Walk(PyObject* root) {
   child_skeleton_ = kNotSkeleton;
   skeleton_children_ = SkeletonChildren::kNone;
   while (!queue_.empty()) {
-    auto [obj, id, skeleton] = queue_.front();
+    auto [obj, id, skeleton, unshared] = queue_.front();
     queue_.pop_front();
+    OwnedRef unshared_ref = unshared ? OwnedRef::Steal(obj) : OwnedRef();  // released when this object is done
     if (OverBudget() && skeleton == kNotSkeleton && !PyType_Check(obj) && !exempt_.contains(obj)) {
       // Objects queued before the stop get a small record naming their class, within an allowance; past it they
       // get none, and the summary's first_unwritten tells the loader they were cut, not lost.

@@ -19,6 +19,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "chunk_writer.h"
 #include "format.h"
@@ -65,86 +66,14 @@ struct SlotMember {
 struct WalkStats {
   uint64_t objects = 0;
   uint64_t errors = 0;
-  absl::flat_hash_map<std::string, uint64_t> cut;                           // reason -> count
-  absl::flat_hash_map<PyTypeObject*, std::pair<uint64_t, uint64_t>> types;  // type -> (count, bytes)
-  std::vector<std::tuple<uint64_t, uint64_t, PyTypeObject*>> largest;       // (bytes, id, type), a min-heap of kLargest
+  absl::flat_hash_map<std::string, uint64_t> cut;  // reason -> count
+  // type -> (count, bytes); node-based, so the walker can keep pointers to entries
+  absl::node_hash_map<PyTypeObject*, std::pair<uint64_t, uint64_t>> types;
+  std::vector<std::tuple<uint64_t, uint64_t, PyTypeObject*>> largest;  // (bytes, id, type), a min-heap of kLargest
   std::vector<OwnedRef> filenames;  // str of every dumped code object's co_filename, first seen first
   double elapsed = 0;
   uint64_t first_unwritten = 0;  // the id of the first queued object left without a record after a stop, or 0
   uint64_t unwritten = 0;        // how many queued objects were left without a record
-};
-
-// The walk's memo: object address -> record id. Open addressing with linear probing over 16-byte slots, kept at most
-// half full: finding a new object's place touches one cache line, where a Swiss table touches two (its control bytes
-// and its slot), and the memo of a large heap misses the cache on nearly every probe.
-class AddressMap {
- public:
-  struct Slot {
-    PyObject* key = nullptr;  // null: empty
-    uint64_t id = 0;
-  };
-
-  explicit AddressMap(size_t expected = 16) { Rehash(std::max<size_t>(16, RoundUpToPowerOfTwo(expected * 2))); }
-
-  // The slot holding key, or the empty slot where it belongs: fill it (key and id) before any other call, or leave it.
-  Slot& Probe(PyObject* key) {
-    size_t i = Home(key);
-    while (slots_[i].key != nullptr && slots_[i].key != key) i = (i + 1) & mask_;
-    return slots_[i];
-  }
-  // Call after filling a slot that Probe found empty; may move every slot.
-  void Filled() {
-    if (++size_ * 2 > capacity_) Rehash(capacity_ * 2);
-  }
-  const Slot* Find(PyObject* key) const {
-    size_t i = Home(key);
-    while (slots_[i].key != nullptr) {
-      if (slots_[i].key == key) return &slots_[i];
-      i = (i + 1) & mask_;
-    }
-    return nullptr;
-  }
-  size_t size() const { return size_; }
-  template <class F>
-  void ForEach(F&& f) const {
-    for (size_t i = 0; i < capacity_; ++i) {
-      if (slots_[i].key) f(slots_[i].key, slots_[i].id);
-    }
-  }
-
- private:
-  static size_t RoundUpToPowerOfTwo(size_t n) {
-    size_t p = 1;
-    while (p < n) p <<= 1;
-    return p;
-  }
-  size_t Home(PyObject* key) const {
-    // Objects are 16-byte aligned: the low bits say nothing. Fibonacci hashing spreads the rest.
-    return static_cast<size_t>(((reinterpret_cast<uintptr_t>(key) >> 4) * 0x9E3779B97F4A7C15ull) >> shift_);
-  }
-  void Rehash(size_t capacity) {
-    // calloc: a large table comes from fresh zero pages, touched only where slots fill (no up-front memset).
-    SlotArray old(static_cast<Slot*>(std::calloc(capacity, sizeof(Slot))));
-    if (!old) throw std::bad_alloc();
-    old.swap(slots_);
-    size_t old_capacity = std::exchange(capacity_, capacity);
-    mask_ = capacity - 1;
-    shift_ = 64;
-    for (size_t c = capacity; c > 1; c >>= 1) --shift_;
-    for (size_t i = 0; i < old_capacity; ++i) {
-      if (old[i].key) Probe(old[i].key) = old[i];
-    }
-  }
-
-  struct Free {
-    void operator()(Slot* slots) const { std::free(slots); }
-  };
-  using SlotArray = std::unique_ptr<Slot[], Free>;
-  SlotArray slots_;
-  size_t capacity_ = 0;
-  size_t mask_ = 0;
-  int shift_ = 64;
-  size_t size_ = 0;
 };
 
 class Walker {
@@ -166,7 +95,7 @@ class Walker {
 
   // ---- used by the encoders (encoders.cc) ----
   // Appends a value: inline atom, reference (the object is queued on first sight), or a cut marker.
-  void PutValue(std::string& out, PyObject* obj);
+  void PutValue(ByteBuffer& out, PyObject* obj);
   void PutItem(PyObject* obj) {
     PutValue(items_, obj);
     ++item_count_;
@@ -257,8 +186,10 @@ class Walker {
   WalkStats stats_;
 
   // Every queued object, with its id. The memo owns a reference to each (released by ~Walker): one table both finds
-  // an object again and keeps its address from being reused, without a second container growing per object.
-  AddressMap memo_;
+  // an object again and keeps its address from being reused, without a second container growing per object. (A
+  // Swiss table: inserting a new object reads only its small control bytes, where open addressing over the slots
+  // themselves missed the cache on nearly every insert.)
+  absl::flat_hash_map<PyObject*, uint64_t> memo_;
   std::vector<OwnedRef> keep_alive_;  // objects the walk made itself (reduce tuples, captured state)
   // The skeleton: what the loader needs to present the threads at all (the root, its lists and thread dicts, the
   // frames, their code and locals dicts, the names in the code). A positive time_limit or max_bytes that stops the
@@ -266,9 +197,10 @@ class Walker {
   // its depth in the skeleton, or kNotSkeleton.
   static constexpr uint8_t kNotSkeleton = 255;
   struct Queued {
-    PyObject* obj;  // borrowed: the memo owns every one
+    PyObject* obj;  // a reference owned by the memo, or by this entry when `unshared`
     uint64_t id;
     uint8_t skeleton;
+    bool unshared;  // held by one reference only when queued: not in the memo (see Enqueue)
   };
   // Which children of a skeleton object at `depth` belong to the skeleton too.
   enum class SkeletonChildren { kNone, kAll, kNames };  // kNames: short str objects only (a locals dict's keys)
@@ -295,10 +227,14 @@ class Walker {
   RecordView record_;  // the record being encoded; its items and attrs are items_ and attrs_
   std::string data_storage_;
   OwnedRef data_owner_;
-  PyTypeObject* last_type_ = nullptr;  // FlushRecord's last stats_.types entry, found again without hashing
-  std::pair<uint64_t, uint64_t>* last_type_stats_ = nullptr;
-  std::string items_;
-  std::string attrs_;
+  // FlushRecord's recent stats_.types entries by type, direct-mapped: records of a few types interleave.
+  struct TypeStatsCache {
+    PyTypeObject* type = nullptr;
+    std::pair<uint64_t, uint64_t>* stats = nullptr;
+  };
+  TypeStatsCache type_stats_cache_[64];
+  ByteBuffer items_;
+  ByteBuffer attrs_;
   uint64_t item_count_ = 0;
   uint64_t attr_count_ = 0;
 

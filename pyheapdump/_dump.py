@@ -221,12 +221,19 @@ def save_dump(
     redactor = _redactor(redact)
 
     _dumping.active = True
+    # No collection while the dump runs: it would run the program's finalizers (__del__, weakref callbacks), which is
+    # the program's code, and traverse the whole heap while the walk allocates (reduce tuples, captured state) and
+    # frees nothing until it ends. What the dump allocated is collected as usual after it.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         with _one_dump_at_a_time:
             return _write(target, exc, frame, current_top, threads, description,
                           reason or ("exception" if exc is not None else "explicit"), effective_limits, policy,
                           zlib_level, redactor)
     finally:
+        if gc_was_enabled:
+            gc.enable()
         _dumping.active = False
 
 
@@ -258,17 +265,11 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
         # One consistent snapshot: other threads should not run between two objects of the walk.
         previous_interval = sys.getswitchinterval()
         sys.setswitchinterval(WALK_SWITCH_INTERVAL)
-        # The walk allocates (reduce tuples, captured state) but frees nothing until it ends: a collection during it
-        # would only traverse the whole heap again.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
         try:
             stats = writer.walk(root, limits, policy.for_type, redactor.redact if redactor is not None else None,
                                 redactor is not None and redactor.needs_every_string,
                                 [s.encode("utf-8", "surrogatepass") for s in redactor.literals] if redactor else [])
         finally:
-            if gc_was_enabled:
-                gc.enable()
             sys.setswitchinterval(previous_interval)
         del root
         sources = 0
