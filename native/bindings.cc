@@ -148,6 +148,28 @@ class NativeDumpWriter {
   std::unique_ptr<DumpFileWriter> writer_;
 };
 
+// The walker's pre-filter, for the texts the dumper redacts itself (argv, the description): the redactor compiles its
+// patterns only once some text passes it, which most dumps never see.
+class NativeSecretFilter {
+ public:
+  explicit NativeSecretFilter(std::vector<std::string> literals) : filter_(std::move(literals)) {}
+  bool MayHoldSecret(py::handle value) const {
+    if (PyBytes_Check(value.ptr())) {
+      return filter_.MayHoldSecret({PyBytes_AS_STRING(value.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(value.ptr()))},
+                                   false);
+    }
+    if (!PyUnicode_Check(value.ptr())) throw py::type_error("may_hold_secret() takes a str or bytes");
+    py::object utf8 =
+        py::reinterpret_steal<py::object>(PyUnicode_AsEncodedString(value.ptr(), "utf-8", "surrogatepass"));
+    if (!utf8) throw py::error_already_set();
+    return filter_.MayHoldSecret({PyBytes_AS_STRING(utf8.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(utf8.ptr()))},
+                                 true);
+  }
+
+ private:
+  SecretFilter filter_;
+};
+
 class NativeDumpReader {
  public:
   NativeDumpReader(const std::string& path, uint64_t max_total_raw) {
@@ -276,6 +298,10 @@ PYBIND11_MODULE(_native, m) {
       .def("commit", &NativeDumpWriter::Commit)
       .def("abort", &NativeDumpWriter::Abort)
       .def_property_readonly("records_written", &NativeDumpWriter::RecordsWritten);
+
+  py::class_<pyheapdump::NativeSecretFilter>(m, "SecretFilter")
+      .def(py::init<std::vector<std::string>>(), py::arg("literals"))
+      .def("may_hold_secret", &pyheapdump::NativeSecretFilter::MayHoldSecret, py::arg("value"));
 
   py::class_<NativeDumpReader>(m, "DumpReader")
       .def(py::init<const std::string&, uint64_t>(), py::arg("path"), py::arg("max_total_raw") = 8ull << 30)

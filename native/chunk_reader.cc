@@ -13,6 +13,7 @@
 #include <new>
 #include <optional>
 #include <streambuf>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -503,8 +504,9 @@ absl::StatusOr<std::string> DumpFileReader::ReadSummaryJson() {
                    "): the dump was cut short or damaged; its intact records can still be read"));
 }
 
-template <class Decode, class Deliver>
-absl::Status DumpFileReader::ForEachInChunks(ChunkKind kind, const char* what, Decode&& decode, Deliver&& deliver) {
+template <class Decode, class DecodeCompact, class Deliver>
+absl::Status DumpFileReader::ForEachInChunks(ChunkKind kind, const char* what, Decode&& decode,
+                                             DecodeCompact&& decode_compact, Deliver&& deliver) {
   if (absl::Status status = CheckDeclaredTotal(); !status.ok()) return status;
   for (size_t i = 0; i < chunks_.size(); ++i) {
     const ChunkInfo& chunk = chunks_[i];
@@ -518,8 +520,40 @@ absl::Status DumpFileReader::ForEachInChunks(ChunkKind kind, const char* what, D
       warn_once(absl::StrCat("damaged (", problem, "): skipped"));
       continue;
     }
-    // The writer gives each chunk its own archive, which starts with cereal's endianness marker: 1, little-endian.
-    if (raw_size_ == 0 || raw_[0] != 1) {
+    auto report = [&](uint64_t decoded, const std::string& error) {
+      warn_once(absl::StrFormat(
+          "%s %d of the chunk does not decode (%s): kept the %d %ss before it, skipped the rest of the chunk", what,
+          decoded + 1, error, decoded, what));
+    };
+    // The first byte says the layout: a cereal archive (its endianness marker: 1, little-endian), or, for RECORDS
+    // chunks since format 1.1, compact records.
+    uint8_t marker = raw_size_ == 0 ? 0 : static_cast<uint8_t>(raw_[0]);
+    if constexpr (!std::is_same_v<std::decay_t<DecodeCompact>, std::nullptr_t>) {
+      if (marker == kRecordsCompact) {
+        Cursor cursor(std::string_view(raw_.get() + 1, raw_size_ - 1));
+        uint64_t decoded = 0;
+        while (!cursor.AtEnd()) {
+          std::optional<decltype(decode_compact(cursor))> item;
+          std::string error;
+          try {
+            item.emplace(decode_compact(cursor));
+          } catch (const FormatError& e) {
+            error = e.what();
+          } catch (const std::bad_alloc&) {
+            return absl::ResourceExhaustedError(
+                absl::StrCat("out of memory while reading ", Describe(i), " of ", path_));
+          }
+          if (!item) {
+            report(decoded, error);
+            break;
+          }
+          ++decoded;
+          if (absl::Status status = deliver(std::move(*item)); !status.ok()) return status;
+        }
+        continue;
+      }
+    }
+    if (marker != kRecordsCereal) {
       warn_once("damaged (it does not start with the little-endian marker): skipped");
       continue;
     }
@@ -540,10 +574,7 @@ absl::Status DumpFileReader::ForEachInChunks(ChunkKind kind, const char* what, D
         return absl::ResourceExhaustedError(absl::StrCat("out of memory while reading ", Describe(i), " of ", path_));
       }
       if (!item) {
-        warn_once(
-            absl::StrFormat("%s %d of the chunk does not decode (%s): kept the %d %ss before it, skipped the rest "
-                            "of the chunk",
-                            what, decoded + 1, error, decoded, what));
+        report(decoded, error);
         break;
       }
       ++decoded;
@@ -562,7 +593,7 @@ absl::Status DumpFileReader::ForEachRecord(const std::function<absl::Status(Reco
         buffer.Consume(parser.consumed());
         return record;
       },
-      on_record);
+      [](Cursor& cursor) { return LoadCompactRecord(cursor); }, on_record);
 }
 
 absl::Status DumpFileReader::ForEachSource(
@@ -574,6 +605,7 @@ absl::Status DumpFileReader::ForEachSource(
         archive(filename, text);
         return std::make_pair(std::move(filename.bytes), std::move(text.bytes));
       },
+      nullptr,
       [&](std::pair<std::string, std::string>&& source) {
         return on_source(std::move(source.first), std::move(source.second));
       });

@@ -33,13 +33,6 @@ constexpr size_t kMaxRawPerChunk = kMaxChunkSize - (1u << 20);
 // keep it busy while the walk fills the next chunk, few enough that the dump's memory stays a few chunks.
 constexpr size_t kMaxChunksInFlight = 2;
 
-// Bytes a record takes once serialized: id, kind, type_id, flags, size, then three u64-length-prefixed blobs.
-constexpr size_t kRecordFixedBytes = 8 + 1 + 8 + 4 + 8 + 3 * 8;
-
-size_t SerializedSize(const Record& r) {
-  return kRecordFixedBytes + r.items.bytes.size() + r.attrs.bytes.size() + r.data.bytes.size();
-}
-
 // Little-endian stores; memcpy compiles to one store instruction where a byte loop would stay a loop.
 template <class Unsigned>
 void StoreLE(char* out, Unsigned v) {
@@ -99,37 +92,39 @@ class DumpFileWriter::PendingChunk {
   explicit PendingChunk(ChunkKind kind) : kind_(kind), sink_(raw_), stream_(&sink_) { Reserve(); }
 
   ChunkKind kind() const { return kind_; }
-  const std::string& raw() const { return raw_; }
-  bool empty() const { return raw_.empty(); }
+  // Bytes in the chunk so far. Records are written in place past the string's size (see Tail): used_ counts them.
+  size_t size() const { return used_ ? used_ : raw_.size(); }
+  bool empty() const { return size() == 0; }
+  // The chunk's bytes, once every record written in place is inside the string.
+  const std::string& Sealed() {
+    if (used_) raw_.resize(used_);
+    return raw_;
+  }
 
   cereal::PortableBinaryOutputArchive& Archive() {
     if (!archive_) archive_.emplace(stream_, cereal::PortableBinaryOutputArchive::Options::LittleEndian());
     return *archive_;
   }
 
-  // Appends the record's bytes exactly as cereal's little-endian archive lays them out (format.h's save(Record)),
-  // written directly: cereal's stream calls cost more than everything else the walk's thread does per record.
-  void AppendRecord(const Record& record, size_t serialized_size) {
-    Archive();  // the chunk starts with the archive's endianness marker
-    size_t start = raw_.size();
-    raw_.resize(start + serialized_size);
-    char* out = &raw_[start];
-    StoreLE64(out, record.id);
-    out[8] = static_cast<char>(static_cast<uint8_t>(record.kind));
-    StoreLE64(out + 9, record.type_id);
-    StoreLE32(out + 17, record.flags);
-    StoreLE64(out + 21, record.size);
-    out += 29;
-    for (const Blob* blob : {&record.items, &record.attrs, &record.data}) {
-      StoreLE64(out, blob->bytes.size());
-      std::memcpy(out + 8, blob->bytes.data(), blob->bytes.size());
-      out += 8 + blob->bytes.size();
+  // Appends the record in the compact layout (format.h's StoreCompactRecord); a RECORDS chunk starts with the
+  // kRecordsCompact marker where a cereal archive would have its endianness marker.
+  // `bound`: at least the record's size (CompactRecordBound). Returns the bytes the record took.
+  template <class AnyRecord>
+  size_t AppendRecord(const AnyRecord& record, size_t bound) {
+    if (used_ == 0) {
+      *Tail(1) = static_cast<char>(kRecordsCompact);
+      used_ = 1;
     }
+    char* start = Tail(bound);
+    size_t size = static_cast<size_t>(StoreCompactRecord(start, record) - start);
+    used_ += size;
+    return size;
   }
 
   void Clear() {
     archive_.reset();
     raw_.clear();
+    used_ = 0;
     // One huge record must not pin a huge buffer for the rest of the dump.
     if (raw_.capacity() > 4 * kTargetChunkRaw) {
       raw_.shrink_to_fit();
@@ -141,6 +136,7 @@ class DumpFileWriter::PendingChunk {
   // buffers circulate between this chunk and the background thread instead of being allocated per chunk).
   void TakeRaw(std::string& out) {
     archive_.reset();
+    Sealed();
     raw_.swap(out);
     Clear();
     if (raw_.capacity() < kTargetChunkRaw) Reserve();
@@ -149,8 +145,16 @@ class DumpFileWriter::PendingChunk {
  private:
   void Reserve() { raw_.reserve(kTargetChunkRaw + kTargetChunkRaw / 4); }
 
+  // Room for n bytes at used_, without a per-record append: the string is grown to its whole capacity at once (one
+  // zero-fill per buffer, not one call per record) and the records are written into it in place.
+  char* Tail(size_t n) {
+    if (raw_.size() < used_ + n) raw_.resize(std::max(used_ + n, raw_.capacity()));
+    return &raw_[used_];
+  }
+
   ChunkKind kind_;
   std::string raw_;
+  size_t used_ = 0;  // RECORDS chunks: the bytes of raw_ written so far (raw_ may be longer, see Tail)
   StringSink sink_;
   std::ostream stream_;
   std::optional<cereal::PortableBinaryOutputArchive> archive_;  // declared last: destroyed before the stream
@@ -256,7 +260,7 @@ class DumpFileWriter::Pipeline {
   };
 
   absl::Status WriteInline(PendingChunk& pending) {
-    if (error_.ok()) error_ = writer_.EncodeChunk(pending.kind(), pending.raw());
+    if (error_.ok()) error_ = writer_.EncodeChunk(pending.kind(), pending.Sealed());
     pending.Clear();
     if (!error_.ok()) failed_.store(true, std::memory_order_release);
     return error_;
@@ -384,25 +388,34 @@ absl::Status DumpFileWriter::WriteHeader(std::string_view json) {
   return absl::OkStatus();
 }
 
-absl::Status DumpFileWriter::AppendRecord(const Record& record) {
+absl::Status DumpFileWriter::AppendRecord(const Record& record) { return Append(record); }
+absl::Status DumpFileWriter::AppendRecord(const RecordView& record) { return Append(record); }
+
+template <class AnyRecord>
+absl::Status DumpFileWriter::Append(const AnyRecord& record) {
   if (!error_.ok()) return error_;
   if (pipeline_->failed()) return AdoptPipelineError();
   if (state_ != State::kWriting) {
     if (state_ == State::kCommitted) return CheckWritable();
     return absl::FailedPreconditionError(absl::StrCat("write the header of ", final_path_, " before its records"));
   }
-  size_t size = SerializedSize(record);
-  // The chunk also holds cereal's one-byte endianness marker.
-  if (size + 1 > kMaxRawPerChunk) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "record %d is %d bytes serialized, more than a chunk holds (%d): cut its data before writing it", record.id,
-        size, kMaxRawPerChunk));
+  // A bound on the record's size is a sum; its exact size takes a pass over every varint, wanted only near a limit.
+  size_t bound = CompactRecordBound(record);
+  if (bound + 1 > kMaxRawPerChunk || records_->size() + bound > kMaxRawPerChunk) {
+    size_t exact = CompactRecordSize(record);
+    // The chunk also holds the one-byte layout marker.
+    if (exact + 1 > kMaxRawPerChunk) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "record %d is %d bytes serialized, more than a chunk holds (%d): cut its data before writing it", record.id,
+          exact, kMaxRawPerChunk));
+    }
+    if (records_->size() + exact > kMaxRawPerChunk) {
+      if (absl::Status status = FlushPending(*records_); !status.ok()) return status;
+    }
   }
-  if (records_->raw().size() + size > kMaxRawPerChunk) {
-    if (absl::Status status = FlushPending(*records_); !status.ok()) return status;
-  }
+  size_t size = 0;
   try {
-    records_->AppendRecord(record, size);
+    size = records_->AppendRecord(record, bound);
   } catch (const std::exception& e) {
     // Only allocation can fail here; the chunk now holds half a record, so the dump cannot be finished.
     return FailWith(absl::ResourceExhaustedError(
@@ -410,7 +423,7 @@ absl::Status DumpFileWriter::AppendRecord(const Record& record) {
   }
   ++records_written_;
   raw_record_bytes_ += size;
-  if (records_->raw().size() >= kTargetChunkRaw) return FlushPending(*records_);
+  if (records_->size() >= kTargetChunkRaw) return FlushPending(*records_);
   return absl::OkStatus();
 }
 
@@ -426,7 +439,7 @@ absl::Status DumpFileWriter::AppendSource(std::string_view filename, std::string
     return absl::InvalidArgumentError(
         absl::StrFormat("the source of %s is %d bytes, more than a chunk holds (%d)", filename, size, kMaxRawPerChunk));
   }
-  if (sources_->raw().size() + size > kMaxRawPerChunk) {
+  if (sources_->size() + size > kMaxRawPerChunk) {
     if (absl::Status status = FlushPending(*sources_); !status.ok()) return status;
   }
   try {
@@ -437,7 +450,7 @@ absl::Status DumpFileWriter::AppendSource(std::string_view filename, std::string
     return FailWith(absl::ResourceExhaustedError(
         absl::StrCat("cannot write ", final_path_, ": out of memory while buffering a source (", e.what(), ")")));
   }
-  if (sources_->raw().size() >= kTargetChunkRaw) return FlushPending(*sources_);
+  if (sources_->size() >= kTargetChunkRaw) return FlushPending(*sources_);
   return absl::OkStatus();
 }
 

@@ -41,6 +41,8 @@ class DumpFileWriter {
   // Buffers the record; a RECORDS chunk is written when the buffer passes kTargetChunkRaw. A record too large for
   // any chunk is refused with InvalidArgument (the writer stays usable: the caller can write a smaller record).
   absl::Status AppendRecord(const Record& record);
+  // The same for a record held as a view (the walker's), written in the very same bytes.
+  absl::Status AppendRecord(const RecordView& record);
   // Buffers one (filename, text) pair in SOURCES chunks, by the same rule.
   absl::Status AppendSource(std::string_view filename, std::string_view text);
   // Writes what is buffered, the SUMMARY chunk and the footer, fsyncs, renames the temporary file over the final
@@ -64,6 +66,8 @@ class DumpFileWriter {
 
   DumpFileWriter(std::string final_path, WriterOptions options);
 
+  template <class AnyRecord>
+  absl::Status Append(const AnyRecord& record);
   absl::Status OpenTempFile();
   absl::Status CheckWritable() const;
   // Hands a full chunk to the background thread (waiting while it is behind).

@@ -1,6 +1,7 @@
 // Encoders per object family: each reads one object through the C API, without running user code, and fills the
 // walker's current record (docs/format.md lists the kinds and their fields).
 #include <Python.h>
+#include <datetime.h>  // the layout of datetime objects; its C API capsule is not used (it would import datetime)
 #include <frameobject.h>
 #include <structmember.h>
 
@@ -13,15 +14,32 @@
 namespace pyheapdump {
 namespace {
 
-std::string_view Utf8View(PyObject* str) {
-  Py_ssize_t size = 0;
-  const char* data = PyUnicode_AsUTF8AndSize(str, &size);
-  if (!data) {
-    PyErr_Clear();
-    return {};
-  }
-  return {data, static_cast<size_t>(size)};
+std::string_view AsciiView(PyObject* str) {
+  return {static_cast<const char*>(PyUnicode_DATA(str)), static_cast<size_t>(PyUnicode_GET_LENGTH(str))};
 }
+
+// A str's UTF-8, empty when it has none (lone surrogates). PyUnicode_AsUTF8AndSize would cache a UTF-8 copy inside a
+// non-ASCII str, growing the program's object: such text is encoded into a temporary that this object holds.
+class Utf8Text {
+ public:
+  explicit Utf8Text(PyObject* str) {
+    if (PyUnicode_IS_ASCII(str)) {
+      view_ = AsciiView(str);
+      return;
+    }
+    temp_ = OwnedRef::Steal(PyUnicode_AsUTF8String(str));
+    if (!temp_) {
+      PyErr_Clear();
+      return;
+    }
+    view_ = {PyBytes_AS_STRING(temp_.get()), static_cast<size_t>(PyBytes_GET_SIZE(temp_.get()))};
+  }
+  std::string_view view() const { return view_; }
+
+ private:
+  OwnedRef temp_;
+  std::string_view view_;
+};
 
 bool IsHeapType(PyTypeObject* type) { return (type->tp_flags & Py_TPFLAGS_HEAPTYPE) != 0; }
 
@@ -30,20 +48,14 @@ bool IsHeapType(PyTypeObject* type) { return (type->tp_flags & Py_TPFLAGS_HEAPTY
 // Sets the record's data to a str's UTF-8 bytes; surrogatepass keeps lone surrogates, and encoding into a temporary
 // avoids caching a UTF-8 copy inside the dumped str.
 void SetStrData(Walker& w, PyObject* str) {
-  if (PyUnicode_IS_ASCII(str)) {
-    w.SetData({static_cast<const char*>(PyUnicode_DATA(str)), static_cast<size_t>(PyUnicode_GET_LENGTH(str))});
-    return;
-  }
+  if (PyUnicode_IS_ASCII(str)) return w.SetDataOf(str, AsciiView(str));
   OwnedRef utf8 = OwnedRef::Steal(PyUnicode_AsEncodedString(str, "utf-8", "surrogatepass"));
   if (!utf8) return;
-  w.SetData({PyBytes_AS_STRING(utf8.get()), static_cast<size_t>(PyBytes_GET_SIZE(utf8.get()))});
+  w.SetDataOf(utf8.get(), {PyBytes_AS_STRING(utf8.get()), static_cast<size_t>(PyBytes_GET_SIZE(utf8.get()))});
 }
 
 OwnedRef RedactedStr(Walker& w, PyObject* str) {
-  if (PyUnicode_IS_ASCII(str)) {
-    return w.Redacted(str,
-                      {static_cast<const char*>(PyUnicode_DATA(str)), static_cast<size_t>(PyUnicode_GET_LENGTH(str))});
-  }
+  if (PyUnicode_IS_ASCII(str)) return w.Redacted(str, AsciiView(str));
   OwnedRef utf8 = OwnedRef::Steal(PyUnicode_AsEncodedString(str, "utf-8", "surrogatepass"));
   if (!utf8) {
     PyErr_Clear();
@@ -85,17 +97,18 @@ void EncodeBuffer(Walker& w, PyObject* obj, Kind kind, const char* data, Py_ssiz
   OwnedRef redacted = as_bytes ? w.Redacted(as_bytes.get(), content) : OwnedRef();
   PyErr_Clear();
   if (redacted && PyBytes_Check(redacted.get())) {
-    w.SetData({PyBytes_AS_STRING(redacted.get()), static_cast<size_t>(PyBytes_GET_SIZE(redacted.get()))});
+    w.SetDataOf(redacted.get(),
+                {PyBytes_AS_STRING(redacted.get()), static_cast<size_t>(PyBytes_GET_SIZE(redacted.get()))});
     return;
   }
-  w.SetData(content);
+  w.SetDataOf(as_bytes ? as_bytes.get() : obj, content);
 }
 
 void EncodeBigInt(Walker& w, PyObject* obj) {
   w.SetKind(Kind::kBigInt);
   // Base 16 is exempt from the int-to-str digit limit and is exact.
   OwnedRef hex = OwnedRef::Steal(PyNumber_ToBase(obj, 16));
-  if (hex) w.SetData(Utf8View(hex.get()));
+  if (hex) w.SetDataOf(hex.get(), AsciiView(hex.get()));  // hex digits are ASCII
 }
 
 // ---- containers ----
@@ -194,6 +207,7 @@ OwnedRef BaseAttribute(PyTypeObject* base, PyObject* obj, const char* name) {
 
 void EncodeDict(Walker& w, PyObject* obj) {
   w.SetKind(Kind::kDict);
+  if (Py_IS_TYPE(obj, &PyDict_Type)) return PutDictItems(w, obj);  // most dicts: no subclass to look for
   PyTypeObject* ordered = w.ordered_dict_type();
   if (ordered && PyObject_TypeCheck(obj, ordered)) {
     PutOrderedDictItems(w, obj, ordered);
@@ -236,7 +250,7 @@ void PutDictEntries(Walker& w, PyObject* dict, std::string_view prefix) {
   PyObject *key, *value;
   while (PyDict_Next(dict, &pos, &key, &value)) {
     if (!PyUnicode_Check(key)) continue;  // setattr only makes str keys; anything else was put there by hand
-    w.PutAttr(prefix, Utf8View(key), value);
+    w.PutAttr(prefix, Utf8Text(key).view(), value);
   }
 }
 
@@ -338,7 +352,8 @@ void EncodeClass(Walker& w, PyObject* obj) {
     std::string name;
     while (PyDict_Next(type->tp_dict, &pos, &key, &value)) {
       if (!PyUnicode_Check(key)) continue;
-      std::string_view key_text = Utf8View(key);
+      Utf8Text key_utf8(key);
+      std::string_view key_text = key_utf8.view();
       bool dunder =
           key_text.size() > 4 && key_text.substr(0, 2) == "__" && key_text.substr(key_text.size() - 2) == "__";
       if (dunder && key_text != "__doc__" && key_text != "__slots__") continue;
@@ -561,10 +576,62 @@ OwnedRef CallReduceEx(PyObject* obj, const TypePolicy& policy) {
       PyObject_Vectorcall(policy.direct_reduce.get(), args, policy.reduce_takes_protocol ? 2 : 1, nullptr));
 }
 
+OwnedRef BytesState(const unsigned char* data, Py_ssize_t size, int fold_byte, bool fold) {
+  OwnedRef state = OwnedRef::Steal(PyBytes_FromStringAndSize(reinterpret_cast<const char*>(data), size));
+  if (state && fold) PyBytes_AS_STRING(state.get())[fold_byte] |= static_cast<char>(0x80);
+  return state;
+}
+
+// (state,) or (state, tzinfo), as datetime_getstate and time_getstate give it.
+OwnedRef StateTuple(OwnedRef state, bool has_tzinfo, PyObject* tzinfo) {
+  if (!state) return {};
+  if (!has_tzinfo || tzinfo == Py_None) return OwnedRef::Steal(PyTuple_Pack(1, state.get()));
+  return OwnedRef::Steal(PyTuple_Pack(2, state.get(), tzinfo));
+}
+
+// obj.__reduce_ex__(4) of an exact datetime, date, time, timedelta or Decimal written in C, built from the object's
+// fields as their C methods build it (Modules/_datetimemodule.c, Modules/_decimal/_decimal.c): the same tuple, so
+// the same records, without an interpreter call per object. Empty when obj is none of them.
+OwnedRef BuiltinReduce(Walker& w, PyObject* obj) {
+  const Walker::ValueTypes& known = w.value_types();
+  PyTypeObject* type = Py_TYPE(obj);
+  OwnedRef args;
+  if (type == known.datetime) {
+    auto* dt = reinterpret_cast<PyDateTime_DateTime*>(obj);
+    args = StateTuple(BytesState(dt->data, _PyDateTime_DATETIME_DATASIZE, 2, dt->fold), dt->hastzinfo,
+                      dt->hastzinfo ? dt->tzinfo : Py_None);
+  } else if (type == known.date) {
+    args = StateTuple(BytesState(reinterpret_cast<PyDateTime_Date*>(obj)->data, _PyDateTime_DATE_DATASIZE, 0, false),
+                      false, Py_None);
+  } else if (type == known.time) {
+    auto* t = reinterpret_cast<PyDateTime_Time*>(obj);
+    args = StateTuple(BytesState(t->data, _PyDateTime_TIME_DATASIZE, 0, t->fold), t->hastzinfo,
+                      t->hastzinfo ? t->tzinfo : Py_None);
+  } else if (type == known.timedelta) {
+    args = OwnedRef::Steal(Py_BuildValue("iii", PyDateTime_DELTA_GET_DAYS(obj), PyDateTime_DELTA_GET_SECONDS(obj),
+                                         PyDateTime_DELTA_GET_MICROSECONDS(obj)));
+  } else if (type == known.decimal && type->tp_str) {
+    OwnedRef text = OwnedRef::Steal(type->tp_str(obj));  // C code: the Decimal's own formatting
+    if (text) args = OwnedRef::Steal(PyTuple_Pack(1, text.get()));
+  } else {
+    return {};
+  }
+  if (!args) return {};
+  return OwnedRef::Steal(PyTuple_Pack(2, reinterpret_cast<PyObject*>(type), args.get()));
+}
+
 void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
   // A reducer registered with copyreg (re.Pattern's, for one) comes from the policy; pickle prefers it too.
-  OwnedRef reduced =
-      policy.capture ? OwnedRef::Steal(PyObject_CallOneArg(policy.capture.get(), obj)) : CallReduceEx(obj, policy);
+  OwnedRef reduced;
+  if (policy.capture) {
+    reduced = OwnedRef::Steal(PyObject_CallOneArg(policy.capture.get(), obj));
+  } else {
+    reduced = BuiltinReduce(w, obj);
+    if (!reduced) {
+      PyErr_Clear();  // a failed shortcut (out of memory) leaves the generic call to say what is wrong
+      reduced = CallReduceEx(obj, policy);
+    }
+  }
   if (!reduced || !PyTuple_Check(reduced.get()) || PyTuple_GET_SIZE(reduced.get()) < 2) {
     if (reduced) {
       PyErr_Format(PyExc_TypeError, "__reduce_ex__ returned %.100s, not a tuple", Py_TYPE(reduced.get())->tp_name);
@@ -686,7 +753,8 @@ void EncodeObjectFamily(Walker& w, PyObject* obj) {
   }
   if (type == &PyFunction_Type) return EncodeFunction(w, obj);
   if (type == &PyMethod_Type) return EncodeMethod(w, obj);
-  if (type == &PyCFunction_Type || PyCFunction_Check(obj)) return EncodeBuiltinFunction(w, obj);
+  // Only C types derive from builtin_function_or_method (it is no base type): a class needs no subtype walk.
+  if (type == &PyCFunction_Type || (!IsHeapType(type) && PyCFunction_Check(obj))) return EncodeBuiltinFunction(w, obj);
   if (PyType_Check(obj)) return EncodeClass(w, obj);
   if (PyModule_CheckExact(obj)) return EncodeModule(w, obj);
   if (PyCode_Check(obj)) return EncodeCode(w, obj);

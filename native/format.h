@@ -2,10 +2,13 @@
 // Plain C++: no Python, so the writer, the reader and their tests need no interpreter.
 #pragma once
 
+#include <algorithm>
 #include <cereal/archives/portable_binary.hpp>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <istream>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -15,12 +18,18 @@ namespace pyheapdump {
 inline constexpr char kMagic[12] = {'P', 'Y', 'H', 'E', 'A', 'P', 'D', 'U', 'M', 'P', '\0', '\0'};
 inline constexpr char kFooterMagic[8] = {'P', 'H', 'D', 'E', 'N', 'D', '\0', '\0'};
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 0;
+inline constexpr uint16_t kFormatMinor = 1;
 inline constexpr size_t kPreambleSize = 16;
 inline constexpr size_t kChunkHeaderSize = 16;
 inline constexpr size_t kFooterSize = 24;
 inline constexpr uint32_t kMaxChunkSize = 64u << 20;  // stored and raw, each
 inline constexpr size_t kTargetChunkRaw = 1u << 20;   // the writer starts a new chunk past this
+
+// The first raw byte of a RECORDS chunk says how its records are laid out. 1.0 wrote cereal's portable binary archive
+// (whose endianness marker is 1, little-endian); 1.1 writes compact records (varints instead of fixed-width fields),
+// which are a third the size for small objects, so deflate has a third the bytes to compress. Readers read both.
+inline constexpr uint8_t kRecordsCereal = 1;
+inline constexpr uint8_t kRecordsCompact = 2;
 
 enum class ChunkKind : uint32_t { kHeader = 1, kRecords = 2, kSources = 3, kSummary = 4 };
 
@@ -87,9 +96,55 @@ class FormatError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// ---- varints and values: appended to a std::string, read from a string_view cursor ----
+// A growable byte buffer whose appends are inlined (std::string's go through an out-of-line _M_append, which cost the
+// walker more than the bytes it copies). The walker builds each record's values in two of these.
+class ByteBuffer {
+ public:
+  ByteBuffer() = default;
+  ByteBuffer(const ByteBuffer&) = delete;
+  ByteBuffer& operator=(const ByteBuffer&) = delete;
+  ~ByteBuffer() { std::free(data_); }
 
-inline void PutVarint(std::string& out, uint64_t v) {
+  size_t size() const { return size_; }
+  const char* data() const { return data_; }
+  std::string_view view() const { return {data_, size_}; }
+  void clear() { size_ = 0; }
+
+  void push_back(char c) {
+    if (size_ == capacity_) Grow(1);
+    data_[size_++] = c;
+  }
+  void append(const char* bytes, size_t n) {
+    if (capacity_ - size_ < n) Grow(n);
+    if (n) std::memcpy(data_ + size_, bytes, n);
+    size_ += n;
+  }
+  void append(std::string_view bytes) { append(bytes.data(), bytes.size()); }
+  // Room for n more bytes at the end: write up to n bytes there, then Commit(the end of what was written).
+  char* Room(size_t n) {
+    if (capacity_ - size_ < n) Grow(n);
+    return data_ + size_;
+  }
+  void Commit(const char* end) { size_ = static_cast<size_t>(end - data_); }
+
+ private:
+  void Grow(size_t n) {
+    size_t capacity = std::max<size_t>({capacity_ * 2, size_ + n, 256});
+    char* grown = static_cast<char*>(std::realloc(data_, capacity));
+    if (!grown) throw std::bad_alloc();
+    data_ = grown;
+    capacity_ = capacity;
+  }
+
+  char* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+// ---- varints and values: appended to a std::string or a ByteBuffer, read from a string_view cursor ----
+
+template <class Out>
+void PutVarint(Out& out, uint64_t v) {
   while (v >= 0x80) {
     out.push_back(static_cast<char>((v & 0x7f) | 0x80));
     v >>= 7;
@@ -97,30 +152,67 @@ inline void PutVarint(std::string& out, uint64_t v) {
   out.push_back(static_cast<char>(v));
 }
 
+inline size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+// Writes v at out, returns the byte after it (the caller has made room: VarintSize(v) bytes).
+inline char* StoreVarint(char* out, uint64_t v) {
+  while (v >= 0x80) {
+    *out++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *out++ = static_cast<char>(v);
+  return out;
+}
+
 inline uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
 inline int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
-inline void PutTag(std::string& out, ValueTag tag) { out.push_back(static_cast<char>(tag)); }
-inline void PutRef(std::string& out, uint64_t id) {
-  PutTag(out, ValueTag::kRef);
-  PutVarint(out, id);
+template <class Out>
+void PutTag(Out& out, ValueTag tag) {
+  out.push_back(static_cast<char>(tag));
 }
-inline void PutInt(std::string& out, int64_t v) {
-  PutTag(out, ValueTag::kInt);
-  PutVarint(out, ZigZag(v));
+// A tag and a varint, appended at once.
+inline void PutTagged(std::string& out, ValueTag tag, uint64_t v) {
+  char bytes[11];
+  bytes[0] = static_cast<char>(tag);
+  char* end = StoreVarint(bytes + 1, v);
+  out.append(bytes, static_cast<size_t>(end - bytes));
 }
-inline void PutFloat(std::string& out, double v) {
+inline void PutTagged(ByteBuffer& out, ValueTag tag, uint64_t v) {
+  char* bytes = out.Room(11);
+  bytes[0] = static_cast<char>(tag);
+  out.Commit(StoreVarint(bytes + 1, v));
+}
+template <class Out>
+void PutRef(Out& out, uint64_t id) {
+  PutTagged(out, ValueTag::kRef, id);
+}
+template <class Out>
+void PutInt(Out& out, int64_t v) {
+  PutTagged(out, ValueTag::kInt, ZigZag(v));
+}
+template <class Out>
+void PutFloat(Out& out, double v) {
   PutTag(out, ValueTag::kFloat);
   char bytes[8];
   std::memcpy(bytes, &v, 8);  // the format is little-endian; so is every platform we build for
   out.append(bytes, 8);
 }
-inline void PutCut(std::string& out, CutReason reason, uint64_t class_id) {
+template <class Out>
+void PutCut(Out& out, CutReason reason, uint64_t class_id) {
   PutTag(out, ValueTag::kCut);
   PutVarint(out, static_cast<uint64_t>(reason));
   PutVarint(out, class_id);
 }
-inline void PutName(std::string& out, std::string_view name) {
+template <class Out>
+void PutName(Out& out, std::string_view name) {
   PutVarint(out, name.size());
   out.append(name.data(), name.size());
 }
@@ -189,6 +281,109 @@ struct Record {
   Blob attrs;  // varint count, then (name, value) pairs
   Blob data;   // raw bytes
 };
+
+// ---- compact records (format 1.1, docs/format.md "Records") ----
+// varint id | u8 kind | varint type_id | varint flags | varint size | items, attrs, data: each a varint length + bytes
+
+// A record as the walker holds it while writing: the items and attrs blobs as a count plus the values after it, and
+// every byte in buffers of the caller's, so that it is written without first being gathered into a Record.
+struct RecordView {
+  uint64_t id = 0;
+  Kind kind = Kind::kSurrogate;
+  uint64_t type_id = 0;
+  uint32_t flags = 0;
+  uint64_t size = 0;
+  uint64_t item_count = 0;
+  std::string_view items;  // item_count values
+  uint64_t attr_count = 0;
+  std::string_view attrs;  // attr_count (name, value) pairs
+  std::string_view data;
+};
+
+namespace compact_internal {
+
+inline size_t FieldsSize(uint64_t id, uint64_t type_id, uint32_t flags, uint64_t size) {
+  return VarintSize(id) + 1 + VarintSize(type_id) + VarintSize(flags) + VarintSize(size);
+}
+inline char* StoreFields(char* out, uint64_t id, Kind kind, uint64_t type_id, uint32_t flags, uint64_t size) {
+  out = StoreVarint(out, id);
+  *out++ = static_cast<char>(static_cast<uint8_t>(kind));
+  out = StoreVarint(out, type_id);
+  out = StoreVarint(out, flags);
+  return StoreVarint(out, size);
+}
+inline size_t BlobSize(size_t length) { return VarintSize(length) + length; }
+inline char* StoreBlob(char* out, std::string_view bytes) {
+  out = StoreVarint(out, bytes.size());
+  std::memcpy(out, bytes.data(), bytes.size());
+  return out + bytes.size();
+}
+// A blob whose first bytes are the varint `count`, then `values`.
+inline size_t CountedBlobSize(uint64_t count, std::string_view values) {
+  return BlobSize(VarintSize(count) + values.size());
+}
+inline char* StoreCountedBlob(char* out, uint64_t count, std::string_view values) {
+  out = StoreVarint(out, VarintSize(count) + values.size());
+  out = StoreVarint(out, count);
+  std::memcpy(out, values.data(), values.size());
+  return out + values.size();
+}
+
+}  // namespace compact_internal
+
+inline size_t CompactRecordSize(const Record& r) {
+  using namespace compact_internal;
+  return FieldsSize(r.id, r.type_id, r.flags, r.size) + BlobSize(r.items.bytes.size()) +
+         BlobSize(r.attrs.bytes.size()) + BlobSize(r.data.bytes.size());
+}
+
+inline size_t CompactRecordSize(const RecordView& r) {
+  using namespace compact_internal;
+  return FieldsSize(r.id, r.type_id, r.flags, r.size) + CountedBlobSize(r.item_count, r.items) +
+         CountedBlobSize(r.attr_count, r.attrs) + BlobSize(r.data.size());
+}
+
+// At least CompactRecordSize(r), without measuring a varint: every varint counted at its longest.
+inline size_t CompactRecordBound(const Record& r) {
+  return 10 + 1 + 10 + 5 + 10 + 3 * 10 + r.items.bytes.size() + r.attrs.bytes.size() + r.data.bytes.size();
+}
+inline size_t CompactRecordBound(const RecordView& r) {
+  return 10 + 1 + 10 + 5 + 10 + 5 * 10 + r.items.size() + r.attrs.size() + r.data.size();
+}
+
+// Writes the record at out (CompactRecordSize(r) bytes of room), returns the byte after it.
+inline char* StoreCompactRecord(char* out, const Record& r) {
+  using namespace compact_internal;
+  out = StoreFields(out, r.id, r.kind, r.type_id, r.flags, r.size);
+  out = StoreBlob(out, r.items.bytes);
+  out = StoreBlob(out, r.attrs.bytes);
+  return StoreBlob(out, r.data.bytes);
+}
+
+inline char* StoreCompactRecord(char* out, const RecordView& r) {
+  using namespace compact_internal;
+  out = StoreFields(out, r.id, r.kind, r.type_id, r.flags, r.size);
+  out = StoreCountedBlob(out, r.item_count, r.items);
+  out = StoreCountedBlob(out, r.attr_count, r.attrs);
+  return StoreBlob(out, r.data);
+}
+
+// Reads one compact record; throws FormatError on malformed input (lengths are checked before allocating).
+inline Record LoadCompactRecord(Cursor& in) {
+  Record r;
+  r.id = in.Varint();
+  r.kind = static_cast<Kind>(in.Byte());  // unknown kinds are kept, as in load(Record)
+  r.type_id = in.Varint();
+  uint64_t flags = in.Varint();
+  if (flags > UINT32_MAX) throw FormatError("record flags wider than 32 bits");
+  r.flags = static_cast<uint32_t>(flags);
+  r.size = in.Varint();
+  for (Blob* blob : {&r.items, &r.attrs, &r.data}) {
+    std::string_view bytes = in.Bytes(in.Varint());
+    blob->bytes.assign(bytes.data(), bytes.size());
+  }
+  return r;
+}
 
 // Bytes left in the stream being read; cereal's portable binary archive has no accessor for it.
 inline std::streamsize StreamRemaining(std::istream& in) {

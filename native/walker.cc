@@ -12,6 +12,8 @@ constexpr uint64_t kTimeCheckEvery = 1024;
 constexpr uint64_t kLargestCutRecord = 128;
 // Classes are kept even past max_objects (a cut object still names its class) up to this many more records.
 constexpr uint64_t kClassAllowance = 100'000;
+// The longest str a frame's locals or globals dict keeps in the skeleton (its keys are names).
+constexpr Py_ssize_t kLongestSkeletonName = 200;
 
 // The C function behind a non-heap type's __sizeof__ when it is a plain METH_NOARGS method (every builtin's is):
 // calling it directly gives what obj.__sizeof__() gives, without a method lookup and an interpreter call per object.
@@ -64,9 +66,18 @@ Walker::Walker(DumpFileWriter& writer, WalkLimits limits, PyObject* policy_callb
       limits_(limits),
       policy_callback_(OwnedRef::Borrow(policy_callback)),
       redact_every_string_(redact_every_string),
-      secret_filter_(std::move(redact_literals)) {
+      secret_filter_(std::move(redact_literals)),
+      // Room for a quarter million objects before the first rehash.
+      memo_(std::min<uint64_t>(limits.max_objects, 1u << 18)) {
   if (redactor && redactor != Py_None) redactor_ = OwnedRef::Borrow(redactor);
-  LookupCollectionsTypes();
+  LookupKnownTypes();
+}
+
+Walker::~Walker() {
+  for (const auto& [obj, id] : memo_) Py_DECREF(obj);
+  for (const Queued& queued : queue_) {
+    if (queued.unshared) Py_DECREF(queued.obj);  // a walk that ended early
+  }
 }
 
 OwnedRef Walker::Redacted(PyObject* value, std::string_view bytes) {
@@ -81,21 +92,31 @@ OwnedRef Walker::Redacted(PyObject* value, std::string_view bytes) {
   return replacement;
 }
 
-void Walker::LookupCollectionsTypes() {
+void Walker::LookupKnownTypes() {
   // Only from sys.modules: importing here would change the program, and a program that never imported
   // collections has no OrderedDict to dump.
   PyObject* modules = PySys_GetObject("modules");  // borrowed
   if (!modules || !PyDict_Check(modules)) return;
-  PyObject* collections = PyDict_GetItemString(modules, "collections");  // borrowed
-  if (!collections || !PyModule_Check(collections)) return;
-  PyObject* dict = PyModule_GetDict(collections);  // borrowed
-  auto type_named = [dict](const char* name) -> PyTypeObject* {
-    PyObject* obj = PyDict_GetItemString(dict, name);
+  auto type_in = [modules](const char* module_name, const char* name) -> PyTypeObject* {
+    PyObject* module = PyDict_GetItemString(modules, module_name);  // borrowed
+    if (!module || !PyModule_Check(module)) return nullptr;
+    PyObject* obj = PyDict_GetItemString(PyModule_GetDict(module), name);  // borrowed
     return obj && PyType_Check(obj) ? reinterpret_cast<PyTypeObject*>(obj) : nullptr;
   };
-  ordered_dict_type_ = type_named("OrderedDict");
-  defaultdict_type_ = type_named("defaultdict");
-  deque_type_ = type_named("deque");
+  ordered_dict_type_ = type_in("collections", "OrderedDict");
+  defaultdict_type_ = type_in("collections", "defaultdict");
+  deque_type_ = type_in("collections", "deque");
+  // A type written in C, by the name its C implementation gives it: the pure Python fallbacks are classes.
+  auto c_type = [](PyTypeObject* type, const char* tp_name) -> PyTypeObject* {
+    if (!type || !type->tp_name || std::string_view(type->tp_name) != tp_name) return nullptr;
+    bool written_in_c = !(type->tp_flags & Py_TPFLAGS_HEAPTYPE) || (type->tp_flags & Py_TPFLAGS_IMMUTABLETYPE);
+    return written_in_c ? type : nullptr;
+  };
+  value_types_.datetime = c_type(type_in("datetime", "datetime"), "datetime.datetime");
+  value_types_.date = c_type(type_in("datetime", "date"), "datetime.date");
+  value_types_.time = c_type(type_in("datetime", "time"), "datetime.time");
+  value_types_.timedelta = c_type(type_in("datetime", "timedelta"), "datetime.timedelta");
+  value_types_.decimal = c_type(type_in("decimal", "Decimal"), "decimal.Decimal");
 }
 
 uint64_t Walker::ShallowSize(PyObject* obj) {
@@ -138,31 +159,60 @@ PyObject* Walker::KeepAlive(OwnedRef obj) {
 }
 
 uint64_t Walker::Enqueue(PyObject* obj) {
+  // An object with a single reference is reachable by one path only, the one that led here: the walk cannot meet it
+  // again, so it needs no place in the memo. Most objects of a large heap are like that (a list's str items, an
+  // instance's dict), and the memo's probes are what misses the cache. The queue entry holds a reference until the
+  // object's record is written. (If another thread made a second reference while the walk ran Python code, the object
+  // would be dumped twice: such a dump was never a consistent snapshot anyway.)
+  if (Py_REFCNT(obj) == 1 && !exempt_from_limits_ && !stop_reason_ && next_id_ <= limits_.max_objects &&
+      child_skeleton_ == kNotSkeleton) {
+    uint64_t id = next_id_++;
+    Py_INCREF(obj);  // released once its record is written
+    queue_.push_back({obj, id, kNotSkeleton, true});
+    return id;
+  }
   // One probe for both questions (seen before? where to put it?): the memo is large and its probes miss the cache.
   auto [it, inserted] = memo_.try_emplace(obj, 0);
   if (!inserted) return it->second;
   bool exempt = PyType_Check(obj) || exempt_from_limits_;
   uint64_t budget = limits_.max_objects + (exempt ? kClassAllowance : 0);
-  const char* cut = next_id_ > budget ? "max_objects" : stop_reason_ && !exempt ? stop_reason_ : nullptr;
+  uint8_t skeleton = child_skeleton_;
+  if (skeleton != kNotSkeleton && skeleton_children_ == SkeletonChildren::kNames &&
+      !(PyUnicode_CheckExact(obj) && PyUnicode_GET_LENGTH(obj) <= kLongestSkeletonName)) {
+    skeleton = kNotSkeleton;
+  }
+  bool stops = stop_reason_ && !exempt && skeleton == kNotSkeleton;
+  const char* cut = next_id_ > budget ? "max_objects" : stops ? stop_reason_ : nullptr;
   if (cut) {
     memo_.erase(it);
     NoteCut(cut);
     return 0;
   }
-  if (exempt_from_limits_) exempt_.insert(obj);
   uint64_t id = next_id_++;
   it->second = id;
-  keep_alive_.push_back(OwnedRef::Borrow(obj));
-  queue_.emplace_back(obj, id);
+  if (exempt_from_limits_) exempt_.insert(obj);
+  Py_INCREF(obj);  // released by ~Walker
+  queue_.push_back({obj, id, skeleton, false});
   return id;
 }
 
-void Walker::PutValue(std::string& out, PyObject* obj) {
+void Walker::PutValue(ByteBuffer& out, PyObject* obj) {
   if (obj == Py_None) return PutTag(out, ValueTag::kNone);
   if (obj == Py_True) return PutTag(out, ValueTag::kTrue);
   if (obj == Py_False) return PutTag(out, ValueTag::kFalse);
   PyTypeObject* type = Py_TYPE(obj);
   if (type == &PyLong_Type) {
+    // Most ints are one digit: read it without a call.
+#if PY_VERSION_HEX >= 0x030C0000
+    if (PyUnstable_Long_IsCompact(reinterpret_cast<PyLongObject*>(obj))) {
+      return PutInt(out, PyUnstable_Long_CompactValue(reinterpret_cast<PyLongObject*>(obj)));
+    }
+#else
+    Py_ssize_t digits = Py_SIZE(obj);
+    if (digits >= -1 && digits <= 1) {
+      return PutInt(out, digits * static_cast<int64_t>(reinterpret_cast<PyLongObject*>(obj)->ob_digit[0]));
+    }
+#endif
     int overflow = 0;
     long long value = PyLong_AsLongLongAndOverflow(obj, &overflow);
     if (!overflow) return PutInt(out, value);
@@ -175,8 +225,7 @@ void Walker::PutValue(std::string& out, PyObject* obj) {
   }
   uint64_t id = Enqueue(obj);
   if (id != 0) return PutRef(out, id);
-  auto class_it = memo_.find(reinterpret_cast<PyObject*>(type));
-  uint64_t class_id = class_it == memo_.end() ? Enqueue(reinterpret_cast<PyObject*>(type)) : class_it->second;
+  uint64_t class_id = Enqueue(reinterpret_cast<PyObject*>(type));  // its id when it is queued already
   PutCut(out,
          stop_reason_ && std::string_view(stop_reason_) == "time_limit"  ? CutReason::kTimeLimit
          : stop_reason_ && std::string_view(stop_reason_) == "max_bytes" ? CutReason::kMaxBytes
@@ -274,14 +323,15 @@ const std::vector<SlotMember>& Walker::SlotMembers(PyTypeObject* type) {
     PyObject *key, *descriptor;
     while (PyDict_Next(base->tp_dict, &pos, &key, &descriptor)) {
       if (Py_TYPE(descriptor) != &PyMemberDescr_Type || !PyUnicode_Check(key)) continue;
-      Py_ssize_t length = 0;
-      const char* utf8 = PyUnicode_AsUTF8AndSize(key, &length);
+      // Encoded into a temporary: PyUnicode_AsUTF8AndSize would cache a copy inside a non-ASCII name.
+      OwnedRef utf8 = OwnedRef::Steal(PyUnicode_AsUTF8String(key));
       if (!utf8) {
         PyErr_Clear();
         continue;
       }
-      it->second.push_back({reinterpret_cast<PyMemberDescrObject*>(descriptor)->d_member,
-                            "slot:" + std::string(utf8, static_cast<size_t>(length))});
+      it->second.push_back(
+          {reinterpret_cast<PyMemberDescrObject*>(descriptor)->d_member,
+           "slot:" + std::string(PyBytes_AS_STRING(utf8.get()), static_cast<size_t>(PyBytes_GET_SIZE(utf8.get())))});
     }
   }
   return it->second;
@@ -293,7 +343,8 @@ void Walker::StartRecord(uint64_t id) {
   record_.type_id = 0;
   record_.flags = 0;
   record_.size = 0;
-  record_.data.bytes.clear();
+  record_.data = {};
+  data_owner_ = OwnedRef();
   items_.clear();
   attrs_.clear();
   item_count_ = 0;
@@ -328,14 +379,15 @@ void Walker::WriteCutRecord(PyObject* obj, uint64_t id, const char* reason) {
 }
 
 absl::Status Walker::FlushRecord(PyObject* obj) {
-  record_.items.bytes.clear();
-  PutVarint(record_.items.bytes, item_count_);
-  record_.items.bytes += items_;
-  record_.attrs.bytes.clear();
-  PutVarint(record_.attrs.bytes, attr_count_);
-  record_.attrs.bytes += attrs_;
+  record_.item_count = item_count_;
+  record_.items = items_.view();
+  record_.attr_count = attr_count_;
+  record_.attrs = attrs_.view();
   record_.size = ShallowSize(obj);
-  auto& [count, bytes] = stats_.types[Py_TYPE(obj)];
+  PyTypeObject* type = Py_TYPE(obj);
+  TypeStatsCache& cached = type_stats_cache_[((reinterpret_cast<uintptr_t>(type) >> 4) * 0x9E3779B97F4A7C15ull) >> 58];
+  if (cached.type != type) cached = {type, &stats_.types[type]};
+  auto& [count, bytes] = *cached.stats;
   ++count;
   bytes += record_.size;
   auto& largest = stats_.largest;
@@ -344,7 +396,8 @@ absl::Status Walker::FlushRecord(PyObject* obj) {
   if (largest.size() < kLargest) {
     largest.push_back(entry);
     std::push_heap(largest.begin(), largest.end(), greater);
-  } else if (entry > largest.front()) {
+  } else if (record_.size > std::get<0>(largest.front())) {
+    // By size alone: with ids breaking ties, every record of the most common size would churn the heap.
     std::pop_heap(largest.begin(), largest.end(), greater);
     largest.back() = entry;
     std::push_heap(largest.begin(), largest.end(), greater);
@@ -359,14 +412,36 @@ uint64_t Walker::CutRecordBudget() const {
   return limits_.max_bytes > UINT64_MAX - allowance ? UINT64_MAX : limits_.max_bytes + allowance;
 }
 
+Walker::SkeletonChildren Walker::ExtendsSkeleton(PyObject* obj, uint8_t depth) {
+  // The root dict, its threads and extra_stacks lists, each thread's dict and its frames list (_roots.py).
+  if (depth <= 3 && (PyDict_CheckExact(obj) || PyList_CheckExact(obj))) return SkeletonChildren::kAll;
+  // A frame's code, locals, globals and back frame; a code object's names.
+  if (PyFrame_Check(obj) || PyCode_Check(obj)) return SkeletonChildren::kAll;
+  // A frame's locals and globals: the names, not what they hold.
+  if (PyDict_CheckExact(obj)) return SkeletonChildren::kNames;
+  if (PyTuple_CheckExact(obj)) {  // a code object's varnames
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(obj); ++i) {
+      if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(obj, i))) return SkeletonChildren::kNone;
+    }
+    return SkeletonChildren::kAll;
+  }
+  return SkeletonChildren::kNone;
+}
+
 absl::Status Walker::Walk(PyObject* root) {
   start_ = std::chrono::steady_clock::now();
   PyErrorStash caller_error;  // the dump may run inside an except block; leave its error state alone
+  // A time limit of 0 asks for no walk at all: then not even the skeleton is written.
+  child_skeleton_ = limits_.time_limit > 0 ? 0 : kNotSkeleton;
+  skeleton_children_ = SkeletonChildren::kAll;
   Enqueue(root);
+  child_skeleton_ = kNotSkeleton;
+  skeleton_children_ = SkeletonChildren::kNone;
   while (!queue_.empty()) {
-    auto [obj, id] = queue_.front();
+    auto [obj, id, skeleton, unshared] = queue_.front();
     queue_.pop_front();
-    if (OverBudget() && !PyType_Check(obj) && !exempt_.contains(obj)) {
+    OwnedRef unshared_ref = unshared ? OwnedRef::Steal(obj) : OwnedRef();  // released when this object is done
+    if (OverBudget() && skeleton == kNotSkeleton && !PyType_Check(obj) && !exempt_.contains(obj)) {
       // Objects queued before the stop get a small record naming their class, within an allowance; past it they
       // get none, and the summary's first_unwritten tells the loader they were cut, not lost.
       if (stats_.first_unwritten != 0 || writer_.raw_record_bytes() + kLargestCutRecord >= CutRecordBudget()) {
@@ -377,7 +452,13 @@ absl::Status Walker::Walk(PyObject* root) {
       }
       WriteCutRecord(obj, id, stop_reason_);
     } else {
+      if (skeleton < kNotSkeleton - 1) {
+        skeleton_children_ = ExtendsSkeleton(obj, skeleton);
+        if (skeleton_children_ != SkeletonChildren::kNone) child_skeleton_ = static_cast<uint8_t>(skeleton + 1);
+      }
       EncodeObject(obj, id);
+      child_skeleton_ = kNotSkeleton;
+      skeleton_children_ = SkeletonChildren::kNone;
     }
     absl::Status status = FlushRecord(obj);
     if (!status.ok()) return status;

@@ -9,12 +9,17 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
+#include <memory>
+#include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "chunk_writer.h"
 #include "format.h"
@@ -61,9 +66,10 @@ struct SlotMember {
 struct WalkStats {
   uint64_t objects = 0;
   uint64_t errors = 0;
-  absl::flat_hash_map<std::string, uint64_t> cut;                           // reason -> count
-  absl::flat_hash_map<PyTypeObject*, std::pair<uint64_t, uint64_t>> types;  // type -> (count, bytes)
-  std::vector<std::tuple<uint64_t, uint64_t, PyTypeObject*>> largest;       // (bytes, id, type), a min-heap of kLargest
+  absl::flat_hash_map<std::string, uint64_t> cut;  // reason -> count
+  // type -> (count, bytes); node-based, so the walker can keep pointers to entries
+  absl::node_hash_map<PyTypeObject*, std::pair<uint64_t, uint64_t>> types;
+  std::vector<std::tuple<uint64_t, uint64_t, PyTypeObject*>> largest;  // (bytes, id, type), a min-heap of kLargest
   std::vector<OwnedRef> filenames;  // str of every dumped code object's co_filename, first seen first
   double elapsed = 0;
   uint64_t first_unwritten = 0;  // the id of the first queued object left without a record after a stop, or 0
@@ -80,6 +86,7 @@ class Walker {
          bool redact_every_string = false, std::vector<std::string> redact_literals = {});
   Walker(const Walker&) = delete;
   Walker& operator=(const Walker&) = delete;
+  ~Walker();
 
   // Walks everything reachable from root (record 1). A Python error raised inside is never propagated for one
   // object: it is recorded on that object's record. Only a write failure ends the walk with an error.
@@ -88,7 +95,7 @@ class Walker {
 
   // ---- used by the encoders (encoders.cc) ----
   // Appends a value: inline atom, reference (the object is queued on first sight), or a cut marker.
-  void PutValue(std::string& out, PyObject* obj);
+  void PutValue(ByteBuffer& out, PyObject* obj);
   void PutItem(PyObject* obj) {
     PutValue(items_, obj);
     ++item_count_;
@@ -116,7 +123,15 @@ class Walker {
   // PutAttr for what names things (a class's module and qualname): written past every limit, so an object cut by
   // a limit can still say what it was.
   void PutAttrExempt(std::string_view name, PyObject* value);
-  void SetData(std::string_view bytes) { record_.data.bytes.assign(bytes.data(), bytes.size()); }
+  void SetData(std::string_view bytes) {
+    data_storage_.assign(bytes.data(), bytes.size());
+    record_.data = data_storage_;
+  }
+  // SetData without a copy: bytes lie inside owner (a str or bytes object), which is kept until the record is written.
+  void SetDataOf(PyObject* owner, std::string_view bytes) {
+    data_owner_ = OwnedRef::Borrow(owner);
+    record_.data = bytes;
+  }
   void SetKind(Kind kind) { record_.kind = kind; }
   void SetTypeOf(PyObject* obj);  // type_id = the CLASS record of type(obj)
   void AddFlags(uint32_t flags) { record_.flags |= flags; }
@@ -139,6 +154,16 @@ class Walker {
   PyTypeObject* ordered_dict_type() const { return ordered_dict_type_; }
   PyTypeObject* defaultdict_type() const { return defaultdict_type_; }
   PyTypeObject* deque_type() const { return deque_type_; }
+  // The C implementations of datetime's types and of decimal.Decimal (null when the program has not imported them,
+  // or uses the pure Python ones): their reduce tuple is built from their fields (encoders.cc, BuiltinReduce).
+  struct ValueTypes {
+    PyTypeObject* datetime = nullptr;
+    PyTypeObject* date = nullptr;
+    PyTypeObject* time = nullptr;
+    PyTypeObject* timedelta = nullptr;
+    PyTypeObject* decimal = nullptr;
+  };
+  const ValueTypes& value_types() const { return value_types_; }
 
  private:
   uint64_t Enqueue(PyObject* obj);  // 0 when cut
@@ -150,7 +175,7 @@ class Walker {
   bool OverBudget();
   uint64_t CutRecordBudget() const;
   void StartRecord(uint64_t id);
-  void LookupCollectionsTypes();
+  void LookupKnownTypes();
 
   DumpFileWriter& writer_;
   WalkLimits limits_;
@@ -160,9 +185,30 @@ class Walker {
   SecretFilter secret_filter_;
   WalkStats stats_;
 
+  // Every queued object, with its id. The memo owns a reference to each (released by ~Walker): one table both finds
+  // an object again and keeps its address from being reused, without a second container growing per object. (A
+  // Swiss table: inserting a new object reads only its small control bytes, where open addressing over the slots
+  // themselves missed the cache on nearly every insert.)
   absl::flat_hash_map<PyObject*, uint64_t> memo_;
-  std::vector<OwnedRef> keep_alive_;
-  std::deque<std::pair<PyObject*, uint64_t>> queue_;         // (object, id), borrowed: every one is in keep_alive_
+  std::vector<OwnedRef> keep_alive_;  // objects the walk made itself (reduce tuples, captured state)
+  // The skeleton: what the loader needs to present the threads at all (the root, its lists and thread dicts, the
+  // frames, their code and locals dicts, the names in the code). A positive time_limit or max_bytes that stops the
+  // walk does not cut it, so a dump always has its threads, their objects cut and marked. Each queued object carries
+  // its depth in the skeleton, or kNotSkeleton.
+  static constexpr uint8_t kNotSkeleton = 255;
+  struct Queued {
+    PyObject* obj;  // a reference owned by the memo, or by this entry when `unshared`
+    uint64_t id;
+    uint8_t skeleton;
+    bool unshared;  // held by one reference only when queued: not in the memo (see Enqueue)
+  };
+  // Which children of a skeleton object at `depth` belong to the skeleton too.
+  enum class SkeletonChildren { kNone, kAll, kNames };  // kNames: short str objects only (a locals dict's keys)
+  static SkeletonChildren ExtendsSkeleton(PyObject* obj, uint8_t depth);
+  std::deque<Queued> queue_;
+  // While encoding a skeleton object that extends it: its children's depth, and which of them.
+  uint8_t child_skeleton_ = kNotSkeleton;
+  SkeletonChildren skeleton_children_ = SkeletonChildren::kNone;
   bool exempt_from_limits_ = false;                          // set while PutAttrExempt queues its value
   absl::flat_hash_set<PyObject*> exempt_;                    // queued by PutAttrExempt: never cut when popped
   absl::flat_hash_map<std::string, OwnedRef> attr_strings_;  // PutAttrStr's str objects by text
@@ -178,15 +224,24 @@ class Walker {
       slot_members_;  // a builtin type's __sizeof__ in C, or null
   absl::flat_hash_set<PyObject*> filenames_seen_;
 
-  Record record_;
-  std::string items_;
-  std::string attrs_;
+  RecordView record_;  // the record being encoded; its items and attrs are items_ and attrs_
+  std::string data_storage_;
+  OwnedRef data_owner_;
+  // FlushRecord's recent stats_.types entries by type, direct-mapped: records of a few types interleave.
+  struct TypeStatsCache {
+    PyTypeObject* type = nullptr;
+    std::pair<uint64_t, uint64_t>* stats = nullptr;
+  };
+  TypeStatsCache type_stats_cache_[64];
+  ByteBuffer items_;
+  ByteBuffer attrs_;
   uint64_t item_count_ = 0;
   uint64_t attr_count_ = 0;
 
   PyTypeObject* ordered_dict_type_ = nullptr;
   PyTypeObject* defaultdict_type_ = nullptr;
   PyTypeObject* deque_type_ = nullptr;
+  ValueTypes value_types_;
 };
 
 // Encoders per object family (encoders.cc). Each fills the walker's current record for one object.

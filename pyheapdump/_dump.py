@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import gc
 import json
 import linecache
@@ -88,7 +89,7 @@ def _header(description: str | None, reason: str, exc: BaseException | None, thr
         "pyheapdump": _library_version(),
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
-        "platform": platform.platform(),
+        "platform": _platform_name(),
         "hostname": socket.gethostname(),
         "pid": os.getpid(),
         "argv": [clean(arg) for arg in sys.argv],
@@ -104,6 +105,25 @@ def _header(description: str | None, reason: str, exc: BaseException | None, thr
         "limits": limits,
         "redaction": redactor is not None,
     }
+
+
+@functools.cache
+def _platform_name() -> str:
+    """platform.platform(), without the processor field where finding it costs a `uname -p` subprocess (Linux): a
+    fork in a process that may be crashing, and milliseconds of every dump. On Linux that field is blank or repeats
+    the machine field anyway."""
+    uname = os.uname()
+    if uname.sysname != "Linux":
+        return platform.platform()
+    libc, version = platform.libc_ver()  # os.confstr, no file read, when it knows
+    text = "-".join(part.strip() for part in (uname.sysname, uname.release, uname.machine, "with", libc + version)
+                    if part.strip())
+    for character in ' /\\:;"()':
+        text = text.replace(character, "_" if character == " " else "-")
+    text = text.replace("unknown", "")
+    while "--" in text:
+        text = text.replace("--", "-")
+    return text.rstrip("-")
 
 
 def _library_version() -> str:
@@ -201,12 +221,19 @@ def save_dump(
     redactor = _redactor(redact)
 
     _dumping.active = True
+    # No collection while the dump runs: it would run the program's finalizers (__del__, weakref callbacks), which is
+    # the program's code, and traverse the whole heap while the walk allocates (reduce tuples, captured state) and
+    # frees nothing until it ends. What the dump allocated is collected as usual after it.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         with _one_dump_at_a_time:
             return _write(target, exc, frame, current_top, threads, description,
                           reason or ("exception" if exc is not None else "explicit"), effective_limits, policy,
                           zlib_level, redactor)
     finally:
+        if gc_was_enabled:
+            gc.enable()
         _dumping.active = False
 
 
@@ -240,17 +267,11 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
         # One consistent snapshot: other threads should not run between two objects of the walk.
         previous_interval = sys.getswitchinterval()
         sys.setswitchinterval(WALK_SWITCH_INTERVAL)
-        # The walk allocates (reduce tuples, captured state) but frees nothing until it ends: a collection during it
-        # would only traverse the whole heap again.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
         try:
             stats = writer.walk(root, limits, policy.for_type, redactor.redact if redactor is not None else None,
                                 redactor is not None and redactor.needs_every_string,
                                 [s.encode("utf-8", "surrogatepass") for s in redactor.literals] if redactor else [])
         finally:
-            if gc_was_enabled:
-                gc.enable()
             sys.setswitchinterval(previous_interval)
         del root
         sources = 0

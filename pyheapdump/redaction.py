@@ -80,13 +80,28 @@ class Redactor:
         secrets += [s for s in config.extra_secrets if s]
         # Matched as they are, longest first; the walker's pre-filter looks for them too.
         self.literals: list[str] = sorted(set(secrets), key=len, reverse=True)
-        sources = [re.escape(s) for s in self.literals] + list(config.patterns)
-        self._patterns = [re.compile(source) for source in sources]
-        self._bytes_patterns = [re.compile(source.encode("utf-8")) for source in sources]
+        self._sources = [re.escape(s) for s in self.literals] + list(config.patterns)
+        self._compiled: dict[bool, list[re.Pattern[Any]]] = {}
         self.count = 0
         # The walker's C++ pre-filter knows what the default patterns and the literals need; a pattern the user
         # added may need anything.
         self.needs_every_string = list(config.patterns) != list(DEFAULT_PATTERNS)
+        self._prefilter: Any = None
+        if self.needs_every_string:
+            self._patterns(False)  # the user's patterns: a bad one is an error now, not a failed redaction later
+        else:
+            # Compiling every pattern takes milliseconds, a dump's fixed cost; with the default patterns it waits for
+            # the first value that the pre-filter passes (most dumps have none).
+            from pyheapdump import _native
+
+            self._prefilter = _native.SecretFilter([s.encode("utf-8", "surrogatepass") for s in self.literals])
+
+    def _patterns(self, as_bytes: bool) -> list[re.Pattern[Any]]:
+        compiled = self._compiled.get(as_bytes)
+        if compiled is None:
+            compiled = [re.compile(source.encode("utf-8") if as_bytes else source) for source in self._sources]
+            self._compiled[as_bytes] = compiled
+        return compiled
 
     @staticmethod
     def _replace(match: re.Match[Any], as_bytes: bool) -> Any:
@@ -100,8 +115,10 @@ class Redactor:
 
     def redact(self, value: str | bytes) -> str | bytes | None:
         as_bytes = isinstance(value, bytes)
+        if self._prefilter is not None and not self._prefilter.may_hold_secret(value):
+            return None
         total = 0
-        for pattern in self._bytes_patterns if as_bytes else self._patterns:
+        for pattern in self._patterns(as_bytes):
             value, replaced = pattern.subn(lambda m: self._replace(m, as_bytes), value)  # type: ignore[call-overload]
             total += replaced
         if not total:

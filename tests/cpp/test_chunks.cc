@@ -234,11 +234,11 @@ std::vector<size_t> RecordsPerChunk(std::string_view file) {
   for (const Framing& c : ParseFraming(file)) {
     size_t n = 0;
     if (c.kind == static_cast<uint32_t>(ChunkKind::kRecords)) {
-      std::istringstream in(Decompress(file, c));
-      RecordInputArchive archive(in);
-      while (StreamRemaining(in) > 0) {
-        Record r;
-        archive(r);
+      std::string raw = Decompress(file, c);
+      EXPECT_EQ(static_cast<uint8_t>(raw.at(0)), kRecordsCompact);  // the writer writes the 1.1 layout
+      Cursor cursor(std::string_view(raw).substr(1));
+      while (!cursor.AtEnd()) {
+        LoadCompactRecord(cursor);
         ++n;
       }
     }
@@ -296,7 +296,8 @@ class FileBuilder {
   uint64_t chunks_ = 0;
 };
 
-// The raw bytes of a RECORDS chunk, as the writer lays them out: cereal's endianness marker, then records.
+// The raw bytes of a RECORDS chunk as format 1.0 laid them out (and 1.1 readers still read): cereal's endianness
+// marker, then records.
 std::string RecordsRaw(const std::vector<Record>& records) {
   std::ostringstream out;
   {
@@ -369,7 +370,7 @@ TEST_F(ChunkFiles, WriterCountsRecordsRawBytesAndFileBytes) {
   uint64_t raw = 0;
   for (const Record& r : written) {
     ASSERT_TRUE((*writer)->AppendRecord(r).ok());
-    raw += 53 + r.items.bytes.size() + r.attrs.bytes.size() + r.data.bytes.size();
+    raw += CompactRecordSize(r);
   }
   ASSERT_TRUE((*writer)->Commit(kSummaryJson).ok());
   EXPECT_EQ((*writer)->records_written(), written.size());
@@ -413,7 +414,7 @@ TEST_F(ChunkFiles, HeaderAndSummaryJsonAreReadThroughThePreambleAndTheFooter) {
   auto reader = OpenOrDie(path_);
   ASSERT_TRUE(reader);
   EXPECT_EQ(reader->major(), 1);
-  EXPECT_EQ(reader->minor(), 0);
+  EXPECT_EQ(reader->minor(), 1);
   absl::StatusOr<std::string> header = reader->ReadHeaderJson();
   ASSERT_TRUE(header.ok()) << header.status();
   EXPECT_EQ(*header, kHeaderJson);
@@ -437,7 +438,7 @@ TEST_F(ChunkFiles, FileFollowsTheSpecsPreambleChunkHeadersAndFooter) {
   WriteDump(path_, MakeRecords(5000, 6));
   std::string file = ReadFile(path_);
   EXPECT_EQ(file.compare(0, 12, std::string(kMagic, 12)), 0);
-  EXPECT_EQ(LE32(file, 12), 1u);  // major 1, minor 0
+  EXPECT_EQ(LE32(file, 12), 1u | (1u << 16));  // major 1, minor 1
   std::vector<Framing> chunks = ParseFraming(file);
   ASSERT_GE(chunks.size(), 3u);
   EXPECT_EQ(chunks.front().offset, kPreambleSize);
@@ -692,7 +693,7 @@ TEST_F(ChunkFiles, UnknownChunkKindInAFileOfAKnownVersionIsReportedAsDamage) {
 class DamagedDumps : public ChunkFiles {
  protected:
   void SetUp() override {
-    written_ = MakeRecords(12000, 11);
+    written_ = MakeRecords(20000, 11);  // enough compact records for 4+ chunks
     WriteDump(path_, written_);
     file_ = ReadFile(path_);
     framing_ = ParseFraming(file_);
@@ -1013,6 +1014,50 @@ TEST_F(ChunkFiles, ChunkThatIsNotZlibIsDamaged) {
   EXPECT_TRUE(absl::StrContains(Warnings(*reader), absl::StrCat("chunk #1 (RECORDS) at offset ", file.offset(1),
                                                                 ": damaged (zlib error: incorrect header check)")))
       << Warnings(*reader);
+}
+
+// The raw bytes of a RECORDS chunk as format 1.1 writes them: the compact marker, then compact records.
+std::string CompactRecordsRaw(const std::vector<Record>& records) {
+  std::string raw(1, static_cast<char>(kRecordsCompact));
+  for (const Record& r : records) {
+    size_t start = raw.size();
+    raw.resize(start + CompactRecordSize(r));
+    StoreCompactRecord(&raw[start], r);
+  }
+  return raw;
+}
+
+TEST_F(ChunkFiles, CerealAndCompactRecordsChunksAreReadSideBySide) {
+  std::vector<Record> written = MakeRecords(6, 40);
+  WriteFile(path_, FileBuilder()
+                       .Chunk(ChunkKind::kHeader, "{}")
+                       .Chunk(ChunkKind::kRecords, RecordsRaw({written.begin(), written.begin() + 3}))
+                       .Chunk(ChunkKind::kRecords, CompactRecordsRaw({written.begin() + 3, written.end()}))
+                       .Chunk(ChunkKind::kSummary, "{}")
+                       .Footer()
+                       .bytes());
+  auto reader = OpenOrDie(path_);
+  ASSERT_TRUE(reader);
+  std::vector<Record> read = ReadRecords(*reader);
+  ASSERT_EQ(read.size(), written.size());
+  for (size_t i = 0; i < read.size(); ++i) ExpectSameRecord(read[i], written[i]);
+  EXPECT_TRUE(reader->warnings().empty()) << Warnings(*reader);
+}
+
+TEST_F(ChunkFiles, CompactRecordCutShortIsAWarningAndTheRecordsBeforeItAreKept) {
+  std::vector<Record> records = MakeRecords(3, 41);
+  std::string raw = CompactRecordsRaw(records);
+  raw.resize(raw.size() - 2);  // inside the last record's data
+  WriteFile(path_, FileBuilder()
+                       .Chunk(ChunkKind::kHeader, "{}")
+                       .Chunk(ChunkKind::kRecords, raw)
+                       .Chunk(ChunkKind::kSummary, "{}")
+                       .Footer()
+                       .bytes());
+  auto reader = OpenOrDie(path_);
+  ASSERT_TRUE(reader);
+  EXPECT_EQ(ReadRecords(*reader).size(), 2u);
+  EXPECT_TRUE(absl::StrContains(Warnings(*reader), "record 3 of the chunk does not decode")) << Warnings(*reader);
 }
 
 TEST_F(ChunkFiles, RecordsChunkWithoutTheLittleEndianMarkerIsDamaged) {

@@ -288,5 +288,70 @@ TEST(RecordSerialization, RecordCutShortThrowsCerealException) {
   EXPECT_THROW(archive(read), cereal::Exception);
 }
 
+std::string SerializeCompact(const Record& r) {
+  std::string out(CompactRecordSize(r), '\0');
+  EXPECT_EQ(StoreCompactRecord(out.data(), r), out.data() + out.size());
+  return out;
+}
+
+TEST(CompactRecord, LayoutIsTheSpecsFieldOrderInVarints) {
+  Record r;
+  r.id = 300;
+  r.kind = Kind::kStr;
+  r.type_id = 9;
+  r.flags = 1;
+  r.size = 0x10;
+  r.data.bytes = "hi";
+  // id, kind, type_id, flags, size, then three varint-length blobs.
+  EXPECT_EQ(Hex(SerializeCompact(r)),
+            "ac02"
+            "04"
+            "09"
+            "01"
+            "10"
+            "00"
+            "00"
+            "02"
+            "6869");
+}
+
+TEST(CompactRecord, RoundTripsEveryFieldAndUnknownKinds) {
+  Record written = SampleRecord();
+  written.id = UINT64_MAX;
+  written.kind = static_cast<Kind>(200);
+  std::string bytes = SerializeCompact(written);
+  Cursor in(bytes);
+  Record read = LoadCompactRecord(in);
+  EXPECT_TRUE(in.AtEnd());
+  EXPECT_EQ(read.id, written.id);
+  EXPECT_EQ(static_cast<uint8_t>(read.kind), 200);
+  EXPECT_EQ(read.type_id, written.type_id);
+  EXPECT_EQ(read.flags, written.flags);
+  EXPECT_EQ(read.size, written.size);
+  EXPECT_EQ(read.items.bytes, written.items.bytes);
+  EXPECT_EQ(read.attrs.bytes, written.attrs.bytes);
+  EXPECT_EQ(read.data.bytes, written.data.bytes);
+}
+
+TEST(CompactRecord, EveryTruncationAndAHostileLengthThrowFormatError) {
+  std::string bytes = SerializeCompact(SampleRecord());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    Cursor in(std::string_view(bytes).substr(0, n));
+    EXPECT_THROW(LoadCompactRecord(in), FormatError) << n;
+  }
+  Record r;
+  std::string hostile = SerializeCompact(r);
+  hostile.resize(hostile.size() - 1);
+  hostile += "\xff\xff\xff\xff\x0f";  // a data length of 4 GiB in a record of a few bytes
+  Cursor in(hostile);
+  EXPECT_THROW(LoadCompactRecord(in), FormatError);
+}
+
+TEST(CompactRecord, FlagsWiderThan32BitsAreRefused) {
+  std::string bytes = "\x01\x04\x00\x80\x80\x80\x80\x10\x00\x00\x00\x00";
+  Cursor in(bytes);
+  EXPECT_THROW(LoadCompactRecord(in), FormatError);
+}
+
 }  // namespace
 }  // namespace pyheapdump

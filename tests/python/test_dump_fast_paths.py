@@ -81,6 +81,58 @@ def test_reduce_found_once_per_type_gives_what_obj_reduce_ex_gives(tmp_path, mon
     assert str(loaded["amount"]) == "-12345.678900" and isinstance(loaded["amount"], decimal.Decimal)
 
 
+VALUES_PROGRAM = """
+import datetime, decimal, sys, pyheapdump
+
+class MyDatetime(datetime.datetime):
+    pass
+
+def run():
+    tz = datetime.timezone(datetime.timedelta(hours=5, minutes=30), "IST")
+    values = [
+        datetime.datetime(2024, 2, 29, 13, 45, 7, 123456),
+        datetime.datetime(2021, 11, 7, 1, 30, fold=1),
+        datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc),
+        datetime.datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=tz, fold=1),
+        datetime.date(1999, 12, 31),
+        datetime.time(23, 59, 59, 999999),
+        datetime.time(1, 2, 3, 4, tzinfo=tz, fold=1),
+        datetime.timedelta(days=-3, seconds=5, microseconds=7),
+        datetime.timedelta.max,
+        decimal.Decimal("-12345.678900"),
+        decimal.Decimal("-0"),
+        decimal.Decimal("NaN123"),
+        decimal.Decimal("-sNaN"),
+        decimal.Decimal("-Infinity"),
+        decimal.Decimal("1E+999999"),
+        MyDatetime(2024, 1, 2, 3, 4, 5),
+    ]
+    for value in values:
+        print(repr(value.__reduce_ex__(4)))
+    pyheapdump.save_dump(sys.argv[1], threads=False)
+if __name__ == "__main__":
+    run()
+"""
+
+
+def test_datetime_and_decimal_reduce_to_what_their_reduce_ex_gives(tmp_path, monkeypatch):
+    """The walker builds these reduce tuples from the objects' fields; the loaded copy must be the very value."""
+    program = tmp_path / "values_program.py"
+    program.write_text(VALUES_PROGRAM)
+    dump = tmp_path / "values.heapdump"
+    made = subprocess.run([sys.executable, str(program), str(dump)], capture_output=True, text=True, timeout=120,
+                          env=child_env(), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    monkeypatch.syspath_prepend(str(tmp_path))
+    loaded = pyheapdump.load_dump(dump, trusted=True).threads[0].frames[-1].f_locals["values"]
+    reduced = made.stdout.splitlines()
+    assert len(loaded) == len(reduced) == 16
+    for value, expected in zip(loaded[:-1], reduced[:-1], strict=True):
+        assert repr(value.__reduce_ex__(4)) == expected
+    assert [getattr(value, "fold", 0) for value in loaded[:7]] == [0, 1, 0, 1, 0, 0, 1]
+    assert type(loaded[-1]).__name__ == "MyDatetime" and loaded[-1] == datetime.datetime(2024, 1, 2, 3, 4, 5)
+
+
 SIZES_PROGRAM = r"""
 import sys, pyheapdump
 def run():

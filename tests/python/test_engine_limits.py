@@ -122,6 +122,19 @@ def test_a_limit_that_stops_the_walk_before_anything_says_so_when_loading(tmp_pa
         pyheapdump.load_dump(path)
 
 
+def test_a_time_limit_that_passes_before_the_first_object_still_gives_the_threads(tmp_path: Path) -> None:
+    """The root, the threads and their frames are written past the time limit; what the frames hold is cut."""
+    dump, scene = dump_with(tmp_path, crowd=10, time_limit=1e-9)
+    assert dump.metadata["limits_hit"] == ["time_limit"]
+    assert dump.current_thread.frames[-1].f_code.co_name == "main"
+    assert [frame.f_code.co_name for frame in dump.current_thread.frames] == ["<module>", "main"]
+    assert {"long_list", "long_dict", "items", "crowd"} <= set(scene)  # the frame's names survive
+    assert_cut_placeholder(scene["crowd"], "builtins", "list", "time_limit")
+    assert_cut_placeholder(scene["long_dict"], "builtins", "dict", "time_limit")
+    assert dump.metadata["objects"] < 500
+    assert dump.warnings == []
+
+
 def test_unknown_limits_are_refused_before_anything_is_written(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="max_object"):
         pyheapdump.save_dump(tmp_path / "x.heapdump", max_object=10)
