@@ -76,7 +76,9 @@ def test_under_an_address_space_limit_an_explicit_dump_raises_dump_memory_error_
         tmp_path: Path, spare_mib: int) -> None:
     out, _ = _low_memory(tmp_path, "explicit", spare_mib)
     failed = next(line for line in out.splitlines() if line.startswith("dump failed:"))
-    assert failed.startswith("dump failed: DumpMemoryError: the dump ran out of memory after ")
+    # how far the walk got depends on what the walker sets up first: at 10 MiB it may be nothing at all
+    assert failed.startswith("dump failed: DumpMemoryError: the dump ran out of memory "), failed
+    assert " after " in failed or " before its first object" in failed, failed
     assert "and was not written" in failed and "max_objects=" in failed and "max_bytes=" in failed
 
 
