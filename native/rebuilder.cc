@@ -536,26 +536,24 @@ OwnedRef Rebuilder::HandlerMake(const Record& record, bool shell) {
   return made;
 }
 
-bool Rebuilder::InstanceClass(uint64_t type_id, PyObject** cls) {
-  auto found = instance_classes_.find(type_id);
-  if (found == instance_classes_.end()) {
-    OwnedRef answer = CallHandler("_surrogate_instance_class", type_id);
-    if (!answer) return false;
-    found = instance_classes_.emplace(type_id, answer.get() == Py_None ? OwnedRef() : answer).first;
+bool Rebuilder::AskHandlerOnce(absl::flat_hash_map<uint64_t, OwnedRef>& answers, const char* method, uint64_t id,
+                               PyObject** answer) {
+  auto found = answers.find(id);
+  if (found == answers.end()) {
+    OwnedRef asked = CallHandler(method, id);
+    if (!asked) return false;
+    found = answers.emplace(id, asked.get() == Py_None ? OwnedRef() : asked).first;
   }
-  *cls = found->second.get();
+  *answer = found->second.get();
   return true;
 }
 
+bool Rebuilder::InstanceClass(uint64_t type_id, PyObject** cls) {
+  return AskHandlerOnce(instance_classes_, "_surrogate_instance_class", type_id, cls);
+}
+
 bool Rebuilder::ReduceCallable(uint64_t callable_id, PyObject** callable) {
-  auto found = reduce_callables_.find(callable_id);
-  if (found == reduce_callables_.end()) {
-    OwnedRef answer = CallHandler("_fast_reduce_callable", callable_id);
-    if (!answer) return false;
-    found = reduce_callables_.emplace(callable_id, answer.get() == Py_None ? OwnedRef() : answer).first;
-  }
-  *callable = found->second.get();
-  return true;
+  return AskHandlerOnce(reduce_callables_, "_fast_reduce_callable", callable_id, callable);
 }
 
 // ---- fills ----

@@ -94,6 +94,9 @@ class Rebuilder {
   OwnedRef CallHandler(const char* method, uint64_t a);
   OwnedRef CallHandler(const char* method, uint64_t a, uint64_t b);
   OwnedRef HandlerMake(const Record& record, bool shell);
+  // The handler's answer for id, asked once: *answer is borrowed, nullptr when the handler said None.
+  bool AskHandlerOnce(absl::flat_hash_map<uint64_t, OwnedRef>& answers, const char* method, uint64_t id,
+                      PyObject** answer);
   bool InstanceClass(uint64_t type_id, PyObject** cls);  // *cls: borrowed, nullptr for the general path
   bool ReduceCallable(uint64_t callable_id, PyObject** callable);
   void DeferNative(uint64_t oid, FillKind kind, PyObject* target, bool hashing);
