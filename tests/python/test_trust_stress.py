@@ -66,7 +66,7 @@ def _low_memory(tmp_path: Path, how: str, spare_mib: int = 10) -> tuple[str, str
     dumps.mkdir()
     result = run_python([PROGRAMS / "trust_stress.py", "lowmem", dumps, spare_mib, how], cwd=tmp_path, timeout=120)
     assert result.returncode == 1, result.stderr  # the program's own uncaught error, not a crash
-    assert "ValueError: the program's own error (300000 records)" in result.stderr
+    assert "ValueError: the program's own error (1000000 records)" in result.stderr
     assert list(dumps.iterdir()) == []  # no dump, no temporary file
     return result.stdout, result.stderr
 

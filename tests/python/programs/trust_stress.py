@@ -382,7 +382,7 @@ def limit_address_space(spare_mib: int) -> None:
 
 
 def lowmem(directory: Path, spare_mib: int, how: str = "explicit") -> None:
-    heap = [{"key": i, "value": [i, str(i)]} for i in range(300_000)]
+    heap = [{"key": i, "value": [i, str(i)]} for i in range(1_000_000)]
     if how == "hook":
         pyheapdump.install(directory, threads=False)
     logger = logging.getLogger("lowmem")
