@@ -532,11 +532,12 @@ absl::Status DumpFileReader::ForEachInChunks(ChunkKind kind, const char* what, D
       if (marker == kRecordsCompact) {
         Cursor cursor(std::string_view(raw_.get() + 1, raw_size_ - 1));
         uint64_t decoded = 0;
+        uint64_t previous_id = 0;  // compact records store their id after the previous one's
         while (!cursor.AtEnd()) {
-          std::optional<decltype(decode_compact(cursor))> item;
+          std::optional<decltype(decode_compact(cursor, previous_id))> item;
           std::string error;
           try {
-            item.emplace(decode_compact(cursor));
+            item.emplace(decode_compact(cursor, previous_id));
           } catch (const FormatError& e) {
             error = e.what();
           } catch (const std::bad_alloc&) {
@@ -593,7 +594,12 @@ absl::Status DumpFileReader::ForEachRecord(const std::function<absl::Status(Reco
         buffer.Consume(parser.consumed());
         return record;
       },
-      [](Cursor& cursor) { return LoadCompactRecord(cursor); }, on_record);
+      [](Cursor& cursor, uint64_t& previous_id) {
+        Record record = LoadCompactRecord(cursor, previous_id);
+        previous_id = record.id;
+        return record;
+      },
+      on_record);
 }
 
 absl::Status DumpFileReader::ForEachSource(

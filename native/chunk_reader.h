@@ -95,9 +95,9 @@ class DumpFileReader {
   absl::StatusOr<std::string> ReadJsonChunk(uint64_t offset, ChunkKind kind, uint64_t end);
   std::string Describe(size_t index) const;
   void Warn(std::string message);
-  // For every intact chunk of `kind`: decode(archive) reads one item of a cereal chunk and decode_compact(cursor) one
-  // of a compact chunk (nullptr: the kind has no compact layout), each throwing on malformed input; deliver(item)
-  // hands it to the caller; `what` names an item in warnings.
+  // For every intact chunk of `kind`: decode(archive) reads one item of a cereal chunk and decode_compact(cursor,
+  // previous_id) one of a compact chunk (nullptr: the kind has no compact layout), each throwing on malformed input;
+  // deliver(item) hands it to the caller; `what` names an item in warnings.
   template <class Decode, class DecodeCompact, class Deliver>
   absl::Status ForEachInChunks(ChunkKind kind, const char* what, Decode&& decode, DecodeCompact&& decode_compact,
                                Deliver&& deliver);

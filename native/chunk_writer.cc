@@ -92,6 +92,7 @@ class DumpFileWriter::PendingChunk {
   explicit PendingChunk(ChunkKind kind) : kind_(kind), sink_(raw_), stream_(&sink_) { Reserve(); }
 
   ChunkKind kind() const { return kind_; }
+  uint64_t last_id() const { return last_id_; }
   // Bytes in the chunk so far. Records are written in place past the string's size (see Tail): used_ counts them.
   size_t size() const { return used_ ? used_ : raw_.size(); }
   bool empty() const { return size() == 0; }
@@ -116,8 +117,9 @@ class DumpFileWriter::PendingChunk {
       used_ = 1;
     }
     char* start = Tail(bound);
-    size_t size = static_cast<size_t>(StoreCompactRecord(start, record) - start);
+    size_t size = static_cast<size_t>(StoreCompactRecord(start, record, last_id_) - start);
     used_ += size;
+    last_id_ = record.id;
     return size;
   }
 
@@ -125,6 +127,7 @@ class DumpFileWriter::PendingChunk {
     archive_.reset();
     raw_.clear();
     used_ = 0;
+    last_id_ = 0;
     // One huge record must not pin a huge buffer for the rest of the dump.
     if (raw_.capacity() > 4 * kTargetChunkRaw) {
       raw_.shrink_to_fit();
@@ -154,7 +157,8 @@ class DumpFileWriter::PendingChunk {
 
   ChunkKind kind_;
   std::string raw_;
-  size_t used_ = 0;  // RECORDS chunks: the bytes of raw_ written so far (raw_ may be longer, see Tail)
+  uint64_t last_id_ = 0;  // RECORDS chunks: the id of the last record written, which the next one's id is stored after
+  size_t used_ = 0;       // RECORDS chunks: the bytes of raw_ written so far (raw_ may be longer, see Tail)
   StringSink sink_;
   std::ostream stream_;
   std::optional<cereal::PortableBinaryOutputArchive> archive_;  // declared last: destroyed before the stream
@@ -402,7 +406,7 @@ absl::Status DumpFileWriter::Append(const AnyRecord& record) {
   // A bound on the record's size is a sum; its exact size takes a pass over every varint, wanted only near a limit.
   size_t bound = CompactRecordBound(record);
   if (bound + 1 > kMaxRawPerChunk || records_->size() + bound > kMaxRawPerChunk) {
-    size_t exact = CompactRecordSize(record);
+    size_t exact = CompactRecordSize(record, records_->last_id());
     // The chunk also holds the one-byte layout marker.
     if (exact + 1 > kMaxRawPerChunk) {
       return absl::InvalidArgumentError(absl::StrFormat(

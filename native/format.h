@@ -283,7 +283,11 @@ struct Record {
 };
 
 // ---- compact records (format 1.1, docs/format.md "Records") ----
-// varint id | u8 kind | varint type_id | varint flags | varint size | items, attrs, data: each a varint length + bytes
+// varint id delta | u8 kind | varint type_id | varint flags | varint size | items, attrs, data: each a varint length +
+// bytes. The id is stored as ZigZag(id - the previous record's id in the chunk, 0 for the first): the walker writes
+// records in id order, so it is one byte where the id itself takes three.
+
+inline uint64_t IdDelta(uint64_t id, uint64_t previous_id) { return ZigZag(static_cast<int64_t>(id - previous_id)); }
 
 // A record as the walker holds it while writing: the items and attrs blobs as a count plus the values after it, and
 // every byte in buffers of the caller's, so that it is written without first being gathered into a Record.
@@ -302,11 +306,11 @@ struct RecordView {
 
 namespace compact_internal {
 
-inline size_t FieldsSize(uint64_t id, uint64_t type_id, uint32_t flags, uint64_t size) {
-  return VarintSize(id) + 1 + VarintSize(type_id) + VarintSize(flags) + VarintSize(size);
+inline size_t FieldsSize(uint64_t id_delta, uint64_t type_id, uint32_t flags, uint64_t size) {
+  return VarintSize(id_delta) + 1 + VarintSize(type_id) + VarintSize(flags) + VarintSize(size);
 }
-inline char* StoreFields(char* out, uint64_t id, Kind kind, uint64_t type_id, uint32_t flags, uint64_t size) {
-  out = StoreVarint(out, id);
+inline char* StoreFields(char* out, uint64_t id_delta, Kind kind, uint64_t type_id, uint32_t flags, uint64_t size) {
+  out = StoreVarint(out, id_delta);
   *out++ = static_cast<char>(static_cast<uint8_t>(kind));
   out = StoreVarint(out, type_id);
   out = StoreVarint(out, flags);
@@ -331,15 +335,15 @@ inline char* StoreCountedBlob(char* out, uint64_t count, std::string_view values
 
 }  // namespace compact_internal
 
-inline size_t CompactRecordSize(const Record& r) {
+inline size_t CompactRecordSize(const Record& r, uint64_t previous_id = 0) {
   using namespace compact_internal;
-  return FieldsSize(r.id, r.type_id, r.flags, r.size) + BlobSize(r.items.bytes.size()) +
+  return FieldsSize(IdDelta(r.id, previous_id), r.type_id, r.flags, r.size) + BlobSize(r.items.bytes.size()) +
          BlobSize(r.attrs.bytes.size()) + BlobSize(r.data.bytes.size());
 }
 
-inline size_t CompactRecordSize(const RecordView& r) {
+inline size_t CompactRecordSize(const RecordView& r, uint64_t previous_id = 0) {
   using namespace compact_internal;
-  return FieldsSize(r.id, r.type_id, r.flags, r.size) + CountedBlobSize(r.item_count, r.items) +
+  return FieldsSize(IdDelta(r.id, previous_id), r.type_id, r.flags, r.size) + CountedBlobSize(r.item_count, r.items) +
          CountedBlobSize(r.attr_count, r.attrs) + BlobSize(r.data.size());
 }
 
@@ -351,28 +355,29 @@ inline size_t CompactRecordBound(const RecordView& r) {
   return 10 + 1 + 10 + 5 + 10 + 5 * 10 + r.items.size() + r.attrs.size() + r.data.size();
 }
 
-// Writes the record at out (CompactRecordSize(r) bytes of room), returns the byte after it.
-inline char* StoreCompactRecord(char* out, const Record& r) {
+// Writes the record at out (CompactRecordSize(r, previous_id) bytes of room), returns the byte after it.
+inline char* StoreCompactRecord(char* out, const Record& r, uint64_t previous_id = 0) {
   using namespace compact_internal;
-  out = StoreFields(out, r.id, r.kind, r.type_id, r.flags, r.size);
+  out = StoreFields(out, IdDelta(r.id, previous_id), r.kind, r.type_id, r.flags, r.size);
   out = StoreBlob(out, r.items.bytes);
   out = StoreBlob(out, r.attrs.bytes);
   return StoreBlob(out, r.data.bytes);
 }
 
-inline char* StoreCompactRecord(char* out, const RecordView& r) {
+inline char* StoreCompactRecord(char* out, const RecordView& r, uint64_t previous_id = 0) {
   using namespace compact_internal;
-  out = StoreFields(out, r.id, r.kind, r.type_id, r.flags, r.size);
+  out = StoreFields(out, IdDelta(r.id, previous_id), r.kind, r.type_id, r.flags, r.size);
   out = StoreCountedBlob(out, r.item_count, r.items);
   out = StoreCountedBlob(out, r.attr_count, r.attrs);
   return StoreBlob(out, r.data);
 }
 
 // Reads one compact record; throws FormatError on malformed input (lengths are checked before allocating).
-inline Record LoadCompactRecord(Cursor& in) {
+// previous_id: the id of the chunk's record before this one, 0 for the first.
+inline Record LoadCompactRecord(Cursor& in, uint64_t previous_id = 0) {
   Record r;
-  r.id = in.Varint();
-  r.kind = static_cast<Kind>(in.Byte());  // unknown kinds are kept, as in load(Record)
+  r.id = previous_id + static_cast<uint64_t>(UnZigZag(in.Varint()));  // wraps as the writer's subtraction did
+  r.kind = static_cast<Kind>(in.Byte());                              // unknown kinds are kept, as in load(Record)
   r.type_id = in.Varint();
   uint64_t flags = in.Varint();
   if (flags > UINT32_MAX) throw FormatError("record flags wider than 32 bits");

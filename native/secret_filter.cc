@@ -76,7 +76,8 @@ bool DefaultPatternStartsAt(std::string_view text, size_t position, bool case_fo
     case '=':
       return case_folds_beyond_ascii || KeyNameBefore(text, position);
     case '-':
-      return HasAt(text, position, "-----");  // a private key block
+      // A private key block; most dashes are single (a name, a date), found without a compare.
+      return left >= 5 && text[position + 1] == '-' && HasAt(text, position, "-----");
     case 'A':
       return left >= 20 && (HasAt(text, position, "AKIA") || HasAt(text, position, "ASIA"));
     case 'g':
@@ -129,7 +130,8 @@ bool SecretFilter::MayHoldSecret(std::string_view text, bool is_str) const {
 bool SecretFilter::MatchesDefaultPatterns(std::string_view text, bool is_str) const {
   if (text.size() < kShortestDefaultMatch) return false;
   // A bytes pattern folds ASCII case only; a str pattern folds some non-ASCII letters to ASCII ones too.
-  int case_folds_beyond_ascii = is_str ? -1 : 0;  // -1: not known yet
+  int case_folds_beyond_ascii = is_str ? -1 : 0;             // -1: not known yet
+  bool may_be_token = text.size() >= kShortestEntropyToken;  // shorter text holds no high-entropy token
   size_t run = 0;  // length of the current run of token characters, and which classes it holds
   uint8_t run_classes = 0;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -139,6 +141,7 @@ bool SecretFilter::MatchesDefaultPatterns(std::string_view text, bool is_str) co
         case_folds_beyond_ascii = HasNonAscii(text);
       if (DefaultPatternStartsAt(text, i, case_folds_beyond_ascii > 0)) return true;
     }
+    if (!may_be_token) continue;
     if (classes & kToken) {
       ++run;
       run_classes |= classes;

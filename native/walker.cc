@@ -12,6 +12,8 @@ constexpr uint64_t kTimeCheckEvery = 1024;
 constexpr uint64_t kLargestCutRecord = 128;
 // Classes are kept even past max_objects (a cut object still names its class) up to this many more records.
 constexpr uint64_t kClassAllowance = 100'000;
+// The skeleton depth of what frames and code objects hold: past the root's lists and dicts (depths 0 to 3).
+constexpr int kBeyondRootDepth = 4;
 // The longest str a frame's locals or globals dict keeps in the skeleton (its keys are names).
 constexpr Py_ssize_t kLongestSkeletonName = 200;
 
@@ -67,8 +69,10 @@ Walker::Walker(DumpFileWriter& writer, WalkLimits limits, PyObject* policy_callb
       policy_callback_(OwnedRef::Borrow(policy_callback)),
       redact_every_string_(redact_every_string),
       secret_filter_(std::move(redact_literals)),
-      // Room for a quarter million objects before the first rehash.
-      memo_(std::min<uint64_t>(limits.max_objects, 1u << 18)) {
+      // Room for 32k shared objects before the first rehash: a larger table costs page faults in every dump.
+      memo_(std::min<uint64_t>(limits.max_objects, 1u << 15)) {
+  // Queue entries keep ids in 55 bits; no heap holds 2^54 objects, so this bound never cuts anything real.
+  limits_.max_objects = std::min<uint64_t>(limits_.max_objects, 1ull << 54);
   if (redactor && redactor != Py_None) redactor_ = OwnedRef::Borrow(redactor);
   LookupKnownTypes();
 }
@@ -76,7 +80,7 @@ Walker::Walker(DumpFileWriter& writer, WalkLimits limits, PyObject* policy_callb
 Walker::~Walker() {
   for (const auto& [obj, id] : memo_) Py_DECREF(obj);
   for (const Queued& queued : queue_) {
-    if (queued.unshared) Py_DECREF(queued.obj);  // a walk that ended early
+    if (queued.unshared()) Py_DECREF(queued.obj);  // a walk that ended early
   }
 }
 
@@ -168,7 +172,7 @@ uint64_t Walker::Enqueue(PyObject* obj) {
       child_skeleton_ == kNotSkeleton) {
     uint64_t id = next_id_++;
     Py_INCREF(obj);  // released once its record is written
-    queue_.push_back({obj, id, kNotSkeleton, true});
+    queue_.emplace_back(obj, id, kNotSkeleton, true);
     return id;
   }
   // One probe for both questions (seen before? where to put it?): the memo is large and its probes miss the cache.
@@ -192,7 +196,7 @@ uint64_t Walker::Enqueue(PyObject* obj) {
   it->second = id;
   if (exempt_from_limits_) exempt_.insert(obj);
   Py_INCREF(obj);  // released by ~Walker
-  queue_.push_back({obj, id, skeleton, false});
+  queue_.emplace_back(obj, id, skeleton, false);
   return id;
 }
 
@@ -413,8 +417,10 @@ uint64_t Walker::CutRecordBudget() const {
 }
 
 Walker::SkeletonChildren Walker::ExtendsSkeleton(PyObject* obj, uint8_t depth) {
-  // The root dict, its threads and extra_stacks lists, each thread's dict and its frames list (_roots.py).
-  if (depth <= 3 && (PyDict_CheckExact(obj) || PyList_CheckExact(obj))) return SkeletonChildren::kAll;
+  // The root dict (0), its threads and extra_stacks lists (1), each thread's dict (2) and its frames list (3), as
+  // _roots.py builds them.
+  bool root_structure = depth == 0 || depth == 2 ? PyDict_CheckExact(obj) : depth <= 3 && PyList_CheckExact(obj);
+  if (root_structure) return SkeletonChildren::kAll;
   // A frame's code, locals, globals and back frame; a code object's names.
   if (PyFrame_Check(obj) || PyCode_Check(obj)) return SkeletonChildren::kAll;
   // A frame's locals and globals: the names, not what they hold.
@@ -438,8 +444,12 @@ absl::Status Walker::Walk(PyObject* root) {
   child_skeleton_ = kNotSkeleton;
   skeleton_children_ = SkeletonChildren::kNone;
   while (!queue_.empty()) {
-    auto [obj, id, skeleton, unshared] = queue_.front();
+    Queued queued = queue_.front();
     queue_.pop_front();
+    PyObject* obj = queued.obj;
+    uint64_t id = queued.id();
+    uint8_t skeleton = queued.skeleton();
+    bool unshared = queued.unshared();
     OwnedRef unshared_ref = unshared ? OwnedRef::Steal(obj) : OwnedRef();  // released when this object is done
     if (OverBudget() && skeleton == kNotSkeleton && !PyType_Check(obj) && !exempt_.contains(obj)) {
       // Objects queued before the stop get a small record naming their class, within an allowance; past it they
@@ -454,7 +464,12 @@ absl::Status Walker::Walk(PyObject* root) {
     } else {
       if (skeleton < kNotSkeleton - 1) {
         skeleton_children_ = ExtendsSkeleton(obj, skeleton);
-        if (skeleton_children_ != SkeletonChildren::kNone) child_skeleton_ = static_cast<uint8_t>(skeleton + 1);
+        if (skeleton_children_ != SkeletonChildren::kNone) {
+          // What a frame or code object holds is never part of the root's own lists and dicts (depth 0 to 3), even
+          // when the frame is the root's "frame": its locals must not pass for a thread's dict.
+          bool beyond_root = PyFrame_Check(obj) || PyCode_Check(obj);
+          child_skeleton_ = static_cast<uint8_t>(std::max<int>(skeleton + 1, beyond_root ? kBeyondRootDepth : 0));
+        }
       }
       EncodeObject(obj, id);
       child_skeleton_ = kNotSkeleton;

@@ -196,11 +196,17 @@ class Walker {
   // walk does not cut it, so a dump always has its threads, their objects cut and marked. Each queued object carries
   // its depth in the skeleton, or kNotSkeleton.
   static constexpr uint8_t kNotSkeleton = 255;
+  // 16 bytes: the queue of a large heap holds hundreds of thousands (ids stay below 2^55).
   struct Queued {
-    PyObject* obj;  // a reference owned by the memo, or by this entry when `unshared`
-    uint64_t id;
-    uint8_t skeleton;
-    bool unshared;  // held by one reference only when queued: not in the memo (see Enqueue)
+    Queued(PyObject* object, uint64_t id, uint8_t skeleton, bool unshared)
+        : obj(object), bits(id | (static_cast<uint64_t>(skeleton) << 55) | (unshared ? 1ull << 63 : 0)) {}
+    uint64_t id() const { return bits & ((1ull << 55) - 1); }
+    uint8_t skeleton() const { return static_cast<uint8_t>(bits >> 55); }
+    // Held by one reference only when queued: not in the memo (see Enqueue); this entry owns a reference.
+    bool unshared() const { return bits >> 63; }
+
+    PyObject* obj;  // a reference owned by the memo, or by this entry when unshared()
+    uint64_t bits;  // id | skeleton << 55 | unshared << 63
   };
   // Which children of a skeleton object at `depth` belong to the skeleton too.
   enum class SkeletonChildren { kNone, kAll, kNames };  // kNames: short str objects only (a locals dict's keys)

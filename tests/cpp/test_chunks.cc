@@ -237,8 +237,9 @@ std::vector<size_t> RecordsPerChunk(std::string_view file) {
       std::string raw = Decompress(file, c);
       EXPECT_EQ(static_cast<uint8_t>(raw.at(0)), kRecordsCompact);  // the writer writes the 1.1 layout
       Cursor cursor(std::string_view(raw).substr(1));
+      uint64_t previous_id = 0;
       while (!cursor.AtEnd()) {
-        LoadCompactRecord(cursor);
+        previous_id = LoadCompactRecord(cursor, previous_id).id;
         ++n;
       }
     }
@@ -368,9 +369,11 @@ TEST_F(ChunkFiles, WriterCountsRecordsRawBytesAndFileBytes) {
   ASSERT_TRUE(writer.ok()) << writer.status();
   ASSERT_TRUE((*writer)->WriteHeader(kHeaderJson).ok());
   uint64_t raw = 0;
+  uint64_t previous_id = 0;  // every record here fits one chunk
   for (const Record& r : written) {
     ASSERT_TRUE((*writer)->AppendRecord(r).ok());
-    raw += CompactRecordSize(r);
+    raw += CompactRecordSize(r, previous_id);
+    previous_id = r.id;
   }
   ASSERT_TRUE((*writer)->Commit(kSummaryJson).ok());
   EXPECT_EQ((*writer)->records_written(), written.size());
@@ -1019,10 +1022,12 @@ TEST_F(ChunkFiles, ChunkThatIsNotZlibIsDamaged) {
 // The raw bytes of a RECORDS chunk as format 1.1 writes them: the compact marker, then compact records.
 std::string CompactRecordsRaw(const std::vector<Record>& records) {
   std::string raw(1, static_cast<char>(kRecordsCompact));
+  uint64_t previous_id = 0;
   for (const Record& r : records) {
     size_t start = raw.size();
-    raw.resize(start + CompactRecordSize(r));
-    StoreCompactRecord(&raw[start], r);
+    raw.resize(start + CompactRecordSize(r, previous_id));
+    StoreCompactRecord(&raw[start], r, previous_id);
+    previous_id = r.id;
   }
   return raw;
 }

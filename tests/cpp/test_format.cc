@@ -302,9 +302,9 @@ TEST(CompactRecord, LayoutIsTheSpecsFieldOrderInVarints) {
   r.flags = 1;
   r.size = 0x10;
   r.data.bytes = "hi";
-  // id, kind, type_id, flags, size, then three varint-length blobs.
+  // ZigZag(id - 0), kind, type_id, flags, size, then three varint-length blobs.
   EXPECT_EQ(Hex(SerializeCompact(r)),
-            "ac02"
+            "d804"
             "04"
             "09"
             "01"
@@ -313,6 +313,20 @@ TEST(CompactRecord, LayoutIsTheSpecsFieldOrderInVarints) {
             "00"
             "02"
             "6869");
+}
+
+TEST(CompactRecord, IdIsStoredAfterThePreviousRecordsId) {
+  Record r;
+  r.id = 301;
+  std::string out(CompactRecordSize(r, 300), '\0');
+  StoreCompactRecord(out.data(), r, 300);
+  EXPECT_EQ(Hex(out).substr(0, 2), "02");  // ZigZag(+1)
+  Cursor in(out);
+  EXPECT_EQ(LoadCompactRecord(in, 300).id, 301u);
+  std::string back(CompactRecordSize(r, 5000), '\0');
+  StoreCompactRecord(back.data(), r, 5000);  // an id below the previous one: a negative delta
+  Cursor back_in(back);
+  EXPECT_EQ(LoadCompactRecord(back_in, 5000).id, 301u);
 }
 
 TEST(CompactRecord, RoundTripsEveryFieldAndUnknownKinds) {

@@ -7,6 +7,7 @@ tests/python/programs/engine_limits.py holds a 5000-item list, a 3000-entry dict
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,17 @@ def test_a_time_limit_that_passes_before_the_first_object_still_gives_the_thread
     assert_cut_placeholder(scene["long_dict"], "builtins", "dict", "time_limit")
     assert dump.metadata["objects"] < 500
     assert dump.warnings == []
+
+
+def test_the_frame_given_to_save_dump_keeps_its_names_past_the_time_limit_but_not_its_values(tmp_path: Path) -> None:
+    """The root's "frame" is skeleton, but what its locals hold is not, however close to the root it sits."""
+    crowd = [[index] for index in range(1000)]
+    path = tmp_path / "frame.heapdump"
+    pyheapdump.save_dump(path, frame=sys._getframe(), threads=False, time_limit=1e-9)
+    dump = pyheapdump.load_dump(path)
+    assert dump.frame is not None and dump.frame.f_code.co_name == sys._getframe().f_code.co_name
+    assert_cut_placeholder(dump.frame.f_locals["crowd"], "builtins", "list", "time_limit")
+    assert len(crowd) == 1000
 
 
 def test_unknown_limits_are_refused_before_anything_is_written(tmp_path: Path) -> None:

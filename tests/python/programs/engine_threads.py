@@ -8,6 +8,7 @@ the main thread waits for it. The tests find lines by the `# NAME_LINE` markers.
 import json
 import sys
 import threading
+import time
 
 import pyheapdump
 
@@ -33,8 +34,25 @@ def nested_worker(depth):
 started = threading.Semaphore(0)
 
 
+def wait_until_main_joins():
+    """Until the main thread's `main` frame is on its join line: a dumper that runs first would find it in start()."""
+    marker = "# MAIN_" + "JOIN_LINE"  # spelled in two parts: the tests look for the whole marker in this file
+    with open(__file__) as source:
+        join_line = next(number for number, line in enumerate(source, 1) if line.rstrip().endswith(marker))
+    main_ident = threading.main_thread().ident
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        frame = sys._current_frames().get(main_ident)
+        while frame is not None and frame.f_code.co_name != "main":
+            frame = frame.f_back
+        if frame is not None and frame.f_lineno == join_line:
+            return
+        time.sleep(0.001)
+
+
 def dump_from_worker(path):
     dumper_local = "the dumping thread's local"
+    wait_until_main_joins()
     pyheapdump.save_dump(path)  # WORKER_DUMP_LINE
     return dumper_local
 
