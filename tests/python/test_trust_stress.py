@@ -71,7 +71,7 @@ def _low_memory(tmp_path: Path, how: str, spare_mib: int = 10) -> tuple[str, str
     return result.stdout, result.stderr
 
 
-@pytest.mark.parametrize("spare_mib", [10, 30])  # out of memory at once, or part way through the walk
+@pytest.mark.parametrize("spare_mib", [4, 12])  # out of memory at once, or part way through the walk
 def test_under_an_address_space_limit_an_explicit_dump_raises_dump_memory_error_and_leaves_no_file(
         tmp_path: Path, spare_mib: int) -> None:
     out, _ = _low_memory(tmp_path, "explicit", spare_mib)
