@@ -442,4 +442,96 @@ void load(Archive& ar, Record& r) {
   r.kind = static_cast<Kind>(kind);
 }
 
+// ---- format 1.1: the compact record, as cereal serializes it ----
+//
+// A 1.1 record is the cereal (portable binary) serialization of CompactRecord below. The writer and the reader do not
+// run cereal per record: StoreCompactRecord and LoadCompactRecord write and read the very same bytes straight from
+// the chunk buffer, which tests/cpp/test_format.cc checks against cereal's archives byte for byte.
+
+// An unsigned integer as a LEB128 varint (Cursor::Varint's encoding).
+struct VarintField {
+  uint64_t value = 0;
+};
+
+template <class Archive>
+void save(Archive& ar, const VarintField& field) {
+  char bytes[10];
+  size_t length = 0;
+  uint64_t v = field.value;
+  while (v >= 0x80) {
+    bytes[length++] = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  bytes[length++] = static_cast<char>(v);
+  ar(cereal::binary_data(bytes, length));
+}
+
+template <class Archive>
+void load(Archive& ar, VarintField& field) {
+  field.value = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    uint8_t byte = 0;
+    ar(cereal::binary_data(&byte, 1));
+    if (shift == 63 && byte > 1) throw FormatError("varint overflows 64 bits");
+    field.value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return;
+  }
+  throw FormatError("varint longer than 10 bytes");
+}
+
+// A blob of the compact layout: a varint length, then the bytes.
+struct CompactBlob {
+  std::string* bytes;
+};
+
+template <class Archive>
+void save(Archive& ar, const CompactBlob& blob) {
+  ar(VarintField{blob.bytes->size()});
+  ar(cereal::binary_data(blob.bytes->data(), blob.bytes->size()));
+}
+
+template <class Archive>
+void load(Archive& ar, CompactBlob& blob) {
+  VarintField size;
+  ar(size);
+  if (const auto* records = dynamic_cast<const RecordInputArchive*>(&ar)) {
+    auto remaining = records->Remaining();
+    if (remaining < 0 || size.value > static_cast<uint64_t>(remaining)) throw FormatError("blob longer than its chunk");
+  } else if (size.value > kMaxChunkSize) {
+    throw FormatError("blob longer than a chunk can be");
+  }
+  blob.bytes->resize(size.value);
+  ar(cereal::binary_data(blob.bytes->data(), size.value));
+}
+
+// One record with the id of the record before it in its chunk (0 for the first): the id is stored as the ZigZag
+// difference, so a chunk's consecutive ids take one byte each.
+struct CompactRecord {
+  Record record;
+  uint64_t previous_id = 0;
+};
+
+template <class Archive>
+void save(Archive& ar, const CompactRecord& compact) {
+  Record& r = const_cast<Record&>(compact.record);  // CompactBlob points at the bytes; saving only reads them
+  ar(VarintField{IdDelta(r.id, compact.previous_id)}, static_cast<uint8_t>(r.kind), VarintField{r.type_id},
+     VarintField{r.flags}, VarintField{r.size}, CompactBlob{&r.items.bytes}, CompactBlob{&r.attrs.bytes},
+     CompactBlob{&r.data.bytes});
+}
+
+template <class Archive>
+void load(Archive& ar, CompactRecord& compact) {
+  Record& r = compact.record;
+  VarintField id_delta, type_id, flags, size;
+  uint8_t kind = 0;
+  CompactBlob items{&r.items.bytes}, attrs{&r.attrs.bytes}, data{&r.data.bytes};
+  ar(id_delta, kind, type_id, flags, size, items, attrs, data);
+  r.id = compact.previous_id + static_cast<uint64_t>(UnZigZag(id_delta.value));
+  r.kind = static_cast<Kind>(kind);
+  r.type_id = type_id.value;
+  if (flags.value > UINT32_MAX) throw FormatError("record flags wider than 32 bits");
+  r.flags = static_cast<uint32_t>(flags.value);
+  r.size = size.value;
+}
+
 }  // namespace pyheapdump
