@@ -334,6 +334,19 @@ std::vector<Record> VariedRecords() {
   return records;
 }
 
+// The records one after the other, as the writer stores them in a chunk (after its layout byte).
+std::string StoreCompactRecords(const std::vector<Record>& records) {
+  std::string bytes;
+  uint64_t previous_id = 0;
+  for (const Record& r : records) {
+    size_t start = bytes.size();
+    bytes.resize(start + CompactRecordSize(r, previous_id));
+    StoreCompactRecord(&bytes[start], r, previous_id);
+    previous_id = r.id;
+  }
+  return bytes;
+}
+
 TEST(CompactRecord, TheWritersBytesAreCerealsPortableBinarySerializationOfCompactRecord) {
   std::vector<Record> records = VariedRecords();
   std::ostringstream cereal_out;
@@ -345,14 +358,7 @@ TEST(CompactRecord, TheWritersBytesAreCerealsPortableBinarySerializationOfCompac
       previous_id = r.id;
     }
   }
-  std::string by_hand;
-  uint64_t previous_id = 0;
-  for (const Record& r : records) {
-    size_t start = by_hand.size();
-    by_hand.resize(start + CompactRecordSize(r, previous_id));
-    StoreCompactRecord(&by_hand[start], r, previous_id);
-    previous_id = r.id;
-  }
+  std::string by_hand = StoreCompactRecords(records);
   // cereal's stream starts with its endianness marker; a RECORDS chunk has the layout byte kRecordsCompact there.
   std::string from_cereal = cereal_out.str();
   ASSERT_FALSE(from_cereal.empty());
@@ -362,18 +368,11 @@ TEST(CompactRecord, TheWritersBytesAreCerealsPortableBinarySerializationOfCompac
 
 TEST(CompactRecord, CerealReadsWhatTheReaderReadsFromTheWritersBytes) {
   std::vector<Record> records = VariedRecords();
-  std::string by_hand;
-  uint64_t previous_id = 0;
-  for (const Record& r : records) {
-    size_t start = by_hand.size();
-    by_hand.resize(start + CompactRecordSize(r, previous_id));
-    StoreCompactRecord(&by_hand[start], r, previous_id);
-    previous_id = r.id;
-  }
+  std::string by_hand = StoreCompactRecords(records);
   std::istringstream in("\x01" + by_hand);
   RecordInputArchive archive(in);
   Cursor cursor(by_hand);
-  previous_id = 0;
+  uint64_t previous_id = 0;
   for (const Record& expected : records) {
     CompactRecord through_cereal{Record{}, previous_id};
     archive(through_cereal);
