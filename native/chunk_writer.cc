@@ -209,7 +209,11 @@ class DumpFileWriter::Deflater {
 // writes (header, summary, footer) only before the first hand-over or after Drain().
 class DumpFileWriter::Pipeline {
  public:
-  explicit Pipeline(DumpFileWriter& writer) : writer_(writer) {}
+  explicit Pipeline(DumpFileWriter& writer) : writer_(writer) {
+    // Room for every buffer that can circulate, so keeping one for reuse never allocates on the compression thread:
+    // a std::bad_alloc there would end the dumped program.
+    spare_.reserve(kMaxChunksInFlight + 1);
+  }
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
   ~Pipeline() {
@@ -283,7 +287,9 @@ class DumpFileWriter::Pipeline {
       job.raw.clear();
       lock.lock();
       busy_ = false;
-      if (job.raw.capacity() <= 4 * kTargetChunkRaw) spare_.push_back(std::move(job.raw));
+      if (job.raw.capacity() <= 4 * kTargetChunkRaw && spare_.size() < spare_.capacity()) {
+        spare_.push_back(std::move(job.raw));
+      }
       if (!status.ok()) {
         // Later chunks cannot follow a missing one: drop them; the caller sees the error on its next call.
         error_ = std::move(status);
