@@ -507,32 +507,50 @@ OwnedRef Rebuilder::ItemValues(const Record& record) {
 
 // ---- the handler ----
 
-OwnedRef Rebuilder::CallHandler(const char* method, uint64_t a) {
+// Calls into the handler nest when the handler's objects need others the handler makes (a type whose record needs
+// a type, ...). A forged file can chain records so that this nests without end; each level costs Python frames and
+// C stack, and Python 3.13's C stack runs out before its recursion limit says so. Past this depth the call fails
+// with RecursionError, which the handler takes for one object's problem.
+constexpr int kMaxHandlerDepth = 200;
+
+bool Rebuilder::EnterHandler() {
   if (!handler_) {
     PyErr_SetString(PyExc_RuntimeError, "this rebuilder is closed");
-    return OwnedRef();
+    return false;
   }
-  return OwnedRef::Steal(PyObject_CallMethod(handler_.get(), method, "K", static_cast<unsigned long long>(a)));
+  if (handler_depth_ >= kMaxHandlerDepth) {
+    PyErr_SetString(PyExc_RecursionError,
+                    "the dump's records refer to each other deeper than a dump can nest "
+                    "(a damaged or forged file)");
+    return false;
+  }
+  ++handler_depth_;
+  return true;
+}
+
+OwnedRef Rebuilder::CallHandler(const char* method, uint64_t a) {
+  if (!EnterHandler()) return OwnedRef();
+  OwnedRef result =
+      OwnedRef::Steal(PyObject_CallMethod(handler_.get(), method, "K", static_cast<unsigned long long>(a)));
+  --handler_depth_;
+  return result;
 }
 
 OwnedRef Rebuilder::CallHandler(const char* method, uint64_t a, uint64_t b) {
-  if (!handler_) {
-    PyErr_SetString(PyExc_RuntimeError, "this rebuilder is closed");
-    return OwnedRef();
-  }
-  return OwnedRef::Steal(PyObject_CallMethod(handler_.get(), method, "KK", static_cast<unsigned long long>(a),
-                                             static_cast<unsigned long long>(b)));
+  if (!EnterHandler()) return OwnedRef();
+  OwnedRef result = OwnedRef::Steal(PyObject_CallMethod(
+      handler_.get(), method, "KK", static_cast<unsigned long long>(a), static_cast<unsigned long long>(b)));
+  --handler_depth_;
+  return result;
 }
 
 OwnedRef Rebuilder::HandlerMake(const Record& record, bool shell) {
-  if (!handler_) {
-    PyErr_SetString(PyExc_RuntimeError, "this rebuilder is closed");
-    return OwnedRef();
-  }
+  if (!EnterHandler()) return OwnedRef();
   making_.insert(record.id);
   OwnedRef made = OwnedRef::Steal(PyObject_CallMethod(
       handler_.get(), "_native_make", "KO", static_cast<unsigned long long>(record.id), shell ? Py_True : Py_False));
   making_.erase(record.id);
+  --handler_depth_;
   return made;
 }
 
@@ -540,15 +558,33 @@ bool Rebuilder::AskHandlerOnce(absl::flat_hash_map<uint64_t, OwnedRef>& answers,
                                PyObject** answer) {
   auto found = answers.find(id);
   if (found == answers.end()) {
+    if (asking_.contains(id)) {  // a damaged file whose answer needs itself: the general path copes
+      *answer = nullptr;
+      return true;
+    }
+    asking_.insert(id);
     OwnedRef asked = CallHandler(method, id);
-    if (!asked) return false;
-    found = answers.emplace(id, asked.get() == Py_None ? OwnedRef() : asked).first;
+    asking_.erase(id);
+    if (!asked) {
+      // A question the handler could not answer is no answer: the general path makes the object, or records why it
+      // could not. Only what must end the load goes on.
+      if (!PyErr_Occurred() || !PendingIsOneObjectsProblem()) return false;
+      PyErr_Clear();
+    }
+    found = answers.emplace(id, !asked || asked.get() == Py_None ? OwnedRef() : asked).first;
   }
   *answer = found->second.get();
   return true;
 }
 
 bool Rebuilder::InstanceClass(uint64_t type_id, PyObject** cls) {
+  // Only a CLASS record can be a type. Anything else is damage: the general path copes, without asking about a
+  // record that may lead to another and another (each one a nested call into the handler).
+  const Record* type = Find(type_id);
+  if (type == nullptr || type->kind != Kind::kClass) {
+    *cls = nullptr;
+    return true;
+  }
   return AskHandlerOnce(instance_classes_, "_surrogate_instance_class", type_id, cls);
 }
 

@@ -91,6 +91,7 @@ class Rebuilder {
   bool FinishedTuple(uint64_t oid, bool* finished);
   OwnedRef Resolve(const DecodedValue& value);
   OwnedRef ItemValues(const Record& record);  // the record's items as a list, references made
+  bool EnterHandler();                        // false, with an error set, when closed or nested too deep
   OwnedRef CallHandler(const char* method, uint64_t a);
   OwnedRef CallHandler(const char* method, uint64_t a, uint64_t b);
   OwnedRef HandlerMake(const Record& record, bool shell);
@@ -119,6 +120,8 @@ class Rebuilder {
   std::vector<Fill> pending_;  // per record position: what is left to do to finish its object
   std::vector<uint64_t> fill_order_, hash_fill_order_;
   int nesting_ = 0;
+  int handler_depth_ = 0;
+  absl::flat_hash_set<uint64_t> asking_;  // ids whose handler answer is being asked for
   bool abandoned_ = false;
   absl::flat_hash_map<uint64_t, OwnedRef> instance_classes_;  // empty ref: the general path
   absl::flat_hash_map<uint64_t, OwnedRef> reduce_callables_;  // empty ref: not callable here

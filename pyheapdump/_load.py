@@ -243,8 +243,9 @@ class Rebuilder:
             self.problems.append(f"the summary's root {root_id!r} is not a record id; used record 1")
             root_id = 1
         root = self.resolve(self.get(root_id))
-        if not isinstance(root, dict):
-            info = surrogate_base.surrogate_info(root)
+        info = surrogate_base.surrogate_info(root)
+        placeholder = info is not None and info.reason in (surrogate_base.CUT, surrogate_base.LOST)
+        if not isinstance(root, dict) or placeholder:  # a placeholder of the root dict is an (empty) dict too
             if info is not None and info.reason == surrogate_base.CUT:
                 limits = ", ".join(metadata.get("limits_hit") or ()) or "a limit"
                 raise DumpFormatError(f"{path}: the dump holds no object: {limits} stopped the walk before its "
@@ -307,10 +308,16 @@ class Rebuilder:
     def get(self, oid: int) -> Any:
         return self.core.get(oid)
 
+    def _type_object(self, type_id: int) -> Any:
+        """The object of a type reference, or None when the record it names is not a CLASS: a damaged or forged
+        file, whose "type" may lead on to another record and another, each one made inside the making of the last."""
+        record = self.records.get(type_id)
+        return self.get(type_id) if record is not None and record[1] == CLASS else None
+
     def _surrogate_instance_class(self, type_id: int) -> type | None:
         """For the core: the surrogate class whose instances need nothing but their state, or None for the general
         path (asked once per class)."""
-        candidate = self.get(type_id)
+        candidate = self._type_object(type_id)
         plain = isinstance(candidate, type) and issubclass(candidate, Surrogate) and _builtin_base(candidate) is None
         return candidate if plain else None
 
@@ -412,7 +419,7 @@ class Rebuilder:
     def _cut(self, reason: int, class_id: int) -> Any:
         module, qualname = self._class_name(class_id) if class_id else ("builtins", "object")
         cls = surrogate_class(module, qualname, reason=surrogate_base.CUT)
-        obj = object.__new__(cls)
+        obj = surrogate_base.new_instance(cls)
         reason_name = CUT_REASONS.get(reason, f"reason {reason}")
         attach_info(obj, SurrogateInfo(module, qualname, surrogate_base.CUT, f"not dumped: {reason_name}",
                                        f"<{module}.{qualname} not dumped: {reason_name} reached>"))
@@ -438,7 +445,7 @@ class Rebuilder:
                        state: dict[str, Any] | None = None, facts: Any = None,
                        value_args: tuple[Any, ...] = ()) -> Any:
         module, qualname, cls, builtin = self._surrogate_type(record[2], record[1], reason)
-        if builtin is not None and builtin not in (tuple, frozenset):
+        if builtin is not None:
             obj = builtin.__new__(cls, *value_args)
         else:
             obj = object.__new__(cls)
@@ -467,7 +474,7 @@ class Rebuilder:
     # ---- classes ----
 
     def _surrogate_class_of(self, type_id: int) -> type:
-        cls = self.get(type_id)
+        cls = self._type_object(type_id)
         if isinstance(cls, type) and issubclass(cls, Surrogate):
             return cls
         module, qualname = self._class_name(type_id)
@@ -592,7 +599,7 @@ class Rebuilder:
         return tuple(values)
 
     def _container_subclass(self, record: tuple[Any, ...], base: type, values: list[Any]) -> Any:
-        cls = self.get(record[2])
+        cls = self._type_object(record[2])
         if not isinstance(cls, type) or not issubclass(cls, base):
             cls = surrogate_class(*self._class_name(record[2]), base)
         obj = base.__new__(cls, values)
@@ -617,7 +624,7 @@ class Rebuilder:
         )
 
     def _exception_class(self, type_id: int) -> type[BaseException]:
-        cls = self.get(type_id) if type_id else Exception
+        cls = self._type_object(type_id) if type_id else Exception
         if isinstance(cls, type) and issubclass(cls, BaseException):
             return cls
         module, qualname = self._class_name(type_id)
@@ -893,7 +900,7 @@ class Rebuilder:
             if record[3] & FLAG_TRUNCATED:
                 return self._truncated(record, base, (), len(record[5]) // 2 if kind == DICT else len(record[5]))
             return base()
-        cls = self.get(type_id)
+        cls = self._type_object(type_id)
         if not isinstance(cls, type) or not issubclass(cls, base) or not (
             issubclass(cls, Surrogate) or self._class_allowed(cls)
         ):
@@ -931,7 +938,7 @@ class Rebuilder:
 
     def _instance_shell(self, record: tuple[Any, ...]) -> Any:
         oid, _, type_id, _, _, _, _, attrs, attr_refs, _ = record
-        cls = self.get(type_id) if type_id else None
+        cls = self._type_object(type_id) if type_id else None
         if isinstance(cls, type) and not issubclass(cls, Surrogate) and self._class_allowed(cls):
             try:
                 obj = object.__new__(cls)

@@ -7,6 +7,7 @@ from that builtin too: a surrogate of a dict subclass is still a mapping, one of
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import threading
 import weakref
@@ -115,7 +116,8 @@ class SurrogateFunction(Surrogate):
     def __repr__(self) -> str:
         state = self.__dict__
         code = state.get("__code__")
-        where = f" at {code.co_filename}:{code.co_firstlineno}" if code is not None else ""
+        filename, line = getattr(code, "co_filename", None), getattr(code, "co_firstlineno", None)
+        where = f" at {filename}:{line}" if filename is not None else ""  # a damaged dump may hold anything there
         return f"<surrogate function {state.get('__module__', '?')}.{state.get('__qualname__', '?')}{where}>"
 
 
@@ -182,15 +184,34 @@ def surrogate_info(obj: Any) -> SurrogateInfo | None:
 
 
 def _content_repr(qualname: str, builtin_base: type) -> Any:
-    """A container surrogate shows its contents, like the original's default repr would."""
+    """A container surrogate shows its contents, like the original's default repr would; an empty one that stands for
+    an object the dump did not hold (cut by a limit, lost) shows what its info says instead."""
 
     def __repr__(self: Any) -> str:
+        if not builtin_base.__len__(self):
+            info = surrogate_info(self)
+            if info is not None and info.repr:
+                return info.repr
         name = qualname.rpartition(".")[2]
         inner = builtin_base.__repr__(self)
         # set's and frozenset's own repr already names a subclass: Tags({1, 2}), not Tags(Tags({1, 2}))
         return inner if inner.startswith(f"{name}(") else f"{name}({inner})"
 
     return __repr__
+
+
+_BUILTINS_BY_NAME: dict[str, type] = {
+    "list": list, "dict": dict, "set": set, "frozenset": frozenset, "tuple": tuple, "str": str, "bytes": bytes,
+    "deque": collections.deque,
+}
+
+
+def new_instance(cls: type) -> Any:
+    """An empty instance of a surrogate class, made by the builtin it derives from (object.__new__ refuses those)."""
+    for klass in cls.__mro__:
+        if klass in _BUILTINS_BY_NAME.values():
+            return klass.__new__(cls)
+    return object.__new__(cls)
 
 
 _classes_lock = threading.Lock()
@@ -204,6 +225,11 @@ _classes: dict[tuple[str, str, type, str], type] = {}
 def surrogate_class(module: str, qualname: str, builtin_base: type | None = None,
                     attributes: dict[str, Any] | None = None, reason: str = NOT_TRUSTED) -> type:
     """The surrogate class of module.qualname (made once per original, builtin base and reason, then reused)."""
+    if builtin_base is None:
+        # A class named list, dict, str, ... gets that builtin as its base: display code that picks its formatting
+        # by the type's name alone (reprlib, which pdb's `where` uses for return values) would otherwise take the
+        # surrogate for the builtin and fail on it.
+        builtin_base = _BUILTINS_BY_NAME.get(qualname.rpartition(".")[2])
     key = (module, qualname, builtin_base or object, reason)
     with _classes_lock:
         cls = _classes.get(key)
@@ -217,7 +243,7 @@ def surrogate_class(module: str, qualname: str, builtin_base: type | None = None
             }
             if builtin_base is not None and issubclass(builtin_base, BaseException):
                 namespace["__str__"] = builtin_base.__str__
-            elif builtin_base is not None:
+            elif builtin_base is not None and hasattr(builtin_base, "__len__"):
                 namespace["__repr__"] = _content_repr(qualname, builtin_base)
             try:
                 cls = type(qualname.rpartition(".")[2] or "surrogate", bases, namespace)

@@ -121,3 +121,26 @@ def test_loading_costs_a_bounded_multiple_of_the_declared_size(tmp_path: Path, s
     report = measure_load(path)
     assert report["outcome"] == "loaded" and report["warnings"] == 0, report
     assert report["peak_delta_mib"] <= MEMORY_FACTOR * declared_mib + SMALL_MIB, (declared_mib, report)
+
+
+def _typed_record(oid: int, kind: int, type_id: int, items: bytes = b"\0") -> bytes:
+    """A cereal-layout (format 1.0) record whose type is the record type_id, with no attributes or data."""
+    return struct.pack("<QBQIQ", oid, kind, type_id, 0, 0) + struct.pack("<Q", len(items)) + items + \
+        struct.pack("<Q", 1) + b"\0" + struct.pack("<Q", 0)
+
+
+@pytest.mark.parametrize("shape", ["chain", "self"])
+def test_records_whose_types_lead_on_and_on_load_without_crashing(tmp_path: Path, shape: str) -> None:
+    # A list holding an instance whose type is another instance, whose type is another, ... 5,000 deep (or one
+    # instance that is its own type). Each level made the loader's core and its Python handler call each other once
+    # more: Python 3.13 ran out of C stack (a segfault) before its recursion limit said so.
+    instance = 15
+    last = 5001 if shape == "chain" else 2
+    records = _typed_record(1, LIST, 0, items=varint(1) + b"\0" + varint(2))
+    for oid in range(2, last + 1):
+        records += _typed_record(oid, instance, oid + 1 if oid < last else oid)
+    raw = b"\x01" + records
+    path = tmp_path / f"{shape}.heapdump"
+    path.write_bytes(crafted_dump([chunk(RECORDS, zlib.compress(raw), len(raw))]))
+    report = measure_load(path)
+    assert report["outcome"] in {"loaded", "DumpFormatError"}, report
