@@ -318,6 +318,25 @@ def check_save_options(options: dict[str, Any]) -> None:
         raise TypeError(f"unknown dump options {unknown}: save_dump takes {sorted(known)}")
 
 
+def parse_limit(text: str) -> tuple[str, Any]:
+    """`NAME=VALUE` -> (name, int, float or str value), for the `--heapdump-limit` and `run --limit` options."""
+    name, sep, raw = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not name.isidentifier():
+        raise ValueError(f"a limit is NAME=VALUE (e.g. max_objects=100000), not {text!r}")
+    raw = raw.strip()
+    value: Any
+    for convert in (int, float):
+        try:
+            value = convert(raw)
+            break
+        except ValueError:
+            continue
+    else:
+        value = None if raw.lower() == "none" else raw
+    return name, value
+
+
 class DumpWriter:
     """Writes dumps for one hook family with one configuration: directory, limits, caps, directory pruning."""
 

@@ -26,9 +26,7 @@ from typing import Any
 
 import pytest
 
-from pyheapdump.hooks import DumpWriter, test_dump_path, write_quietly
-
-__all__ = ["parse_limit"]
+from pyheapdump.hooks import DumpWriter, parse_limit, test_dump_path, write_quietly
 
 _STASH_KEY = pytest.StashKey["_HeapDumpSession"]()
 
@@ -54,25 +52,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="dump only the failing test's thread, not every thread",
     )
-
-
-def parse_limit(text: str) -> tuple[str, Any]:
-    """`NAME=VALUE` -> (name, int, float or str value), for the `--heapdump-limit` and `run --limit` options."""
-    name, sep, raw = text.partition("=")
-    name = name.strip().replace("-", "_")
-    if not sep or not name.isidentifier():
-        raise ValueError(f"a limit is NAME=VALUE (e.g. max_objects=100000), not {text!r}")
-    raw = raw.strip()
-    value: Any
-    for convert in (int, float):
-        try:
-            value = convert(raw)
-            break
-        except ValueError:
-            continue
-    else:
-        value = None if raw.lower() == "none" else raw
-    return name, value
 
 
 class _HeapDumpSession:

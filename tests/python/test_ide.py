@@ -4,6 +4,7 @@ crashing program; `pyheapdump debug --pydevd` against a fake PyCharm debug serve
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import re
 import shutil
@@ -58,13 +59,15 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 class Server:
     """`python -m pyheapdump serve` in a subprocess, its output read line by line on a thread."""
 
-    def __init__(self, dump: Path, *options: str) -> None:
+    def __init__(self, dump: Path, *options: str, python: str | os.PathLike[str] | None = None,
+                 env: dict[str, str] | None = None, cwd: str | os.PathLike[str] | None = None) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pyheapdump", "serve", str(dump), "--port", "0", *options],
+            [str(python or sys.executable), "-m", "pyheapdump", "serve", str(dump), "--port", "0", *options],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=child_env(),
+            env=env if env is not None else child_env(),
+            cwd=cwd,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stderr = ""
@@ -130,8 +133,8 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(dump: Path, *options: str) -> Iterator[Server]:
-    server = Server(dump, *options)
+def serving(dump: Path, *options: str, **process: Any) -> Iterator[Server]:
+    server = Server(dump, *options, **process)
     try:
         yield server
     finally:
