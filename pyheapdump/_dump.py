@@ -20,7 +20,7 @@ from pyheapdump import _native, config
 from pyheapdump._policy import DumpOptions, TypePolicy
 from pyheapdump._roots import build_root, caller_frame
 from pyheapdump.errors import DumpError, DumpInProgressError, DumpMemoryError, DumpWriteError
-from pyheapdump.redaction import RedactionConfig, Redactor
+from pyheapdump.redaction import RedactionConfig, Redactor, program_names
 from pyheapdump.typesupport import qualified_name
 
 __all__ = ["save_dump", "DEFAULT_LIMITS"]
@@ -263,6 +263,8 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
         raise DumpWriteError(f"cannot write {target}: {error}") from None
     try:
         root, problems = build_root(exc=exc, frame=frame, current_top=current_top, all_threads=threads)
+        if redactor is not None:
+            redactor.exempt_program_names(program_names(_traceback_frames(exc)))
         writer.write_header(json.dumps(_header(description, reason, exc, len(root["threads"]), limits, redactor)))
         # One consistent snapshot: other threads should not run between two objects of the walk.
         previous_interval = sys.getswitchinterval()
@@ -288,6 +290,20 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
             raise DumpMemoryError(_out_of_memory_message(objects, limits)) from None
         raise
     return target
+
+
+def _traceback_frames(exc: BaseException | None) -> list[types.FrameType]:
+    """The innermost frame of each traceback in the exception's chain (their callers are reached through f_back)."""
+    frames, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        tb = BaseException.__dict__["__traceback__"].__get__(exc)
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is not None:
+            frames.append(tb.tb_frame)
+        exc = BaseException.__dict__["__cause__"].__get__(exc) or BaseException.__dict__["__context__"].__get__(exc)
+    return frames
 
 
 def _out_of_memory_message(objects: int, limits: dict[str, Any]) -> str:

@@ -36,9 +36,39 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
     r"(?P<secret>[^\s\"',;&]{4,})",
     # user:password@ in URLs.
     r"://[^/\s:@]+:(?P<secret>[^/\s@]+)@",
-    # Long high-entropy tokens: 32+ characters mixing upper case, lower case and digits.
+    # Long high-entropy tokens: 32+ characters mixing upper case, lower case and digits (see HIGH_ENTROPY_TOKEN).
     r"\b(?=[A-Za-z0-9_\-+/]*[A-Z])(?=[A-Za-z0-9_\-+/]*[a-z])(?=[A-Za-z0-9_\-+/]*[0-9])[A-Za-z0-9_\-+/]{32,}={0,2}",
 )
+# The token pattern also matches file paths whose folders have random-looking names (mktemp folders, Poetry and tox
+# environments, Nix store hashes, Bazel sandboxes, pod names): base64 secrets may hold '/', so the character class
+# cannot leave it out. A match that spans a '/' is looked at by segment (`_token_in_path`): in a URL only the segments
+# that are tokens by themselves are secrets; in a file path (a segment is a lowercase word) none is.
+HIGH_ENTROPY_TOKEN = DEFAULT_PATTERNS[-1]
+_TOKEN_SEGMENT = re.compile(r"(?=[^/]*[A-Z])(?=[^/]*[a-z])(?=[^/]*[0-9])[A-Za-z0-9_\-+=]{20,}")
+_PATH_WORD = re.compile(r"[a-z][a-z_-]{2,}")
+
+
+def _token_in_path(match: re.Match[Any]) -> list[tuple[int, int]] | None:
+    """For a token match that spans '/': the spans of its secret segments (maybe none); None when it is not a path."""
+    text = match.group(0)
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    if "/" not in text:
+        return None
+    before = match.string[: match.start()]
+    if isinstance(before, bytes):
+        before = before.decode("latin-1")
+    word_before = before.rsplit(None, 1)[-1] if before.strip() else ""
+    segments, spans, offset = text.split("/"), [], match.start()
+    for segment in segments:
+        if _TOKEN_SEGMENT.fullmatch(segment):
+            spans.append((offset, offset + len(segment)))
+        offset += len(segment) + 1
+    if "://" in word_before:
+        return spans
+    if any(_PATH_WORD.fullmatch(segment) for segment in segments):
+        return []
+    return None
 
 
 @dataclasses.dataclass
@@ -83,6 +113,9 @@ class Redactor:
         self._sources = [re.escape(s) for s in self.literals] + list(config.patterns)
         self._compiled: dict[bool, list[re.Pattern[Any]]] = {}
         self.count = 0
+        # Strings that are never secrets whatever they look like: code filenames, module names and paths
+        # (`exempt_program_names`); the walker meets them as str values like any other.
+        self.exempt: set[str] = set()
         # The walker's C++ pre-filter knows what the default patterns and the literals need; a pattern the user
         # added may need anything.
         self.needs_every_string = list(config.patterns) != list(DEFAULT_PATTERNS)
@@ -103,28 +136,35 @@ class Redactor:
             self._compiled[as_bytes] = compiled
         return compiled
 
-    @staticmethod
-    def _replace(match: re.Match[Any], as_bytes: bool) -> Any:
-        start, end = match.span("secret") if "secret" in match.re.groupindex else match.span()
-        whole = match.group(0)
-        secret = match.string[start:end]
-        offset = match.start()
-        mark = placeholder(secret)
-        replacement = mark.encode("ascii") if as_bytes else mark
-        return whole[: start - offset] + replacement + whole[end - offset :]
+    def exempt_program_names(self, names: Iterable[str]) -> None:
+        """Never redacts these exact strings (a code object's filename, a module's name or file)."""
+        self.exempt.update(name for name in names if isinstance(name, str))
+
+    def _replace(self, match: re.Match[Any], as_bytes: bool) -> Any:
+        spans = None
+        if match.re.pattern in (HIGH_ENTROPY_TOKEN, HIGH_ENTROPY_TOKEN.encode()):
+            spans = _token_in_path(match)
+        if spans is None:
+            spans = [match.span("secret") if "secret" in match.re.groupindex else match.span()]
+        whole, offset = match.group(0), match.start()
+        # Right to left, so the offsets of the spans still to replace stay valid.
+        for start, end in reversed(spans):
+            self.count += 1
+            mark = placeholder(match.string[start:end])
+            replacement = mark.encode("ascii") if as_bytes else mark
+            whole = whole[: start - offset] + replacement + whole[end - offset :]
+        return whole
 
     def redact(self, value: str | bytes) -> str | bytes | None:
         as_bytes = isinstance(value, bytes)
         if self._prefilter is not None and not self._prefilter.may_hold_secret(value):
             return None
-        total = 0
-        for pattern in self._patterns(as_bytes):
-            value, replaced = pattern.subn(lambda m: self._replace(m, as_bytes), value)  # type: ignore[call-overload]
-            total += replaced
-        if not total:
+        if not as_bytes and value in self.exempt:
             return None
-        self.count += total
-        return value
+        before = self.count
+        for pattern in self._patterns(as_bytes):
+            value = pattern.sub(lambda m: self._replace(m, as_bytes), value)
+        return value if self.count != before else None
 
     def redact_text(self, value: str) -> str:
         redacted = self.redact(value)
@@ -132,3 +172,22 @@ class Redactor:
 
     def redact_all(self, values: Iterable[str]) -> list[str]:
         return [self.redact_text(v) for v in values]
+
+
+def program_names(frames: Iterable[Any] = ()) -> set[str]:
+    """What names the running program's code and modules: module names and files, sys.path entries, and the
+    filenames of the code on every thread's stack and of `frames` (the exception's traceback), with their callers.
+    Read from dicts and C attributes only, so no module's `__getattr__` runs."""
+    import sys
+
+    names: set[str] = {entry for entry in sys.path if isinstance(entry, str)}
+    for name, module in list(sys.modules.items()):
+        names.add(name)
+        namespace = getattr(module, "__dict__", None) if isinstance(module, type(sys)) else None
+        if isinstance(namespace, dict):
+            names.update(value for key in ("__file__", "__cached__") if isinstance(value := namespace.get(key), str))
+    for frame in [*sys._current_frames().values(), *frames]:
+        while frame is not None:
+            names.add(frame.f_code.co_filename)
+            frame = frame.f_back
+    return names

@@ -9,7 +9,7 @@ from debug_support import child_env
 
 import pyheapdump
 import pyheapdump.config
-from pyheapdump.redaction import RedactionConfig, placeholder
+from pyheapdump.redaction import RedactionConfig, Redactor, placeholder
 
 GITHUB_TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0" * 2
 PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\n"
@@ -105,3 +105,52 @@ def test_info_says_whether_redaction_was_on(tmp_path):
                            timeout=60, cwd=tmp_path, env=child_env())
     assert shown.returncode == 0, shown.stderr
     assert "redact" in shown.stdout.lower()
+
+
+# Paths of the kind production machines are full of: random-looking folder names are not secrets.
+PRODUCTION_PATHS = [
+    "/tmp/x.CuM7KC/p/tests/python/programs/engine_scene.py",
+    "/tmp/pytest-of-root/pytest-3/Q7bX2mK9wR4tZ8vN1cLp0/app/handlers/orders.py",
+    "/root/.cache/pypoetry/virtualenvs/orders-AbC12dEf-py3.11/lib/python3.11/site-packages/flask/app.py",
+    "/nix/store/3x7k9a2b8c1d0e5f6g7h8i9j0k1l2m3n-python3-3.11.7/lib/python3.11/json/decoder.py",
+    "/home/ci/.cache/bazel/_bazel_ci/9f8e7d6c5b4a39281706f5e4d3c2b1a0/execroot/__main__/bazel-out/k8-fastbuild/bin/app.py",
+    "/var/lib/kubelet/pods/7d9f8b6c-4x2k-9pQ1-Rz7m-AbC123dEf456/volumes/app/worker.py",
+]
+
+
+def test_paths_with_random_looking_folders_are_not_taken_for_secrets():
+    redactor = Redactor(RedactionConfig(), environ={})
+    for path in PRODUCTION_PATHS:
+        assert redactor.redact(path) is None, path
+        assert redactor.redact(f"File \"{path}\", line 12, in handle") is None, path
+    token = "Zq8kLmN3pQ7rStUvWx2yA4bC6dE8fG0hJ"
+    assert redactor.redact(f"https://api.example.com/v1/{token}/items") == (
+        f"https://api.example.com/v1/{placeholder(token)}/items")
+    assert redactor.redact(token) == placeholder(token)
+
+
+def test_a_program_in_a_random_looking_folder_keeps_its_filenames_and_module_names(tmp_path):
+    home = tmp_path / "x.CuM7KC" / "Q7bX2mK9wR4tZ8vN1cLp0srv"
+    package = home / "svc_Zq8kLmN3pQ7rStUvWx2yA4bC6dE8"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "handlers.py").write_text(
+        "import sys, pyheapdump\n"
+        "def handle(order):\n"
+        "    here = __file__\n"
+        "    return pyheapdump.save_dump(sys.argv[1], threads=False)\n")
+    (home / "main.py").write_text(
+        "from svc_Zq8kLmN3pQ7rStUvWx2yA4bC6dE8 import handlers\n"
+        "handlers.handle({'id': 7})\n")
+    target = tmp_path / "paths.heapdump"
+    subprocess.run([sys.executable, str(home / "main.py"), str(target)], check=True, env=child_env(), timeout=60,
+                   cwd=home)
+    dump = pyheapdump.load_dump(target)
+    frames = dump.threads[0].frames
+    handler = frames[-1]
+    assert handler.f_code.co_filename == str(package / "handlers.py")
+    assert frames[0].f_code.co_filename == str(home / "main.py")
+    assert handler.f_locals["here"] == str(package / "handlers.py")
+    assert handler.f_globals["__name__"] == "svc_Zq8kLmN3pQ7rStUvWx2yA4bC6dE8.handlers"
+    assert str(package / "handlers.py") in dump.sources
+    assert pyheapdump.read_header(target)["main_file"] == str(home / "main.py")

@@ -97,7 +97,7 @@ EDGE_SECRETS = [
     "xoxb-1234567890",  # exactly xox?- + 10
     "eyJabcdefgh.eyJabcdefgh.abcdefgh",  # the shortest JWT
     "Ab1" + "x" * 29,  # 32 characters mixing upper case, lower case and digits
-    "a/b+c-d_e" * 3 + "Z9zzz",  # the same with the token pattern's punctuation
+    "a/" + "b+c-d_eZ9" * 4,  # the same with the token pattern's punctuation (one segment a token by itself)
     "pwd=abcd",
     "AUTH=abcd",
     "api_key'=abcd",  # a quote between the name and the '='
