@@ -26,6 +26,7 @@ ends as soon as the frames are captured.
 from __future__ import annotations
 
 import _thread
+import builtins
 import dataclasses
 import functools
 import sys
@@ -412,7 +413,18 @@ def _local_names(frame: DumpedFrame) -> list[str]:
 
 
 def _globals_of(frame: DumpedFrame) -> dict[str, Any]:
-    return frame.f_globals if isinstance(frame.f_globals, dict) else {}
+    global_vars = frame.f_globals if isinstance(frame.f_globals, dict) else {}
+    _use_real_builtins(global_vars)
+    return global_vars
+
+
+def _use_real_builtins(global_vars: dict[str, Any]) -> None:
+    """A re-enacted frame takes its builtins from its globals' `__builtins__`. An imported module's globals hold the
+    dumped process's builtins dict, which a safe load fills with surrogates (so `getattr`, `print` or `import` typed in
+    pdb would raise RebuildError): the frames get this interpreter's own builtins instead, in every mode."""
+    dumped = global_vars.get("__builtins__")
+    if dumped is not builtins and dumped is not builtins.__dict__:
+        global_vars["__builtins__"] = builtins
 
 
 def _module_level(frame: DumpedFrame) -> bool:

@@ -230,3 +230,18 @@ def test_pdbpp_session_has_the_same_stacks_and_commands(crash: tuple[Path, Path,
     assert "(Pdb++) " in out
     assert "'c,oops'" in out and "backup-worker" in out and "'nightly-backup'" in out
     assert "*** continue: this is a heap dump, not a running program" in out
+
+
+def test_safe_pdb_in_an_imported_modules_frame_has_this_interpreters_builtins(tmp_path: Path) -> None:
+    dump = tmp_path / "builtins.heapdump"
+    program = Path(__file__).resolve().parent / "programs" / "builtins_crash.py"
+    made = subprocess.run([sys.executable, str(program), str(dump)], capture_output=True, text=True,
+                          timeout=120, env=child_env(), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    out = session(dump, 'p getattr(first, "email")', 'p hasattr(first, "email")', "p sorted(vars(first))",
+                  "print(len(customers))", "p next(iter(customers)).email", "import json", "p json.dumps([1, 2])",
+                  "p isinstance(customers, list)", "q")
+    assert "accounts.py" in out and "close_account()" in out
+    assert "(Pdb) 'ada@example.com'\n(Pdb) True\n(Pdb) ['email']\n(Pdb) 2\n(Pdb) 'ada@example.com'\n" in out, out
+    assert "(Pdb) '[1, 2]'\n(Pdb) True\n" in out, out
+    assert "RebuildError" not in out

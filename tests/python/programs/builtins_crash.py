@@ -1,0 +1,11 @@
+"""Crashes inside an imported module and dumps there (tests/python/test_debugger.py: builtins in safe-mode pdb)."""
+
+import sys
+
+import pyheapdump
+from builtins_app.accounts import Customer, close_account
+
+try:
+    close_account([Customer("ada@example.com"), Customer("bob@example.com")])
+except LookupError:
+    pyheapdump.save_dump(sys.argv[1])
