@@ -422,7 +422,7 @@ def _use_real_builtins(global_vars: dict[str, Any]) -> None:
     """A re-enacted frame takes its builtins from its globals' `__builtins__`. An imported module's globals hold the
     dumped process's builtins dict, which a safe load fills with surrogates (so `getattr`, `print` or `import` typed in
     pdb would raise RebuildError): the frames get this interpreter's own builtins instead, in every mode."""
-    dumped = global_vars.get("__builtins__")
+    dumped = global_vars.get("__builtins__", builtins)  # without the key, a function takes the caller's builtins
     if dumped is not builtins and dumped is not builtins.__dict__:
         global_vars["__builtins__"] = builtins
 
