@@ -216,6 +216,11 @@ def save_dump(
         exc = None
     current_top = caller_frame()
     target = _resolve_path(path, directory)
+    if directory is not None and path is None:
+        try:  # as the hooks do: a dump directory named in the program's configuration may not exist yet
+            os.makedirs(target.parent, exist_ok=True)
+        except OSError as error:
+            raise DumpWriteError(f"cannot make the dump directory {target.parent}: {error}") from None
     effective_limits = {**DEFAULT_LIMITS, **limits}
     policy = TypePolicy(DumpOptions(call_user_reduce=call_user_reduce, call_user_repr=call_user_repr))
     redactor = _redactor(redact)

@@ -37,7 +37,7 @@ from pyheapdump.surrogates.base import (
     surrogate_class,
 )
 from pyheapdump.surrogates.truncated import truncated
-from pyheapdump.typesupport import support_named
+from pyheapdump.typesupport import DumpedAnswer, support_for_type_name, support_named
 
 __all__ = ["load_dump", "read_header", "DumpLoadWarning"]
 
@@ -885,9 +885,11 @@ class Rebuilder:
                     attach_info(obj, SurrogateInfo(info.module, info.qualname, info.reason, info.detail, info.repr,
                                                    facts))
                 if isinstance(facts, dict):
+                    support = support_for_type_name(info.original) if info is not None else None
+                    answers = support.answers if support is not None else ()
                     for key, value in facts.items():
                         if isinstance(key, str) and key not in obj.__dict__:
-                            obj.__dict__[key] = value
+                            obj.__dict__[key] = DumpedAnswer(key, value) if key in answers else value
 
         if state or facts_ref:
             self._defer(oid, fill)

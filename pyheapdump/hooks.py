@@ -983,7 +983,7 @@ class DumpOnError:
 
 
 def dump_on_error(
-    func: Callable[..., Any] | None = None,
+    func: Callable[..., Any] | str | os.PathLike[str] | None = None,
     /,
     *,
     directory: str | os.PathLike[str] | None = None,
@@ -996,18 +996,22 @@ def dump_on_error(
 ) -> Any:
     """Dump when a block or a function raises, then let the exception go on.
 
-    As a decorator: `@dump_on_error` or `@dump_on_error(directory=...)` on a function, a coroutine function or a
+    As a decorator: `@dump_on_error`, `@dump_on_error("/var/dumps")` or `@dump_on_error(directory=...)` on a function, a coroutine function or a
     generator function. As a context manager: `with dump_on_error(): ...` or `async with dump_on_error(): ...`.
     Exceptions in `exclude` and task cancellation (asyncio.CancelledError) never dump. The dump counts against the
     process-wide caps (see `install()`); the directory defaults to `$PYHEAPDUMP_DIR`, else the engine's default.
     """
+    if isinstance(func, (str, os.PathLike)):  # @dump_on_error("/var/dumps"), as install("/var/dumps") reads
+        if directory is not None:
+            raise TypeError("dump_on_error() got the directory twice: positionally and as directory=")
+        func, directory = None, func
     # The process-wide caps as install() set them: only pruning, threads and limits are dump_on_error's own.
     writer = CaptureOptions(keep=keep, keep_bytes=keep_bytes, threads=threads, limits=limits).writer(
         directory, _GLOBAL_BUDGET)
     guard = DumpOnError(writer, _check_exclude(exclude), description)
     if func is not None:
         if not callable(func):
-            raise TypeError(f"dump_on_error() takes a function or keyword options, not {func!r}")
+            raise TypeError(f"dump_on_error() takes a function, a directory or keyword options, not {func!r}")
         return guard(func)
     return guard
 

@@ -28,6 +28,8 @@ class TypeSupport:
     - `safe`: rebuild may run when loading an untrusted dump (it calls nothing the dump names).
     - `facts_only`: the state is a dict of facts shown on a surrogate (a lock's locked state, a file's name),
       not a way to rebuild the object.
+    - `answers`: the facts that the original gives through a method of the same name (a lock's `locked()`): the
+      surrogate answers that call with the dumped value, so the user's usual call works and nothing is shadowed.
     """
 
     name: str
@@ -36,6 +38,7 @@ class TypeSupport:
     rebuild: Callable[[Any], Any] | None = None
     safe: bool = False
     facts_only: bool = False
+    answers: tuple[str, ...] = ()
 
     def type_names(self) -> set[str]:
         return {t if isinstance(t, str) else f"{t.__module__}.{t.__qualname__}" for t in self.types}
@@ -85,6 +88,29 @@ def _load_builtin_supports() -> None:
 def support_named(name: str) -> TypeSupport | None:
     _load_builtin_supports()
     return _by_name.get(name)
+
+
+def support_for_type_name(type_name: str) -> TypeSupport | None:
+    """The support registered for the class named "module.qualname" (a loaded surrogate's original)."""
+    _load_builtin_supports()
+    return _by_type_name.get(type_name)
+
+
+class DumpedAnswer:
+    """What a method of the original answered when the dump was taken (see `TypeSupport.answers`); calling it
+    returns that answer, whatever the arguments, and runs nothing."""
+
+    __slots__ = ("name", "value")
+
+    def __init__(self, name: str, value: Any) -> None:
+        self.name = name
+        self.value = value
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"<{self.name}() answered {self.value!r} when dumped>"
 
 
 def support_for_class(cls: type) -> TypeSupport | None:

@@ -1,7 +1,7 @@
 """Locks: whether they were held when the dump was taken (and by which thread, for re-entrant locks).
 
-A lock cannot be rebuilt meaningfully in another process; it loads as a surrogate whose `locked` (and `owner`,
-`count`) attributes say its state.
+A lock cannot be rebuilt meaningfully in another process; it loads as a surrogate whose `locked()` answers as the lock
+did when dumped, and whose `owner` and `count` attributes (re-entrant locks) say who held it how often.
 """
 
 from __future__ import annotations
@@ -28,6 +28,6 @@ def rlock_facts(lock: Any) -> dict[str, Any]:
 
 
 SUPPORTS = (
-    TypeSupport("lock", ("_thread.lock",), lock_facts, facts_only=True),
-    TypeSupport("rlock", ("_thread.RLock",), rlock_facts, facts_only=True),
+    TypeSupport("lock", ("_thread.lock",), lock_facts, facts_only=True, answers=("locked",)),
+    TypeSupport("rlock", ("_thread.RLock",), rlock_facts, facts_only=True, answers=("locked",)),
 )

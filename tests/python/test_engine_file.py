@@ -141,3 +141,17 @@ def test_read_header_gives_the_header_and_summary_without_loading_objects(tmp_pa
     assert {k: v for k, v in pyheapdump.read_header(damaged).items() if k not in ("warnings", "file_size")} == {
         k: v for k, v in header.items() if k not in ("warnings", "file_size")}
     json.dumps(header)  # plain JSON data, ready for a tool to print
+
+
+def test_save_dump_makes_the_directory_it_is_told_to_write_into(tmp_path: Path) -> None:
+    directory = tmp_path / "not" / "there" / "yet"
+    path = pyheapdump.save_dump(directory=directory, threads=False)
+    assert path.parent == directory and path.is_file()
+    assert pyheapdump.load_dump(path).threads
+
+
+def test_save_dump_into_a_directory_it_cannot_make_says_so_in_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(pyheapdump.DumpWriteError, match="cannot make the dump directory"):
+        pyheapdump.save_dump(directory=blocker / "dumps", threads=False)

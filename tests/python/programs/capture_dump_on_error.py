@@ -11,7 +11,7 @@ import pyheapdump
 directory, case = sys.argv[1], sys.argv[2]
 
 
-@pyheapdump.dump_on_error(directory=directory)
+@pyheapdump.dump_on_error(directory)  # the README's form: the directory positionally
 def convert(text):
     base = 10
     return int(text, base)
@@ -48,7 +48,7 @@ try:
     elif case == "async":
         asyncio.run(fetch_price("INITECH"))
     elif case == "with":
-        with pyheapdump.dump_on_error(directory=directory):
+        with pyheapdump.dump_on_error(directory):
             ratio = 3
             ratio / 0
     elif case == "async-with":
