@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime
 import functools
 import gc
@@ -270,7 +271,9 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
         root, problems = build_root(exc=exc, frame=frame, current_top=current_top, all_threads=threads)
         if redactor is not None:
             redactor.exempt_program_names(program_names(_traceback_frames(exc)))
-        writer.write_header(json.dumps(_header(description, reason, exc, len(root["threads"]), limits, redactor)))
+        header = _header(description, reason, exc, len(root["threads"]), limits, redactor)
+        header["extra_stacks"] = dict(collections.Counter(str(stack.get("kind")) for stack in root["extra_stacks"]))
+        writer.write_header(json.dumps(header))
         # One consistent snapshot: other threads should not run between two objects of the walk.
         previous_interval = sys.getswitchinterval()
         sys.setswitchinterval(WALK_SWITCH_INTERVAL)

@@ -4,6 +4,9 @@ display."""
 from __future__ import annotations
 
 import argparse
+import collections
+import sys
+import warnings
 from pathlib import Path
 
 from pyheapdump.errors import DumpNotFoundError
@@ -39,4 +42,26 @@ def load_dump_for(args: argparse.Namespace) -> HeapDump:
     from pyheapdump.cli._progress import run_busy
 
     require_dump_file(args.dump)
-    return run_busy(f"loading {args.dump}", lambda: load_dump(args.dump, trusted=args.trusted))
+    with warnings.catch_warnings(record=True) as problems:
+        warnings.simplefilter("always")
+        dump = run_busy(f"loading {args.dump}", lambda: load_dump(args.dump, trusted=args.trusted))
+    if problems:
+        print(problem_block(args.dump, [str(problem.message) for problem in problems]), file=sys.stderr)
+    return dump
+
+
+MAX_PROBLEM_LINES = 20
+
+
+def problem_block(dump: str, messages: list[str]) -> str:
+    """The load's problems as one block a person reads once (not Python's warning format, which ends each with a
+    line of pyheapdump's own source): one line a distinct problem, repeats counted, long lists cut."""
+    counts = collections.Counter(message.strip().splitlines()[0] if message.strip() else "?" for message in messages)
+    noun = "problem" if len(messages) == 1 else "problems"
+    lines = [f"pyheapdump: {len(messages)} {noun} loading {dump}; what they touched loads as surrogates "
+             "(pyheapdump.surrogate_info says why):"]
+    for text, count in list(counts.items())[:MAX_PROBLEM_LINES]:
+        lines.append(f"  - {text}" + (f" (x{count})" if count > 1 else ""))
+    if len(counts) > MAX_PROBLEM_LINES:
+        lines.append(f"  ... and {len(counts) - MAX_PROBLEM_LINES} more")
+    return "\n".join(lines)

@@ -97,6 +97,25 @@ def _limits(header: dict[str, Any]) -> str:
     return ", ".join(str(h) for h in hit) + (f" (cut: {cuts})" if cuts else "")
 
 
+def _task_stacks(header: dict[str, Any]) -> str | None:
+    """The asyncio tasks and greenlets dumped beside the threads, by kind (dumps before 1.0 do not say)."""
+    stacks = header.get("extra_stacks")
+    if not isinstance(stacks, dict):
+        return None
+    counts = [f"{count} {kind}{'' if count == 1 else 's'}" for kind, count in stacks.items() if isinstance(count, int)]
+    return ", ".join(counts) or "none"
+
+
+def _damage(header: dict[str, Any]) -> str | None:
+    """What the reader found wrong with the file (cut short, damaged chunks): the load recovers what is intact."""
+    problems = [str(w) for w in header.get("warnings") or []]
+    if header.get("summary_error") and not problems:
+        problems.append(str(header["summary_error"]))
+    if not problems:
+        return None
+    return "; ".join(problems) + " (the counts above are from the header; loading recovers the intact records)"
+
+
 def describe(path: Path, header: dict[str, Any]) -> list[str]:
     python = f"{header.get('python', '?')} ({header.get('implementation', '?')}) on {header.get('platform', '?')}"
     rows = [
@@ -110,6 +129,7 @@ def describe(path: Path, header: dict[str, Any]) -> list[str]:
         ("reason", header.get("reason")),
         ("exception", header.get("exception") or "none"),
         ("threads", header.get("threads")),
+        ("task stacks", _task_stacks(header)),
         (
             "size",
             f"{_size(header.get('file_size'))} on disk; {header.get('objects', '?')} objects, "
@@ -118,6 +138,7 @@ def describe(path: Path, header: dict[str, Any]) -> list[str]:
         ("limits hit", _limits(header)),
         ("redaction", "on" if header.get("redaction") else "off"),
         ("format", f"{header.get('format', '?')}, written by pyheapdump {header.get('pyheapdump', '?')}"),
+        ("damaged", _damage(header)),
     ]
     lines = [str(path)]
     lines += [f"  {name:<12} {value}" for name, value in rows if value not in (None, "")]

@@ -229,3 +229,56 @@ def test_info_orders_a_directory_by_the_time_in_each_dump_not_the_file_time(tmp_
     assert completed.returncode == 0, completed.stderr
     listed = [line for line in completed.stdout.splitlines() if line.endswith(".heapdump")]
     assert listed == [str(second), str(first)]
+
+
+def _truncated_copy(dump: Path, directory: Path) -> Path:
+    """The dump cut at two thirds of its length, like a disk that filled up or a copy that broke off."""
+    data = dump.read_bytes()
+    cut = directory / "cut-short.heapdump"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    return cut
+
+
+def test_info_on_a_truncated_dump_says_it_is_damaged(tmp_path: Path, crash: tuple[Path, Path, str]) -> None:
+    cut = _truncated_copy(crash[0], tmp_path)
+    completed = run_cli("info", cut)
+    assert completed.returncode == 0, completed.stderr
+    damaged = [line for line in completed.stdout.splitlines() if line.lstrip().startswith("damaged")]
+    assert len(damaged) == 1, completed.stdout
+    assert "truncated at byte" in damaged[0] and "loading recovers the intact records" in damaged[0]
+    assert "damaged" not in run_cli("info", crash[0]).stdout
+
+
+def test_info_counts_the_asyncio_task_stacks_beside_the_threads(tmp_path: Path) -> None:
+    program = tmp_path / "tasks.py"
+    program.write_text(
+        "import asyncio, sys, pyheapdump\n"
+        "async def wait_forever(event):\n"
+        "    await event.wait()\n"
+        "async def main():\n"
+        "    event = asyncio.Event()\n"
+        "    tasks = [asyncio.create_task(wait_forever(event)) for _ in range(3)]\n"
+        "    await asyncio.sleep(0)\n"
+        "    pyheapdump.save_dump(sys.argv[1])\n"
+        "    event.set()\n"
+        "asyncio.run(main())\n")
+    dump = tmp_path / "tasks.heapdump"
+    made = subprocess.run([sys.executable, str(program), str(dump)], env=child_env(), capture_output=True,
+                          text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    out = run_cli("info", dump).stdout
+    # the three waiting tasks and main() itself, which is running the dump
+    assert re.search(r"task stacks +4 asyncio-tasks", out), out
+
+
+def test_load_problems_are_one_readable_block_not_python_warnings(tmp_path: Path,
+                                                                  crash: tuple[Path, Path, str]) -> None:
+    cut = _truncated_copy(crash[0], tmp_path)
+    completed = run_cli("traceback", cut)
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert re.fullmatch(r"pyheapdump: \d+ problems? loading .*cut-short\.heapdump; what they touched loads as "
+                        r"surrogates \(pyheapdump\.surrogate_info says why\):", lines[0]), completed.stderr
+    assert all(line.startswith("  - ") or line.startswith("  ...") for line in lines[1:]), completed.stderr
+    assert "truncated" in completed.stderr
+    assert "warn" not in completed.stderr.lower() and ".py:" not in completed.stderr, completed.stderr
