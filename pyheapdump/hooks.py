@@ -378,7 +378,9 @@ class DumpWriter:
             return None
         if isinstance(exc, BaseException) and _already_dumped(exc) is not None:
             return None
-        if self.budget is not None and not self._spend():
+        # The caps stop a storm of failures from filling the disk; a signal is an operator asking for this dump, so
+        # it is always honoured (and still counted, so failures after it see the window as it is).
+        if self.budget is not None and not self._spend() and reason != "signal":
             return None
         if not _DUMP_LOCK.acquire(timeout=_DUMP_LOCK_TIMEOUT):
             raise DumpInProgressError(

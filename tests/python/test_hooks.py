@@ -17,6 +17,7 @@ from capture_support import (
     dumps_in,
     frame_named,
     only_dump,
+    read_dump_announcement,
     run_program,
     run_python,
     talk_to_service,
@@ -546,3 +547,27 @@ def test_a_forked_child_has_caps_of_its_own(tmp_path: Path) -> None:
     assert completed.returncode == 1  # the child's uncaught exception
     origins = sorted(pyheapdump.load_dump(path).exception.args[0] for path in dumps_in(tmp_path))
     assert origins == ["child", "parent"]
+
+
+def test_an_operators_signal_is_honoured_past_the_caps_for_failures(tmp_path: Path) -> None:
+    # install()'s default caps allow 3 dumps per 300 s; a fourth and fifth signal still dump.
+    with subprocess.Popen(
+        [sys.executable, str(PROGRAMS / "capture_signal_service.py"), str(tmp_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(),
+    ) as service:
+        try:
+            assert service.stdout.readline().strip() == "ready"
+            announced = []
+            for _ in range(5):
+                service.send_signal(signal.SIGUSR1)
+                announced.append(read_dump_announcement(service.stderr))
+            service.stdin.write("after\n")
+            service.stdin.flush()
+            assert service.stdout.readline().strip() == "handled after (1)"
+            service.stdin.close()
+            assert service.wait(timeout=60) == 0
+        finally:
+            if service.poll() is None:
+                service.kill()
+    assert len(dumps_in(tmp_path)) == 5
+    assert all("(signal)" in line for line in announced)
