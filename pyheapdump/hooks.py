@@ -998,8 +998,9 @@ def dump_on_error(
 ) -> Any:
     """Dump when a block or a function raises, then let the exception go on.
 
-    As a decorator: `@dump_on_error`, `@dump_on_error("/var/dumps")` or `@dump_on_error(directory=...)` on a function, a coroutine function or a
-    generator function. As a context manager: `with dump_on_error(): ...` or `async with dump_on_error(): ...`.
+    As a decorator: `@dump_on_error`, `@dump_on_error("/var/dumps")` or `@dump_on_error(directory=...)` on a
+    function, a coroutine function or a generator function. As a context manager: `with dump_on_error(): ...` or
+    `async with dump_on_error(): ...`.
     Exceptions in `exclude` and task cancellation (asyncio.CancelledError) never dump. The dump counts against the
     process-wide caps (see `install()`); the directory defaults to `$PYHEAPDUMP_DIR`, else the engine's default.
     """

@@ -2,8 +2,9 @@
 
 import sys
 
-import pyheapdump
 from builtins_app.accounts import Customer, close_account
+
+import pyheapdump
 
 try:
     close_account([Customer("ada@example.com"), Customer("bob@example.com")])

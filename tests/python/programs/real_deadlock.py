@@ -7,7 +7,6 @@ Every run appends to DIRECTORY/ran.log. Environment: REAL_PROGRAM_DIR, the direc
 
 import os
 import pathlib
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor

@@ -10,7 +10,6 @@ import datetime
 import enum
 import os
 import pathlib
-import sys
 
 import attrs
 import pandas
