@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -39,24 +40,31 @@ def add_trusted_argument(parser: argparse.ArgumentParser) -> None:
 def load_dump_for(args: argparse.Namespace) -> HeapDump:
     """Loads `args.dump` (safe unless --trusted) behind the progress display the subcommands share."""
     from pyheapdump import load_dump
+    from pyheapdump._load import DumpLoadWarning
     from pyheapdump.cli._progress import run_busy
 
     require_dump_file(args.dump)
     with warnings.catch_warnings(record=True) as problems:
         warnings.simplefilter("always")
         dump = run_busy(f"loading {args.dump}", lambda: load_dump(args.dump, trusted=args.trusted))
-    if problems:
-        print(problem_block(args.dump, [str(problem.message) for problem in problems]), file=sys.stderr)
+    # load_dump sums the dump's problems up in one DumpLoadWarning; the block lists them all, one line each.
+    messages = list(dump.warnings) + [str(problem.message) for problem in problems
+                                      if not issubclass(problem.category, DumpLoadWarning)]
+    if messages:
+        print(problem_block(args.dump, messages), file=sys.stderr)
     return dump
 
 
 MAX_PROBLEM_LINES = 20
+_OBJECT_PREFIX = re.compile(r"^object \d+: ")
 
 
 def problem_block(dump: str, messages: list[str]) -> str:
     """The load's problems as one block a person reads once (not Python's warning format, which ends each with a
     line of pyheapdump's own source): one line a distinct problem, repeats counted, long lists cut."""
-    counts = collections.Counter(message.strip().splitlines()[0] if message.strip() else "?" for message in messages)
+    # "object 1160: TypeError: ..." and "object 5743: TypeError: ..." are one problem met by two objects.
+    counts = collections.Counter(_OBJECT_PREFIX.sub("", message.strip().splitlines()[0] if message.strip() else "?")
+                                 for message in messages)
     noun = "problem" if len(messages) == 1 else "problems"
     lines = [f"pyheapdump: {len(messages)} {noun} loading {dump}; what they touched loads as surrogates "
              "(pyheapdump.surrogate_info says why):"]
