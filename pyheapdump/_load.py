@@ -227,6 +227,7 @@ class Rebuilder:
         self._reader = reader
         self._main: MainRebuilder | None = None
         self._main_class_details: dict[int, str] = {}
+        self._classes_checked: dict[int, str | None] = {}
         self.core = _native.Rebuilder(reader, self, self.problems)
         self.records = _RecordView(self.core)
 
@@ -339,7 +340,8 @@ class Rebuilder:
         path (asked once per class)."""
         candidate = self._type_object(type_id)
         plain = isinstance(candidate, type) and issubclass(candidate, Surrogate) and _builtin_base(candidate) is None
-        return candidate if plain else None
+        # A __main__ class a trusted load could not rebuild: its instances say why, one by one (the general path).
+        return candidate if plain and id(candidate) not in self._main_class_details else None
 
     def _fast_reduce_callable(self, callable_id: int) -> Any:
         """For the core: the callable of a reduce when this load may call it with any finished value arguments
@@ -967,7 +969,16 @@ class Rebuilder:
             issubclass(cls, Surrogate) or self._class_allowed(cls)
         ):
             cls = surrogate_class(*self._class_name(type_id), base)
-        obj = base.__new__(cls)
+        try:
+            obj = base.__new__(cls)
+        except TypeError:
+            # An extension type (Cython's immutabledict) refuses the builtin's allocator; a trusted load lets it
+            # allocate itself, empty: filling goes through the builtin's own methods, never the class's.
+            if not self.trusted:
+                raise
+            obj = cls.__new__(cls)
+            if type(obj) is not cls or len(obj):
+                raise
         if isinstance(obj, defaultdict):
             factory = record[7].get("default_factory")
             if "default_factory" in record[8]:
@@ -1001,6 +1012,11 @@ class Rebuilder:
     def _instance_shell(self, record: tuple[Any, ...]) -> Any:
         oid, _, type_id, _, _, _, _, attrs, attr_refs, _ = record
         cls = self._type_object(type_id) if type_id else None
+        unready = self._class_unready(cls) if self.trusted and isinstance(cls, type) else None
+        if unready is not None:
+            obj = self._surrogate_for(record, surrogate_base.REBUILD_FAILED, unready)
+            self._defer(oid, lambda: _set_state_dict(obj, _prefixed_state(self._attrs(attrs, attr_refs))))
+            return obj
         if isinstance(cls, type) and not issubclass(cls, Surrogate) and self._class_allowed(cls):
             try:
                 obj = object.__new__(cls)
@@ -1022,6 +1038,26 @@ class Rebuilder:
         obj = self._surrogate_for(record, why, detail)
         self._defer(oid, lambda: _set_state_dict(obj, _prefixed_state(self._attrs(attrs, attr_refs))))
         return obj
+
+    def _class_unready(self, cls: type) -> str | None:
+        """Why instances of an imported class cannot work when made without its constructor, or None. SQLAlchemy
+        sets up a mapped class's attribute descriptors lazily, on the first instance or query; an instance made
+        from the dump would fail on every mapped attribute (`impl` None), so its mappers are configured first."""
+        key = id(cls)
+        if key in self._classes_checked:
+            return self._classes_checked[key]
+        why = None
+        if any("_sa_class_manager" in klass.__dict__ for klass in cls.__mro__):
+            orm = sys.modules.get("sqlalchemy.orm")
+            configure = getattr(orm, "configure_mappers", None)
+            try:
+                if configure is None:
+                    raise RuntimeError("sqlalchemy.orm is not imported")
+                configure()
+            except Exception as error:  # noqa: BLE001 - the instance then shows its dumped state instead
+                why = f"its SQLAlchemy mapping could not be configured here ({type(error).__name__}: {error})"
+        self._classes_checked[key] = why
+        return why
 
     def _fill_frame(self, frame: DumpedFrame, record: tuple[Any, ...]) -> None:
         attrs = self._attrs(record[7], record[8])

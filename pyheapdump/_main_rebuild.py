@@ -159,6 +159,9 @@ class MainRebuilder:
             return f"its dumped source has no class {qualname}"
         if not bases or not all(isinstance(b, type) for b in bases):
             return "its base classes could not be rebuilt"
+        surrogate_base = next((b for b in bases if issubclass(b, Surrogate)), None)
+        if surrogate_base is not None:
+            return f"its base {surrogate_base.__module__}.{surrogate_base.__qualname__} is not rebuilt"
         metaclass = max((type(b) for b in bases), key=lambda m: len(m.__mro__))
         if metaclass not in (type, abc.ABCMeta) or any(not issubclass(metaclass, type(b)) for b in bases):
             return f"its metaclass {metaclass.__qualname__} would run code to make it"
