@@ -1,18 +1,20 @@
 """A script WITHOUT a main guard: its top level does the whole job (logs a line, builds objects, dumps).
 
-argv: DUMP_PATH LOG_PATH [hang]. Every run of the top level appends one line to LOG_PATH, so a loader that runs this
-module's code shows up as a second line (and, with `hang`, blocks forever after dumping, like a service loop).
+It takes no arguments: it appends one line to `top-level.log` next to itself, dumps to `no_guard.heapdump` there,
+and, when a file named `hang` is there too, then blocks forever, like a service loop. So a loader that ran this
+module's code would log a second line, dump over the file it is loading, and (with `hang`) never return.
 A trusted load must rebuild the classes and functions below from the dump without running any of this.
 """
 
 import dataclasses
 import functools
-import sys
+import pathlib
 import threading
 
 import pyheapdump
 
-DUMP_PATH, LOG_PATH = sys.argv[1], sys.argv[2]
+HERE = pathlib.Path(__file__).resolve().parent
+DUMP_PATH, LOG_PATH = HERE / "no_guard.heapdump", HERE / "top-level.log"
 with open(LOG_PATH, "a") as log:
     log.write("top level ran\n")
 
@@ -90,12 +92,32 @@ class Point:
         return abs(self.x) + abs(self.y)
 
 
+class Slotted:
+    __slots__ = ("left", "right")
+
+    def total(self):
+        return self.left + self.right
+
+
+def outer():
+    class Local:
+        def answer(self):
+            return 42
+
+    return Local()
+
+
+generated = eval("lambda value: value + 1")  # code without a source file: a load cannot rebuild it
+
 shape = Shape("triangle", 3)
+slotted = Slotted()
+slotted.left, slotted.right = 2, 5
+local = outer()
 square = Square(5)
 point = Point(3, -4, ["a"])
 counter = make_counter(10)
 counter()
 pyheapdump.save_dump(DUMP_PATH)
 print("dumped", flush=True)
-if len(sys.argv) > 3 and sys.argv[3] == "hang":
+if (HERE / "hang").exists():
     threading.Event().wait()  # a service loop: a loader that ran this would never return
