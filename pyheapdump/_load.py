@@ -25,6 +25,7 @@ from collections import OrderedDict, defaultdict, deque
 from typing import Any
 
 from pyheapdump import _native
+from pyheapdump._main_rebuild import MainRebuilder, set_defaults
 from pyheapdump.errors import DumpFormatError, DumpMemoryError, DumpNotFoundError
 from pyheapdump.model import DumpedCode, DumpedFrame, DumpedThread, DumpedTraceback, HeapDump
 from pyheapdump.surrogates import base as surrogate_base
@@ -223,7 +224,10 @@ class Rebuilder:
         self.metadata = metadata
         self._surrogate_types: dict[tuple[int, int, str], tuple[str, str, type, type | None]] = {}
         self.tracebacks: dict[int, DumpedTraceback] = {}
-        self._main_module: types.ModuleType | None | object = _MISSING
+        self._reader = reader
+        self._main: MainRebuilder | None = None
+        self._main_class_details: dict[int, str] = {}
+        self._classes_checked: dict[int, str | None] = {}
         self.core = _native.Rebuilder(reader, self, self.problems)
         self.records = _RecordView(self.core)
 
@@ -268,7 +272,24 @@ class Rebuilder:
             frame=explicit if isinstance(explicit, DumpedFrame) else None,
             tracebacks=dict(self.tracebacks),
         )
+        if self._main is not None:
+            self._fill_main_namespace(dump)
         return dump
+
+    def _fill_main_namespace(self, dump: HeapDump) -> None:
+        """The rebuilt __main__ functions' globals get the dumped __main__ globals (its module frame's), so they
+        find the program's other classes, functions, imported modules and constants when called."""
+        frames = [f for thread in dump.threads for f in thread.frames] + list(dump.traceback)
+        if dump.frame is not None:
+            frames.append(dump.frame)
+        namespace = self._main.namespace  # type: ignore[union-attr]
+        for frame in frames:
+            scope = frame.f_globals
+            if isinstance(scope, dict) and scope.get("__name__") == "__main__":
+                for name, value in scope.items():
+                    if isinstance(name, str) and name != "__builtins__":
+                        namespace[name] = value
+                return
 
     def _thread(self, entry: dict[str, Any]) -> DumpedThread:
         frames = [f for f in _listed(entry.get("frames")) if isinstance(f, DumpedFrame)]
@@ -319,7 +340,8 @@ class Rebuilder:
         path (asked once per class)."""
         candidate = self._type_object(type_id)
         plain = isinstance(candidate, type) and issubclass(candidate, Surrogate) and _builtin_base(candidate) is None
-        return candidate if plain else None
+        # A __main__ class a trusted load could not rebuild: its instances say why, one by one (the general path).
+        return candidate if plain and id(candidate) not in self._main_class_details else None
 
     def _fast_reduce_callable(self, callable_id: int) -> Any:
         """For the core: the callable of a reduce when this load may call it with any finished value arguments
@@ -491,32 +513,58 @@ class Rebuilder:
             return None
 
     def _dumped_main(self) -> types.ModuleType | None:
-        """The dumped program's __main__ script, imported as a module so its `if __name__ == "__main__"` block
-        does not run; found by its dumped path, else by its file name on sys.path."""
-        if self._main_module is not _MISSING:
-            return self._main_module  # type: ignore[return-value]
-        self._main_module = None
-        main_file = self.metadata.get("main_file")
-        candidates = []
-        if isinstance(main_file, str):
-            candidates.append(pathlib.Path(main_file))
-            candidates += [pathlib.Path(p) / pathlib.Path(main_file).name for p in sys.path if p]
-        for candidate in candidates:
-            if candidate.is_file():
-                spec = importlib.util.spec_from_file_location("__pyheapdump_main__", candidate)
-                if spec is None or spec.loader is None:
-                    continue
-                module = importlib.util.module_from_spec(spec)
-                sys.modules["__pyheapdump_main__"] = module
-                try:
-                    spec.loader.exec_module(module)
-                except Exception as error:  # noqa: BLE001
-                    self.problems.append(f"importing the dumped __main__ ({candidate}) failed: {error}")
-                    sys.modules.pop("__pyheapdump_main__", None)
-                    return None
-                self._main_module = module
-                return module
-        return None
+        """A stand-in module for the dumped program's __main__: never the script itself, whose import would run its
+        top level again (a script without a main guard redoes its whole job). It holds what the load rebuilt."""
+        return self._main_rebuilder().module
+
+    def _main_rebuilder(self) -> MainRebuilder:
+        if self._main is None:
+            try:
+                sources = {k: v for k, v in self._reader.sources() if isinstance(k, str) and isinstance(v, str)}
+            except (ValueError, UnicodeDecodeError, DumpFormatError):
+                sources = {}
+            self._main = MainRebuilder(sources, self.metadata)
+        return self._main
+
+    def _main_class(self, record: tuple[Any, ...], qualname: Any) -> Any:
+        """A trusted load's real class for __main__.qualname, made from its dumped attributes and its source; or
+        why not (a str)."""
+        if not isinstance(qualname, str):
+            return "its dumped name is damaged"
+        bases = self._values(record[5], record[6])
+        slots_raw = record[7].get("dict:__slots__")
+        slots = self.value(self._complete(slots_raw)) if "dict:__slots__" in record[8] else slots_raw
+        cls = self._main_rebuilder().class_shell(qualname, bases, slots)
+        if isinstance(cls, type):
+            def fill() -> None:
+                values = self._attrs(record[7], [n for n in record[8] if n.startswith("dict:")])
+                attributes = {n[5:]: v for n, v in values.items() if n.startswith("dict:")}
+                self._main_rebuilder().fill_class(cls, attributes, self.problems)
+
+            self._defer(record[0], fill)
+        return cls
+
+    def _main_function(self, record: tuple[Any, ...], qualname: Any) -> Any:
+        """A trusted load's real function of __main__, made from the code its dumped source compiles to, with its
+        dumped closure (now) and defaults (when filled); or why not (a str)."""
+        oid, _, _, _, _, _, _, attrs, attr_refs, _ = record
+        code_info = self.value(attrs["code"]) if "code" in attr_refs else None
+        if not isinstance(code_info, DumpedCode) or not isinstance(qualname, str):
+            return "the dump does not hold its code"
+        code = self._main_rebuilder().code(code_info.co_filename, code_info.co_qualname, code_info.co_firstlineno)
+        if isinstance(code, str):
+            return code
+        closure = self.value(attrs["closure"]) if "closure" in attr_refs else None
+        function = self._main_rebuilder().function(code, qualname, closure)
+        if isinstance(function, str):
+            return function
+
+        def fill() -> None:
+            values = self._attrs(attrs, [n for n in attr_refs if n in ("defaults", "kwdefaults")])
+            set_defaults(function, values.get("defaults"), values.get("kwdefaults"))
+
+        self._defer(oid, fill)
+        return function
 
     def _lookup(self, module_name: Any, qualname: Any) -> Any:
         if not isinstance(module_name, str) or not isinstance(qualname, str) or "<" in qualname:
@@ -534,7 +582,13 @@ class Rebuilder:
     def _construct_class(self, record: tuple[Any, ...]) -> Any:
         attrs = self._attrs(record[7], [n for n in record[8] if not n.startswith("dict:")])
         module, qualname = attrs.get("module"), attrs.get("qualname")
-        if attrs.get("importable") or module == "__main__" or self.trusted:
+        why_not = ""
+        if self.trusted and module == "__main__":
+            rebuilt = self._main_class(record, qualname)
+            if isinstance(rebuilt, type):
+                return rebuilt
+            why_not = f"__main__.{qualname} is not rebuilt: {rebuilt}"
+        elif attrs.get("importable") or module == "__main__" or self.trusted:
             real = self._lookup(module, qualname)
             if isinstance(real, type):
                 return real
@@ -545,6 +599,8 @@ class Rebuilder:
         left_out_by_choice = attrs.get("importable") and not self.trusted
         reason = surrogate_base.NOT_TRUSTED if left_out_by_choice else surrogate_base.NOT_IMPORTABLE
         cls = surrogate_class(str(module), str(qualname), builtin, reason=reason)
+        if why_not:
+            self._main_class_details[id(cls)] = why_not
 
         def fill() -> None:
             values = self._attrs(record[7], [n for n in record[8] if n.startswith("dict:")])
@@ -679,6 +735,9 @@ class Rebuilder:
         module, qualname = attrs.get("module"), attrs.get("qualname")
         if not self.trusted and (module, qualname) not in SAFE_CALLABLES:
             return _MISSING
+        if module == "__main__":  # rebuilt from the dump, never looked up in the script
+            found = self.get(callable_id)
+            return found if callable(found) and not isinstance(found, Surrogate) else _MISSING
         found = self._lookup(module, qualname)
         return found if callable(found) else _MISSING
 
@@ -829,9 +888,14 @@ class Rebuilder:
         support = support_named(name) if isinstance(name, str) else None
         if support is not None and support.rebuild is not None and (support.safe or self.trusted):
             return support.rebuild(state)
-        why = "no type support" if support is None else "its type support is not safe for untrusted dumps"
+        if support is None:
+            why, reason = "no type support", surrogate_base.NOT_IMPORTABLE
+        elif support.rebuild is None:
+            why, reason = "its type support does not rebuild", surrogate_base.OPAQUE
+        else:
+            why, reason = "its type support is not safe for untrusted dumps", surrogate_base.NOT_TRUSTED
         facts = state if isinstance(state, dict) else {"state": state}
-        return self._surrogate_for(record, surrogate_base.NOT_TRUSTED, f"captured by {name}: {why}",
+        return self._surrogate_for(record, reason, f"captured by {name}: {why}",
                                    {k: v for k, v in facts.items() if isinstance(k, str)}, facts)
 
     # ---- shells: created empty, filled later ----
@@ -907,7 +971,16 @@ class Rebuilder:
             issubclass(cls, Surrogate) or self._class_allowed(cls)
         ):
             cls = surrogate_class(*self._class_name(type_id), base)
-        obj = base.__new__(cls)
+        try:
+            obj = base.__new__(cls)
+        except TypeError:
+            # An extension type (Cython's immutabledict) refuses the builtin's allocator; a trusted load lets it
+            # allocate itself, empty: filling goes through the builtin's own methods, never the class's.
+            if not self.trusted:
+                raise
+            obj = cls.__new__(cls)
+            if type(obj) is not cls or len(obj):
+                raise
         if isinstance(obj, defaultdict):
             factory = record[7].get("default_factory")
             if "default_factory" in record[8]:
@@ -941,6 +1014,11 @@ class Rebuilder:
     def _instance_shell(self, record: tuple[Any, ...]) -> Any:
         oid, _, type_id, _, _, _, _, attrs, attr_refs, _ = record
         cls = self._type_object(type_id) if type_id else None
+        unready = self._class_unready(cls) if self.trusted and isinstance(cls, type) else None
+        if unready is not None:
+            obj = self._surrogate_for(record, surrogate_base.REBUILD_FAILED, unready)
+            self._defer(oid, lambda: _set_state_dict(obj, _prefixed_state(self._attrs(attrs, attr_refs))))
+            return obj
         if isinstance(cls, type) and not issubclass(cls, Surrogate) and self._class_allowed(cls):
             try:
                 obj = object.__new__(cls)
@@ -949,11 +1027,39 @@ class Rebuilder:
             if obj is not _MISSING:
                 self._defer(oid, lambda: _set_instance_state(obj, self._attrs(attrs, attr_refs)))
                 return obj
-        why = surrogate_base.NOT_TRUSTED if (isinstance(cls, type) and not issubclass(cls, Surrogate)) else \
-            surrogate_info_reason(cls)
-        obj = self._surrogate_for(record, why)
+        detail = ""
+        if isinstance(cls, type) and not issubclass(cls, Surrogate):
+            if self.trusted:  # object.__new__ refused the class: only its own constructor could make one
+                why = surrogate_base.REBUILD_FAILED
+                detail = f"{cls.__qualname__} cannot be made without calling its constructor"
+            else:
+                why = surrogate_base.NOT_TRUSTED
+        else:
+            why = surrogate_info_reason(cls)
+            detail = self._main_class_details.get(id(cls), "")
+        obj = self._surrogate_for(record, why, detail)
         self._defer(oid, lambda: _set_state_dict(obj, _prefixed_state(self._attrs(attrs, attr_refs))))
         return obj
+
+    def _class_unready(self, cls: type) -> str | None:
+        """Why instances of an imported class cannot work when made without its constructor, or None. SQLAlchemy
+        sets up a mapped class's attribute descriptors lazily, on the first instance or query; an instance made
+        from the dump would fail on every mapped attribute (`impl` None), so its mappers are configured first."""
+        key = id(cls)
+        if key in self._classes_checked:
+            return self._classes_checked[key]
+        why = None
+        if any("_sa_class_manager" in klass.__dict__ for klass in cls.__mro__):
+            orm = sys.modules.get("sqlalchemy.orm")
+            configure = getattr(orm, "configure_mappers", None)
+            try:
+                if configure is None:
+                    raise RuntimeError("sqlalchemy.orm is not imported")
+                configure()
+            except Exception as error:  # noqa: BLE001 - the instance then shows its dumped state instead
+                why = f"its SQLAlchemy mapping could not be configured here ({type(error).__name__}: {error})"
+        self._classes_checked[key] = why
+        return why
 
     def _fill_frame(self, frame: DumpedFrame, record: tuple[Any, ...]) -> None:
         attrs = self._attrs(record[7], record[8])
@@ -994,20 +1100,28 @@ class Rebuilder:
             function_info = surrogate_base.surrogate_info(function)
             attach_info(obj, SurrogateInfo(
                 str(obj.__dict__["__module__"]), str(obj.__dict__["__qualname__"]),
-                function_info.reason if function_info is not None else surrogate_base.NOT_TRUSTED,
-                f"a method bound to {type(bound).__qualname__}"))
+                function_info.reason if function_info is not None
+                else surrogate_base.NOT_IMPORTABLE if self.trusted else surrogate_base.NOT_TRUSTED,
+                f"a method bound to {type(bound).__qualname__}"
+                + (f"; {function_info.detail}" if function_info is not None and function_info.detail else "")))
             return obj
-        if self.trusted or (module == "builtins" and qualname in SAFE_BUILTIN_FUNCTIONS):
+        why_not = ""
+        if self.trusted and module == "__main__" and "builtin" not in attrs:
+            made = self._main_function(record, qualname)
+            if not isinstance(made, str):
+                return made
+            why_not = f"__main__.{qualname} is not rebuilt: {made}"
+        elif self.trusted or (module == "builtins" and qualname in SAFE_BUILTIN_FUNCTIONS):
             real = self._lookup(module, qualname)
             if callable(real) and not isinstance(real, type):
                 return real
         obj = object.__new__(SurrogateFunction)
         obj.__dict__.update({"__name__": names.get("name"), "__qualname__": qualname, "__module__": module})
         if self.trusted:  # the lookup above failed: a local function, or a module this process does not have
-            reason, detail = surrogate_base.NOT_IMPORTABLE, f"{module}.{qualname} cannot be imported here"
+            reason, detail = surrogate_base.NOT_IMPORTABLE, why_not or f"{module}.{qualname} cannot be imported here"
         else:
             reason = surrogate_base.NOT_IMPORTABLE if module == "__main__" else surrogate_base.NOT_TRUSTED
-            detail = "functions never run from a safe load"
+            detail = surrogate_base.SAFE_FUNCTION_DETAIL
         attach_info(obj, SurrogateInfo(str(module), str(qualname), reason, detail))
 
         def fill() -> None:

@@ -25,6 +25,8 @@ LOST = "lost in a damaged part of the file"
 CAPTURE_FAILED = "capture failed"
 REBUILD_FAILED = "rebuild failed"
 UNKNOWN_KIND = "unknown kind"
+# The detail of a function that a safe load leaves a surrogate by choice (a trusted load could run it).
+SAFE_FUNCTION_DETAIL = "functions never run from a safe load"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +110,10 @@ class SurrogateFunction(Surrogate):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         name = self.__dict__.get("__qualname__", "?")
+        info = surrogate_info(self)
+        if info is not None and info.reason != NOT_TRUSTED and info.detail and SAFE_FUNCTION_DETAIL not in info.detail:
+            # A trusted load that still could not rebuild it: its own reason, not advice to do what was done.
+            raise RebuildError(f"{name} is a function from the dump and cannot run here: {info.detail}")
         raise RebuildError(
             f"{name} is a function from the dump and cannot run here; load the dump with trusted=True "
             "where its module can be imported to call the real one"

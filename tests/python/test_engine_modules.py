@@ -40,8 +40,8 @@ REPORT = textwrap.dedent("""
                        "pair_left_is_account": L["pair"].left is L["account"],
                        "session_account_is_account": L["session"].account is L["account"]}
     if sys.argv[2] == "trusted":
-        helper = surrogate_info(L["local_helper"])
-        report["local_helper"] = [L["local_helper"].__qualname__, helper.reason, helper.detail]
+        helper = L["local_helper"]
+        report["local_helper"] = [helper.__qualname__, isinstance(helper, Surrogate), helper() is L["session"]]
         report["calls"] = {"balance_after": L["account"].balance_after(5, 7), "total": L["history"].total(),
                            "owners": L["ledger"].owners(), "greeting": L["session"].greeting(),
                            "pair_left_field": L["pair"].left.owner}
@@ -108,23 +108,23 @@ def test_trusted_load_with_the_modules_present_rebuilds_real_instances_whose_met
     assert report["state"]["audited"] is True and report["state"]["pair_left_is_account"] is True
 
 
-def test_trusted_load_imports_the_dumped_main_script_without_running_its_main_block(
+def test_trusted_load_rebuilds_the_dumped_main_classes_without_importing_the_script(
         app: Path, tmp_path: Path) -> None:
-    """The script is found by its dumped path; its module code runs, its `if __name__ == "__main__"` block not."""
+    """The script's top level never runs (not even its imports): its classes come from the dump and its source."""
     (app / "imported-as-__pyheapdump_main__").unlink(missing_ok=True)
     report = load_elsewhere(app / "app.heapdump", "trusted", tmp_path, extra_paths=(app,))
-    assert report["session"]["surrogate"] is False
-    assert report["session"]["qualname"] == "Session"
+    assert report["session"] == {"module": "__main__", "qualname": "Session", "surrogate": False,
+                                 "reason": None, "original": None}
     assert report["calls"]["greeting"] == "hello ada, you have 120"
-    assert (app / "imported-as-__pyheapdump_main__").exists()
+    assert not (app / "imported-as-__pyheapdump_main__").exists()
     assert not (app / "main-block-ran").exists()
+    assert "__pyheapdump_main__" not in report["loaded_modules"]
     assert report["warnings"] == []
 
 
-def test_trusted_load_says_why_a_local_function_stays_a_surrogate(app: Path, tmp_path: Path) -> None:
+def test_trusted_load_rebuilds_a_local_function_with_its_closure(app: Path, tmp_path: Path) -> None:
     report = load_elsewhere(app / "app.heapdump", "trusted", tmp_path, extra_paths=(app,))
-    assert report["local_helper"] == ["main.<locals>.local_helper", "not importable",
-                                      "__main__.main.<locals>.local_helper cannot be imported here"]
+    assert report["local_helper"] == ["main.<locals>.local_helper", False, True]
 
 
 def test_trusted_load_where_the_modules_are_gone_falls_back_to_surrogates_that_say_not_importable(
@@ -143,5 +143,7 @@ def test_trusted_load_where_the_modules_are_gone_falls_back_to_surrogates_that_s
     report = json.loads(result.stdout.splitlines()[-1])
     assert report["account"] == {"module": "engine_app_model", "qualname": "Account", "surrogate": True,
                                  "reason": "not importable", "original": "engine_app_model.Account"}
-    assert report["session"]["surrogate"] is True and report["session"]["reason"] == "not importable"
+    # The __main__ class travels in the dump (attributes and source): it needs no file where the dump is loaded.
+    assert report["session"] == {"module": "__main__", "qualname": "Session", "surrogate": False,
+                                 "reason": None, "original": None}
     assert report["state"]["balance"] == 120
