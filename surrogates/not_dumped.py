@@ -84,26 +84,27 @@ def not_dumped_class(module: str, qualname: str, limit: str) -> type:
     return cls
 
 
+def _count_cut(values: Any, limits: set[str]) -> int:
+    """How many of values are placeholders (counted by type, in C: a cut dict may hold millions)."""
+    by_type = collections.Counter(map(type, values))
+    count = 0
+    for cls, number in by_type.items():
+        if issubclass(cls, NotDumped):
+            count += number
+            limits.add(cls.__pyheapdump_cut_limit__)
+    return count
+
+
 def _count(obj: Any) -> tuple[int, int, int, set[str]]:
     """(elements, cut keys, cut values or elements, limits) of a container."""
     limits: set[str] = set()
-    keys = values = 0
     if isinstance(obj, dict):
-        for key, value in dict.items(obj):
-            if is_not_dumped(key):
-                keys += 1
-                limits.add(type(key).__pyheapdump_cut_limit__)
-            if is_not_dumped(value):
-                values += 1
-                limits.add(type(value).__pyheapdump_cut_limit__)
+        keys = _count_cut(dict.keys(obj), limits)
+        values = _count_cut(dict.values(obj), limits)
         return dict.__len__(obj), keys, values, limits
-    size = 0
-    for value in _builtin_of(type(obj)).__iter__(obj):
-        size += 1
-        if is_not_dumped(value):
-            values += 1
-            limits.add(type(value).__pyheapdump_cut_limit__)
-    return size, 0, values, limits
+    builtin = _builtin_of(type(obj))
+    values = _count_cut(builtin.__iter__(obj), limits)
+    return builtin.__len__(obj), 0, values, limits
 
 
 def _plural(count: int, word: str) -> str:
