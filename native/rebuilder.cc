@@ -66,7 +66,8 @@ bool IsConstructionAttribute(std::string_view name) {
 
 bool IsStateAttribute(std::string_view name) { return name.substr(0, 5) == "dict:" || name.substr(0, 5) == "slot:"; }
 
-bool IsPlain(const Record& record) { return record.type_id == 0 && record.flags == 0; }
+// A builtin container the core makes itself: exact type, not truncated (it may hold placeholders of cut values).
+bool IsPlain(const Record& record) { return record.type_id == 0 && (record.flags & ~kFlagCutItems) == 0; }
 
 // "Name: message" of the pending exception, which is cleared.
 std::string TakeExceptionText() {
@@ -267,6 +268,8 @@ void Rebuilder::Abandon() {
   hash_fill_order_.clear();
   instance_classes_.clear();
   reduce_callables_.clear();
+  cut_classes_.clear();
+  cut_container_classes_.clear();
 }
 
 bool Rebuilder::Abandoned() const {
@@ -388,7 +391,14 @@ OwnedRef Rebuilder::MakeShell(const Record& record, uint64_t oid) {
   if (IsPlain(record) && (record.kind == Kind::kList || record.kind == Kind::kDict || record.kind == Kind::kSet)) {
     OwnedRef shell;
     FillKind fill = FillKind::kList;
-    if (record.kind == Kind::kList) {
+    PyObject* marked = nullptr;  // the class of a container holding placeholders
+    if ((record.flags & kFlagCutItems) && !CutContainerClass(record.kind, &marked)) return OwnedRef();
+    if (marked != nullptr) {
+      shell = OwnedRef::Steal(PyObject_CallNoArgs(marked));
+      fill = record.kind == Kind::kList ? FillKind::kList : record.kind == Kind::kDict ? FillKind::kDict : FillKind::kSet;
+    } else if (record.flags & kFlagCutItems) {
+      return HandlerMake(record, /*shell=*/true);
+    } else if (record.kind == Kind::kList) {
       shell = OwnedRef::Steal(PyList_New(0));
     } else if (record.kind == Kind::kDict) {
       shell = OwnedRef::Steal(PyDict_New());
@@ -410,8 +420,15 @@ OwnedRef Rebuilder::Construct(const Record& record, uint64_t oid) {
     making_.insert(oid);
     OwnedRef made;
     if (plain_sequence) {
+      PyObject* marked = nullptr;  // the class of a container holding placeholders
       OwnedRef values = ItemValues(record);
-      if (values) {
+      if (values && (record.flags & kFlagCutItems)) {
+        if (!CutContainerClass(record.kind, &marked)) {
+          making_.erase(oid);
+          return OwnedRef();
+        }
+        if (marked != nullptr) made = OwnedRef::Steal(PyObject_CallOneArg(marked, values.get()));
+      } else if (values) {
         made =
             OwnedRef::Steal(record.kind == Kind::kTuple ? PyList_AsTuple(values.get()) : PyFrozenSet_New(values.get()));
       }
@@ -480,9 +497,42 @@ OwnedRef Rebuilder::Resolve(const DecodedValue& value) {
     case DecodedValue::Type::kRef:
       return Get(value.id);
     case DecodedValue::Type::kCut:
-      return CallHandler("_cut", value.reason, value.id);
+      return CutPlaceholder(value.reason, value.id);
   }
   return OwnedRef();
+}
+
+// One new placeholder per cut value (two cut keys must stay two keys), of a class the handler gives once per
+// (reason, class): making it is a call of that class with no arguments, no Python frame.
+OwnedRef Rebuilder::CutPlaceholder(uint64_t reason, uint64_t class_id) {
+  auto key = std::make_pair(reason, class_id);
+  auto found = cut_classes_.find(key);
+  if (found == cut_classes_.end()) {
+    OwnedRef cls = CallHandler("_cut_class", reason, class_id);
+    if (!cls) {
+      if (!PyErr_Occurred() || !PendingIsOneObjectsProblem()) return OwnedRef();
+      PyErr_Clear();
+    }
+    found = cut_classes_.emplace(key, cls && PyType_Check(cls.get()) ? cls : OwnedRef()).first;
+  }
+  if (!found->second) return CallHandler("_cut", reason, class_id);
+  return OwnedRef::Steal(PyObject_CallNoArgs(found->second.get()));
+}
+
+bool Rebuilder::CutContainerClass(Kind kind, PyObject** cls) {
+  auto key = static_cast<uint64_t>(kind);
+  auto found = cut_container_classes_.find(key);
+  if (found == cut_container_classes_.end()) {
+    OwnedRef asked = CallHandler("_cut_container_class", key);
+    if (!asked) {
+      // Without the marked class the general path makes the container.
+      if (!PyErr_Occurred() || !PendingIsOneObjectsProblem()) return false;
+      PyErr_Clear();
+    }
+    found = cut_container_classes_.emplace(key, asked && PyType_Check(asked.get()) ? asked : OwnedRef()).first;
+  }
+  *cls = found->second.get();
+  return true;
 }
 
 // Resolved one at a time from the blob: a list of a million items never exists twice over as decoded values.

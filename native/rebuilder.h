@@ -7,6 +7,8 @@
 //   _native_make(oid, shell) -> obj           the general path for one record (shell: a kind made empty, filled later)
 //   _surrogate_instance_class(type_id) -> cls | None
 //   _fast_reduce_callable(callable_id) -> callable | None
+//   _cut_class(reason, class_id) -> cls        asked once per pair; each cut value is a new cls()
+//   _cut_container_class(kind) -> cls          a plain container holding cut values (flag CUT_ITEMS)
 //   _cut(reason, class_id), _lost(oid), _made_of_itself(oid) -> placeholder objects
 // The handler in turn reaches back through Get, Complete, Defer, Drain and FinishNewFills, so the objects made, the
 // pending fills and their order are one state whichever side made an object.
@@ -100,6 +102,8 @@ class Rebuilder {
                       PyObject** answer);
   bool InstanceClass(uint64_t type_id, PyObject** cls);  // *cls: borrowed, nullptr for the general path
   bool ReduceCallable(uint64_t callable_id, PyObject** callable);
+  OwnedRef CutPlaceholder(uint64_t reason, uint64_t class_id);
+  bool CutContainerClass(Kind kind, PyObject** cls);  // *cls: borrowed, nullptr for the general path
   void DeferNative(uint64_t oid, FillKind kind, PyObject* target, bool hashing);
   bool TakePending(std::vector<uint64_t>& order);
   bool TakeFill(uint64_t oid, Fill* fill);
@@ -125,6 +129,8 @@ class Rebuilder {
   bool abandoned_ = false;
   absl::flat_hash_map<uint64_t, OwnedRef> instance_classes_;  // empty ref: the general path
   absl::flat_hash_map<uint64_t, OwnedRef> reduce_callables_;  // empty ref: not callable here
+  absl::flat_hash_map<std::pair<uint64_t, uint64_t>, OwnedRef> cut_classes_;  // (reason, class id) -> class
+  absl::flat_hash_map<uint64_t, OwnedRef> cut_container_classes_;             // kind -> class, empty: general path
   absl::flat_hash_map<std::string, OwnedRef> names_;          // attribute names, decoded and interned once
 };
 

@@ -185,8 +185,9 @@ uint64_t Walker::Enqueue(PyObject* obj) {
       !(PyUnicode_CheckExact(obj) && PyUnicode_GET_LENGTH(obj) <= kLongestSkeletonName)) {
     skeleton = kNotSkeleton;
   }
+  // The skeleton is written whatever the limits: a dump always shows its stacks, code names included.
   bool stops = stop_reason_ && !exempt && skeleton == kNotSkeleton;
-  const char* cut = next_id_ > budget ? "max_objects" : stops ? stop_reason_ : nullptr;
+  const char* cut = skeleton != kNotSkeleton ? nullptr : next_id_ > budget ? "max_objects" : stops ? stop_reason_ : nullptr;
   if (cut) {
     memo_.erase(it);
     NoteCut(cut);
@@ -229,6 +230,7 @@ void Walker::PutValue(ByteBuffer& out, PyObject* obj) {
   }
   uint64_t id = Enqueue(obj);
   if (id != 0) return PutRef(out, id);
+  if (&out == &items_) ++cut_items_;
   uint64_t class_id = Enqueue(reinterpret_cast<PyObject*>(type));  // its id when it is queued already
   PutCut(out,
          stop_reason_ && std::string_view(stop_reason_) == "time_limit"  ? CutReason::kTimeLimit
@@ -353,6 +355,7 @@ void Walker::StartRecord(uint64_t id) {
   attrs_.clear();
   item_count_ = 0;
   attr_count_ = 0;
+  cut_items_ = 0;
 }
 
 bool Walker::OverBudget() {
@@ -383,6 +386,20 @@ void Walker::WriteCutRecord(PyObject* obj, uint64_t id, const char* reason) {
 }
 
 absl::Status Walker::FlushRecord(PyObject* obj) {
+  if (cut_items_ != 0) {
+    switch (record_.kind) {
+      case Kind::kList:
+      case Kind::kTuple:
+      case Kind::kDict:
+      case Kind::kSet:
+      case Kind::kFrozenSet:
+      case Kind::kDeque:
+        record_.flags |= kFlagCutItems;  // the loader marks the container as holding placeholders
+        break;
+      default:
+        break;
+    }
+  }
   record_.item_count = item_count_;
   record_.items = items_.view();
   record_.attr_count = attr_count_;
@@ -437,8 +454,8 @@ Walker::SkeletonChildren Walker::ExtendsSkeleton(PyObject* obj, uint8_t depth) {
 absl::Status Walker::Walk(PyObject* root) {
   start_ = std::chrono::steady_clock::now();
   PyErrorStash caller_error;  // the dump may run inside an except block; leave its error state alone
-  // A time limit of 0 asks for no walk at all: then not even the skeleton is written.
-  child_skeleton_ = limits_.time_limit > 0 ? 0 : kNotSkeleton;
+  // Even a time limit of 0 writes the skeleton: the stacks, with every value cut.
+  child_skeleton_ = 0;
   skeleton_children_ = SkeletonChildren::kAll;
   Enqueue(root);
   child_skeleton_ = kNotSkeleton;

@@ -29,7 +29,7 @@
 namespace pyheapdump {
 
 struct WalkLimits {
-  uint64_t max_objects = 2'000'000;  // records written, cut objects excluded
+  uint64_t max_objects = 10'000'000;  // records written, cut objects excluded
   uint64_t max_bytes = 1ull << 30;   // raw record bytes
   uint64_t max_str = 1u << 20;       // characters of one str, bytes of one bytes/bytearray
   uint64_t max_items = 1'000'000;    // elements of one container
@@ -243,6 +243,7 @@ class Walker {
   ByteBuffer attrs_;
   uint64_t item_count_ = 0;
   uint64_t attr_count_ = 0;
+  uint64_t cut_items_ = 0;  // items of the current record that are cut values
 
   PyTypeObject* ordered_dict_type_ = nullptr;
   PyTypeObject* defaultdict_type_ = nullptr;

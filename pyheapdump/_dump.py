@@ -28,7 +28,7 @@ __all__ = ["save_dump", "DEFAULT_LIMITS"]
 
 # Generous enough for a service's stack and its nearby data, small enough to write in seconds.
 DEFAULT_LIMITS: dict[str, Any] = {
-    "max_objects": 2_000_000,
+    "max_objects": 10_000_000,
     "max_bytes": 1 << 30,
     "max_str": 1 << 20,
     "max_items": 1_000_000,

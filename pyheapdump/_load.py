@@ -37,6 +37,7 @@ from pyheapdump.surrogates.base import (
     attach_info,
     surrogate_class,
 )
+from pyheapdump.surrogates.not_dumped import cut_container_class, not_dumped_class
 from pyheapdump.surrogates.truncated import truncated
 from pyheapdump.typesupport import DumpedAnswer, support_for_type_name, support_named
 
@@ -46,6 +47,7 @@ __all__ = ["load_dump", "read_header", "DumpLoadWarning"]
 (BIGINT, COMPLEX, STR, BYTES, BYTEARRAY, LIST, TUPLE, DICT, SET, FROZENSET, DEQUE, RANGE, SLICE, INSTANCE, REDUCE,
  CLASS, FUNCTION, MODULE, CODE, FRAME, TRACEBACK, GENERATOR, CELL, EXCEPTION, CAPTURED, SURROGATE) = range(2, 28)
 FLAG_TRUNCATED = 1
+FLAG_CUT_ITEMS = 4
 FLAG_CAPTURE_ERROR = 2
 CUT_REASONS = {1: "max_objects", 2: "max_bytes", 3: "time_limit", 4: "max_items", 5: "unreadable"}
 
@@ -223,6 +225,7 @@ class Rebuilder:
         self.trusted = trusted
         self.metadata = metadata
         self._surrogate_types: dict[tuple[int, int, str], tuple[str, str, type, type | None]] = {}
+        self._cut_classes: dict[tuple[int, int], type] = {}
         self.tracebacks: dict[int, DumpedTraceback] = {}
         self._reader = reader
         self._main: MainRebuilder | None = None
@@ -439,13 +442,23 @@ class Rebuilder:
         return obj
 
     def _cut(self, reason: int, class_id: int) -> Any:
-        module, qualname = self._class_name(class_id) if class_id else ("builtins", "object")
-        cls = surrogate_class(module, qualname, reason=surrogate_base.CUT)
-        obj = surrogate_base.new_instance(cls)
-        reason_name = CUT_REASONS.get(reason, f"reason {reason}")
-        attach_info(obj, SurrogateInfo(module, qualname, surrogate_base.CUT, f"not dumped: {reason_name}",
-                                       f"<{module}.{qualname} not dumped: {reason_name} reached>"))
-        return obj
+        return self._cut_class(reason, class_id)()
+
+    def _cut_class(self, reason: int, class_id: int) -> type:
+        """The class of placeholders for values of class_id that a limit left out; the core asks once per pair and
+        makes each placeholder itself (an empty instance: what it says is on the class)."""
+        key = (reason, class_id)
+        cls = self._cut_classes.get(key)
+        if cls is None:
+            module, qualname = self._class_name(class_id) if class_id else ("builtins", "object")
+            cls = self._cut_classes[key] = not_dumped_class(module, qualname,
+                                                            CUT_REASONS.get(reason, f"reason {reason}"))
+        return cls
+
+    @staticmethod
+    def _cut_container_class(kind: int) -> type:
+        """For the core: the class of a plain container whose record holds values a limit left out."""
+        return cut_container_class(_CONTAINER_KINDS[kind])
 
     @staticmethod
     def _truncated(record: tuple[Any, ...], builtin: type, kept: Any, kept_count: int) -> Any:
@@ -628,6 +641,8 @@ class Rebuilder:
                 return self._container_subclass(record, frozenset, values)
             if flags & FLAG_TRUNCATED:
                 return self._truncated(record, frozenset, values, len(values))
+            if flags & FLAG_CUT_ITEMS:
+                return cut_container_class(frozenset)(values)
             return frozenset(values)
         if kind == RANGE:
             values = self._attrs(attrs, attr_refs)
@@ -652,6 +667,8 @@ class Rebuilder:
             return self._container_subclass(record, tuple, values)
         if record[3] & FLAG_TRUNCATED:
             return self._truncated(record, tuple, values, len(values))
+        if record[3] & FLAG_CUT_ITEMS:
+            return cut_container_class(tuple)(values)
         return tuple(values)
 
     def _container_subclass(self, record: tuple[Any, ...], base: type, values: list[Any]) -> Any:
@@ -965,6 +982,8 @@ class Rebuilder:
         if not type_id:
             if record[3] & FLAG_TRUNCATED:
                 return self._truncated(record, base, (), len(record[5]) // 2 if kind == DICT else len(record[5]))
+            if record[3] & FLAG_CUT_ITEMS:
+                return cut_container_class(base)()
             return base()
         cls = self._type_object(type_id)
         if not isinstance(cls, type) or not issubclass(cls, base) or not (

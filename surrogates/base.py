@@ -185,6 +185,15 @@ def surrogate_info(obj: Any) -> SurrogateInfo | None:
     if isinstance(own, SurrogateInfo):
         return own
     cls = obj if isinstance(obj, type) else type(obj)
+    if cls is not obj:
+        # What every instance of a class says alike is kept on the class (placeholders of values a limit left out),
+        # or is read from the object itself (a container holding such placeholders counts them).
+        describe = getattr(cls, "__pyheapdump_describe__", None)
+        if describe is not None:
+            return describe(obj)
+        shared = getattr(cls, "__pyheapdump_class_info__", None)
+        if isinstance(shared, SurrogateInfo):
+            return shared
     module, qualname = cls.__pyheapdump_original__
     return SurrogateInfo(module, qualname, getattr(cls, "__pyheapdump_reason__", NOT_TRUSTED))
 

@@ -37,10 +37,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def bounded_repr(value: Any, limit: int = LOCAL_REPR_LIMIT) -> str:
     try:
-        text = repr(value)
+        text = _limited_repr(value, limit, set())
     except Exception as error:  # a rebuilt object's __repr__ may fail; the listing goes on
         text = f"<repr failed: {type(error).__name__}: {error}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_OPEN_CLOSE = {list: ("[", "]"), tuple: ("(", ")"), dict: ("{", "}"), set: ("{", "}"), frozenset: ("frozenset({", "})")}
+
+
+def _limited_repr(value: Any, budget: int, active: set[int]) -> str:
+    """repr(value), except that a builtin container (or one a limit cut) stops adding elements once its text is longer
+    than budget: a local holding a million entries must not be turned into a million-entry string to show 200
+    characters of it. What a cut container misses is said right after its first elements."""
+    from pyheapdump.surrogates.base import CUT, Surrogate, surrogate_info
+
+    cls = type(value)
+    base = cls if cls in _OPEN_CLOSE else None
+    suffix = ""
+    if base is None and issubclass(cls, Surrogate):
+        base = next((b for b in cls.__mro__ if b in _OPEN_CLOSE), None)
+        info = surrogate_info(value) if base is not None else None
+        if info is None or info.reason != CUT or not info.detail or info.repr:
+            base = None  # a surrogate of a program's container shows its class: its own repr
+        else:
+            suffix = f" <{info.detail}>"
+    if base is None:
+        return repr(value)
+    if id(value) in active:
+        return "[...]" if base is list else "{...}" if base is dict else "(...)"
+    if not base.__len__(value):
+        return {set: "set()", frozenset: "frozenset()"}.get(base, base.__repr__(base()))  # type: ignore[arg-type]
+    active.add(id(value))
+    try:
+        opening, closing = _OPEN_CLOSE[base]
+        parts: list[str] = []
+        budget -= len(suffix)  # the suffix says what is missing: it is kept, the elements give way
+        used = len(opening)
+        elements = dict.items(value) if base is dict else base.__iter__(value)
+        for element in elements:
+            if used > budget:
+                parts.append("...")
+                break
+            if base is dict:
+                key, item = element
+                text = f"{_limited_repr(key, budget - used, active)}: {_limited_repr(item, budget - used, active)}"
+            else:
+                text = _limited_repr(element, budget - used, active)
+            parts.append(text)
+            used += len(text) + 2
+        comma = "," if base is tuple and len(parts) == 1 and parts[0] != "..." else ""
+        content = f"{opening}{', '.join(parts)}{comma}{closing}"
+        if suffix and len(content) > budget:
+            content = content[: max(budget - 3 - len(closing), len(opening))] + "..." + closing
+        return content + suffix
+    finally:
+        active.discard(id(value))
 
 
 def _locals_of(frame: types.FrameType) -> dict[str, str]:

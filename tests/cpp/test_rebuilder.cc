@@ -23,6 +23,8 @@ constexpr const char* kHandlerSource =
     "        self.instance_class = None\n"
     "        self.reduce_callable = None\n"
     "        self.made = {}\n"
+    "        self.cut_class = None\n"
+    "        self.cut_container_classes = {}\n"
     "    def _native_make(self, oid, shell):\n"
     "        self.calls.append(('make', oid, shell))\n"
     "        return self.made.get(oid, ('made', oid))\n"
@@ -32,6 +34,12 @@ constexpr const char* kHandlerSource =
     "    def _fast_reduce_callable(self, callable_id):\n"
     "        self.calls.append(('reduce_callable', callable_id))\n"
     "        return self.reduce_callable\n"
+    "    def _cut_class(self, reason, class_id):\n"
+    "        self.calls.append(('cut_class', reason, class_id))\n"
+    "        return self.cut_class\n"
+    "    def _cut_container_class(self, kind):\n"
+    "        self.calls.append(('cut_container_class', kind))\n"
+    "        return self.cut_container_classes.get(kind)\n"
     "    def _cut(self, reason, class_id):\n"
     "        return ('cut', reason, class_id)\n"
     "    def _lost(self, oid):\n"
@@ -39,6 +47,14 @@ constexpr const char* kHandlerSource =
     "    def _made_of_itself(self, oid):\n"
     "        return ('itself', oid)\n"
     "class Plain:\n"
+    "    pass\n"
+    "class Placeholder:\n"
+    "    pass\n"
+    "class CutList(list):\n"
+    "    pass\n"
+    "class CutDict(dict):\n"
+    "    pass\n"
+    "class CutTuple(tuple):\n"
     "    pass\n"
     "handler = Handler()\n";
 
@@ -194,6 +210,41 @@ TEST_F(RebuilderTest, CutsAndMissingRecordsBecomeTheHandlersPlaceholders) {
   Load({MakeRecord(1, Kind::kList, Items({Cut(CutReason::kMaxObjects, 7), Ref(99), None()}))});
   OwnedRef root = Finished(1);
   EXPECT_EQ(Repr(root.get()), "[('cut', 1, 7), ('lost', 99), None]");
+}
+
+TEST_F(RebuilderTest, EachCutValueIsANewPlaceholderOfAClassAskedForOnceAndItsContainerIsMarked) {
+  SetHandlerAttribute("cut_class", "Placeholder");
+  SetHandlerAttribute("cut_container_classes", "{7: CutList, 8: CutTuple, 9: CutDict}");
+  // 1: [cut, cut, 2, 3]; 2: {cut: 1, cut: 2, "k": cut}; 3: (4, cut); 4: "k". Flagged CUT_ITEMS: marked containers.
+  std::vector<Record> records = {
+      MakeRecord(1, Kind::kList,
+                 Items({Cut(CutReason::kMaxObjects, 7), Cut(CutReason::kMaxObjects, 7), Ref(2), Ref(3)})),
+      MakeRecord(2, Kind::kDict,
+                 Items({Cut(CutReason::kMaxObjects, 7), Int(1), Cut(CutReason::kMaxObjects, 7), Int(2), Ref(4),
+                        Cut(CutReason::kMaxObjects, 7)})),
+      MakeRecord(3, Kind::kTuple, Items({Ref(4), Cut(CutReason::kMaxObjects, 7)})),
+      MakeRecord(4, Kind::kStr, Items({}), Attrs({}), "k")};
+  for (Record& record : records) {
+    if (record.kind != Kind::kStr) record.flags = kFlagCutItems;
+  }
+  Load(records);
+  OwnedRef root = Finished(1);
+  ASSERT_TRUE(PyList_Check(root.get()));
+  EXPECT_EQ(Repr(reinterpret_cast<PyObject*>(Py_TYPE(root.get()))), "<class 'CutList'>");
+  ASSERT_EQ(PyList_GET_SIZE(root.get()), 4);
+  PyObject* first = PyList_GET_ITEM(root.get(), 0);
+  PyObject* second = PyList_GET_ITEM(root.get(), 1);
+  EXPECT_EQ(Repr(reinterpret_cast<PyObject*>(Py_TYPE(first))), "<class 'Placeholder'>");
+  EXPECT_NE(first, second) << "two cut values must stay two objects";
+  PyObject* dict = PyList_GET_ITEM(root.get(), 2);
+  EXPECT_EQ(Repr(reinterpret_cast<PyObject*>(Py_TYPE(dict))), "<class 'CutDict'>");
+  EXPECT_EQ(PyDict_Size(dict), 3) << "cut keys must not collapse into one";
+  PyObject* tuple = PyList_GET_ITEM(root.get(), 3);
+  EXPECT_EQ(Repr(reinterpret_cast<PyObject*>(Py_TYPE(tuple))), "<class 'CutTuple'>");
+  EXPECT_EQ(PyTuple_GET_SIZE(tuple), 2);
+  EXPECT_EQ(HandlerCalls(),
+            "[('cut_container_class', 7), ('cut_class', 1, 7), ('cut_container_class', 9), ('cut_container_class', 8)]")
+      << "each class is asked for once; no record took the general path";
 }
 
 TEST_F(RebuilderTest, ARecordThatDoesNotDecodeIsLeftOutWithAWarningAndTheRestLoads) {

@@ -144,6 +144,48 @@ TEST_F(WalkerTest, MaxObjectsCutsTheFarthestObjects) {
   for (auto& item : Items(records[0])) cuts += item.first == ValueTag::kCut;
   EXPECT_GT(cuts, 40u);
   EXPECT_GT(stats_.cut["max_objects"], 40u);
+  EXPECT_TRUE(records[0].flags & kFlagCutItems) << "a container holding cut values says so";
+  for (size_t i = 1; i < records.size(); ++i) {
+    if (records[i].kind == Kind::kList) EXPECT_FALSE(records[i].flags & kFlagCutItems) << "[i]: nothing cut";
+  }
+}
+
+TEST_F(WalkerTest, MaxObjectsNeverCutsTheSkeletonNorTheNamesOfCode) {
+  OwnedRef ns = RunPython(
+      "import sys\n"
+      "def here():\n"
+      "    crowd = [[i] for i in range(50)]\n"
+      "    return sys._getframe()\n"
+      "frame = here()\n"
+      "root = {'threads': [{'name': 'MainThread', 'frames': [frame]}], 'extra_stacks': []}\n");
+  for (double time_limit : {60.0, 0.0}) {
+    WalkLimits limits;
+    limits.max_objects = 1;
+    limits.time_limit = time_limit;
+    auto records = Dump(Get(ns, "root"), limits);
+    const Record* code = nullptr;
+    for (const auto& record : records) {
+      if (record.kind == Kind::kCode) code = &record;
+    }
+    ASSERT_NE(code, nullptr) << "the frame's code was cut (time_limit " << time_limit << ")";
+    // Every attribute of the code that is a value of its own (filename, name, qualname, varnames) was written.
+    Cursor attrs(code->attrs.bytes);
+    size_t refs = 0;
+    for (uint64_t count = attrs.Count(); count > 0; --count) {
+      std::string name(attrs.Bytes(attrs.Varint()));
+      auto tag = static_cast<ValueTag>(attrs.Byte());
+      EXPECT_NE(tag, ValueTag::kCut) << name << " of the code was cut";
+      if (tag == ValueTag::kRef) {
+        uint64_t id = attrs.Varint();
+        EXPECT_NE(ById(records, id), nullptr) << name << " has no record";
+        ++refs;
+      } else if (tag == ValueTag::kInt) {
+        attrs.Varint();
+      }
+    }
+    EXPECT_GE(refs, 3u);
+    EXPECT_GT(stats_.cut["max_objects"] + stats_.cut["time_limit"], 0u) << "the crowd was cut";
+  }
 }
 
 TEST_F(WalkerTest, PropertiesAndGetattrNeverRun) {

@@ -78,6 +78,9 @@ def test_max_objects_stops_the_walk_and_the_rest_loads_as_placeholders_naming_th
     assert len(crowd) == 200_000  # the list was dumped; its elements were not
     assert_cut_placeholder(crowd[-1], "builtins", "list", "max_objects")
     assert_cut_placeholder(scene["items"][0], "__main__", "Item", "max_objects")
+    assert crowd[-1] is not crowd[-2] and crowd[-1] != crowd[-2]  # each cut value is its own placeholder
+    info = surrogate_info(crowd)
+    assert info is not None and info.facts["items"] == 200_000 and info.facts["not_dumped"] > 199_000, info
     assert "max_objects" in repr(crowd[-1])
     assert dump.warnings == []
 
@@ -115,12 +118,85 @@ def test_cut_records_share_one_reason_string(tmp_path: Path) -> None:
     assert dump.metadata["objects"] < 200_000 + 5_000 + 3_000 * 2 + 1_000
 
 
-def test_a_limit_that_stops_the_walk_before_anything_says_so_when_loading(tmp_path: Path) -> None:
-    path = tmp_path / "empty.heapdump"
-    run_program("engine_limits.py", path, json.dumps({"time_limit": 0}), 10, cwd=tmp_path)
-    assert pyheapdump.read_header(path)["limits_hit"] == ["time_limit"]
-    with pytest.raises(pyheapdump.DumpFormatError, match="time_limit stopped the walk before its first one"):
-        pyheapdump.load_dump(path)
+def test_a_time_limit_of_zero_writes_the_skeleton_alone(tmp_path: Path) -> None:
+    dump, scene = dump_with(tmp_path, crowd=10, time_limit=0)
+    assert pyheapdump.read_header(dump.path)["limits_hit"] == ["time_limit"]
+    assert_code_names_kept(dump)
+    assert {"long_list", "long_dict", "items", "crowd", "record"} <= set(scene)
+    assert_cut_placeholder(scene["record"], "builtins", "dict", "time_limit")
+    assert dump.warnings == []
+
+
+def assert_code_names_kept(dump: pyheapdump.HeapDump) -> None:
+    """Every frame of every thread names its code: the skeleton is written whatever the limits."""
+    frames = [frame for thread in dump.threads for frame in thread.frames]
+    assert frames
+    for frame in frames:
+        code = frame.f_code
+        assert not isinstance(code.co_name, Surrogate) and code.co_name, code
+        assert not isinstance(code.co_filename, Surrogate) and code.co_filename, code
+        assert not isinstance(code.co_qualname, Surrogate) and code.co_qualname, code
+    names = [frame.f_code.co_name for frame in dump.current_thread.frames]
+    assert names == ["<module>", "main"], names
+    assert dump.current_thread.frames[-1].f_code.co_filename.endswith("engine_limits.py")
+
+
+def test_max_objects_never_cuts_the_names_of_the_stacks(tmp_path: Path) -> None:
+    dump, scene = dump_with(tmp_path, crowd=10, max_objects=60)
+    assert dump.metadata["limits_hit"] == ["max_objects"]
+    assert_code_names_kept(dump)
+    assert {"long_list", "long_dict", "items", "crowd", "record"} <= set(scene)
+
+
+def assert_distinct_placeholders(values: list[Any], limit: str) -> None:
+    assert len({id(value) for value in values}) == len(values)
+    for value in values:
+        assert_cut_placeholder(value, "builtins", "str", limit)
+        assert value == value and hash(value) == hash(value)  # a placeholder equals itself
+        assert all(value != other for other in values if other is not value)
+        assert value != "" and "" != value and value not in {"", "id", "name"}
+        assert limit in repr(value) and "builtins.str" in repr(value) and limit in str(value)
+
+
+def test_cut_dict_keys_stay_distinct_and_the_dict_says_what_it_misses(tmp_path: Path) -> None:
+    """{"id": 1000, "score": 0.0, "name": "n..."} with its strings cut: three entries, the kept values in place."""
+    dump, scene = dump_with(tmp_path, crowd=10, max_objects=500)
+    record = scene["record"]
+    assert isinstance(record, dict) and isinstance(record, Surrogate)
+    assert len(record) == 3
+    original = {"id": 1000, "score": 0.0, "name": "n10"}
+    cut_keys = [key for key in record if isinstance(key, Surrogate)]
+    assert cut_keys, "max_objects=500 cuts the strings of a dict queued after 8,000 objects"
+    assert_distinct_placeholders(cut_keys, "max_objects")
+    for key, value in record.items():
+        if not isinstance(key, Surrogate):
+            assert value == original[key] or isinstance(value, Surrogate), (key, value)
+    assert list(record.values())[:2] == [1000, 0.0]  # the kept values, in their places
+    name = list(record.values())[2]
+    assert_cut_placeholder(name, "builtins", "str", "max_objects")
+    info = surrogate_info(record)
+    assert info is not None and info.reason == "cut by a limit" and info.original == "builtins.dict", info
+    assert info.facts["entries"] == 3 and info.facts["keys_not_dumped"] == len(cut_keys), info
+    assert info.facts["values_not_dumped"] == 1 and info.facts["limit"] == "max_objects", info
+    assert "max_objects" in info.detail and "of 3 entries" in info.detail, info
+    assert repr(record).endswith("not dumped: max_objects>"), repr(record)
+    assert record[cut_keys[0]] in (1000, 0.0) or isinstance(record[cut_keys[0]], Surrogate)
+
+
+def test_cut_set_elements_stay_distinct_and_sequences_are_marked(tmp_path: Path) -> None:
+    dump, scene = dump_with(tmp_path, crowd=10, max_objects=500)
+    tags = scene["tags"]
+    assert isinstance(tags, set) and isinstance(tags, Surrogate) and len(tags) == 3
+    assert_distinct_placeholders(list(tags), "max_objects")
+    info = surrogate_info(tags)
+    assert info is not None and info.facts == {"items": 3, "not_dumped": 3, "limit": "max_objects"}, info
+    assert repr(tags).startswith("{<builtins.str not dumped")
+    assert repr(tags).endswith("<3 of 3 items not dumped: max_objects>")
+    pair = scene["pair"]
+    assert isinstance(pair, tuple) and len(pair) == 2 and pair[0] == 7
+    assert_cut_placeholder(pair[1], "builtins", "str", "max_objects")
+    assert surrogate_info(pair).facts == {"items": 2, "not_dumped": 1, "limit": "max_objects"}
+    assert surrogate_info(scene["long_list"]) is None  # only ints: nothing was cut
 
 
 def test_a_time_limit_that_passes_before_the_first_object_still_gives_the_threads(tmp_path: Path) -> None:

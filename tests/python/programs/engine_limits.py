@@ -2,7 +2,8 @@
 
 argv: DUMP_PATH LIMITS_JSON [CROWD]. `crowd` is a list of CROWD one-element lists (default 200,000), enough
 objects to pass max_objects or a short time_limit; `long_list`, `long_dict`, `long_str` and `long_bytes` pass
-max_items and max_str.
+max_items and max_str. `record` (three str keys), `tags` (three str elements) and `pair` (a tuple holding a str) are
+queued after thousands of other objects, so a small max_objects cuts their strings.
 """
 
 import json
@@ -23,8 +24,11 @@ def main(path, limits, crowd_size):
     long_bytes = b"b" * 10_000 + b"END"
     items = [Item(index) for index in range(50)]
     crowd = [[index] for index in range(crowd_size)]
+    record = {"id": 1000, "score": 0.0, "name": "n" + str(crowd_size)}
+    tags = {"red" + str(crowd_size), "green" + str(crowd_size), "blue" + str(crowd_size)}
+    pair = (7, "seven" + str(crowd_size))
     pyheapdump.save_dump(path, **limits)  # DUMP_LINE
-    return long_list, long_dict, long_str, long_bytes, items, crowd
+    return long_list, long_dict, long_str, long_bytes, items, crowd, record, tags, pair
 
 
 if __name__ == "__main__":
