@@ -28,6 +28,8 @@ class TypeSupport:
     - `safe`: rebuild may run when loading an untrusted dump (it calls nothing the dump names).
     - `facts_only`: the state is a dict of facts shown on a surrogate (a lock's locked state, a file's name),
       not a way to rebuild the object.
+    - `describe(state) -> str`: the repr of the surrogate that stands in when the object is not rebuilt (its
+      library is not installed, or not trusted); it must need only the standard library.
     """
 
     name: str
@@ -36,6 +38,7 @@ class TypeSupport:
     rebuild: Callable[[Any], Any] | None = None
     safe: bool = False
     facts_only: bool = False
+    describe: Callable[[Any], str] | None = None
 
     def type_names(self) -> set[str]:
         return {t if isinstance(t, str) else f"{t.__module__}.{t.__qualname__}" for t in self.types}
