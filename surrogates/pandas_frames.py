@@ -336,9 +336,9 @@ def _index_length(state: Any) -> int | None:
 
 
 def _cell(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value) if not isinstance(value, datetime.datetime) \
-        else str(value)
-    return text if len(text) <= 24 else text[:21] + "..."
+    plain = isinstance(value, (str, datetime.datetime, datetime.timedelta))
+    text = str(value) if plain else repr(value)
+    return text if len(text) <= 32 else text[:29] + "..."
 
 
 def _table(labels: list[Any], header: list[str], columns: list[list[Any]]) -> list[str]:

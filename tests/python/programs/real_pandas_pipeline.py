@@ -27,6 +27,9 @@ ORDERS_CSV = """order_id,customer,amount,quantity,placed,status
 """
 
 
+SIDE_EFFECTS = []  # the subclass's code appends here whenever it runs
+
+
 class AuditedFrame(pd.DataFrame):
     """A program's DataFrame subclass: its methods must not run while dumping."""
 
@@ -34,7 +37,17 @@ class AuditedFrame(pd.DataFrame):
 
     @property
     def _constructor(self):
+        SIDE_EFFECTS.append("_constructor")
         return AuditedFrame
+
+    @property
+    def shape(self):
+        SIDE_EFFECTS.append("shape")
+        return super().shape
+
+    def __repr__(self):
+        SIDE_EFFECTS.append("__repr__")
+        return "AuditedFrame(...)"
 
     def describe_audit(self):
         return f"audited {len(self)} rows"
@@ -76,8 +89,9 @@ def pipeline(dump_path, pickle_path):
     try:
         return merged["discount"].sum()  # there is no such column: KeyError
     except KeyError:
+        SIDE_EFFECTS.clear()
         pyheapdump.save_dump(dump_path)
-        report = {name: list(frame.shape) for name, frame in frames.items()}
+        report = {"side_effects": list(SIDE_EFFECTS)}
         report["audited_type"] = type(audited).__name__
         print(json.dumps(report))
         return None
