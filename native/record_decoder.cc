@@ -56,6 +56,12 @@ OwnedRef DecodeAttrs(const std::string& blob, OwnedRef& refs) {
     bool is_reference = false;
     OwnedRef value = ReadValue(cursor, is_reference);
     Check(bool(value));
+    // A name twice in one record (a member descriptor that a Cython type and its base both define, listed once
+    // per class of the MRO): the first entry is the one attribute lookup finds, and keeping it keeps the value and
+    // its reference flag together (a later inline value must not replace a reference the refs list names).
+    int known = PyDict_Contains(attrs.get(), name.get());
+    Check(known >= 0);
+    if (known) continue;
     Check(PyDict_SetItem(attrs.get(), name.get(), value.get()) == 0);
     if (is_reference) Check(PyList_Append(refs.get(), name.get()) == 0);
   }

@@ -904,16 +904,32 @@ class Rebuilder:
         state = attrs.get("state")
         support = support_named(name) if isinstance(name, str) else None
         if support is not None and support.rebuild is not None and (support.safe or self.trusted):
-            return support.rebuild(state)
-        if support is None:
+            try:
+                return support.rebuild(state)
+            except MemoryError:
+                raise
+            except ModuleNotFoundError as error:
+                # The library is not installed here: the surrogate shows what the capture holds, and says so.
+                reason, why = surrogate_base.REBUILD_FAILED, f"{error.name or 'its library'} is not installed here"
+            except Exception as error:  # noqa: BLE001 - one object that fails to rebuild must not fail the load
+                self.problems.append(f"object {record[0]}: {type(error).__name__}: {error}")
+                reason, why = surrogate_base.REBUILD_FAILED, f"rebuilding failed: {type(error).__name__}: {error}"
+        elif support is None:
             why, reason = "no type support", surrogate_base.NOT_IMPORTABLE
         elif support.rebuild is None:
             why, reason = "its type support does not rebuild", surrogate_base.OPAQUE
         else:
             why, reason = "its type support is not safe for untrusted dumps", surrogate_base.NOT_TRUSTED
         facts = state if isinstance(state, dict) else {"state": state}
-        return self._surrogate_for(record, reason, f"captured by {name}: {why}",
-                                   {k: v for k, v in facts.items() if isinstance(k, str)}, facts)
+        obj = self._surrogate_for(record, reason, f"captured by {name}: {why}",
+                                  {k: v for k, v in facts.items() if isinstance(k, str)}, facts)
+        described = _describe_captured(support, state)
+        if described:
+            info = surrogate_base.surrogate_info(obj)
+            if info is not None:
+                attach_info(obj, SurrogateInfo(info.module, info.qualname, info.reason, info.detail, described,
+                                               info.facts))
+        return obj
 
     # ---- shells: created empty, filled later ----
 
@@ -1244,6 +1260,18 @@ def _safe_class(cls: type) -> bool:
 def _listed(value: Any) -> list[Any] | tuple[Any, ...]:
     """A list the root record holds, or nothing when damage left something else there (a lost object, a str)."""
     return value if isinstance(value, (list, tuple)) else ()
+
+
+def _describe_captured(support: Any, state: Any) -> str | None:
+    """The repr a type support gives the surrogate of an object it captured (None: the default repr)."""
+    describe = getattr(support, "describe", None)
+    if describe is None:
+        return None
+    try:
+        text = describe(state)
+    except Exception:  # noqa: BLE001 - a damaged state shows the default repr
+        return None
+    return text if isinstance(text, str) else None
 
 
 def surrogate_info_reason(cls: Any) -> str:

@@ -30,6 +30,8 @@ class TypeSupport:
       not a way to rebuild the object.
     - `answers`: the facts that the original gives through a method of the same name (a lock's `locked()`): the
       surrogate answers that call with the dumped value, so the user's usual call works and nothing is shadowed.
+    - `describe(state) -> str`: the repr of the surrogate that stands in when the object is not rebuilt (its
+      library is not installed, or not trusted); it must need only the standard library.
     """
 
     name: str
@@ -39,6 +41,7 @@ class TypeSupport:
     safe: bool = False
     facts_only: bool = False
     answers: tuple[str, ...] = ()
+    describe: Callable[[Any], str] | None = None
 
     def type_names(self) -> set[str]:
         return {t if isinstance(t, str) else f"{t.__module__}.{t.__qualname__}" for t in self.types}
