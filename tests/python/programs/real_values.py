@@ -7,6 +7,7 @@ argv: DUMP_PATH. `scene()` keeps the values as locals and dumps from inside them
 import collections
 import datetime
 import enum
+import json
 import re
 import sys
 import typing
@@ -50,6 +51,43 @@ class Pair(typing.NamedTuple):
     right: str = "r"
 
 
+SIDE_EFFECTS = []  # every piece of the program's own code that the dump ran appends here
+
+
+class Loud(enum.Enum):
+    """An enum whose own code (repr, a property, _missing_) records that it ran: dumping must not call it."""
+
+    ONE = 1
+
+    def __repr__(self):
+        SIDE_EFFECTS.append("Loud.__repr__")
+        return "loud"
+
+    @property
+    def label(self):
+        SIDE_EFFECTS.append("Loud.label")
+        return "label"
+
+    @classmethod
+    def _missing_(cls, value):
+        SIDE_EFFECTS.append("Loud._missing_")
+        return None
+
+
+class LoudPoint(collections.namedtuple("LoudPoint", "a b")):
+    __slots__ = ()
+
+    def __repr__(self):
+        SIDE_EFFECTS.append("LoudPoint.__repr__")
+        return "loud point"
+
+
+class LoudRef(weakref.ref):
+    def __call__(self):
+        SIDE_EFFECTS.append("LoudRef.__call__")
+        return None
+
+
 class Node:
     def __init__(self, label):
         self.label = label
@@ -67,7 +105,7 @@ def scene(path):
     pair = Pair(7, "seven")
     buffer = bytearray(b"hello world")
     view = memoryview(buffer)[0:5]
-    match = re.search(r"(?P<word>w\w+)(\d*)", "hello world42")
+    match = re.search(r"(?P<word>w[a-z]+)(\d*)", "hello world42")
     alive = Node("alive")
     live_ref = weakref.ref(alive)
     dead_ref = weakref.ref(Node("gone"))
@@ -75,11 +113,14 @@ def scene(path):
     cache = weakref.WeakValueDictionary({"alive": alive})
     keyed = weakref.WeakKeyDictionary({alive: "value of alive"})
     members = weakref.WeakSet([alive])
+    loud = Loud.ONE
+    loud_point = LoudPoint(3, 4)
+    loud_ref = LoudRef(alive)
     pyheapdump.save_dump(path)
     return (color, priority, perm, mode, shade, paris, new_york, point, pair, view, match, live_ref, dead_ref,
-            proxy, cache, keyed, members)
+            proxy, cache, keyed, members, loud, loud_point, loud_ref)
 
 
 if __name__ == "__main__":
     scene(sys.argv[1])
-    print("dumped")
+    print(json.dumps({"side_effects": SIDE_EFFECTS}))
