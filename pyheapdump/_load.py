@@ -37,6 +37,7 @@ from pyheapdump.surrogates.base import (
     attach_info,
     surrogate_class,
 )
+from pyheapdump.surrogates.namedtuples import METHODS as namedtuple_methods
 from pyheapdump.surrogates.not_dumped import cut_container_class, not_dumped_class
 from pyheapdump.surrogates.truncated import truncated
 from pyheapdump.typesupport import DumpedAnswer, support_for_type_name, support_named
@@ -1339,3 +1340,6 @@ def _set_class_attributes(cls: type, attributes: dict[str, Any]) -> None:
         for index, field in enumerate(fields):
             if isinstance(field, str) and isinstance(cls.__dict__.get(field, Surrogate), (Surrogate, type)):
                 setattr(cls, field, property(lambda self, i=index: tuple.__getitem__(self, i)))
+        if issubclass(cls, Surrogate):
+            for name, method in namedtuple_methods.items():
+                setattr(cls, name, method)

@@ -13,7 +13,7 @@ import sys
 import types
 from typing import Any
 
-from pyheapdump.typesupport import overrides_behaviour, support_for_class
+from pyheapdump.typesupport import overrides_behaviour, support_for_class, support_named
 
 # The strategies of native/walker.h.
 INSTANCE, REDUCE, CAPTURE, SURROGATE = 1, 2, 3, 4
@@ -121,6 +121,11 @@ class TypePolicy:
             strategy = SURROGATE if support.facts_only else CAPTURE
             return strategy, support.capture, support.name, repr_ok
         if isinstance(cls, type) and issubclass(cls, enum.Enum):
+            members = support_named("enum-member")
+            if members is not None and not _is_stdlib(cls):
+                # The program's own enum class cannot be imported by a safe load: its members are captured by name
+                # and value (read from the member's __dict__, no code of the program runs).
+                return CAPTURE, members.capture, members.name, repr_ok
             # Enum members reduce to (their class, (value,)): the member is found again, never re-created.
             return REDUCE, None, None, repr_ok
         registered = _copyreg_reducer(cls)

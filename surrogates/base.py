@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import threading
+import types
 import weakref
 from typing import Any
 
@@ -27,6 +28,8 @@ REBUILD_FAILED = "rebuild failed"
 UNKNOWN_KIND = "unknown kind"
 # The detail of a function that a safe load leaves a surrogate by choice (a trusted load could run it).
 SAFE_FUNCTION_DETAIL = "functions never run from a safe load"
+# Shown from what its type support captured (a weak reference, a regex match): the real kind cannot be remade.
+CAPTURED_STATE = "shown from its captured state"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,6 +216,21 @@ def _content_repr(qualname: str, builtin_base: type) -> Any:
         return inner if inner.startswith(f"{name}(") else f"{name}({inner})"
 
     return __repr__
+
+
+def instance_dict(obj: Any) -> dict[str, Any]:
+    """obj's own __dict__, read through the C descriptor its class layout defines: a `__dict__` property of the
+    program's would run its code, so a class that has one is refused."""
+    for klass in type.__dict__["__mro__"].__get__(type(obj)):
+        descriptor = type.__dict__["__dict__"].__get__(klass).get("__dict__")
+        if descriptor is not None:
+            if type(descriptor) is not types.GetSetDescriptorType:
+                raise TypeError(f"{klass.__qualname__} overrides __dict__")
+            state = descriptor.__get__(obj)
+            if type(state) is not dict:
+                raise TypeError("__dict__ is not a dict")
+            return state
+    raise TypeError("no instance __dict__")
 
 
 _BUILTINS_BY_NAME: dict[str, type] = {
