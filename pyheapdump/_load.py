@@ -17,7 +17,6 @@ import importlib
 import importlib.util
 import json
 import os
-import pathlib
 import sys
 import types
 import warnings
@@ -501,6 +500,7 @@ class Rebuilder:
             if type_id:
                 module, qualname = self._class_name(type_id)
                 cls = self._surrogate_class_of(type_id)
+                _add_surrogate_methods(cls, f"{module}.{qualname}")
             else:
                 module, qualname = "builtins", _KIND_NAMES.get(kind, "object")
                 cls = surrogate_class(module, qualname, reason=reason)
@@ -1232,6 +1232,15 @@ class _RecordView:
 
 
 _KIND_NAMES = {FRAME: "frame", TRACEBACK: "traceback", CELL: "cell", MODULE: "module", CODE: "code"}
+
+
+def _add_surrogate_methods(cls: type, original: str) -> None:
+    """The methods a facts-only type support gives the surrogates of its kind (a weak reference's call)."""
+    support = support_for_type_name(original)
+    methods = support.surrogate_methods if support is not None and support.facts_only else None
+    for name, method in (methods or {}).items():
+        if issubclass(cls, Surrogate) and name not in cls.__dict__:
+            setattr(cls, name, method)
 
 
 def _attribute_path(module: types.ModuleType | None, qualname: str) -> Any:

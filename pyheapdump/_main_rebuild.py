@@ -190,6 +190,7 @@ class MainRebuilder:
                 setattr(cls, name, value)
             except (AttributeError, TypeError):
                 pass
+        _give_namedtuple_methods(cls, attributes.get("_fields"))
         source = self._source(self.main_file) if self.main_file is not None else None
         node = source.classes.get(cls.__qualname__) if isinstance(source, _CompiledSource) else None
         if node is None or not isinstance(source, _CompiledSource):
@@ -327,6 +328,21 @@ def _literal_defaults(arguments: ast.arguments) -> tuple[tuple[Any, ...] | None,
     except (ValueError, SyntaxError, TypeError, RecursionError):
         return None
     return positional or None, keyword or None
+
+
+def _give_namedtuple_methods(cls: type, fields: Any) -> None:
+    """A namedtuple's __repr__ and field getters come from collections' generated code, which the dump holds only
+    as surrogates: the remade class gets the same ones a safe load's surrogate has (`Pair(left=7, right='seven')`)."""
+    if not issubclass(cls, tuple) or not isinstance(fields, tuple):
+        return
+    from pyheapdump.surrogates.namedtuples import METHODS
+
+    for name, method in METHODS.items():
+        if not _real(cls.__dict__.get(name)):
+            setattr(cls, name, method)
+    for index, field in enumerate(fields):
+        if isinstance(field, str) and not _real(cls.__dict__.get(field)):
+            setattr(cls, field, property(lambda self, i=index: tuple.__getitem__(self, i)))
 
 
 def _real(value: Any) -> bool:

@@ -30,6 +30,9 @@ class TypeSupport:
       not a way to rebuild the object.
     - `answers`: the facts that the original gives through a method of the same name (a lock's `locked()`): the
       surrogate answers that call with the dumped value, so the user's usual call works and nothing is shadowed.
+    - `surrogate_methods`: for a `facts_only` support, methods given to the surrogate class (a weak reference's
+      `__call__` returning its dumped referent). Facts are filled in after the surrogate exists, so they may lead
+      back to it (a referent whose state holds the weak reference), which a rebuilt object's state may not.
     - `describe(state) -> str`: the repr of the surrogate that stands in when the object is not rebuilt (its
       library is not installed, or not trusted); it must need only the standard library.
     """
@@ -42,6 +45,7 @@ class TypeSupport:
     facts_only: bool = False
     answers: tuple[str, ...] = ()
     describe: Callable[[Any], str] | None = None
+    surrogate_methods: dict[str, Any] | None = dataclasses.field(default=None, hash=False, compare=False)
 
     def type_names(self) -> set[str]:
         return {t if isinstance(t, str) else f"{t.__module__}.{t.__qualname__}" for t in self.types}

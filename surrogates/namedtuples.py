@@ -17,7 +17,9 @@ def _fields_of(self: Any) -> tuple[Any, ...]:
 
 
 def namedtuple_repr(self: Any) -> str:
-    name = str(type(self).__pyheapdump_original__[1]).rpartition(".")[2]
+    # A surrogate class knows its original's name; a class a trusted load remade from the dump is named itself.
+    original = getattr(type(self), "__pyheapdump_original__", ("", type(self).__qualname__))
+    name = str(original[1]).rpartition(".")[2]
     fields = _fields_of(self)
     values = tuple.__iter__(self)
     if len(fields) != tuple.__len__(self):  # a damaged class: show what there is

@@ -11,7 +11,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from pyheapdump.surrogates.base import CAPTURED_STATE, instance_dict, new_instance, surrogate_class
+from pyheapdump.surrogates.base import instance_dict
 from pyheapdump.typesupport import TypeSupport, qualified_name
 
 _call_ref = weakref.ref.__call__  # the C call: a subclass's __call__ (the program's) never runs
@@ -23,9 +23,11 @@ def _names(obj: Any) -> tuple[str, str]:
     return module, qualname
 
 
+# Weak references are facts-only surrogates: the referent is filled in after the surrogate exists, because it often
+# leads back to the reference (SQLAlchemy's InstanceState.obj is a weakref to the instance whose state it is), which
+# an object rebuilt from a finished state could not allow.
 def capture_ref(ref: Any) -> dict[str, Any]:
-    module, qualname = _names(ref)
-    return {"referent": _call_ref(ref), "module": module, "qualname": qualname}
+    return {"referent": _call_ref(ref)}
 
 
 def _proxy_referent(proxy: Any) -> Any:
@@ -40,8 +42,7 @@ def _proxy_referent(proxy: Any) -> Any:
 
 
 def capture_proxy(proxy: Any) -> dict[str, Any]:
-    module, qualname = _names(proxy)
-    return {"referent": _proxy_referent(proxy), "module": module, "qualname": qualname}
+    return {"referent": _proxy_referent(proxy)}
 
 
 def _referent(self: Any) -> Any:
@@ -84,78 +85,81 @@ _REF_METHODS = {"__call__": _ref_call, "__repr__": _ref_repr}
 _PROXY_METHODS = {"__getattr__": _proxy_getattr, "__repr__": _proxy_repr}
 
 
-def _rebuild(state: dict[str, Any], methods: dict[str, Any], default_name: str) -> Any:
-    module, qualname = state.get("module"), state.get("qualname")
-    if not isinstance(module, str) or not isinstance(qualname, str):
-        module, qualname = "weakref", default_name
-    cls = surrogate_class(module, qualname, reason=CAPTURED_STATE, attributes=methods)
-    obj = object.__new__(cls)
-    obj.__dict__["referent"] = state.get("referent")
-    return obj
-
-
-def rebuild_ref(state: dict[str, Any]) -> Any:
-    return _rebuild(state, _REF_METHODS, "ReferenceType")
-
-
-def rebuild_proxy(state: dict[str, Any]) -> Any:
-    return _rebuild(state, _PROXY_METHODS, "ProxyType")
-
-
 # ---- weak containers: their live items ----
+# Facts-only as well: an item often leads back to its container (SQLAlchemy's class registry is a WeakKeyDictionary
+# of classes that refer to it). The surrogate reads like the container: a mapping of its entries, or a set.
 
 def capture_value_dict(mapping: Any) -> dict[str, Any]:
     data = dict.copy(instance_dict(mapping)["data"])  # one C copy: a collection mid-way cannot change it
     items = [(key, _call_ref(ref)) for key, ref in dict.items(data)]
-    return {"items": [(key, value) for key, value in items if value is not None], "names": _names(mapping)}
+    return {"entries": [(key, value) for key, value in items if value is not None]}
 
 
 def capture_key_dict(mapping: Any) -> dict[str, Any]:
     data = dict.copy(instance_dict(mapping)["data"])
     items = [(_call_ref(ref), value) for ref, value in dict.items(data)]
-    return {"items": [(key, value) for key, value in items if key is not None], "names": _names(mapping)}
+    return {"entries": [(key, value) for key, value in items if key is not None]}
 
 
 def capture_set(weak_set: Any) -> dict[str, Any]:
     data = set.copy(instance_dict(weak_set)["data"])
     items = [_call_ref(ref) for ref in data]
-    return {"items": [item for item in items if item is not None], "names": _names(weak_set)}
+    return {"members": [item for item in items if item is not None]}
 
 
-def _container(state: dict[str, Any], base: type, default: tuple[str, str]) -> Any:
-    names = state.get("names")
-    module, qualname = names if isinstance(names, tuple) and len(names) == 2 else default
-    cls = surrogate_class(str(module), str(qualname), base, reason=CAPTURED_STATE)
-    return new_instance(cls)
+def _entries(self: Any) -> list[tuple[Any, Any]]:
+    entries = self.__dict__.get("entries")
+    return [e for e in entries if isinstance(e, tuple) and len(e) == 2] if isinstance(entries, list) else []
 
 
-def rebuild_mapping(state: dict[str, Any]) -> Any:
-    mapping = _container(state, dict, ("weakref", "WeakValueDictionary"))
-    for item in state.get("items") or ():
-        if isinstance(item, tuple) and len(item) == 2:
-            try:
-                dict.__setitem__(mapping, item[0], item[1])
-            except TypeError:  # a key that does not hash here (a surrogate of an unhashable builtin)
-                pass
-    return mapping
+def _lookup(self: Any, key: Any) -> Any:
+    for entry_key, value in _entries(self):
+        if entry_key is key or entry_key == key:
+            return value
+    raise KeyError(key)
 
 
-def rebuild_set(state: dict[str, Any]) -> Any:
-    weak_set = _container(state, set, ("_weakrefset", "WeakSet"))
-    for item in state.get("items") or ():
-        try:
-            set.add(weak_set, item)
-        except TypeError:
-            pass
-    return weak_set
+def _get(self: Any, key: Any, default: Any = None) -> Any:
+    try:
+        return _lookup(self, key)
+    except KeyError:
+        return default
+
+
+def _contains(self: Any, key: Any) -> bool:
+    return any(entry_key is key or entry_key == key for entry_key, _ in _entries(self))
+
+
+def _mapping_repr(self: Any) -> str:
+    name = type(self).__qualname__
+    return f"{name}({{{', '.join(f'{key!r}: {value!r}' for key, value in _entries(self))}}})"
+
+
+def _members(self: Any) -> list[Any]:
+    members = self.__dict__.get("members")
+    return members if isinstance(members, list) else []
+
+
+_MAPPING_METHODS = {
+    "__getitem__": _lookup, "get": _get, "__contains__": _contains, "__repr__": _mapping_repr,
+    "__len__": lambda self: len(_entries(self)), "__iter__": lambda self: iter([k for k, _ in _entries(self)]),
+    "keys": lambda self: [k for k, _ in _entries(self)], "values": lambda self: [v for _, v in _entries(self)],
+    "items": lambda self: list(_entries(self)),
+}
+_SET_METHODS = {
+    "__len__": lambda self: len(_members(self)), "__iter__": lambda self: iter(_members(self)),
+    "__contains__": lambda self, item: any(m is item or m == item for m in _members(self)),
+    "__repr__": lambda self: f"{type(self).__qualname__}({_members(self)!r})",
+}
 
 
 SUPPORTS = (
-    TypeSupport("weakref", ("weakref.ReferenceType",), capture_ref, rebuild_ref, safe=True),
-    TypeSupport("weakproxy", ("weakref.ProxyType", "weakref.CallableProxyType"), capture_proxy, rebuild_proxy,
-                safe=True),
-    TypeSupport("weak-value-dict", ("weakref.WeakValueDictionary",), capture_value_dict, rebuild_mapping,
-                safe=True),
-    TypeSupport("weak-key-dict", ("weakref.WeakKeyDictionary",), capture_key_dict, rebuild_mapping, safe=True),
-    TypeSupport("weak-set", ("_weakrefset.WeakSet",), capture_set, rebuild_set, safe=True),
+    TypeSupport("weakref", ("weakref.ReferenceType",), capture_ref, facts_only=True, surrogate_methods=_REF_METHODS),
+    TypeSupport("weakproxy", ("weakref.ProxyType", "weakref.CallableProxyType"), capture_proxy, facts_only=True,
+                surrogate_methods=_PROXY_METHODS),
+    TypeSupport("weak-value-dict", ("weakref.WeakValueDictionary",), capture_value_dict, facts_only=True,
+                surrogate_methods=_MAPPING_METHODS),
+    TypeSupport("weak-key-dict", ("weakref.WeakKeyDictionary",), capture_key_dict, facts_only=True,
+                surrogate_methods=_MAPPING_METHODS),
+    TypeSupport("weak-set", ("_weakrefset.WeakSet",), capture_set, facts_only=True, surrogate_methods=_SET_METHODS),
 )
