@@ -2,7 +2,7 @@
 
 A weakref.ref loads as a surrogate whose call returns the dumped referent (None when it was already dead); a
 weakref.proxy as one that reads attributes from its referent; WeakValueDictionary, WeakKeyDictionary and WeakSet
-as dict- and set-based surrogates holding their live items. The referents are dumped like any value (the dump holds
+as surrogates that read like a mapping or a set of their live items. The referents are dumped like any value (the dump holds
 them strongly; a weak container's items are what a debugger user looks for).
 """
 
@@ -12,15 +12,10 @@ import weakref
 from typing import Any
 
 from pyheapdump.surrogates.base import instance_dict
-from pyheapdump.typesupport import TypeSupport, qualified_name
+from pyheapdump.typesupport import TypeSupport
 
 _call_ref = weakref.ref.__call__  # the C call: a subclass's __call__ (the program's) never runs
 _get_weakref_object: Any = None
-
-
-def _names(obj: Any) -> tuple[str, str]:
-    module, _, qualname = qualified_name(type(obj)).rpartition(".")
-    return module, qualname
 
 
 # Weak references are facts-only surrogates: the referent is filled in after the surrogate exists, because it often
