@@ -2,8 +2,8 @@
 
 A weakref.ref loads as a surrogate whose call returns the dumped referent (None when it was already dead); a
 weakref.proxy as one that reads attributes from its referent; WeakValueDictionary, WeakKeyDictionary and WeakSet
-as surrogates that read like a mapping or a set of their live items. The referents are dumped like any value (the dump holds
-them strongly; a weak container's items are what a debugger user looks for).
+as surrogates that read like a mapping or a set of their live items. The referents are dumped like any value (the
+dump holds them strongly; a weak container's items are what a debugger user looks for).
 """
 
 from __future__ import annotations
