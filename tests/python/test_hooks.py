@@ -555,18 +555,22 @@ def test_an_operators_signal_is_honoured_past_the_caps_for_failures(tmp_path: Pa
         [sys.executable, str(PROGRAMS / "capture_signal_service.py"), str(tmp_path)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(),
     ) as service:
+        watchdog = threading.Timer(120, service.kill)  # a hung service ends the reads below, not the test run
+        watchdog.start()
         try:
             assert service.stdout.readline().strip() == "ready"
             announced = []
-            for _ in range(5):
+            for number in range(1, 6):
                 service.send_signal(signal.SIGUSR1)
                 announced.append(read_dump_announcement(service.stderr))
-            service.stdin.write("after\n")
-            service.stdin.flush()
-            assert service.stdout.readline().strip() == "handled after (1)"
+                # A served line proves the handler has returned: a signal during a dump is refused by design.
+                service.stdin.write(f"after {number}\n")
+                service.stdin.flush()
+                assert service.stdout.readline().strip() == f"handled after {number} ({number})"
             service.stdin.close()
             assert service.wait(timeout=60) == 0
         finally:
+            watchdog.cancel()
             if service.poll() is None:
                 service.kill()
     assert len(dumps_in(tmp_path)) == 5
