@@ -395,7 +395,9 @@ OwnedRef Rebuilder::MakeShell(const Record& record, uint64_t oid) {
     if ((record.flags & kFlagCutItems) && !CutContainerClass(record.kind, &marked)) return OwnedRef();
     if (marked != nullptr) {
       shell = OwnedRef::Steal(PyObject_CallNoArgs(marked));
-      fill = record.kind == Kind::kList ? FillKind::kList : record.kind == Kind::kDict ? FillKind::kDict : FillKind::kSet;
+      fill = record.kind == Kind::kList   ? FillKind::kList
+             : record.kind == Kind::kDict ? FillKind::kDict
+                                          : FillKind::kSet;
     } else if (record.flags & kFlagCutItems) {
       return HandlerMake(record, /*shell=*/true);
     } else if (record.kind == Kind::kList) {
