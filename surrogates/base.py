@@ -46,6 +46,10 @@ class SurrogateInfo:
 class Surrogate:
     """Base of every surrogate. Attribute access reads the dumped state; nothing else of the original exists."""
 
+    # No instance dict of its own: surrogate classes add one, while placeholders of values a limit left out
+    # (not_dumped.py) stay without, as small as an empty str and, unless their builtin is a container, outside the
+    # cycle collector.
+    __slots__ = ()
     __pyheapdump_original__: tuple[str, str] = ("builtins", "object")
 
     def __getattr__(self, name: str) -> Any:
