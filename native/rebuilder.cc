@@ -67,6 +67,27 @@ bool IsConstructionAttribute(std::string_view name) {
 bool IsStateAttribute(std::string_view name) { return name.substr(0, 5) == "dict:" || name.substr(0, 5) == "slot:"; }
 
 // A builtin container the core makes itself: exact type, not truncated (it may hold placeholders of cut values).
+// Instances of this type hold no reference but to their type: no instance dict, no weakref list, no slots, and the
+// builtin their layout comes from holds none either (str, bytes, object).
+bool HoldsNoReferences(PyTypeObject* type) {
+  if (type->tp_dictoffset != 0 || type->tp_weaklistoffset != 0 || type->tp_del != nullptr ||
+      type->tp_finalize != nullptr) {
+    return false;
+  }
+  PyObject* mro = type->tp_mro;
+  if (mro == nullptr || !PyTuple_Check(mro)) return false;
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); ++i) {
+    auto* base = reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(mro, i));
+    if (base->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+      if (base->tp_basicsize != type->tp_basicsize && base != type) return false;  // slots of its own
+      continue;
+    }
+    // The first builtin in the MRO gives the layout.
+    return !PyType_IS_GC(base) && base->tp_basicsize == type->tp_basicsize;
+  }
+  return false;
+}
+
 bool IsPlain(const Record& record) { return record.type_id == 0 && (record.flags & ~kFlagCutItems) == 0; }
 
 // "Name: message" of the pending exception, which is cleared.
@@ -395,7 +416,9 @@ OwnedRef Rebuilder::MakeShell(const Record& record, uint64_t oid) {
     if ((record.flags & kFlagCutItems) && !CutContainerClass(record.kind, &marked)) return OwnedRef();
     if (marked != nullptr) {
       shell = OwnedRef::Steal(PyObject_CallNoArgs(marked));
-      fill = record.kind == Kind::kList ? FillKind::kList : record.kind == Kind::kDict ? FillKind::kDict : FillKind::kSet;
+      fill = record.kind == Kind::kList   ? FillKind::kList
+             : record.kind == Kind::kDict ? FillKind::kDict
+                                          : FillKind::kSet;
     } else if (record.flags & kFlagCutItems) {
       return HandlerMake(record, /*shell=*/true);
     } else if (record.kind == Kind::kList) {
@@ -516,7 +539,14 @@ OwnedRef Rebuilder::CutPlaceholder(uint64_t reason, uint64_t class_id) {
     found = cut_classes_.emplace(key, cls && PyType_Check(cls.get()) ? cls : OwnedRef()).first;
   }
   if (!found->second) return CallHandler("_cut", reason, class_id);
-  return OwnedRef::Steal(PyObject_CallNoArgs(found->second.get()));
+  OwnedRef placeholder = OwnedRef::Steal(PyObject_CallNoArgs(found->second.get()));
+  if (placeholder && HoldsNoReferences(Py_TYPE(placeholder.get())) && PyObject_GC_IsTracked(placeholder.get())) {
+    // Every instance of a class written in Python is tracked by the cycle collector, though a placeholder (no
+    // dict, no slots, an empty str or plain object) can be in no cycle: millions of them made each collection
+    // walk millions of objects, at load and at exit.
+    PyObject_GC_UnTrack(placeholder.get());
+  }
+  return placeholder;
 }
 
 bool Rebuilder::CutContainerClass(Kind kind, PyObject** cls) {
@@ -718,13 +748,23 @@ bool Rebuilder::RunNativeFill(uint64_t oid, const Fill& fill) {
   switch (fill.kind) {
     case FillKind::kList:
       return PyList_SetSlice(target, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, values.get()) == 0;
-    case FillKind::kDict:
+    case FillKind::kDict: {
+      bool atoms_only = true;
       for (Py_ssize_t i = 0; i + 1 < count; i += 2) {
-        if (PyDict_SetItem(target, PyList_GET_ITEM(values.get(), i), PyList_GET_ITEM(values.get(), i + 1)) != 0) {
-          return false;
-        }
+        PyObject* key = PyList_GET_ITEM(values.get(), i);
+        PyObject* value = PyList_GET_ITEM(values.get(), i + 1);
+        if (PyDict_SetItem(target, key, value) != 0) return false;
+        atoms_only = atoms_only && !PyObject_GC_IsTracked(key) && !PyObject_GC_IsTracked(value);
+      }
+      // A dict marked as holding placeholders is an instance of a class written in Python, which the cycle collector
+      // tracks whatever it holds; CPython untracks a plain dict of atoms, and this one can be in no cycle either (its
+      // class gives it no dict or slots; a container stored in it later tracks it again).
+      if (atoms_only && !PyDict_CheckExact(target) && Py_TYPE(target)->tp_dictoffset == 0 &&
+          Py_TYPE(target)->tp_weaklistoffset == 0 && PyObject_GC_IsTracked(target)) {
+        PyObject_GC_UnTrack(target);
       }
       return true;
+    }
     case FillKind::kSet:
       for (Py_ssize_t i = 0; i < count; ++i) {
         if (PySet_Add(target, PyList_GET_ITEM(values.get(), i)) != 0) return false;

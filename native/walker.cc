@@ -187,7 +187,10 @@ uint64_t Walker::Enqueue(PyObject* obj) {
   }
   // The skeleton is written whatever the limits: a dump always shows its stacks, code names included.
   bool stops = stop_reason_ && !exempt && skeleton == kNotSkeleton;
-  const char* cut = skeleton != kNotSkeleton ? nullptr : next_id_ > budget ? "max_objects" : stops ? stop_reason_ : nullptr;
+  const char* cut = skeleton != kNotSkeleton ? nullptr
+                    : next_id_ > budget      ? "max_objects"
+                    : stops                  ? stop_reason_
+                                             : nullptr;
   if (cut) {
     memo_.erase(it);
     NoteCut(cut);

@@ -51,6 +51,10 @@ class SurrogateInfo:
 class Surrogate:
     """Base of every surrogate. Attribute access reads the dumped state; nothing else of the original exists."""
 
+    # No instance dict of its own: surrogate classes add one, while placeholders of values a limit left out
+    # (not_dumped.py) stay without, as small as an empty str and, unless their builtin is a container, outside the
+    # cycle collector.
+    __slots__ = ()
     __pyheapdump_original__: tuple[str, str] = ("builtins", "object")
 
     def __getattr__(self, name: str) -> Any:
@@ -191,9 +195,10 @@ def surrogate_info(obj: Any) -> SurrogateInfo | None:
     if cls is not obj:
         # What every instance of a class says alike is kept on the class (placeholders of values a limit left out),
         # or is read from the object itself (a container holding such placeholders counts them).
-        describe = getattr(cls, "__pyheapdump_describe__", None)
-        if describe is not None:
-            return describe(obj)
+        # Only the staticmethod pyheapdump put there: a dumped class attribute of that name is never called.
+        describe = cls.__dict__.get("__pyheapdump_describe__")
+        if isinstance(describe, staticmethod):
+            return describe.__func__(obj)
         shared = getattr(cls, "__pyheapdump_class_info__", None)
         if isinstance(shared, SurrogateInfo):
             return shared

@@ -18,7 +18,7 @@ import collections
 import threading
 from typing import Any
 
-from pyheapdump.surrogates.base import CUT, Surrogate, SurrogateInfo, surrogate_class
+from pyheapdump.surrogates.base import _BUILTINS_BY_NAME, CUT, Surrogate, SurrogateInfo, surrogate_class
 
 __all__ = ["NotDumped", "cut_container_class", "is_not_dumped", "not_dumped_class"]
 
@@ -54,6 +54,7 @@ def not_dumped_class(module: str, qualname: str, limit: str) -> type:
     if cls is not None:
         return cls
     base = surrogate_class(module, qualname, reason=CUT)
+    builtin = next((klass for klass in base.__mro__ if klass in _BUILTINS_BY_NAME.values()), None)
     text = f"<{module}.{qualname} not dumped: {limit} reached>"
     info = SurrogateInfo(module, qualname, CUT, f"not dumped: {limit}", text)
 
@@ -74,11 +75,14 @@ def not_dumped_class(module: str, qualname: str, limit: str) -> type:
         "__hash__": object.__hash__,
         "__eq__": _identical,
         "__ne__": _different,
+        # Millions of placeholders: no instance dict, and (but for container builtins) not tracked by the collector.
+        "__slots__": (),
     }
+    bases = (Surrogate, NotDumped) if builtin is None else (builtin, Surrogate, NotDumped)
     try:
-        made = type(base.__name__, (base, NotDumped), namespace)
-    except TypeError:  # a base whose layout does not mix with NotDumped's
-        made = type(base.__name__, (base,), namespace)
+        made = type(base.__name__, bases, namespace)
+    except TypeError:  # a builtin that cannot be subclassed together with these
+        made = type(base.__name__, (Surrogate, NotDumped), namespace)
     with _lock:
         cls = _placeholder_classes.setdefault(key, made)
     return cls
@@ -164,6 +168,7 @@ def cut_container_class(builtin: type) -> type:
         "__pyheapdump_reason__": CUT,
         "__pyheapdump_describe__": staticmethod(_describe),
         "__repr__": _container_repr(builtin),
+        "__slots__": (),  # no dict: a dict of atoms marked so can leave the cycle collector, as a plain one does
     }
     made = type(builtin.__name__, (builtin, Surrogate), namespace)
     with _lock:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_support import frame_named, run_program
+from engine_support import REPO, frame_named, run_program, run_python
 
 import pyheapdump
 from pyheapdump import Surrogate, surrogate_info
@@ -227,3 +227,18 @@ def test_unknown_limits_are_refused_before_anything_is_written(tmp_path: Path) -
     with pytest.raises(TypeError, match="max_object"):
         pyheapdump.save_dump(tmp_path / "x.heapdump", max_object=10)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_traceback_locals_shows_what_a_cut_container_misses_within_the_bound(tmp_path: Path) -> None:
+    """A local holding 200,000 elements, most cut, prints as its first elements and what is missing, never the whole
+    repr cut at 200 characters (which dropped the marker at its end)."""
+    dump, _ = dump_with(tmp_path, max_objects=500)
+    result = run_python(["-m", "pyheapdump", "traceback", "--locals", str(dump.path)], cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.strip().startswith("crowd = "))
+    value = line.strip().removeprefix("crowd = ")
+    assert len(value) <= 200, value
+    assert value.startswith("[<builtins.list not dumped: max_objects reached>, "), value
+    assert value.endswith(" of 200,000 items not dumped: max_objects>"), value
+    tags = next(line for line in result.stdout.splitlines() if line.strip().startswith("tags = "))
+    assert tags.strip().endswith("<3 of 3 items not dumped: max_objects>"), tags
