@@ -822,6 +822,11 @@ class Rebuilder:
                 obj[key] = value
 
     def _construct_captured(self, record: tuple[Any, ...]) -> Any:
+        name = self._attrs(record[7], [n for n in record[8] if n == "capture"]).get("capture")
+        support = support_named(name) if isinstance(name, str) else None
+        if (support is not None and support.make is not None and support.fill is not None
+                and (support.safe or self.trusted)):
+            return self._make_then_fill(record, support)
         if "state" in record[8]:
             self._complete(record[7]["state"])
         attrs = self._attrs(record[7], record[8])
@@ -834,6 +839,20 @@ class Rebuilder:
         facts = state if isinstance(state, dict) else {"state": state}
         return self._surrogate_for(record, surrogate_base.NOT_TRUSTED, f"captured by {name}: {why}",
                                    {k: v for k, v in facts.items() if isinstance(k, str)}, facts)
+
+    def _make_then_fill(self, record: tuple[Any, ...], support: Any) -> Any:
+        """An object whose state may lead back to it: made empty now, filled once its state can be finished (that
+        would need the object itself while it is being made)."""
+        obj = support.make()
+
+        def fill() -> None:
+            if "state" in record[8]:
+                self._complete(record[7]["state"])
+            support.fill(obj, self._attrs(record[7], [n for n in record[8] if n == "state"]).get("state"))
+
+        # With the hashing fills: a weak dictionary's keys may hash by their state.
+        self._defer(record[0], fill, hashing=True)
+        return obj
 
     # ---- shells: created empty, filled later ----
 

@@ -24,10 +24,14 @@ class TypeSupport:
       so subclasses are covered) or class objects.
     - `capture(obj) -> state`: runs while dumping, with the GIL held; must not change `obj` nor run its code.
       The state is dumped like any value (dicts, lists, str, bytes, numbers, other objects).
-    - `rebuild(state) -> obj`: runs while loading; None means the object always loads as a surrogate.
+    - `rebuild(state) -> obj`: runs while loading; None (without make and fill) means the object always loads as a
+      surrogate.
     - `safe`: rebuild may run when loading an untrusted dump (it calls nothing the dump names).
     - `facts_only`: the state is a dict of facts shown on a surrogate (a lock's locked state, a file's name),
       not a way to rebuild the object.
+    - `make() -> obj` and `fill(obj, state)`: for objects whose state may lead back to them (a weak reference to
+      an object that holds it, a weak dictionary of objects that refer to it): the loader makes the object empty
+      first and fills it once its state is loaded. Used instead of `rebuild` when both are given.
     """
 
     name: str
@@ -36,6 +40,8 @@ class TypeSupport:
     rebuild: Callable[[Any], Any] | None = None
     safe: bool = False
     facts_only: bool = False
+    make: Callable[[], Any] | None = None
+    fill: Callable[[Any, Any], None] | None = None
 
     def type_names(self) -> set[str]:
         return {t if isinstance(t, str) else f"{t.__module__}.{t.__qualname__}" for t in self.types}

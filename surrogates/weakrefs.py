@@ -84,22 +84,37 @@ _REF_METHODS = {"__call__": _ref_call, "__repr__": _ref_repr}
 _PROXY_METHODS = {"__getattr__": _proxy_getattr, "__repr__": _proxy_repr}
 
 
-def _rebuild(state: dict[str, Any], methods: dict[str, Any], default_name: str) -> Any:
-    module, qualname = state.get("module"), state.get("qualname")
-    if not isinstance(module, str) or not isinstance(qualname, str):
-        module, qualname = "weakref", default_name
-    cls = surrogate_class(module, qualname, reason=CAPTURED_STATE, attributes=methods)
-    obj = object.__new__(cls)
-    obj.__dict__["referent"] = state.get("referent")
-    return obj
+def _named_class(state: Any, default: tuple[str, str], base: type | None, methods: dict[str, Any]) -> type:
+    names = (state.get("module"), state.get("qualname")) if isinstance(state, dict) else None
+    if isinstance(state, dict) and isinstance(state.get("names"), tuple) and len(state["names"]) == 2:
+        names = state["names"]
+    if names is None or not all(isinstance(name, str) for name in names):
+        names = default
+    return surrogate_class(names[0], names[1], base, reason=CAPTURED_STATE, attributes=methods)
 
 
-def rebuild_ref(state: dict[str, Any]) -> Any:
-    return _rebuild(state, _REF_METHODS, "ReferenceType")
+def _take_class(obj: Any, cls: type) -> None:
+    """Gives an object made before its state was loaded the class its state names (a KeyedRef, a WeakMethod)."""
+    if type(obj) is not cls:
+        try:
+            obj.__class__ = cls
+        except TypeError:  # a layout that differs: the default class stays, the contents are what matter
+            pass
 
 
-def rebuild_proxy(state: dict[str, Any]) -> Any:
-    return _rebuild(state, _PROXY_METHODS, "ProxyType")
+def _reference_support(default: tuple[str, str], methods: dict[str, Any]) -> tuple[Any, Any]:
+    def make() -> Any:
+        return object.__new__(_named_class(None, default, None, methods))
+
+    def fill(obj: Any, state: Any) -> None:
+        obj.__dict__["referent"] = state.get("referent") if isinstance(state, dict) else None
+        _take_class(obj, _named_class(state, default, None, methods))
+
+    return make, fill
+
+
+make_ref, fill_ref = _reference_support(("weakref", "ReferenceType"), _REF_METHODS)
+make_proxy, fill_proxy = _reference_support(("weakref", "ProxyType"), _PROXY_METHODS)
 
 
 # ---- weak containers: their live items ----
@@ -122,40 +137,38 @@ def capture_set(weak_set: Any) -> dict[str, Any]:
     return {"items": [item for item in items if item is not None], "names": _names(weak_set)}
 
 
-def _container(state: dict[str, Any], base: type, default: tuple[str, str]) -> Any:
-    names = state.get("names")
-    module, qualname = names if isinstance(names, tuple) and len(names) == 2 else default
-    cls = surrogate_class(str(module), str(qualname), base, reason=CAPTURED_STATE)
-    return new_instance(cls)
+def _container_support(default: tuple[str, str], base: type) -> tuple[Any, Any]:
+    def make() -> Any:
+        return new_instance(_named_class(None, default, base, {}))
 
-
-def rebuild_mapping(state: dict[str, Any]) -> Any:
-    mapping = _container(state, dict, ("weakref", "WeakValueDictionary"))
-    for item in state.get("items") or ():
-        if isinstance(item, tuple) and len(item) == 2:
+    def fill(obj: Any, state: Any) -> None:
+        _take_class(obj, _named_class(state, default, base, {}))
+        for item in (state.get("items") if isinstance(state, dict) else None) or ():
             try:
-                dict.__setitem__(mapping, item[0], item[1])
+                if base is dict and isinstance(item, tuple) and len(item) == 2:
+                    dict.__setitem__(obj, item[0], item[1])
+                elif base is set:
+                    set.add(obj, item)
             except TypeError:  # a key that does not hash here (a surrogate of an unhashable builtin)
                 pass
-    return mapping
+
+    return make, fill
 
 
-def rebuild_set(state: dict[str, Any]) -> Any:
-    weak_set = _container(state, set, ("_weakrefset", "WeakSet"))
-    for item in state.get("items") or ():
-        try:
-            set.add(weak_set, item)
-        except TypeError:
-            pass
-    return weak_set
+make_value_dict, fill_mapping_values = _container_support(("weakref", "WeakValueDictionary"), dict)
+make_key_dict, fill_mapping_keys = _container_support(("weakref", "WeakKeyDictionary"), dict)
+make_set, fill_set = _container_support(("_weakrefset", "WeakSet"), set)
 
 
 SUPPORTS = (
-    TypeSupport("weakref", ("weakref.ReferenceType",), capture_ref, rebuild_ref, safe=True),
-    TypeSupport("weakproxy", ("weakref.ProxyType", "weakref.CallableProxyType"), capture_proxy, rebuild_proxy,
-                safe=True),
-    TypeSupport("weak-value-dict", ("weakref.WeakValueDictionary",), capture_value_dict, rebuild_mapping,
-                safe=True),
-    TypeSupport("weak-key-dict", ("weakref.WeakKeyDictionary",), capture_key_dict, rebuild_mapping, safe=True),
-    TypeSupport("weak-set", ("_weakrefset.WeakSet",), capture_set, rebuild_set, safe=True),
+    TypeSupport("weakref", ("weakref.ReferenceType",), capture_ref, None, safe=True, make=make_ref,
+                fill=fill_ref),
+    TypeSupport("weakproxy", ("weakref.ProxyType", "weakref.CallableProxyType"), capture_proxy, None,
+                safe=True, make=make_proxy, fill=fill_proxy),
+    TypeSupport("weak-value-dict", ("weakref.WeakValueDictionary",), capture_value_dict, None,
+                safe=True, make=make_value_dict, fill=fill_mapping_values),
+    TypeSupport("weak-key-dict", ("weakref.WeakKeyDictionary",), capture_key_dict, None, safe=True,
+                make=make_key_dict, fill=fill_mapping_keys),
+    TypeSupport("weak-set", ("_weakrefset.WeakSet",), capture_set, None, safe=True, make=make_set,
+                fill=fill_set),
 )

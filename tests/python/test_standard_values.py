@@ -188,6 +188,15 @@ def test_weak_containers_keep_their_items(scene):
     assert list(scene["members"]) == [alive]
 
 
+def test_weak_references_in_cycles_load(dumped, scene):
+    assert scene["looped_ref"]() is scene["looped"]
+    assert scene["looped"].back is scene["looped_ref"]
+    registry = scene["registry"]
+    assert list(registry) == ["self"]
+    assert registry["self"].args[0] is registry
+    assert not any("needs itself" in problem for problem in pyheapdump.load_dump(dumped[0]).warnings)
+
+
 def test_weakref_subclass_overriding_call_stays_opaque(dumped):
     # The program's __call__ could not run at dump time, so the reference is not followed.
     scene = scene_locals(dumped[0], trusted=False)
