@@ -8,7 +8,6 @@ The dumps are written by tests/python/programs/real_values.py in a separate proc
 from __future__ import annotations
 
 import datetime
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -214,4 +213,3 @@ def test_cli_traceback_locals_show_the_values(dumped):
                  "tzinfo=zoneinfo.ZoneInfo(key='Europe/Paris')", "dead_ref = <weakref; dead>",
                  "match = <re.Match object; span=(6, 13), match='world42'>"):
         assert text in out, f"{text!r} not in\n{out}"
-    json.dumps(out)  # the output is plain text
