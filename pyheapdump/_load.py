@@ -500,7 +500,6 @@ class Rebuilder:
             if type_id:
                 module, qualname = self._class_name(type_id)
                 cls = self._surrogate_class_of(type_id)
-                _add_surrogate_methods(cls, f"{module}.{qualname}")
             else:
                 module, qualname = "builtins", _KIND_NAMES.get(kind, "object")
                 cls = surrogate_class(module, qualname, reason=reason)
@@ -898,6 +897,11 @@ class Rebuilder:
                 obj[key] = value
 
     def _construct_captured(self, record: tuple[Any, ...]) -> Any:
+        name = self._attrs(record[7], [n for n in record[8] if n == "capture"]).get("capture")
+        support = support_named(name) if isinstance(name, str) else None
+        if (support is not None and support.make is not None and support.fill is not None
+                and (support.safe or self.trusted)):
+            return self._make_then_fill(record, support)
         if "state" in record[8]:
             self._complete(record[7]["state"])
         attrs = self._attrs(record[7], record[8])
@@ -930,6 +934,20 @@ class Rebuilder:
             if info is not None:
                 attach_info(obj, SurrogateInfo(info.module, info.qualname, info.reason, info.detail, described,
                                                info.facts))
+        return obj
+
+    def _make_then_fill(self, record: tuple[Any, ...], support: Any) -> Any:
+        """An object whose state may lead back to it: made empty now, filled once its state can be finished (that
+        would need the object itself while it is being made)."""
+        obj = support.make()
+
+        def fill() -> None:
+            if "state" in record[8]:
+                self._complete(record[7]["state"])
+            support.fill(obj, self._attrs(record[7], [n for n in record[8] if n == "state"]).get("state"))
+
+        # With the hashing fills: a weak dictionary's keys may hash by their state.
+        self._defer(record[0], fill, hashing=True)
         return obj
 
     # ---- shells: created empty, filled later ----
@@ -1232,15 +1250,6 @@ class _RecordView:
 
 
 _KIND_NAMES = {FRAME: "frame", TRACEBACK: "traceback", CELL: "cell", MODULE: "module", CODE: "code"}
-
-
-def _add_surrogate_methods(cls: type, original: str) -> None:
-    """The methods a facts-only type support gives the surrogates of its kind (a weak reference's call)."""
-    support = support_for_type_name(original)
-    methods = support.surrogate_methods if support is not None and support.facts_only else None
-    for name, method in (methods or {}).items():
-        if issubclass(cls, Surrogate) and name not in cls.__dict__:
-            setattr(cls, name, method)
 
 
 def _attribute_path(module: types.ModuleType | None, qualname: str) -> Any:

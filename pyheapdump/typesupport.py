@@ -24,17 +24,18 @@ class TypeSupport:
       so subclasses are covered) or class objects.
     - `capture(obj) -> state`: runs while dumping, with the GIL held; must not change `obj` nor run its code.
       The state is dumped like any value (dicts, lists, str, bytes, numbers, other objects).
-    - `rebuild(state) -> obj`: runs while loading; None means the object always loads as a surrogate.
+    - `rebuild(state) -> obj`: runs while loading; None (without make and fill) means the object always loads as a
+      surrogate.
     - `safe`: rebuild may run when loading an untrusted dump (it calls nothing the dump names).
     - `facts_only`: the state is a dict of facts shown on a surrogate (a lock's locked state, a file's name),
       not a way to rebuild the object.
     - `answers`: the facts that the original gives through a method of the same name (a lock's `locked()`): the
       surrogate answers that call with the dumped value, so the user's usual call works and nothing is shadowed.
-    - `surrogate_methods`: for a `facts_only` support, methods given to the surrogate class (a weak reference's
-      `__call__` returning its dumped referent). Facts are filled in after the surrogate exists, so they may lead
-      back to it (a referent whose state holds the weak reference), which a rebuilt object's state may not.
     - `describe(state) -> str`: the repr of the surrogate that stands in when the object is not rebuilt (its
       library is not installed, or not trusted); it must need only the standard library.
+    - `make() -> obj` and `fill(obj, state)`: for objects whose state may lead back to them (a weak reference to
+      an object that holds it, a weak dictionary of objects that refer to it): the loader makes the object empty
+      first and fills it once its state is loaded. Used instead of `rebuild` when both are given.
     """
 
     name: str
@@ -45,7 +46,8 @@ class TypeSupport:
     facts_only: bool = False
     answers: tuple[str, ...] = ()
     describe: Callable[[Any], str] | None = None
-    surrogate_methods: dict[str, Any] | None = dataclasses.field(default=None, hash=False, compare=False)
+    make: Callable[[], Any] | None = None
+    fill: Callable[[Any, Any], None] | None = None
 
     def type_names(self) -> set[str]:
         return {t if isinstance(t, str) else f"{t.__module__}.{t.__qualname__}" for t in self.types}

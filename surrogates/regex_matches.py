@@ -69,7 +69,8 @@ _METHODS = {"group": group, "groups": groups, "groupdict": groupdict, "span": sp
 
 def rebuild_match(state: dict[str, Any]) -> Any:
     regs = state.get("regs")
-    if not isinstance(regs, list) or not all(isinstance(r, tuple) and len(r) == 2 for r in regs) or not regs:
+    if not isinstance(regs, list) or not regs or not all(
+            isinstance(r, tuple) and len(r) == 2 and all(type(i) is int for i in r) for r in regs):
         raise TypeError("the match's spans are damaged")
     if not isinstance(state.get("string"), (str, bytes)) or not isinstance(state.get("groupindex"), dict):
         raise TypeError("the match's string is damaged")

@@ -2,8 +2,8 @@
 
 A weakref.ref loads as a surrogate whose call returns the dumped referent (None when it was already dead); a
 weakref.proxy as one that reads attributes from its referent; WeakValueDictionary, WeakKeyDictionary and WeakSet
-as surrogates that read like a mapping or a set of their live items. The referents are dumped like any value (the
-dump holds them strongly; a weak container's items are what a debugger user looks for).
+as dict- and set-based surrogates holding their live items. The referents are dumped like any value (the dump holds
+them strongly; a weak container's items are what a debugger user looks for).
 """
 
 from __future__ import annotations
@@ -11,18 +11,21 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from pyheapdump.surrogates.base import instance_dict
-from pyheapdump.typesupport import TypeSupport
+from pyheapdump.surrogates.base import CAPTURED_STATE, instance_dict, new_instance, surrogate_class
+from pyheapdump.typesupport import TypeSupport, qualified_name
 
 _call_ref = weakref.ref.__call__  # the C call: a subclass's __call__ (the program's) never runs
 _get_weakref_object: Any = None
 
 
-# Weak references are facts-only surrogates: the referent is filled in after the surrogate exists, because it often
-# leads back to the reference (SQLAlchemy's InstanceState.obj is a weakref to the instance whose state it is), which
-# an object rebuilt from a finished state could not allow.
+def _names(obj: Any) -> tuple[str, str]:
+    module, _, qualname = qualified_name(type(obj)).rpartition(".")
+    return module, qualname
+
+
 def capture_ref(ref: Any) -> dict[str, Any]:
-    return {"referent": _call_ref(ref)}
+    module, qualname = _names(ref)
+    return {"referent": _call_ref(ref), "module": module, "qualname": qualname}
 
 
 def _proxy_referent(proxy: Any) -> Any:
@@ -37,7 +40,8 @@ def _proxy_referent(proxy: Any) -> Any:
 
 
 def capture_proxy(proxy: Any) -> dict[str, Any]:
-    return {"referent": _proxy_referent(proxy)}
+    module, qualname = _names(proxy)
+    return {"referent": _proxy_referent(proxy), "module": module, "qualname": qualname}
 
 
 def _referent(self: Any) -> Any:
@@ -80,81 +84,91 @@ _REF_METHODS = {"__call__": _ref_call, "__repr__": _ref_repr}
 _PROXY_METHODS = {"__getattr__": _proxy_getattr, "__repr__": _proxy_repr}
 
 
+def _named_class(state: Any, default: tuple[str, str], base: type | None, methods: dict[str, Any]) -> type:
+    names = (state.get("module"), state.get("qualname")) if isinstance(state, dict) else None
+    if isinstance(state, dict) and isinstance(state.get("names"), tuple) and len(state["names"]) == 2:
+        names = state["names"]
+    if names is None or not all(isinstance(name, str) for name in names):
+        names = default
+    return surrogate_class(names[0], names[1], base, reason=CAPTURED_STATE, attributes=methods)
+
+
+def _take_class(obj: Any, cls: type) -> None:
+    """Gives an object made before its state was loaded the class its state names (a KeyedRef, a WeakMethod)."""
+    if type(obj) is not cls:
+        try:
+            obj.__class__ = cls
+        except TypeError:  # a layout that differs: the default class stays, the contents are what matter
+            pass
+
+
+def _reference_support(default: tuple[str, str], methods: dict[str, Any]) -> tuple[Any, Any]:
+    def make() -> Any:
+        return object.__new__(_named_class(None, default, None, methods))
+
+    def fill(obj: Any, state: Any) -> None:
+        obj.__dict__["referent"] = state.get("referent") if isinstance(state, dict) else None
+        _take_class(obj, _named_class(state, default, None, methods))
+
+    return make, fill
+
+
+make_ref, fill_ref = _reference_support(("weakref", "ReferenceType"), _REF_METHODS)
+make_proxy, fill_proxy = _reference_support(("weakref", "ProxyType"), _PROXY_METHODS)
+
+
 # ---- weak containers: their live items ----
-# Facts-only as well: an item often leads back to its container (SQLAlchemy's class registry is a WeakKeyDictionary
-# of classes that refer to it). The surrogate reads like the container: a mapping of its entries, or a set.
 
 def capture_value_dict(mapping: Any) -> dict[str, Any]:
     data = dict.copy(instance_dict(mapping)["data"])  # one C copy: a collection mid-way cannot change it
     items = [(key, _call_ref(ref)) for key, ref in dict.items(data)]
-    return {"entries": [(key, value) for key, value in items if value is not None]}
+    return {"items": [(key, value) for key, value in items if value is not None], "names": _names(mapping)}
 
 
 def capture_key_dict(mapping: Any) -> dict[str, Any]:
     data = dict.copy(instance_dict(mapping)["data"])
     items = [(_call_ref(ref), value) for ref, value in dict.items(data)]
-    return {"entries": [(key, value) for key, value in items if key is not None]}
+    return {"items": [(key, value) for key, value in items if key is not None], "names": _names(mapping)}
 
 
 def capture_set(weak_set: Any) -> dict[str, Any]:
     data = set.copy(instance_dict(weak_set)["data"])
     items = [_call_ref(ref) for ref in data]
-    return {"members": [item for item in items if item is not None]}
+    return {"items": [item for item in items if item is not None], "names": _names(weak_set)}
 
 
-def _entries(self: Any) -> list[tuple[Any, Any]]:
-    entries = self.__dict__.get("entries")
-    return [e for e in entries if isinstance(e, tuple) and len(e) == 2] if isinstance(entries, list) else []
+def _container_support(default: tuple[str, str], base: type) -> tuple[Any, Any]:
+    def make() -> Any:
+        return new_instance(_named_class(None, default, base, {}))
+
+    def fill(obj: Any, state: Any) -> None:
+        _take_class(obj, _named_class(state, default, base, {}))
+        for item in (state.get("items") if isinstance(state, dict) else None) or ():
+            try:
+                if base is dict and isinstance(item, tuple) and len(item) == 2:
+                    dict.__setitem__(obj, item[0], item[1])
+                elif base is set:
+                    set.add(obj, item)
+            except TypeError:  # a key that does not hash here (a surrogate of an unhashable builtin)
+                pass
+
+    return make, fill
 
 
-def _lookup(self: Any, key: Any) -> Any:
-    for entry_key, value in _entries(self):
-        if entry_key is key or entry_key == key:
-            return value
-    raise KeyError(key)
-
-
-def _get(self: Any, key: Any, default: Any = None) -> Any:
-    try:
-        return _lookup(self, key)
-    except KeyError:
-        return default
-
-
-def _contains(self: Any, key: Any) -> bool:
-    return any(entry_key is key or entry_key == key for entry_key, _ in _entries(self))
-
-
-def _mapping_repr(self: Any) -> str:
-    name = type(self).__qualname__
-    return f"{name}({{{', '.join(f'{key!r}: {value!r}' for key, value in _entries(self))}}})"
-
-
-def _members(self: Any) -> list[Any]:
-    members = self.__dict__.get("members")
-    return members if isinstance(members, list) else []
-
-
-_MAPPING_METHODS = {
-    "__getitem__": _lookup, "get": _get, "__contains__": _contains, "__repr__": _mapping_repr,
-    "__len__": lambda self: len(_entries(self)), "__iter__": lambda self: iter([k for k, _ in _entries(self)]),
-    "keys": lambda self: [k for k, _ in _entries(self)], "values": lambda self: [v for _, v in _entries(self)],
-    "items": lambda self: list(_entries(self)),
-}
-_SET_METHODS = {
-    "__len__": lambda self: len(_members(self)), "__iter__": lambda self: iter(_members(self)),
-    "__contains__": lambda self, item: any(m is item or m == item for m in _members(self)),
-    "__repr__": lambda self: f"{type(self).__qualname__}({_members(self)!r})",
-}
+make_value_dict, fill_mapping_values = _container_support(("weakref", "WeakValueDictionary"), dict)
+make_key_dict, fill_mapping_keys = _container_support(("weakref", "WeakKeyDictionary"), dict)
+make_set, fill_set = _container_support(("_weakrefset", "WeakSet"), set)
 
 
 SUPPORTS = (
-    TypeSupport("weakref", ("weakref.ReferenceType",), capture_ref, facts_only=True, surrogate_methods=_REF_METHODS),
-    TypeSupport("weakproxy", ("weakref.ProxyType", "weakref.CallableProxyType"), capture_proxy, facts_only=True,
-                surrogate_methods=_PROXY_METHODS),
-    TypeSupport("weak-value-dict", ("weakref.WeakValueDictionary",), capture_value_dict, facts_only=True,
-                surrogate_methods=_MAPPING_METHODS),
-    TypeSupport("weak-key-dict", ("weakref.WeakKeyDictionary",), capture_key_dict, facts_only=True,
-                surrogate_methods=_MAPPING_METHODS),
-    TypeSupport("weak-set", ("_weakrefset.WeakSet",), capture_set, facts_only=True, surrogate_methods=_SET_METHODS),
+    TypeSupport("weakref", ("weakref.ReferenceType",), capture_ref, None, safe=True, make=make_ref,
+                fill=fill_ref),
+    TypeSupport("weakproxy", ("weakref.ProxyType", "weakref.CallableProxyType"), capture_proxy, None,
+                safe=True, make=make_proxy, fill=fill_proxy),
+    TypeSupport("weak-value-dict", ("weakref.WeakValueDictionary",), capture_value_dict, None,
+                safe=True, make=make_value_dict, fill=fill_mapping_values),
+    TypeSupport("weak-key-dict", ("weakref.WeakKeyDictionary",), capture_key_dict, None, safe=True,
+                make=make_key_dict, fill=fill_mapping_keys),
+    TypeSupport("weak-set", ("_weakrefset.WeakSet",), capture_set, None, safe=True, make=make_set,
+                fill=fill_set),
 )

@@ -7,6 +7,7 @@ argv: DUMP_PATH. `scene()` keeps the values as locals and dumps from inside them
 import collections
 import datetime
 import enum
+import functools
 import json
 import re
 import sys
@@ -116,9 +117,17 @@ def scene(path):
     loud = Loud.ONE
     loud_point = LoudPoint(3, 4)
     loud_ref = LoudRef(alive)
+    # A weak reference its own referent leads back to, through objects loaded whole (a partial is made from its
+    # reduce): the reference must be made before its referent is finished.
+    looped = functools.partial(max, "looped")
+    looped.back = weakref.ref(looped)
+    looped_ref = looped.back
+    registry = weakref.WeakValueDictionary()
+    looped_value = functools.partial(max, registry)
+    registry["self"] = looped_value
     pyheapdump.save_dump(path)
     return (color, priority, perm, mode, shade, paris, new_york, point, pair, view, match, live_ref, dead_ref,
-            proxy, cache, keyed, members, loud, loud_point, loud_ref)
+            proxy, cache, keyed, members, loud, loud_point, loud_ref, looped, looped_ref, registry)
 
 
 if __name__ == "__main__":
