@@ -283,10 +283,15 @@ def surrogate_class(module: str, qualname: str, builtin_base: type | None = None
                 namespace["__str__"] = builtin_base.__str__
             elif builtin_base is not None and hasattr(builtin_base, "__len__"):
                 namespace["__repr__"] = _content_repr(qualname, builtin_base)
+            name = qualname.rpartition(".")[2] or "surrogate"
+            if _BUILTINS_BY_NAME.get(name, builtin_base) is not builtin_base:
+                # A deque-based class named dict (a forged or odd dump): display code that dispatches on the type's
+                # name (reprlib) would index it as a dict; the name says what it is.
+                name = f"{name}_{builtin_base.__name__ if builtin_base is not None else 'object'}"
             try:
-                cls = type(qualname.rpartition(".")[2] or "surrogate", bases, namespace)
+                cls = type(name, bases, namespace)
             except TypeError:  # a builtin that cannot be subclassed together with Surrogate
-                cls = type(qualname.rpartition(".")[2] or "surrogate", (Surrogate,), namespace)
+                cls = type(name, (Surrogate,), namespace)
             _classes[key] = cls
     for name, value in (attributes or {}).items():
         if name not in cls.__dict__:

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import reprlib
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 from engine_support import REPO, child_env
 from trust_support import run_cases
+
+import pyheapdump
 
 REGRESSIONS = REPO / "fuzz" / "regressions"
 SHORT_RUN_SECONDS = 20
@@ -82,3 +86,14 @@ def test_the_fuzz_script_refuses_an_unknown_target(tmp_path: Path) -> None:
                             env=child_env(FUZZ_WORK=os.fspath(tmp_path)), timeout=300, check=False)
     assert result.returncode == 2
     assert "unknown target nonsense" in result.stderr
+
+
+def test_a_deque_record_claiming_to_be_a_dict_is_shown_by_reprlib_without_error() -> None:
+    # pdb's `where` formats values with reprlib, which picks its formatting by the type's name.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dump = pyheapdump.load_dump(REGRESSIONS / "deque-class-named-dict-in-reprlib.input")
+    for thread in dump.threads:
+        for frame in thread.frames:
+            reprlib.Repr().repr(frame.f_locals)
+            reprlib.Repr().repr(frame.f_globals)
