@@ -216,8 +216,8 @@ class Rebuilder:
     The order of that work, and the bulk kinds (str, bytes, plain lists, tuples, dicts, sets, instances of surrogate
     classes, reduces of safe value types), live in the native core (native/rebuilder.h); it calls back here, through
     the `_native_make`, `_surrogate_instance_class`, `_fast_reduce_callable`, `_cut_class`, `_cut_container_class`,
-    `_cut`, `_lost` and `_made_of_itself` methods, for everything that needs policy. The core holds the objects made so far (`get`); both sides add to
-    `problems`.
+    `_cut`, `_lost` and `_made_of_itself` methods, for everything that needs policy. The core holds the objects made
+    so far (`get`); both sides add to `problems`.
     """
 
     def __init__(self, reader: Any, *, trusted: bool, metadata: dict[str, Any]) -> None:

@@ -323,7 +323,7 @@ def _literal_defaults(arguments: ast.arguments) -> tuple[tuple[Any, ...] | None,
     run the program's code)."""
     try:
         positional = tuple(ast.literal_eval(d) for d in arguments.defaults)
-        keyword = {a.arg: ast.literal_eval(d) for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults)
+        keyword = {a.arg: ast.literal_eval(d) for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=False)
                    if d is not None}
     except (ValueError, SyntaxError, TypeError, RecursionError):
         return None

@@ -24,11 +24,11 @@ def namedtuple_repr(self: Any) -> str:
     values = tuple.__iter__(self)
     if len(fields) != tuple.__len__(self):  # a damaged class: show what there is
         return f"{name}{tuple.__repr__(self)}"
-    return f"{name}({', '.join(f'{field}={value!r}' for field, value in zip(fields, values))})"
+    return f"{name}({', '.join(f'{field}={value!r}' for field, value in zip(fields, values, strict=False))})"
 
 
 def namedtuple_asdict(self: Any) -> dict[Any, Any]:
-    return dict(zip(_fields_of(self), tuple.__iter__(self)))
+    return dict(zip(_fields_of(self), tuple.__iter__(self), strict=False))
 
 
 METHODS = {"__repr__": namedtuple_repr, "_asdict": namedtuple_asdict}

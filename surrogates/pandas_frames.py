@@ -20,7 +20,6 @@ import datetime
 import math
 from typing import Any
 
-from pyheapdump.typesupport import TypeSupport
 from pyheapdump.surrogates.numpy_arrays import (
     PREVIEW_ITEMS,
     array_shape,
@@ -29,6 +28,7 @@ from pyheapdump.surrogates.numpy_arrays import (
     preview_items,
     rebuild_array,
 )
+from pyheapdump.typesupport import TypeSupport
 
 _instance_dict = object.__getattribute__
 
@@ -74,7 +74,7 @@ def capture_values(array: Any) -> dict[str, Any]:
         na = dtype.na_value
         return {"kind": "string", "storage": dtype.storage,
                 "na": "nan" if isinstance(na, float) and math.isnan(na) else "NA",
-                "items": [None if gone else item for item, gone in zip(items, missing.tolist())]}
+                "items": [None if gone else item for item, gone in zip(items, missing.tolist(), strict=False)]}
     if isinstance(dtype, pandas.api.extensions.ExtensionDtype) and hasattr(dtype, "numpy_dtype") and \
             isinstance(array, pandas.api.extensions.ExtensionArray) and _is_masked(array):
         mask = numpy.asarray(array.isna())
@@ -276,7 +276,7 @@ def preview_values(state: Any, limit: int = PREVIEW_ITEMS) -> list[Any]:
         if items is not None:
             zone = _preview_zone(state["tz"])
             items = [item if not isinstance(item, datetime.datetime) else
-                     item.replace(tzinfo=datetime.timezone.utc).astimezone(zone) for item in items]
+                     item.replace(tzinfo=datetime.UTC).astimezone(zone) for item in items]
     elif kind == "categorical":
         codes = preview_items(state["codes"], limit) or []
         categories = preview_index(state["categories"], max((code for code in codes if type(code) is int),
@@ -287,7 +287,7 @@ def preview_values(state: Any, limit: int = PREVIEW_ITEMS) -> list[Any]:
     elif kind == "masked":
         data = preview_items(state["data"], limit) or []
         mask = preview_items(state["mask"], limit) or [False] * len(data)
-        items = ["<NA>" if gone else item for item, gone in zip(data, mask)]
+        items = ["<NA>" if gone else item for item, gone in zip(data, mask, strict=False)]
     else:
         items = None
     return items if items is not None else ["?"] * limit
@@ -301,7 +301,7 @@ def _preview_zone(tz: Any) -> datetime.tzinfo:
 
         return zoneinfo.ZoneInfo(tz)
     except Exception:  # noqa: BLE001 - an unknown zone shows UTC times
-        return datetime.timezone.utc
+        return datetime.UTC
 
 
 def preview_index(state: Any, limit: int = PREVIEW_ITEMS) -> list[Any]:
@@ -312,7 +312,7 @@ def preview_index(state: Any, limit: int = PREVIEW_ITEMS) -> list[Any]:
         levels = [preview_index(level, 10**6) for level in state["levels"]]
         codes = [preview_items(level_codes, limit) or [] for level_codes in state["codes"]]
         return [tuple(level[code] if type(code) is int and 0 <= code < len(level) else "NaN"
-                      for level, code in zip(levels, row)) for row in zip(*codes)]
+                      for level, code in zip(levels, row, strict=False)) for row in zip(*codes, strict=False)]
     if kind == "index":
         return preview_values(state["values"], limit)
     return []
@@ -346,7 +346,7 @@ def _table(labels: list[Any], header: list[str], columns: list[list[Any]]) -> li
             for row, label in enumerate(labels)]
     table = [[""] + header, *rows]
     widths = [max(len(row[position]) for row in table) for position in range(len(header) + 1)]
-    return ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in table]
+    return ["  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=False)) for row in table]
 
 
 def describe_frame(state: dict[str, Any], qualname: str = "DataFrame") -> str:
@@ -354,7 +354,7 @@ def describe_frame(state: dict[str, Any], qualname: str = "DataFrame") -> str:
     labels = preview_index(state["columns"], width)
     dtypes = state.get("dtypes") or ["?"] * width
     lines = [f"<surrogate pandas.{qualname}: {rows} rows x {width} columns"]
-    lines.append("columns: " + ", ".join(f"{label!r} ({dtype})" for label, dtype in zip(labels, dtypes)))
+    lines.append("columns: " + ", ".join(f"{label!r} ({dtype})" for label, dtype in zip(labels, dtypes, strict=False)))
     shown = min(rows, PREVIEW_ITEMS)
     if width:
         lines.append(f"first {shown} rows:")

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from engine_support import REPO, child_env, last_json_line, run_program
 
 pd = pytest.importorskip("pandas")
@@ -98,7 +97,8 @@ report = {}
 for name in ("orders", "merged", "amounts", "by_region_status", "placed_index", "matrix", "audited", "empty"):
     value = frame.f_locals[name]
     info = pyheapdump.surrogate_info(value)
-    report[name] = {"repr": repr(value), "detail": info.detail if info else None, "reason": info.reason if info else None}
+    report[name] = {"repr": repr(value), "detail": info.detail if info else None,
+                    "reason": info.reason if info else None}
 report["warnings"] = dump.warnings
 report["modules"] = [m for m in ("numpy", "pandas") if m in sys.modules]
 print(json.dumps(report))
