@@ -41,7 +41,9 @@ def test_run_script_leaves_a_dump_and_keeps_the_programs_exit_status(tmp_path: P
     # Python's own report, starting at the program: none of pyheapdump's or runpy's frames in it
     assert "ValueError: bad mode crash" in completed.stderr
     traceback_text = completed.stderr[completed.stderr.index("Traceback") :]
-    assert "pyheapdump" not in traceback_text.split("ValueError")[0]
+    program_part = traceback_text.split("ValueError")[0]
+    package_dir = str(Path(pyheapdump.__file__).resolve().parent)
+    assert package_dir not in program_part and "runpy" not in program_part, program_part
     assert 'capture_run_target.py", line' in traceback_text
     dump_path = only_dump(tmp_path, completed)
     assert f"pyheapdump: heap dump written to {dump_path} (excepthook)" in completed.stderr
