@@ -15,10 +15,12 @@ import abc
 import ast
 import builtins
 import dataclasses
+import enum
 import functools
 import os
 import sys
 import types
+import typing
 from typing import Any
 
 from pyheapdump.errors import RebuildError
@@ -163,20 +165,27 @@ class MainRebuilder:
         if surrogate_base is not None:
             return f"its base {surrogate_base.__module__}.{surrogate_base.__qualname__} is not rebuilt"
         metaclass = max((type(b) for b in bases), key=lambda m: len(m.__mro__))
-        if metaclass not in (type, abc.ABCMeta) or any(not issubclass(metaclass, type(b)) for b in bases):
-            return f"its metaclass {metaclass.__qualname__} would run code to make it"
+        if any(not issubclass(metaclass, type(b)) for b in bases) or not (
+                metaclass in (type, abc.ABCMeta) or (_standard(metaclass) and not issubclass(metaclass, enum.EnumMeta))):
+            return f"its metaclass {metaclass.__module__}.{metaclass.__qualname__} would run code to make it"
         for base in bases:
             definer = next(k for k in base.__mro__ if "__init_subclass__" in k.__dict__)
-            if definer is not object:
+            # The standard library's (typing.Generic's) only records the subclass; a library's may register it
+            # (SQLAlchemy's declarative base maps it, again, on the dumped metadata).
+            if definer is not object and not _standard(definer):
                 return (f"its base {base.__module__}.{base.__qualname__} runs __init_subclass__ code "
                         f"(from {definer.__qualname__}) when subclassed")
         namespace: dict[str, Any] = {"__module__": "__main__", "__qualname__": qualname}
+        written = tuple(_parameterized(base, node) for base in bases)
+        resolved = types.resolve_bases(written)
+        if resolved is not written:
+            namespace["__orig_bases__"] = written
         if isinstance(slots, str) or (isinstance(slots, (tuple, list)) and all(isinstance(s, str) for s in slots)):
             namespace["__slots__"] = slots
         try:
-            cls = metaclass(qualname.rpartition(".")[2], tuple(bases), namespace)
-        except TypeError as error:
-            return f"its class could not be made here ({error})"
+            cls = metaclass(qualname.rpartition(".")[2], resolved, namespace)
+        except Exception as error:  # noqa: BLE001 - the class then comes back as a surrogate, with this reason
+            return f"its class could not be made here ({type(error).__name__}: {error})"
         if "." not in qualname:
             self.namespace.setdefault(qualname, cls)
         return cls
@@ -309,6 +318,27 @@ def _unrebuilt_factory(name: str | None) -> Any:
                            "code, which a load does not rebuild; pass the field's value")
 
     return factory
+
+
+def _parameterized(base: type, node: ast.ClassDef) -> Any:
+    """typing.Generic/Protocol as the class statement wrote them (`Generic[T]`): the dumped bases hold the bare
+    class, which cannot be subclassed; its type variables are made again by name."""
+    if base is not typing.Generic and base is not typing.Protocol:
+        return base
+    for written in node.bases:
+        if isinstance(written, ast.Subscript) and _decorator_name(written.value) in (
+                base.__name__, f"typing.{base.__name__}"):
+            items = written.slice.elts if isinstance(written.slice, ast.Tuple) else [written.slice]
+            names = [item.id for item in items if isinstance(item, ast.Name)]
+            if names and len(names) == len(items):
+                return base[tuple(typing.TypeVar(name) for name in names)]  # type: ignore[index]
+    return base
+
+
+def _standard(cls: type) -> bool:
+    """Whether cls is the standard library's (its code, not the dumped program's or a third party's)."""
+    module = getattr(cls, "__module__", None) or ""
+    return module.partition(".")[0].lstrip("_") in sys.stdlib_module_names or module == "builtins"
 
 
 def set_defaults(function: types.FunctionType, defaults: Any, kwdefaults: Any) -> None:
