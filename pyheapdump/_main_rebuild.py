@@ -165,8 +165,9 @@ class MainRebuilder:
         if surrogate_base is not None:
             return f"its base {surrogate_base.__module__}.{surrogate_base.__qualname__} is not rebuilt"
         metaclass = max((type(b) for b in bases), key=lambda m: len(m.__mro__))
-        if any(not issubclass(metaclass, type(b)) for b in bases) or not (
-                metaclass in (type, abc.ABCMeta) or (_standard(metaclass) and not issubclass(metaclass, enum.EnumMeta))):
+        makes_no_code_run = metaclass in (type, abc.ABCMeta) or (
+            _standard(metaclass) and not issubclass(metaclass, enum.EnumMeta))
+        if any(not issubclass(metaclass, type(b)) for b in bases) or not makes_no_code_run:
             return f"its metaclass {metaclass.__module__}.{metaclass.__qualname__} would run code to make it"
         for base in bases:
             definer = next(k for k in base.__mro__ if "__init_subclass__" in k.__dict__)
