@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import pickle
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -103,22 +102,6 @@ report["warnings"] = dump.warnings
 report["modules"] = [m for m in ("numpy", "pandas") if m in sys.modules]
 print(json.dumps(report))
 """
-
-
-@pytest.fixture(scope="session")
-def bare_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv of this interpreter's base Python with no packages at all (no numpy, no pandas)."""
-    base = getattr(sys, "_base_executable", sys.executable)
-    target = tmp_path_factory.mktemp("bare-venv")
-    result = subprocess.run([base, "-m", "venv", "--without-pip", str(target)], capture_output=True, text=True,
-                            timeout=180, check=False)
-    if result.returncode:
-        pytest.skip(f"cannot create a venv: {result.stderr}")
-    python = target / "bin" / "python"
-    probe = subprocess.run([str(python), "-c", "import numpy"], capture_output=True, text=True, check=False,
-                           env=child_env())
-    assert probe.returncode != 0, "the bare venv must not see numpy"
-    return python
 
 
 def test_without_pandas_and_numpy_surrogates_show_the_data(
