@@ -56,6 +56,17 @@ OwnedRef DecodeAttrs(const std::string& blob, OwnedRef& refs) {
     bool is_reference = false;
     OwnedRef value = ReadValue(cursor, is_reference);
     Check(bool(value));
+    int repeated = PyDict_Contains(attrs.get(), name.get());
+    Check(repeated >= 0);
+    if (repeated) {
+      // A name given twice (a damaged file, or a walker that named two members alike): the last value stands, and
+      // refs must say whether that value is a reference, or the loader would look an atom up as a record id.
+      for (Py_ssize_t j = PyList_GET_SIZE(refs.get()) - 1; j >= 0; --j) {
+        int same = PyObject_RichCompareBool(PyList_GET_ITEM(refs.get(), j), name.get(), Py_EQ);
+        Check(same >= 0);
+        if (same) Check(PySequence_DelItem(refs.get(), j) == 0);
+      }
+    }
     Check(PyDict_SetItem(attrs.get(), name.get(), value.get()) == 0);
     if (is_reference) Check(PyList_Append(refs.get(), name.get()) == 0);
   }
