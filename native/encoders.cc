@@ -626,6 +626,19 @@ OwnedRef BuiltinReduce(Walker& w, PyObject* obj) {
   return OwnedRef::Steal(PyTuple_Pack(2, reinterpret_cast<PyObject*>(type), args.get()));
 }
 
+// An attribute that a member or getset descriptor of obj's type gives (C code), or empty: nothing else is asked.
+OwnedRef CompiledAttribute(PyObject* obj, const char* name) {
+  OwnedRef key = OwnedRef::Steal(PyUnicode_InternFromString(name));
+  PyObject* descriptor = key ? _PyType_Lookup(Py_TYPE(obj), key.get()) : nullptr;  // borrowed
+  OwnedRef value;
+  if (descriptor && (Py_IS_TYPE(descriptor, &PyMemberDescr_Type) || Py_IS_TYPE(descriptor, &PyGetSetDescr_Type))) {
+    value = OwnedRef::Steal(
+        Py_TYPE(descriptor)->tp_descr_get(descriptor, obj, reinterpret_cast<PyObject*>(Py_TYPE(obj))));
+  }
+  PyErr_Clear();
+  return value;
+}
+
 // Whether obj's own instance dict holds __reduce_ex__ or __reduce__: obj.__reduce_ex__(4) would call what it holds,
 // which is the program's (a class's reducer written in C is what the policy vouched for, not this).
 bool InstanceOverridesReduce(PyObject* obj) {
@@ -662,8 +675,19 @@ void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
     }
   }
   if (reduced && PyUnicode_Check(reduced.get())) {
-    // pickle's "a global of this name" (Cython's functions say their qualified name): the object stands for itself.
+    // pickle's "the global of this name" (Cython's functions give their qualified name): the object stands for
+    // itself. A callable with a module becomes a function record, which a trusted load looks up by its name.
     ++policy.reduce_successes;
+    OwnedRef module = CompiledAttribute(obj, "__module__");
+    if (Py_TYPE(obj)->tp_call && module && PyUnicode_Check(module.get())) {
+      w.SetKind(Kind::kFunction);
+      w.PutAttr("builtin", Py_True);
+      OwnedRef name = CompiledAttribute(obj, "__name__");
+      PyObject* qualname = w.KeepAlive(std::move(reduced));
+      PutFunctionIdentity(w, w.KeepAlive(std::move(module)), qualname,
+                          name && PyUnicode_Check(name.get()) ? w.KeepAlive(std::move(name)) : qualname);
+      return;
+    }
     EncodeSurrogate(w, obj, opaque, "opaque");
     w.PutAttr("global", w.KeepAlive(std::move(reduced)));
     return;

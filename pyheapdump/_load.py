@@ -375,8 +375,9 @@ class Rebuilder:
         except MemoryError:
             raise  # the whole load fails: going on without memory would present a half-made heap
         except Exception as error:  # noqa: BLE001 - one object that fails to rebuild must not fail the load
-            self.problems.append(f"object {record[0]}: {type(error).__name__}: {error}")
-            return self._surrogate_for(record, surrogate_base.REBUILD_FAILED, f"{type(error).__name__}: {error}")
+            text = _one_line(error)
+            self.problems.append(f"object {record[0]}: {text}")
+            return self._surrogate_for(record, surrogate_base.REBUILD_FAILED, text)
 
     def _defer(self, oid: int, fill: Any, hashing: bool = False) -> None:
         """Finishes oid's object later; hashing fills (dicts, sets) run after all others: keys may hash by state."""
@@ -905,7 +906,14 @@ class Rebuilder:
             issubclass(cls, Surrogate) or self._class_allowed(cls)
         ):
             cls = surrogate_class(*self._class_name(type_id), base)
-        obj = base.__new__(cls)
+        try:
+            obj = base.__new__(cls)
+        except TypeError:
+            # A subclass written in C (SQLAlchemy's immutabledict) refuses its base's __new__: its own C __new__
+            # makes it, or, when that wants arguments, a surrogate that is a `base` keeps the contents.
+            obj = _c_new(cls)
+            if obj is None:
+                obj = base.__new__(surrogate_class(*self._class_name(type_id), base, reason=surrogate_base.REBUILD_FAILED))
         if isinstance(obj, defaultdict):
             factory = record[7].get("default_factory")
             if "default_factory" in record[8]:
@@ -1104,6 +1112,29 @@ def _safe_class(cls: type) -> bool:
     if (module, getattr(cls, "__qualname__", "")) in SAFE_CLASSES:
         return True
     return isinstance(cls, enum.EnumMeta) and (top in SAFE_IMPORTS or top.lstrip("_") in SAFE_IMPORTS)
+
+
+def _one_line(error: BaseException, limit: int = 300) -> str:
+    """An error as one short line of a load's problems: some messages (a binding's list of the signatures that did
+    not match) run over many lines, and the warning lists every problem."""
+    try:
+        message = str(error)
+    except Exception:  # noqa: BLE001 - the message of an exception the program's code raised is its code too
+        message = ""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    text = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _c_new(cls: type) -> Any:
+    """cls() made by cls's own __new__ when that is written in C (a builtin, no code of the program), else None."""
+    new = cls.__dict__.get("__new__")
+    if type(new) is not types.BuiltinFunctionType:
+        return None
+    try:
+        return new(cls)
+    except Exception:  # noqa: BLE001 - a __new__ that wants arguments: the caller makes a surrogate
+        return None
 
 
 def _listed(value: Any) -> list[Any] | tuple[Any, ...]:

@@ -1,0 +1,77 @@
+"""A program whose frame holds objects of extension types of popular libraries, and dumps itself.
+
+argv: DUMP_PATH. One frame (`hold`) keeps SQLAlchemy's immutabledict (a dict subclass written in Cython), pandas'
+Cython functions (a plain and a fused one), a DataFrame and its BlockManager (a Python class on a Cython cdef
+class, whose state is in C fields), the collections containers, array.array, Decimal, Fraction, functools.partial,
+a ctypes pointer (a C type whose reduce raises) and Python subclasses of C types that override pickle hooks (which
+the dumper must never call). Prints one JSON line with the facts the tests compare.
+"""
+
+import array
+import collections
+import ctypes
+import decimal
+import fractions
+import functools
+import json
+import sys
+
+import pandas as pd
+import pandas._libs.algos as pandas_algos
+from sqlalchemy.util import immutabledict
+
+import pyheapdump
+
+# What the program's own pickle hooks saw: the dumper must never call them.
+HOOKS_RAN = []
+
+
+class WatchedArray(array.array):
+    """A Python subclass of a C type with a C reducer, whose own __getstate__ is the program's code."""
+
+    def __getstate__(self):
+        HOOKS_RAN.append("WatchedArray.__getstate__")
+        return {}
+
+
+class WatchedPartial(functools.partial):
+    """A Python subclass whose __getattribute__ would decide what obj.__reduce_ex__ is."""
+
+    def __getattribute__(self, name):
+        HOOKS_RAN.append(f"WatchedPartial.__getattribute__({name})")
+        return super().__getattribute__(name)
+
+
+def hold(dump_path):
+    frozen = immutabledict({"a": 1, "b": [2, 3]})
+    empty_frozen = immutabledict()
+    cython_function = pd._libs.lib.is_scalar
+    fused_function = pandas_algos.is_monotonic
+    frame = pd.DataFrame({"a": [1, 2, 3], "b": [4.5, 5.5, 6.5]})
+    manager = frame._mgr
+    ordered = collections.OrderedDict([("x", 1), ("y", 2), ("z", 3)])
+    ordered.move_to_end("x")
+    defaults = collections.defaultdict(list, {"k": [1]})
+    counter = collections.Counter("abracadabra")
+    queue = collections.deque([1, 2, 3], maxlen=5)
+    numbers = array.array("i", [1, 2, 3, 40000])
+    price = decimal.Decimal("12.345")
+    third = fractions.Fraction(1, 3)
+    bound_max = functools.partial(max, 10)
+    pointer = ctypes.pointer(ctypes.c_int(5))
+    integer = ctypes.c_int(7)
+    watched_array = WatchedArray("b", [1, 2])
+    watched_partial = WatchedPartial(min, 4)
+    pyheapdump.save_dump(dump_path)
+    return (frozen, empty_frozen, cython_function, fused_function, manager, ordered, defaults, counter, queue,
+            numbers, price, third, bound_max, pointer, integer, watched_array, watched_partial)
+
+
+def main():
+    hold(sys.argv[1])
+    print(json.dumps({"hooks_ran": HOOKS_RAN, "is_scalar_module": pd._libs.lib.is_scalar.__module__,
+                      "fused_module": pandas_algos.is_monotonic.__module__}))
+
+
+if __name__ == "__main__":
+    main()
