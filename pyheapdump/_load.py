@@ -913,7 +913,8 @@ class Rebuilder:
             # makes it, or, when that wants arguments, a surrogate that is a `base` keeps the contents.
             obj = _c_new(cls)
             if obj is None:
-                obj = base.__new__(surrogate_class(*self._class_name(type_id), base, reason=surrogate_base.REBUILD_FAILED))
+                stand_in = surrogate_class(*self._class_name(type_id), base, reason=surrogate_base.REBUILD_FAILED)
+                obj = base.__new__(stand_in)
         if isinstance(obj, defaultdict):
             factory = record[7].get("default_factory")
             if "default_factory" in record[8]:

@@ -1,10 +1,12 @@
-"""A program whose frame holds objects of extension types of popular libraries, and dumps itself.
+"""A program whose frame holds objects of the extension types of popular libraries, and dumps itself.
 
-argv: DUMP_PATH. One frame (`hold`) keeps SQLAlchemy's immutabledict (a dict subclass written in Cython), pandas'
-Cython functions (a plain and a fused one), a DataFrame and its BlockManager (a Python class on a Cython cdef
+argv: DUMP_PATH [fragile]. One frame (`hold`) keeps SQLAlchemy's immutabledict (a dict subclass written in
+Cython), pandas' Cython functions (a plain and a fused one), a DataFrame and its BlockManager (a Python class on a Cython cdef
 class, whose state is in C fields), the collections containers, array.array, Decimal, Fraction, functools.partial,
 a ctypes pointer (a C type whose reduce raises) and Python subclasses of C types that override pickle hooks (which
-the dumper must never call). Prints one JSON line with the facts the tests compare.
+the dumper must never call). With `fragile`, the dump is written with call_user_reduce and the frame also holds a
+real_extensions_model.Fragile, which a trusted load fails to make again. Prints one JSON line with the facts the
+tests compare.
 """
 
 import array
@@ -18,6 +20,7 @@ import sys
 
 import pandas as pd
 import pandas._libs.algos as pandas_algos
+from real_extensions_model import Fragile
 from sqlalchemy.util import immutabledict
 
 import pyheapdump
@@ -42,7 +45,7 @@ class WatchedPartial(functools.partial):
         return super().__getattribute__(name)
 
 
-def hold(dump_path):
+def hold(dump_path, fragile):
     frozen = immutabledict({"a": 1, "b": [2, 3]})
     empty_frozen = immutabledict()
     cython_function = pd._libs.lib.is_scalar
@@ -62,13 +65,15 @@ def hold(dump_path):
     integer = ctypes.c_int(7)
     watched_array = WatchedArray("b", [1, 2])
     watched_partial = WatchedPartial(min, 4)
-    pyheapdump.save_dump(dump_path)
+    Fragile.building = True
+    breakable = Fragile("breakable") if fragile else None
+    pyheapdump.save_dump(dump_path, call_user_reduce=fragile)
     return (frozen, empty_frozen, cython_function, fused_function, manager, ordered, defaults, counter, queue,
-            numbers, price, third, bound_max, pointer, integer, watched_array, watched_partial)
+            numbers, price, third, bound_max, pointer, integer, watched_array, watched_partial, breakable)
 
 
 def main():
-    hold(sys.argv[1])
+    hold(sys.argv[1], sys.argv[2:] == ["fragile"])
     print(json.dumps({"hooks_ran": HOOKS_RAN, "is_scalar_module": pd._libs.lib.is_scalar.__module__,
                       "fused_module": pandas_algos.is_monotonic.__module__}))
 
