@@ -758,6 +758,9 @@ class Rebuilder:
             return _MISSING
         if any(isinstance(a, Surrogate) and not isinstance(a, _VALUE_BASES) for a in args):
             return _MISSING  # a real object cannot be made from a surrogate part
+        if any(isinstance(a, type) and issubclass(a, Surrogate) for a in args):
+            # nor of a surrogate class (array._array_reconstructor(cls, ...) of a subclass the load left out)
+            return _MISSING
         return function(*args)
 
     def _class_allowed(self, cls: type) -> bool:

@@ -113,6 +113,11 @@ def test_a_safe_load_keeps_every_value_and_warns_of_nothing(extensions_dump: tup
     assert surrogate_info(integer) is not None
     assert b"\x07\x00\x00\x00" in _bytes_in(integer._reduce_args)
 
+    # A Python subclass of array from __main__ (which a safe load never imports): its reduce's values are kept.
+    plain_array = held["plain_array"]
+    assert surrogate_info(plain_array).qualname == "PlainArray"
+    assert plain_array._reduce_args[1:] == ("h", 4, array.array("h", [7, 8]).tobytes())
+
     # Python subclasses of C types with pickle hooks of their own: surrogates, their hooks never run.
     assert surrogate_info(held["watched_array"]) is not None
     assert surrogate_info(held["watched_partial"]) is not None
@@ -144,6 +149,7 @@ print(json.dumps({
     "manager_type_ok": type(manager) is BlockManager,
     "frame": held["frame"].to_dict(orient="list") if isinstance(held["frame"], pandas.DataFrame) else None,
     "blocks": sorted(block.values.tolist() for block in manager.blocks) if type(manager) is BlockManager else None,
+    "plain_array": list(held["plain_array"]),
     "warnings": dump.warnings,
 }))
 """
@@ -164,6 +170,7 @@ def test_a_trusted_load_makes_the_real_objects_again(extensions_dump: tuple[Path
     assert facts["manager_type_ok"]
     assert facts["blocks"] == [[[1, 2, 3]], [[4.5, 5.5, 6.5]]]
     assert facts["frame"] == {"a": [1, 2, 3], "b": [4.5, 5.5, 6.5]}
+    assert facts["plain_array"] == [7, 8]
 
 
 def test_the_cli_shows_the_locals_without_a_binding_error(extensions_dump: tuple[Path, dict[str, Any]]) -> None:

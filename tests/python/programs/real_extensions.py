@@ -37,6 +37,10 @@ class WatchedArray(array.array):
         return {}
 
 
+class PlainArray(array.array):
+    """A Python subclass of a C type that leaves pickling to it: reduced by array's own C reducer."""
+
+
 class WatchedPartial(functools.partial):
     """A Python subclass whose __getattribute__ would decide what obj.__reduce_ex__ is."""
 
@@ -64,12 +68,13 @@ def hold(dump_path, fragile):
     pointer = ctypes.pointer(ctypes.c_int(5))
     integer = ctypes.c_int(7)
     watched_array = WatchedArray("b", [1, 2])
+    plain_array = PlainArray("h", [7, 8])
     watched_partial = WatchedPartial(min, 4)
     Fragile.building = True
     breakable = Fragile("breakable") if fragile else None
     pyheapdump.save_dump(dump_path, call_user_reduce=fragile)
     return (frozen, empty_frozen, cython_function, fused_function, manager, ordered, defaults, counter, queue,
-            numbers, price, third, bound_max, pointer, integer, watched_array, watched_partial, breakable)
+            numbers, price, third, bound_max, pointer, integer, watched_array, plain_array, watched_partial, breakable)
 
 
 def main():
