@@ -68,7 +68,6 @@ bool IsStateAttribute(std::string_view name) { return name.substr(0, 5) == "dict
 
 bool IsPlain(const Record& record) { return record.type_id == 0 && record.flags == 0; }
 
-// "Name: message" of the pending exception, which is cleared.
 }  // namespace
 
 std::string OneLine(std::string_view message, size_t limit) {
@@ -88,6 +87,7 @@ std::string OneLine(std::string_view message, size_t limit) {
 
 namespace {
 
+// "Name: message" of the pending exception, which is cleared.
 std::string TakeExceptionText() {
   PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
   PyErr_Fetch(&type, &value, &traceback);

@@ -1131,8 +1131,9 @@ def _one_line(error: BaseException, limit: int = 300) -> str:
 
 
 def _c_new(cls: type) -> Any:
-    """cls() made by cls's own __new__ when that is written in C (a builtin, no code of the program), else None."""
-    new = cls.__dict__.get("__new__")
+    """An empty cls made by the __new__ its instances get, when that is written in C (a builtin, no code of the
+    program) and takes no arguments; else None."""
+    new = next((klass.__dict__["__new__"] for klass in cls.__mro__ if "__new__" in klass.__dict__), None)
     if type(new) is not types.BuiltinFunctionType:
         return None
     try:

@@ -76,6 +76,7 @@ def test_a_safe_load_keeps_every_value_and_warns_of_nothing(extensions_dump: tup
     assert dict(frozen) == {"a": 1, "b": [2, 3]}
     assert surrogate_info(frozen).qualname == "immutabledict"
     assert isinstance(held["empty_frozen"], dict) and dict(held["empty_frozen"]) == {}
+    assert isinstance(held["app_frozen"], dict) and dict(held["app_frozen"]) == {"app": True}
 
     # Cython functions (a fused one has a __module__ member twice in its type's MRO): named, never runnable.
     for name, qualname, module in (("cython_function", "is_scalar", report["is_scalar_module"]),
@@ -150,6 +151,8 @@ print(json.dumps({
     "frame": held["frame"].to_dict(orient="list") if isinstance(held["frame"], pandas.DataFrame) else None,
     "blocks": sorted(block.values.tolist() for block in manager.blocks) if type(manager) is BlockManager else None,
     "plain_array": list(held["plain_array"]),
+    "app_frozen": [type(held["app_frozen"]).__name__, isinstance(held["app_frozen"], immutabledict),
+                   dict(held["app_frozen"])],
     "warnings": dump.warnings,
 }))
 """
@@ -171,6 +174,7 @@ def test_a_trusted_load_makes_the_real_objects_again(extensions_dump: tuple[Path
     assert facts["blocks"] == [[[1, 2, 3]], [[4.5, 5.5, 6.5]]]
     assert facts["frame"] == {"a": [1, 2, 3], "b": [4.5, 5.5, 6.5]}
     assert facts["plain_array"] == [7, 8]
+    assert facts["app_frozen"] == ["AppFrozen", True, {"app": True}]
 
 
 def test_the_cli_shows_the_locals_without_a_binding_error(extensions_dump: tuple[Path, dict[str, Any]]) -> None:

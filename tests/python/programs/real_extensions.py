@@ -37,6 +37,10 @@ class WatchedArray(array.array):
         return {}
 
 
+class AppFrozen(immutabledict):
+    """A Python subclass of a dict subclass written in Cython."""
+
+
 class PlainArray(array.array):
     """A Python subclass of a C type that leaves pickling to it: reduced by array's own C reducer."""
 
@@ -52,6 +56,7 @@ class WatchedPartial(functools.partial):
 def hold(dump_path, fragile):
     frozen = immutabledict({"a": 1, "b": [2, 3]})
     empty_frozen = immutabledict()
+    app_frozen = AppFrozen({"app": True})
     cython_function = pd._libs.lib.is_scalar
     fused_function = pandas_algos.is_monotonic
     frame = pd.DataFrame({"a": [1, 2, 3], "b": [4.5, 5.5, 6.5]})
@@ -73,8 +78,9 @@ def hold(dump_path, fragile):
     Fragile.building = True
     breakable = Fragile("breakable") if fragile else None
     pyheapdump.save_dump(dump_path, call_user_reduce=fragile)
-    return (frozen, empty_frozen, cython_function, fused_function, manager, ordered, defaults, counter, queue,
-            numbers, price, third, bound_max, pointer, integer, watched_array, plain_array, watched_partial, breakable)
+    return (frozen, empty_frozen, app_frozen, cython_function, fused_function, manager, ordered, defaults, counter,
+            queue, numbers, price, third, bound_max, pointer, integer, watched_array, plain_array, watched_partial,
+            breakable)
 
 
 def main():
