@@ -1,12 +1,12 @@
 """A program whose frame holds objects of the extension types of popular libraries, and dumps itself.
 
 argv: DUMP_PATH [fragile]. One frame (`hold`) keeps SQLAlchemy's immutabledict (a dict subclass written in
-Cython), pandas' Cython functions (a plain and a fused one), a DataFrame and its BlockManager (a Python class on a Cython cdef
-class, whose state is in C fields), the collections containers, array.array, Decimal, Fraction, functools.partial,
-a ctypes pointer (a C type whose reduce raises) and Python subclasses of C types that override pickle hooks (which
-the dumper must never call). With `fragile`, the dump is written with call_user_reduce and the frame also holds a
-real_extensions_model.Fragile, which a trusted load fails to make again. Prints one JSON line with the facts the
-tests compare.
+Cython) and a Python subclass of it, pandas' Cython functions (a plain and a fused one), a DataFrame and its
+BlockManager (a Python class on a Cython cdef class, whose state is in C fields), the collections containers,
+array.array and a Python subclass of it, Decimal, Fraction, functools.partial, ctypes values (a pointer's reduce
+raises) and Python subclasses of C types that override pickle hooks (which the dumper must never call). With
+`fragile`, the dump is written with call_user_reduce and the frame also holds a real_extensions_model.Fragile, which a
+trusted load fails to make again. Prints one JSON line with the facts the tests compare.
 """
 
 import array
