@@ -14,7 +14,6 @@ import collections
 import decimal
 import fractions
 import functools
-import json
 import warnings
 from pathlib import Path
 from typing import Any
