@@ -249,8 +249,10 @@ class NativeRebuilder {
       : core_(handler.ptr(), problems.ptr()) {
     reader.LoadInto(core_);
   }
-  py::object Get(uint64_t oid) { return Checked(core_.Get(oid)); }
-  py::object Record(uint64_t oid) { return Checked(core_.RecordTuple(oid)); }
+  // Ids come from records, so a damaged one may be anything: a short TypeError or ValueError here, which the loader
+  // puts in one line, not pybind11's multi-line listing of the signatures that did not match.
+  py::object Get(py::handle oid) { return Checked(core_.Get(RecordId(oid))); }
+  py::object Record(py::handle oid) { return Checked(core_.RecordTuple(RecordId(oid))); }
   py::object Complete(py::object raw) {
     Check(core_.Complete(raw.ptr()));
     return raw;
@@ -263,6 +265,17 @@ class NativeRebuilder {
   void Close() { core_.Close(); }
 
  private:
+  static uint64_t RecordId(py::handle oid) {
+    if (!PyLong_Check(oid.ptr()) || PyBool_Check(oid.ptr())) {
+      throw py::type_error(std::string("a record id is an int, not ") + Py_TYPE(oid.ptr())->tp_name);
+    }
+    unsigned long long id = PyLong_AsUnsignedLongLong(oid.ptr());
+    if (id == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+      PyErr_Clear();
+      throw py::value_error("a record id is between 0 and 2**64-1");
+    }
+    return id;
+  }
   void Check(bool ok) {
     if (ok) return;
     if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "the rebuilder failed without an error");
@@ -287,6 +300,12 @@ PYBIND11_MODULE(_native, m) {
   using pyheapdump::NativeRebuilder;
   m.doc() = "pyheapdump's C++ core: the object-graph walker, the chunked writer and the bounded reader";
   m.attr("FORMAT_VERSION") = py::make_tuple(pyheapdump::kFormatMajor, pyheapdump::kFormatMinor);
+  m.def(
+      "is_class_statement_type",
+      [](py::handle cls) {
+        return PyType_Check(cls.ptr()) && pyheapdump::IsClassStatementType(reinterpret_cast<PyTypeObject*>(cls.ptr()));
+      },
+      py::arg("cls"), "Whether cls was made by a class statement (type.__new__), not by an extension module.");
 
   py::class_<NativeDumpWriter>(m, "DumpWriter")
       .def(py::init<const std::string&, int>(), py::arg("path"), py::arg("zlib_level") = 1)

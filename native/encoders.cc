@@ -285,6 +285,12 @@ OwnedRef ClassModuleName(PyTypeObject* type) {
   if (IsHeapType(type)) {
     PyObject* module = PyDict_GetItemString(type->tp_dict, "__module__");
     if (module && PyUnicode_Check(module)) return OwnedRef::Borrow(module);
+    // An extension type whose instances have a __module__ member (Cython's functions) has that member's descriptor
+    // there: its tp_name still says where it comes from.
+    if (!IsClassStatementType(type) && type->tp_name && strrchr(type->tp_name, '.')) {
+      return OwnedRef::Steal(
+          PyUnicode_FromStringAndSize(type->tp_name, strrchr(type->tp_name, '.') - type->tp_name));
+    }
     return OwnedRef::Steal(PyUnicode_FromString("builtins"));
   }
   const char* dot = strrchr(type->tp_name, '.');
@@ -345,7 +351,7 @@ void EncodeClass(Walker& w, PyObject* obj) {
   }
   // A class that cannot be imported where the dump is loaded travels with its own attributes.
   // Only classes written in Python: an extension type's dict holds its C methods, which name themselves.
-  bool defined_in_python = IsHeapType(type) && !(type->tp_flags & Py_TPFLAGS_IMMUTABLETYPE);
+  bool defined_in_python = IsClassStatementType(type);
   if (!importable && defined_in_python && type->tp_dict) {
     Py_ssize_t pos = 0;
     PyObject *key, *value;
@@ -620,7 +626,43 @@ OwnedRef BuiltinReduce(Walker& w, PyObject* obj) {
   return OwnedRef::Steal(PyTuple_Pack(2, reinterpret_cast<PyObject*>(type), args.get()));
 }
 
+// An attribute that a member or getset descriptor of obj's type gives (C code), or empty: nothing else is asked.
+OwnedRef CompiledAttribute(PyObject* obj, const char* name) {
+  OwnedRef key = OwnedRef::Steal(PyUnicode_InternFromString(name));
+  PyObject* descriptor = key ? _PyType_Lookup(Py_TYPE(obj), key.get()) : nullptr;  // borrowed
+  OwnedRef value;
+  if (descriptor && (Py_IS_TYPE(descriptor, &PyMemberDescr_Type) || Py_IS_TYPE(descriptor, &PyGetSetDescr_Type))) {
+    value = OwnedRef::Steal(
+        Py_TYPE(descriptor)->tp_descr_get(descriptor, obj, reinterpret_cast<PyObject*>(Py_TYPE(obj))));
+  }
+  PyErr_Clear();
+  return value;
+}
+
+// Whether obj's own instance dict holds __reduce_ex__ or __reduce__: obj.__reduce_ex__(4) would call what it holds,
+// which is the program's (a class's reducer written in C is what the policy vouched for, not this).
+bool InstanceOverridesReduce(PyObject* obj) {
+  OwnedRef dict = InstanceDict(obj);
+  PyErr_Clear();
+  if (!dict || !PyDict_Check(dict.get())) return false;
+  bool found = PyDict_GetItemString(dict.get(), "__reduce_ex__") || PyDict_GetItemString(dict.get(), "__reduce__");
+  PyErr_Clear();
+  return found;
+}
+
+// Reduces that failed for every object of a type so far, before the type's reduce is no longer tried: a C type that
+// refuses to be pickled (Cython's default for a class with a __cinit__) would raise once per object.
+constexpr uint32_t kReduceFailuresBeforeGivingUp = 16;
+
 void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
+  // The surrogate that stands in when the reduce is not used: the policy's capture is a copyreg reducer, no facts.
+  const TypePolicy opaque{Strategy::kSurrogate, {}, {}, policy.repr_ok};
+  if (policy.reduce_successes == 0 && policy.reduce_failures >= kReduceFailuresBeforeGivingUp) {
+    return EncodeSurrogate(w, obj, opaque, "reduce failed");
+  }
+  if (!policy.capture && !policy.direct_reduce && InstanceOverridesReduce(obj)) {
+    return EncodeSurrogate(w, obj, opaque, "opaque");
+  }
   // A reducer registered with copyreg (re.Pattern's, for one) comes from the policy; pickle prefers it too.
   OwnedRef reduced;
   if (policy.capture) {
@@ -632,13 +674,33 @@ void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
       reduced = CallReduceEx(obj, policy);
     }
   }
+  if (reduced && PyUnicode_Check(reduced.get())) {
+    // pickle's "the global of this name" (Cython's functions give their qualified name): the object stands for
+    // itself. A callable with a module becomes a function record, which a trusted load looks up by its name.
+    ++policy.reduce_successes;
+    OwnedRef module = CompiledAttribute(obj, "__module__");
+    if (Py_TYPE(obj)->tp_call && module && PyUnicode_Check(module.get())) {
+      w.SetKind(Kind::kFunction);
+      w.PutAttr("builtin", Py_True);
+      OwnedRef name = CompiledAttribute(obj, "__name__");
+      PyObject* qualname = w.KeepAlive(std::move(reduced));
+      PutFunctionIdentity(w, w.KeepAlive(std::move(module)), qualname,
+                          name && PyUnicode_Check(name.get()) ? w.KeepAlive(std::move(name)) : qualname);
+      return;
+    }
+    EncodeSurrogate(w, obj, opaque, "opaque");
+    w.PutAttr("global", w.KeepAlive(std::move(reduced)));
+    return;
+  }
   if (!reduced || !PyTuple_Check(reduced.get()) || PyTuple_GET_SIZE(reduced.get()) < 2) {
+    ++policy.reduce_failures;
     if (reduced) {
       PyErr_Format(PyExc_TypeError, "__reduce_ex__ returned %.100s, not a tuple", Py_TYPE(reduced.get())->tp_name);
     }
     w.RecordPythonError("reduce failed");
-    return EncodeSurrogate(w, obj, policy, "reduce failed");
+    return EncodeSurrogate(w, obj, opaque, "reduce failed");
   }
+  ++policy.reduce_successes;
   w.SetKind(Kind::kReduce);
   PyObject* parts = w.KeepAlive(std::move(reduced));
   Py_ssize_t size = PyTuple_GET_SIZE(parts);

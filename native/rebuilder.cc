@@ -90,6 +90,25 @@ bool HoldsNoReferences(PyTypeObject* type) {
 
 bool IsPlain(const Record& record) { return record.type_id == 0 && (record.flags & ~kFlagCutItems) == 0; }
 
+}  // namespace
+
+std::string OneLine(std::string_view message, size_t limit) {
+  // A problem is one line of the load's warning: a message of many lines (pybind11 lists every signature that did
+  // not match) keeps its first non-empty one, and a long one is cut.
+  size_t start = message.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos) return "";
+  message.remove_prefix(start);
+  std::string_view line = message.substr(0, message.find_first_of("\r\n"));
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+  if (line.size() <= limit) return std::string(line);
+  // Cut at a UTF-8 character boundary, so the text stays decodable.
+  size_t cut = limit > 3 ? limit - 3 : 0;
+  while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(line.substr(0, cut)) + "...";
+}
+
+namespace {
+
 // "Name: message" of the pending exception, which is cleared.
 std::string TakeExceptionText() {
   PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
@@ -106,7 +125,7 @@ std::string TakeExceptionText() {
   OwnedRef message = OwnedRef::Steal(value != nullptr ? PyObject_Str(value) : nullptr);
   const char* utf8 = message ? PyUnicode_AsUTF8(message.get()) : nullptr;
   PyErr_Clear();
-  return text + ": " + (utf8 != nullptr ? utf8 : "<unprintable>");
+  return text + ": " + OneLine(utf8 != nullptr ? utf8 : "<unprintable>");
 }
 
 // An Exception is one object's problem; anything else (KeyboardInterrupt, SystemExit) stops the load, and so does

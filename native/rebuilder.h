@@ -37,6 +37,9 @@
 
 namespace pyheapdump {
 
+// An exception's message as one line of a load's problems: its first non-empty line, at most `limit` bytes.
+std::string OneLine(std::string_view message, size_t limit = 300);
+
 class Rebuilder {
  public:
   // problems (a list of str) is shared with the handler.

@@ -123,6 +123,20 @@ void Walker::LookupKnownTypes() {
   value_types_.decimal = c_type(type_in("decimal", "Decimal"), "decimal.Decimal");
 }
 
+bool IsClassStatementType(PyTypeObject* type) {
+  if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE) || (type->tp_flags & Py_TPFLAGS_IMMUTABLETYPE)) return false;
+  // The deallocator of classes made by type.__new__, read once from one made here (the GIL is held).
+  static destructor class_statement_dealloc = [] {
+    OwnedRef probe = OwnedRef::Steal(PyObject_CallFunction(reinterpret_cast<PyObject*>(&PyType_Type), "s(O){}",
+                                                           "_pyheapdump_probe", &PyBaseObject_Type));
+    destructor found = probe ? reinterpret_cast<PyTypeObject*>(probe.get())->tp_dealloc : nullptr;
+    PyErr_Clear();
+    return found;
+  }();
+  // Without the probe (out of memory), the flags alone decide, as they did before Cython's heap types.
+  return !class_statement_dealloc || type->tp_dealloc == class_statement_dealloc;
+}
+
 uint64_t Walker::ShallowSize(PyObject* obj) {
   PyTypeObject* type = Py_TYPE(obj);
   // The most common exact types by arithmetic, as their __sizeof__ computes it.
@@ -325,6 +339,7 @@ const std::vector<SlotMember>& Walker::SlotMembers(PyTypeObject* type) {
   if (!inserted) return it->second;
   PyObject* mro = type->tp_mro;
   if (!mro || !PyTuple_Check(mro)) return it->second;
+  absl::flat_hash_set<std::string> named;
   for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); ++i) {
     auto* base = reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(mro, i));
     if (!(base->tp_flags & Py_TPFLAGS_HEAPTYPE) || !base->tp_dict) continue;
@@ -338,9 +353,14 @@ const std::vector<SlotMember>& Walker::SlotMembers(PyTypeObject* type) {
         PyErr_Clear();
         continue;
       }
-      it->second.push_back(
-          {reinterpret_cast<PyMemberDescrObject*>(descriptor)->d_member,
-           "slot:" + std::string(PyBytes_AS_STRING(utf8.get()), static_cast<size_t>(PyBytes_GET_SIZE(utf8.get())))});
+      std::string name(PyBytes_AS_STRING(utf8.get()), static_cast<size_t>(PyBytes_GET_SIZE(utf8.get())));
+      // The offsets that PyType_FromSpec reads from a heap extension type's members (Cython's functions have
+      // __vectorcalloffset__) are no state: the member's value is a C function pointer.
+      if (name == "__vectorcalloffset__" || name == "__weaklistoffset__" || name == "__dictoffset__") continue;
+      // The first class in the MRO that names a member is the one obj.name reads; a base's member of the same name
+      // (Cython's fused functions and their base both have __module__) would give the record the name twice.
+      if (!named.insert(name).second) continue;
+      it->second.push_back({reinterpret_cast<PyMemberDescrObject*>(descriptor)->d_member, "slot:" + name});
     }
   }
   return it->second;

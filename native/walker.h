@@ -55,6 +55,9 @@ struct TypePolicy {
   // plain enough to skip (see FindDirectReducer); called with (obj, 4) if reduce_takes_protocol, else with (obj).
   OwnedRef direct_reduce;
   bool reduce_takes_protocol = false;
+  // kReduce: how the type's reduces went so far in this walk (a type whose every reduce fails stops being reduced).
+  mutable uint32_t reduce_successes = 0;
+  mutable uint32_t reduce_failures = 0;
 };
 
 // A __slots__ member of a class written in Python, as the record names it ("slot:" + the slot's name).
@@ -253,5 +256,10 @@ class Walker {
 
 // Encoders per object family (encoders.cc). Each fills the walker's current record for one object.
 void EncodeObjectFamily(Walker& walker, PyObject* obj);
+
+// Whether a class was made by a class statement (type.__new__), as opposed to by an extension module. The flags do
+// not tell: Cython makes heap types without Py_TPFLAGS_IMMUTABLETYPE, whose instances keep their state in C fields.
+// type.__new__ gives every class it makes the same deallocator, which an extension type replaces with its own.
+bool IsClassStatementType(PyTypeObject* type);
 
 }  // namespace pyheapdump

@@ -400,8 +400,9 @@ class Rebuilder:
         except MemoryError:
             raise  # the whole load fails: going on without memory would present a half-made heap
         except Exception as error:  # noqa: BLE001 - one object that fails to rebuild must not fail the load
-            self.problems.append(f"object {record[0]}: {type(error).__name__}: {error}")
-            return self._surrogate_for(record, surrogate_base.REBUILD_FAILED, f"{type(error).__name__}: {error}")
+            text = _one_line(error)
+            self.problems.append(f"object {record[0]}: {text}")
+            return self._surrogate_for(record, surrogate_base.REBUILD_FAILED, text)
 
     def _defer(self, oid: int, fill: Any, hashing: bool = False) -> None:
         """Finishes oid's object later; hashing fills (dicts, sets) run after all others: keys may hash by state."""
@@ -833,6 +834,9 @@ class Rebuilder:
             return _MISSING
         if any(isinstance(a, Surrogate) and not isinstance(a, _VALUE_BASES) for a in args):
             return _MISSING  # a real object cannot be made from a surrogate part
+        if any(isinstance(a, type) and issubclass(a, Surrogate) for a in args):
+            # nor of a surrogate class (array._array_reconstructor(cls, ...) of a subclass the load left out)
+            return _MISSING
         return function(*args)
 
     def _class_allowed(self, cls: type) -> bool:
@@ -1028,13 +1032,13 @@ class Rebuilder:
         try:
             obj = base.__new__(cls)
         except TypeError:
-            # An extension type (Cython's immutabledict) refuses the builtin's allocator; a trusted load lets it
-            # allocate itself, empty: filling goes through the builtin's own methods, never the class's.
-            if not self.trusted:
-                raise
-            obj = cls.__new__(cls)
-            if type(obj) is not cls or len(obj):
-                raise
+            # A subclass written in C (SQLAlchemy's immutabledict) refuses its base's __new__: its own C __new__
+            # makes it empty (filling goes through the builtin's own methods, never the class's), or, when that wants
+            # arguments or gives something else, a surrogate that is a `base` keeps the contents.
+            obj = _c_new(cls)
+            if obj is None or type(obj) is not cls or len(obj):
+                stand_in = surrogate_class(*self._class_name(type_id), base, reason=surrogate_base.REBUILD_FAILED)
+                obj = base.__new__(stand_in)
         if isinstance(obj, defaultdict):
             factory = record[7].get("default_factory")
             if "default_factory" in record[8]:
@@ -1274,6 +1278,30 @@ def _safe_class(cls: type) -> bool:
     if (module, getattr(cls, "__qualname__", "")) in SAFE_CLASSES:
         return True
     return isinstance(cls, enum.EnumMeta) and (top in SAFE_IMPORTS or top.lstrip("_") in SAFE_IMPORTS)
+
+
+def _one_line(error: BaseException, limit: int = 300) -> str:
+    """An error as one short line of a load's problems: some messages (a binding's list of the signatures that did
+    not match) run over many lines, and the warning lists every problem."""
+    try:
+        message = str(error)
+    except Exception:  # noqa: BLE001 - the message of an exception the program's code raised is its code too
+        message = ""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    text = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _c_new(cls: type) -> Any:
+    """An empty cls made by the __new__ its instances get, when that is written in C (a builtin, no code of the
+    program) and takes no arguments; else None."""
+    new = next((klass.__dict__["__new__"] for klass in cls.__mro__ if "__new__" in klass.__dict__), None)
+    if type(new) is not types.BuiltinFunctionType:
+        return None
+    try:
+        return new(cls)
+    except Exception:  # noqa: BLE001 - a __new__ that wants arguments: the caller makes a surrogate
+        return None
 
 
 def _listed(value: Any) -> list[Any] | tuple[Any, ...]:

@@ -13,6 +13,7 @@ import sys
 import types
 from typing import Any
 
+from pyheapdump import _native
 from pyheapdump.typesupport import overrides_behaviour, support_for_class, support_named
 
 # The strategies of native/walker.h.
@@ -55,14 +56,68 @@ def _defining_class(cls: type, *names: str) -> type | None:
     return None
 
 
+def _is_class_statement(cls: type) -> bool:
+    """Whether cls was made by a class statement, not by an extension module: the flags alone take Cython's heap
+    types (pandas' BlockManager) for Python classes, though their instances keep their state in C fields."""
+    return _is_heap_type(cls) and _native.is_class_statement_type(cls)
+
+
 def _has_native_state(cls: type) -> bool:
     """Whether instances carry C-level state beyond __dict__/slots (a Python subclass of a C type)."""
     for klass in _type_mro(cls):
         if klass in _PLAIN_BASES:
             return False
-        if not _is_heap_type(klass):
+        if not _is_class_statement(klass):
             return True
     return False
+
+
+_type_name = type.__dict__["__name__"].__get__
+_C_FUNCTION_TYPES = (types.MethodDescriptorType, types.WrapperDescriptorType, types.BuiltinFunctionType,
+                     types.ClassMethodDescriptorType)
+_CYTHON_FUNCTION_TYPES = ("cython_function_or_method", "fused_cython_function")
+# What obj.__reduce_ex__(4) may call, besides the reducer itself: object.__reduce_ex__ looks __reduce__ up on the
+# instance, copyreg's protocol asks for __getnewargs_ex__, __getnewargs__ and __getstate__, and a C reducer commonly
+# calls _PyObject_GetState (__getstate__). Not __getattr__: every one of these is found before it would be asked.
+_COMPILED_REDUCE_HOOKS = ("__reduce_ex__", "__reduce__", "__getnewargs_ex__", "__getnewargs__", "__getstate__",
+                          "__getattribute__")
+
+
+def _first_definer(cls: type, name: str) -> type | None:
+    """The first class in cls's MRO, object included, whose own dict defines name."""
+    for klass in _type_mro(cls):
+        if name in _type_dict(klass):
+            return klass
+    return None
+
+
+def _compiled_function(function: Any) -> bool:
+    """A function written in C, or compiled by Cython (Cython 3 makes a cdef class's methods its own function type,
+    not method descriptors)."""
+    kind = type(function)
+    if kind in _C_FUNCTION_TYPES:
+        return True
+    return _type_name(kind) in _CYTHON_FUNCTION_TYPES and not _is_class_statement(kind)
+
+
+def _hooks_compiled(cls: type, hooks: tuple[str, ...]) -> bool:
+    """Whether each of hooks that cls's instances have is a compiled function of an extension type."""
+    for hook in hooks:
+        definer = _first_definer(cls, hook)
+        if definer is not None and (_is_class_statement(definer) or not _compiled_function(_type_dict(definer)[hook])):
+            return False
+    return True
+
+
+def _compiled_reduce(cls: type) -> bool:
+    """Whether obj.__reduce_ex__(4) runs compiled code only: an extension type's own reducer (C, or Cython), reached
+    with no hook of a Python class on the way. object's own reduce is not enough: for a C type with C-level state it
+    raises ("cannot pickle"), and copyreg's protocol it runs is Python code."""
+    reducer = _defining_class(cls, "__reduce_ex__", "__reduce__")
+    if reducer is None or _is_class_statement(reducer):
+        return False
+    # object.__reduce_ex__ compares the class's __reduce__, read through the metaclass, with object's.
+    return _hooks_compiled(cls, _COMPILED_REDUCE_HOOKS) and _hooks_compiled(type(cls), ("__getattribute__",))
 
 
 _VALUE_TYPES = (int, float, complex, str, bytes)
@@ -133,7 +188,10 @@ class TypePolicy:
             # pickle consults copyreg's table before __reduce_ex__ (re.Pattern pickles only that way).
             return REDUCE, registered, None, repr_ok
         reducer = _defining_class(cls, "__reduce_ex__", "__reduce__")
-        if reducer is not None and (self._code_is_trusted(reducer) or self.options.call_user_reduce):
+        if reducer is not None and (self.options.call_user_reduce or _compiled_reduce(cls)
+                                    or (_is_class_statement(reducer) and _is_stdlib(reducer))):
+            # A reducer written in C (or compiled by Cython) gives the C-level state of an extension type's instance
+            # (pandas' blocks, an array's bytes) as data; one of the standard library's is its own code too.
             return REDUCE, None, None, repr_ok
         if _value_subclass(cls) and all(self._code_is_trusted(_defining_class(cls, hook)) for hook in _PICKLE_HOOKS):
             # A Python subclass of int, float, complex, str or bytes: object.__reduce_ex__ (C code, with no hook of
