@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "asyncio_tasks.h"
 #include "chunk_reader.h"
 #include "chunk_writer.h"
 #include "rebuilder.h"
@@ -306,6 +307,24 @@ PYBIND11_MODULE(_native, m) {
         return PyType_Check(cls.ptr()) && pyheapdump::IsClassStatementType(reinterpret_cast<PyTypeObject*>(cls.ptr()));
       },
       py::arg("cls"), "Whether cls was made by a class statement (type.__new__), not by an extension module.");
+
+  m.def(
+      "asyncio_task_lists",
+      [](py::handle asyncio_module) {
+        absl::StatusOr<pyheapdump::AsyncioTaskLists> lists = pyheapdump::ReadAsyncioTaskLists(asyncio_module.ptr());
+        if (!lists.ok()) throw py::value_error(std::string(lists.status().message()));
+        py::list tasks;
+        for (pyheapdump::OwnedRef& task : lists->tasks) tasks.append(py::reinterpret_steal<py::object>(task.release()));
+        py::list running;
+        for (auto& [loop, task] : lists->running) {
+          running.append(py::make_tuple(py::reinterpret_steal<py::object>(loop.release()),
+                                        py::reinterpret_steal<py::object>(task.release())));
+        }
+        return py::make_tuple(tasks, running);
+      },
+      py::arg("asyncio_module"),
+      "CPython 3.14+: (every task on the C task lists of this interpreter and its threads, [(running loop, running "
+      "task) of each thread]) of the _asyncio module given. ValueError when its debug offsets cannot be used.");
 
   py::class_<NativeDumpWriter>(m, "DumpWriter")
       .def(py::init<const std::string&, int>(), py::arg("path"), py::arg("zlib_level") = 1)

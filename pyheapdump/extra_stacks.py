@@ -18,8 +18,9 @@ Rules this module keeps, because it runs inside a dump of a program that may be 
 
 asyncio tasks: every task that is not done, from the task registry asyncio keeps for `asyncio.all_tasks()` (on
 3.11 the weak set `asyncio.tasks._all_tasks`; from 3.12 on the weak set `_scheduled_tasks` plus the set
-`_eager_tasks`). `asyncio.all_tasks()` itself is not used because it only sees the loop running in the calling
-thread; the registry holds the tasks of every loop in every thread. A task whose loop is stopped but not closed is
+`_eager_tasks`; from 3.14 on the C task lists of every thread, see pyheapdump._asyncio_c_tasks).
+`asyncio.all_tasks()` itself is not used because it only sees the loop running in the calling thread (from 3.14 on
+the loop it is given); the registry holds the tasks of every loop in every thread. A task whose loop is stopped but not closed is
 still listed (its state then says "loop stopped"); tasks of closed loops are not, as nothing can run them any more.
 
 A task's frames are its coroutine's frame, then the frame of what that coroutine awaits (`cr_await`,
@@ -40,6 +41,8 @@ import sys
 import types
 from collections.abc import Iterable
 from typing import Any
+
+from pyheapdump._asyncio_c_tasks import c_tasks
 
 ExtraStack = dict[str, Any]
 
@@ -67,21 +70,23 @@ def _asyncio_task_stacks() -> list[ExtraStack]:
     tasks_module = sys.modules.get("asyncio.tasks")
     if tasks_module is None:
         return []
-    current_by_loop = _current_tasks_by_loop(tasks_module)
+    c_listed, c_running = c_tasks()  # 3.14+: what only the C module knows (see pyheapdump._asyncio_c_tasks)
+    current_by_loop = {**_current_tasks_by_loop(tasks_module), **c_running}
     stacks = []
-    for task in _registered_tasks(tasks_module):
+    for task in _registered_tasks(tasks_module, c_listed):
         stack = _task_stack(task, current_by_loop)
         if stack is not None:
             stacks.append(stack)
     return stacks
 
 
-def _registered_tasks(tasks_module: types.ModuleType) -> list[Any]:
+def _registered_tasks(tasks_module: types.ModuleType, c_listed: list[Any]) -> list[Any]:
     """The tasks of asyncio's registry, read without calling anything that could run program code."""
     registries = [
         getattr(tasks_module, "_all_tasks", None),  # 3.11
-        getattr(tasks_module, "_scheduled_tasks", None),  # 3.12+
-        getattr(tasks_module, "_eager_tasks", None),  # 3.12+
+        getattr(tasks_module, "_scheduled_tasks", None),  # 3.12+ (3.14+: the pure-Python tasks only)
+        getattr(tasks_module, "_eager_tasks", None),  # 3.12+ (3.14+: the pure-Python tasks only)
+        c_listed,  # 3.14+
     ]
     tasks: list[Any] = []
     seen: set[int] = set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import sys
 import textwrap
 import threading
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from capture_support import frame_named, only_dump, run_program, run_python, thread_named
 
 import pyheapdump
+from pyheapdump import _native
 from pyheapdump.extra_stacks import awaitable_chain_frames, collect_extra_stacks
 
 HAVE_GREENLET = importlib.util.find_spec("greenlet") is not None
@@ -158,6 +160,71 @@ def test_a_task_subclass_is_never_asked_anything_it_overrides() -> None:
     assert [(stack["name"], stack["state"], qualnames(stack)) for stack in found] == [
         ("factory-made", "pending", ["nested", "innermost", "sleep"])
     ]
+
+
+def test_tasks_of_a_stopped_loop_whose_thread_has_ended_are_found() -> None:
+    # 3.14+ moves the pending tasks of a thread whose state is deleted to the interpreter's own task list.
+    kept: dict[str, object] = {}
+
+    def run_briefly() -> None:
+        loop = asyncio.new_event_loop()
+        kept["task"] = loop.create_task(nested(0), name="orphan")
+        loop.run_until_complete(asyncio.sleep(0))  # the task runs until it suspends; the loop stops, not closed
+        kept["loop"] = loop
+
+    thread = threading.Thread(target=run_briefly)
+    thread.start()
+    thread.join()
+    try:
+        found = stacks_by_name("asyncio-task")
+    finally:
+        loop = kept["loop"]
+        assert isinstance(loop, asyncio.AbstractEventLoop)
+        kept["task"].cancel()  # type: ignore[attr-defined]
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.close()
+    assert found["orphan"]["state"] == "pending, loop stopped"
+    assert qualnames(found["orphan"]) == ["nested", "innermost", "sleep"]
+
+
+def test_pure_python_tasks_are_found() -> None:
+    # asyncio's pure-Python Task does not inherit from the C one: 3.14+ registers it in the C module's weak set.
+    async def main() -> list[dict]:
+        loop = asyncio.get_running_loop()
+        loop.set_task_factory(lambda loop, coro, **kwargs: asyncio.tasks._PyTask(coro, loop=loop, **kwargs))
+        task = asyncio.create_task(nested(0), name="pure-python")
+        for _ in range(3):  # a few loop turns: every task runs until it suspends (or finishes)
+            await asyncio.sleep(0)
+        found = [stack for stack in collect_extra_stacks() if stack["ident"] == id(task)]
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return found
+
+    found = asyncio.run(main())
+    assert [(stack["name"], stack["state"], qualnames(stack)) for stack in found] == [
+        ("pure-python", "pending", ["nested", "innermost", "sleep"])
+    ]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 14), reason="the C task lists exist from CPython 3.14 on")
+def test_without_the_c_task_list_offsets_every_task_is_still_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A CPython whose _asyncio publishes no usable offsets: the tasks are found by a pass over the GC's objects.
+    def no_offsets(module: object) -> None:
+        raise ValueError(".AsyncioDebug does not fit this interpreter")
+
+    monkeypatch.setattr(_native, "asyncio_task_lists", no_offsets)
+
+    async def main() -> dict[str, dict]:
+        task = asyncio.create_task(nested(1), name="found-by-gc")
+        await asyncio.sleep(0)
+        found = stacks_by_name("asyncio-task")
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return found
+
+    found = asyncio.run(main())
+    assert qualnames(found["found-by-gc"]) == ["nested", "nested", "innermost", "sleep"]
+    assert found["found-by-gc"]["state"] == "pending"
 
 
 def test_chain_of_a_plain_generator_and_a_finished_coroutine() -> None:
