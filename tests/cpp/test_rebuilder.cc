@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "chunk_reader.h"
 #include "chunk_writer.h"
 #include "rebuilder.h"
@@ -271,7 +272,10 @@ TEST_F(RebuilderTest, AFillThatRaisesIsRecordedAsAProblemAndTheLoadGoesOn) {
   OwnedRef root = Finished(1);
   EXPECT_FALSE(PyErr_Occurred());
   EXPECT_EQ(Repr(root.get()), "[set(), [5]]");
-  EXPECT_EQ(Repr(problems_.get()), "[\"object 2: filling it failed: TypeError: unhashable type: 'list'\"]");
+  // 3.14 says more: "cannot use 'list' as a set element (unhashable type: 'list')"; 3.11-3.13 the part in brackets.
+  const std::string problems = Repr(problems_.get());
+  EXPECT_TRUE(absl::StartsWith(problems, "[\"object 2: filling it failed: TypeError: ")) << problems;
+  EXPECT_TRUE(absl::StrContains(problems, "unhashable type: 'list'")) << problems;
 }
 
 }  // namespace
