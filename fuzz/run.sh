@@ -3,7 +3,8 @@
 #   bash fuzz/run.sh [SECONDS] [TARGET...]
 # SECONDS (default 60) is each target's run time. TARGETs: reader (libFuzzer, C++ reader and Cursor decoding, no
 # Python), decoder (libFuzzer, reader + DecodeRecord with Python embedded), load_dump (atheris on
-# pyheapdump.load_dump). Default: all three; a target whose tool is missing (clang, atheris) is reported and skipped.
+# pyheapdump.load_dump). Default: all three; a target whose tool is missing (clang, atheris) is reported and skipped
+# (atheris has no release for Python 3.15 and later: load_dump is skipped there).
 # Environment: PYTHON (default python3: the interpreter whose pyheapdump is fuzzed, built in place or installed),
 # FUZZ_WORK (default build/fuzz: the corpus grows there across runs, crashes land in FUZZ_WORK/artifacts),
 # FUZZ_JOBS (default 1: parallel fuzzing processes per target).
@@ -99,12 +100,26 @@ for target in "${targets[@]}"; do
 print(s.get_paths()["include"], s.get_config_var("LIBDIR"), s.get_config_var("LDVERSION"), sys.base_prefix)')
       extra_cflags=(-I"$include")
       extra_libs=(-L"$libdir" -lpython"$version" -Wl,-rpath,"$libdir")
+      # An interpreter installed by get-python (/opt/cpython-X.Y) brings the newer C library its libpython needs:
+      # the target then starts with that library's loader and finds it before the system's.
+      if [[ -e $libdir/ld-linux-x86-64.so.2 ]]; then
+        extra_libs=(-L"$libdir" -lpython"$version" -Wl,--allow-shlib-undefined
+                    -Wl,--dynamic-linker="$libdir/ld-linux-x86-64.so.2",--disable-new-dtags,-rpath,"$libdir:/lib/x86_64-linux-gnu")
+      fi
       build_target record_decoder_fuzzer record_decoder_fuzzer.cc "$root/native/record_decoder.cc" || exit 2
       # The embedded interpreter's own allocations at exit are not leaks of the reader's.
       PYTHONHOME="$home" ASAN_OPTIONS=detect_leaks=0 run_fuzzer decoder "$work/record_decoder_fuzzer"
       ;;
     load_dump)
-      "$python" -c 'import atheris' 2>/dev/null || { log "load_dump: atheris is missing ($python -m pip install atheris)"; continue; }
+      # atheris supports CPython up to 3.14 (its newest release refuses 3.15 on import); say which case this is.
+      if ! "$python" -c 'import atheris' 2>/dev/null; then
+        if "$python" -c 'import sys; sys.exit(sys.version_info < (3, 15))'; then
+          log "load_dump: skipped: atheris does not support Python $("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+        else
+          log "load_dump: atheris is missing ($python -m pip install atheris)"
+        fi
+        continue
+      fi
       PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" run_fuzzer load_dump "$python" "$here/load_dump_fuzzer.py"
       ;;
   esac

@@ -20,8 +20,9 @@ asyncio tasks: every task that is not done, from the task registry asyncio keeps
 3.11 the weak set `asyncio.tasks._all_tasks`; from 3.12 on the weak set `_scheduled_tasks` plus the set
 `_eager_tasks`; from 3.14 on the C task lists of every thread, see pyheapdump._asyncio_c_tasks).
 `asyncio.all_tasks()` itself is not used because it only sees the loop running in the calling thread (from 3.14 on
-the loop it is given); the registry holds the tasks of every loop in every thread. A task whose loop is stopped but not closed is
-still listed (its state then says "loop stopped"); tasks of closed loops are not, as nothing can run them any more.
+the loop it is given); the registry holds the tasks of every loop in every thread. A task whose loop is stopped but
+not closed is still listed (its state then says "loop stopped"); tasks of closed loops are not, as nothing can run
+them any more.
 
 A task's frames are its coroutine's frame, then the frame of what that coroutine awaits (`cr_await`,
 `gi_yieldfrom`, `ag_await`), and so on down to the innermost suspended frame; the chain stops at an awaitable that is

@@ -33,6 +33,19 @@ from fake_pydevd_ide import (
 IDE_PROGRAM = "ide_crash.py"
 
 
+def _float_division_message() -> str:
+    try:
+        1.0 / 0.0  # noqa: B018 (what ide_crash.py's apply_discount does)
+    except ZeroDivisionError as error:
+        return str(error)
+    raise AssertionError("1.0 / 0.0 did not raise")
+
+
+# The cause in ide_crash.py, as this interpreter words it: "float division by zero" up to 3.13, "division by zero" on
+# 3.14+ (the dumped program runs on the interpreter running the tests).
+DIVISION_MESSAGE = _float_division_message()
+
+
 def write_dump(directory: Path) -> tuple[Path, Path]:
     """Run the IDE test program in `directory`; return (dump, program)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -200,7 +213,7 @@ def test_attach_like_vscode_stops_every_dumped_stack_at_the_exception(crash: tup
         assert stopped["body"]["threadId"] == names["exception: ValueError: cannot price order 17"]
         assert set(names) == {
             "exception: ValueError: cannot price order 17",
-            "cause: ZeroDivisionError: float division by zero",
+            f"cause: ZeroDivisionError: {DIVISION_MESSAGE}",
             "MainThread (dumped here)",
             "restock-worker",
             "asyncio-loop",
@@ -328,7 +341,7 @@ def test_exception_scope_and_exception_info_show_the_chain(crash: tuple[Path, Pa
         exception = scope(client, top["id"], "Exception")["ValueError"]
         assert exception["value"] == "ValueError('cannot price order 17')"
         linked = variables(client, exception["variablesReference"])
-        assert linked["__cause__"]["value"] == "ZeroDivisionError('float division by zero')"
+        assert linked["__cause__"]["value"] == f"ZeroDivisionError('{DIVISION_MESSAGE}')"
         info = client.call("exceptionInfo", {"threadId": thread_id})
         assert (info["exceptionId"], info["description"]) == ("ValueError", "cannot price order 17")
         trace = info["details"]["stackTrace"]
@@ -502,7 +515,7 @@ def test_pydevd_shows_every_dumped_stack_with_values_in_a_waiting_debug_server(c
         raised = suspended["exception: ValueError: cannot price order 17"]
         where = [(f["name"], f["line"]) for f in raised.frames]
         assert where[:2] == [("checkout", line("RERAISE_LINE")), ("main", line("MAIN_CALL_LINE"))]
-        chained = "[Chained Exc: float division by zero] "
+        chained = f"[Chained Exc: {DIVISION_MESSAGE}] "
         assert (chained + "apply_discount", line("RAISE_LINE")) in where  # pydevd's view of the cause
         assert all(f["file"] == str(program) for f in raised.frames)
         main = suspended["MainThread (dumped here)"].frames[0]
@@ -525,7 +538,7 @@ def test_pydevd_shows_every_dumped_stack_with_values_in_a_waiting_debug_server(c
         assert (job["name"], job["owner"]) == ("str: checkout", "str: ops")
         total = ide.request(CMD_EVALUATE_EXPRESSION, f"{raised.id}\t{checkout}\tFRAME\torder['total'] * 2\t1")
         assert ide.variables(total) == {"order['total'] * 2": "float: 240.0"}
-        cause = suspended["cause: ZeroDivisionError: float division by zero"]
+        cause = suspended[f"cause: ZeroDivisionError: {DIVISION_MESSAGE}"]
         assert (cause.frames[0]["name"], cause.frames[0]["line"]) == ("apply_discount", line("RAISE_LINE"))
         cap = f"{cause.id}\t{cause.frames[0]['id']}\tFRAME\tsettings['pricing']['discount']['cap']\t1"
         assert list(ide.variables(ide.request(CMD_EVALUATE_EXPRESSION, cap)).values()) == ["int: 40"]
