@@ -6,6 +6,7 @@ and loaded through the public API (pyheapdump.load_dump, read_header, surrogate_
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -80,13 +81,17 @@ def frame_named(frames: Iterable[Any], qualname: str) -> Any:
     return found[-1]
 
 
+@functools.cache  # one probe per version and test process: each is a subprocess
 def interpreter(version: str) -> str | None:
     """A Python `version` ("3.13") that can import this tree's pyheapdump (its native module is built for it)."""
     candidates = sorted(PYENV_VERSIONS.glob(f"{version}.*/bin/python"), reverse=True)
+    candidates.append(Path(f"/opt/cpython-{version}/bin/python{version}"))  # ../shared/tools/get-python's
     on_path = shutil.which(f"python{version}")
     if on_path:
         candidates.append(Path(on_path))
     for candidate in candidates:
+        if not candidate.exists():
+            continue
         probe = run_python(["-c", "import pyheapdump._native"], python=candidate, cwd=REPO, timeout=60)
         if probe.returncode == 0:
             return str(candidate)
@@ -97,7 +102,8 @@ def require_interpreter(version: str) -> str:
     found = interpreter(version)
     if found is None:
         pytest.skip(f"Python {version} with this tree's native module is not installed "
-                    f"(install it with pyenv, then run: bash scripts/dev-build.sh /path/to/python{version})")
+                    f"(install it with pyenv or ../shared/tools/get-python {version}, then run: "
+                    f"bash scripts/dev-build.sh /path/to/python{version})")
     return found
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_support import PROGRAMS, child_env, require_interpreter, run_program, run_python, running_version
+from engine_support import PROGRAMS, child_env, require_interpreter, run_program, run_python
 
 LOAD_TIMEOUT = 120
 
@@ -178,12 +178,17 @@ def test_trusted_load_of_a_program_that_blocks_after_dumping_finishes(tmp_path: 
     assert log.read_text() == "top level ran\n"
 
 
-def test_trusted_load_by_another_python_version_falls_back_to_surrogates_saying_why(tmp_path: Path) -> None:
-    other = next((v for v in ("3.12", "3.13", "3.11") if v != running_version()), "3.12")
-    python = require_interpreter(other)
+# The oldest and the newest supported Python, each loading the other's dump.
+OTHER_VERSION_PAIRS = [("3.11", "3.15"), ("3.15", "3.11")]
+
+
+@pytest.mark.parametrize(("writer", "reader"), OTHER_VERSION_PAIRS, ids=[f"{w}-to-{r}" for w, r in OTHER_VERSION_PAIRS])
+def test_trusted_load_by_another_python_version_falls_back_to_surrogates_saying_why(tmp_path: Path, writer: str,
+                                                                                     reader: str) -> None:
+    writer_python, reader_python = require_interpreter(writer), require_interpreter(reader)
     shutil.copy(PROGRAMS / "trusted_no_guard.py", tmp_path / "trusted_no_guard.py")
     dump, log = tmp_path / "no_guard.heapdump", tmp_path / "top-level.log"
-    result = run_python([tmp_path / "trusted_no_guard.py"], python=python, cwd=tmp_path)
+    result = run_python([tmp_path / "trusted_no_guard.py"], python=writer_python, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     check = textwrap.dedent("""
         import json, sys
@@ -195,12 +200,12 @@ def test_trusted_load_by_another_python_version_falls_back_to_surrogates_saying_
         print(json.dumps([isinstance(L["shape"], Surrogate), info.reason, info.detail, L["shape"].name,
                           surrogate_info(L["double"]).detail]))
     """)
-    loaded = run_python(["-c", check, dump], cwd=tmp_path, timeout=LOAD_TIMEOUT)
+    loaded = run_python(["-c", check, dump], python=reader_python, cwd=tmp_path, timeout=LOAD_TIMEOUT)
     assert loaded.returncode == 0, loaded.stderr
     surrogate, reason, detail, name, function_detail = json.loads(loaded.stdout.splitlines()[-1])
     assert surrogate and reason == "not importable" and name == "triangle"
-    assert f"dumped by Python {other}" in detail and f"loaded by Python {running_version()}" in detail
-    assert f"dumped by Python {other}" in function_detail
+    assert f"dumped by Python {writer}." in detail and f"loaded by Python {reader}:" in detail
+    assert f"dumped by Python {writer}." in function_detail
     assert log.read_text() == "top level ran\n"
 
 
