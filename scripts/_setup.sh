@@ -21,15 +21,21 @@ install_debian_packages() {
   fi
 }
 
-# The interpreter for X.Y: pyenv's, /opt's, the system's, or (3.13 only) built from Debian's sources.
+# The interpreter for X.Y: pyenv's, /opt/cpython-X.Y (what ../shared/tools/get-python installs), the system's; else
+# installed by ../shared/tools/get-python (Debian sid's CPython, any version sid has: 3.14, 3.15, ...) or, for 3.13,
+# built from Debian's sources by ../shared/tools/build-cpython, where those tools exist beside the checkout.
 find_python() {
-  local version=$1 candidate
+  local version=$1 candidate tools=$ROOT/../shared/tools
   for candidate in "$HOME"/.pyenv/versions/"$version".*/bin/python"$version" /opt/cpython-"$version"/bin/python"$version" \
                    "$(command -v python"$version" 2>/dev/null || true)"; do
     if [[ -n $candidate && -x $candidate ]]; then echo "$candidate"; return 0; fi
   done
-  if [[ $version == 3.13 && -x $ROOT/../shared/tools/build-cpython ]]; then
-    "$ROOT/../shared/tools/build-cpython" 3.13
+  if [[ -x $tools/get-python ]]; then
+    log "Python $version: installing it with $tools/get-python"
+    "$tools/get-python" "$version" && return 0
+  fi
+  if [[ $version == 3.13 && -x $tools/build-cpython ]]; then
+    "$tools/build-cpython" 3.13
     return 0
   fi
   return 1
@@ -45,7 +51,16 @@ prepare_venv() {
   log "Python $version: installing dependencies into $venv"
   "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
   "$venv/bin/python" -m pip install -q scikit-build-core pybind11 cmake ninja -r "$ROOT/tests/requirements.txt"
-  PATH="$venv/bin:$PATH" bash "$ROOT/scripts/dev-build.sh" "$venv/bin/python" >&2
-  "$venv/bin/python" -m pip install -q --no-build-isolation "$ROOT" >&2
+  PATH="$venv/bin:$PATH" "$venv/bin/python" -m pip install -q --no-build-isolation "$ROOT" >&2
+  # The tests import the tree itself: link the module the install just built (build/<wheel tag>) into pyheapdump/,
+  # which is what dev-build.sh does after building it again (the core takes minutes to compile on two cores).
+  local suffix built
+  suffix=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+  built=$(ls -t "$ROOT"/build/cp*/_native"$suffix" 2>/dev/null | head -1)
+  if [[ -n $built ]]; then
+    ln -sf "$built" "$ROOT/pyheapdump/_native$suffix"
+  else
+    PATH="$venv/bin:$PATH" bash "$ROOT/scripts/dev-build.sh" "$venv/bin/python" >&2
+  fi
   echo "$venv/bin/python"
 }
