@@ -26,6 +26,8 @@ _type_dict = type.__dict__["__dict__"].__get__
 _type_module = type.__dict__["__module__"].__get__
 _type_flags = type.__dict__["__flags__"].__get__
 _type_base = type.__dict__["__base__"].__get__
+_type_basicsize = type.__dict__["__basicsize__"].__get__
+_type_itemsize = type.__dict__["__itemsize__"].__get__
 
 # Layouts that the walker reads itself; a Python class on top of them is still "an instance with a __dict__".
 _PLAIN_BASES = (object, BaseException)
@@ -67,9 +69,17 @@ def _has_native_state(cls: type) -> bool:
     for klass in _type_mro(cls):
         if klass in _PLAIN_BASES:
             return False
-        if not _is_class_statement(klass):
+        if not _is_class_statement(klass) and not _adds_no_fields(klass):
             return True
     return False
+
+
+def _adds_no_fields(klass: type) -> bool:
+    """A C type laid out exactly like its base, with no __new__ of its own, keeps no state of its own: typing.Generic,
+    written in C since 3.12, is a base of many plain Python classes (SQLAlchemy's Engine, Generic[T] subclasses)."""
+    base = _type_base(klass)
+    return (base is not None and _type_basicsize(klass) == _type_basicsize(base)
+            and _type_itemsize(klass) == _type_itemsize(base) == 0 and "__new__" not in _type_dict(klass))
 
 
 _type_name = type.__dict__["__name__"].__get__
