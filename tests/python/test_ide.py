@@ -84,7 +84,8 @@ class Server:
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stderr = ""
-        threading.Thread(target=self._read_stdout, daemon=True).start()
+        self._reader = threading.Thread(target=self._read_stdout, daemon=True)
+        self._reader.start()
         try:
             first = self.next_line()
             match = re.fullmatch(r"pyheapdump: serving .* on (\S+):(\d+)", first)
@@ -138,6 +139,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        # The server has exited: its stdout ends, so the reader finishes; closing the pipe under it would make it fail
+        # ("I/O operation on closed file", which pytest reports against whichever test runs next).
+        self._reader.join(timeout=10)
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None and not stream.closed and self.process.poll() is not None:
                 if stream is self.process.stderr:
