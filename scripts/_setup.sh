@@ -56,7 +56,7 @@ prepare_venv() {
   # which is what dev-build.sh does after building it again (the core takes minutes to compile on two cores).
   local suffix built
   suffix=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-  built=$(ls -t "$ROOT"/build/cp*/_native"$suffix" 2>/dev/null | head -1)
+  built=$(ls -t "$ROOT"/build/cp*/_native"$suffix" 2>/dev/null | head -1 || true)
   if [[ -n $built ]]; then
     ln -sf "$built" "$ROOT/pyheapdump/_native$suffix"
   else
