@@ -700,11 +700,17 @@ def _install_signal(installation: _Installation, signum: int) -> None:
     installation.previous_signal_handler = signal_module.signal(signum, pyheapdump_signal_handler)
     installation.signal_number = signum
     installation.signal_handler = pyheapdump_signal_handler
+    from pyheapdump.remote import announce_signal  # so `pyheapdump dump PID` finds this signal and the directory
+
+    announce_signal(signum, installation.writer.directory)
 
 
 def _restore_signal(installation: _Installation) -> None:
     if installation.signal_number is None:
         return
+    from pyheapdump.remote import withdraw_signal
+
+    withdraw_signal()
     if signal_module.getsignal(installation.signal_number) is not installation.signal_handler:
         return  # replaced since: ours is inert now
     previous = installation.previous_signal_handler
