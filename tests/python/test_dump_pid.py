@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -328,6 +329,32 @@ def test_a_process_of_another_user(targets, tmp_path):
     line = one_error_line(dump_cli(usable[0], target.pid, cwd=tmp_path, user=nobody))
     assert f"process {target.pid} runs as root (uid 0)" in line and "run `pyheapdump dump" in line
     assert "as that user" in line and "or as root" in line
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a target as another user")
+def test_root_dumps_a_process_of_another_user(tmp_path):
+    """As root the command may read anyone's process; the request folder is handed to the target's user, who writes
+    the dump (into a directory that user may write)."""
+    usable = [found for found in map(_python, ("3.14", "3.15")) if found is not None and _others_may_run(Path(found))]
+    if not usable:
+        pytest.skip("no 3.14+ interpreter with this tree's native module that another user may run")
+    shared = Path(tempfile.mkdtemp(prefix="pyheapdump-test-", dir="/tmp"))  # pytest's folders are root's alone
+    shared.chmod(0o777)
+    nobody = 65534
+    process = subprocess.Popen([usable[0], str(PROGRAMS / "pid_target.py"), "plain"], env=child_env(), cwd=shared,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               user=nobody, group=nobody, extra_groups=[])
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        path = printed_dump(dump_cli(usable[0], process.pid, "--directory", shared, cwd=tmp_path))
+        assert path.stat().st_uid == nobody
+        dump = pyheapdump.load_dump(path)
+        assert dump.metadata["pid"] == process.pid and "worker-1" in {thread.name for thread in dump.threads}
+        assert request_folders(process.pid) == []
+    finally:
+        stderr = process.communicate(timeout=TIMEOUT)[1]
+        shutil.rmtree(shared)
+    assert "Error" not in stderr
 
 
 def test_bad_arguments_exit_2(tmp_path):
