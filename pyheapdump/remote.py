@@ -202,7 +202,12 @@ def announce_signal(signum: int, directory: str | os.PathLike[str] | None) -> No
     """Called by `install(signal=...)`: tells `pyheapdump dump PID` which signal dumps this process and where the dump
     goes. Never raises: a process that cannot announce is still dumped by its signal, only not found by pid."""
     try:
-        path = _own_rendezvous() / f"signal-{os.getpid()}.json"
+        folder = _own_rendezvous()
+        for stale in folder.glob("signal-*.json"):  # left by processes that were killed: no atexit ran
+            pid = stale.stem.removeprefix("signal-")
+            if pid.isdigit() and not _proc(int(pid), "stat").exists():
+                stale.unlink(missing_ok=True)
+        path = folder / f"signal-{os.getpid()}.json"
         _write_json_atomically(path, {
             "pid": os.getpid(),
             "start_time": _start_time(os.getpid()),

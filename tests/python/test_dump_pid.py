@@ -276,14 +276,19 @@ def test_a_311_process_without_the_hook(targets, tmp_path):
     assert "pyheapdump.install(directory, signal=signal.SIGUSR1)" in line and "PYHEAPDUMP_SIGNAL=USR1" in line
 
 
-def test_a_stale_announcement_of_an_exited_hook_process_is_not_used(tmp_path):
+def test_a_stale_announcement_of_an_exited_hook_process_is_not_used(targets, tmp_path):
     """A process that installed the hook and was killed leaves its announcement; its pid is then no process."""
     py311 = python("3.11")
     target = Target(py311, "hook", str(tmp_path), env=child_env(), cwd=tmp_path)
     target.process.kill()
     target.finish()
+    announcement = Path(f"/tmp/pyheapdump-{os.geteuid()}") / f"signal-{target.pid}.json"
+    assert announcement.exists()
     line = one_error_line(dump_cli(py311, target.pid, cwd=tmp_path))
     assert f"no process {target.pid}: it has exited" in line
+    # the next process that announces a hook removes the announcements of dead ones
+    targets(py311, "hook", str(tmp_path), cwd=tmp_path)
+    assert not announcement.exists()
 
 
 # --- anything else: one line saying why ------------------------------------------------------------------------------
