@@ -65,11 +65,11 @@ class RemoteDumpError(DumpError):
 
 def serve_request(request: dict[str, Any]) -> None:
     """Runs in the target, called by the injected script: writes the dump, then the reply the command waits for."""
-    from pyheapdump._dump import save_dump
-    from pyheapdump._roots import caller_frame
-
     answer: dict[str, Any] = {"ok": False, "kind": "dump", "error": "the dump was interrupted"}
     try:
+        from pyheapdump._dump import save_dump
+        from pyheapdump._roots import caller_frame
+
         written = save_dump(
             request.get("path"),
             exc=False,  # a live dump: an exception the interrupted code is handling is not the reason
@@ -129,7 +129,7 @@ def _pyheapdump_request(request):
     except OSError:
         return
     facts = {"executable": sys.executable, "prefix": sys.prefix, "version": sys.version.split()[0]}
-    had_package = "pyheapdump" in sys.modules
+    installed = getattr(sys.modules.get("pyheapdump"), "__file__", None) or ("pyheapdump" in sys.modules or None)
     before = set(sys.modules)
     try:
         from pyheapdump.remote import serve_request
@@ -137,8 +137,16 @@ def _pyheapdump_request(request):
         own = "%s: %s" % (type(error).__name__, error)
         for name in [n for n in sys.modules if n not in before and n.split(".")[0] == "pyheapdump"]:
             del sys.modules[name]
-        if had_package or not request.get("lend"):
-            reply(dict(facts, ok=False, kind="import", error=own, lent=None))
+        if installed is None:
+            import importlib.util
+
+            try:
+                installed = getattr(importlib.util.find_spec("pyheapdump"), "origin", None)
+            except Exception:
+                installed = None
+        # A pyheapdump of its own that fails is the target's to fix: lending would shadow it for the program.
+        if installed is not None or not request.get("lend"):
+            reply(dict(facts, ok=False, kind="import", error=own, installed=installed, lent=None))
             return
         try:
             serve_request = _lend(request["lend"], sys, os)
@@ -479,12 +487,16 @@ def _lendable_parent() -> str | None:
 
 def _cannot_import(target: Target, reply: dict[str, Any]) -> str:
     executable = reply.get("executable") or target.exe
+    installed = reply.get("installed")
+    if installed:
+        where = installed if isinstance(installed, str) else "already imported"
+        return (f"process {target.pid} has a pyheapdump ({where}) that cannot serve `pyheapdump dump` "
+                f"({reply.get('error')}): upgrade or reinstall it for that interpreter: "
+                f"`{executable} -m pip install -U pyheapdump`")
     text = (f"process {target.pid} cannot import pyheapdump ({reply.get('error')}): install it where that process "
             f"imports from: `{executable} -m pip install pyheapdump` (its sys.prefix is {reply.get('prefix')})")
     if reply.get("lent"):
-        text += f"; this command's own copy could not be lent to it either ({reply['lent']})"
-    elif reply.get("lent") is None and reply.get("error", "").startswith("ModuleNotFound"):
-        text += ", or run this command from a pyheapdump built for Python " + str(reply.get("version"))
+        text += f"; this command's own copy could not be lent to it ({reply['lent']})"
     return text
 
 

@@ -203,6 +203,32 @@ def test_a_314_process_that_cannot_import_pyheapdump_is_told_what_to_install(tar
     assert request_folders(target.pid) == []
 
 
+def test_a_314_process_whose_own_pyheapdump_cannot_serve_is_not_given_another(targets, tmp_path):
+    """An old pyheapdump of the target's (here one without pyheapdump.remote) is the target's to upgrade: lending
+    this command's copy would shadow it for the program."""
+    py314 = python("3.14")
+    old = tmp_path / "old" / "pyheapdump"
+    old.mkdir(parents=True)
+    (old / "__init__.py").write_text('__version__ = "0.1"\n')
+    env = without_pyheapdump()
+    env["PYTHONPATH"] = str(old.parent)
+    target = targets(py314, "plain", env=env, cwd=tmp_path)
+    line = one_error_line(dump_cli(py314, target.pid, cwd=tmp_path))
+    assert f"process {target.pid} has a pyheapdump ({old / '__init__.py'}) that cannot serve `pyheapdump dump`" in line
+    assert "No module named 'pyheapdump.remote'" in line and "-m pip install -U pyheapdump" in line
+    assert target.ping() >= 0
+
+
+def test_a_315_process_from_a_314_command(targets, tmp_path):
+    py315, py314 = python("3.15"), python("3.14")
+    target = targets(py315, "plain", env=without_pyheapdump(), cwd=tmp_path)
+    path = printed_dump(dump_cli(py314, target.pid, cwd=tmp_path))
+    assert path.parent == tmp_path
+    check_live_dump(path, target)
+    assert pyheapdump.read_header(path)["python"].startswith("3.15.")
+    assert target.ping() >= 0
+
+
 def test_remote_debugging_turned_off(targets, tmp_path):
     py314 = python("3.14")
     env = without_pyheapdump()
