@@ -461,7 +461,14 @@ def _dump_by_remote_exec(target: Target, destination: _Destination, threads: boo
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    reply = _wait_for_reply(target, folder, timeout, float(limits.get("time_limit") or 60.0))
+    try:
+        reply = _wait_for_reply(target, folder, timeout, float(limits.get("time_limit") or 60.0))
+    except KeyboardInterrupt:
+        try:  # claimed, a request the target runs later does nothing (and removes the folder itself)
+            os.mkdir(folder / "claim")
+        except OSError:
+            pass
+        raise
     shutil.rmtree(folder, ignore_errors=True)
     if reply.get("ok"):
         return Path(reply["path"])

@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", action=argparse.BooleanOptionalAction, default=True,
                         help="dump every thread (default), or only the main thread")
     for name, default in DEFAULT_LIMITS.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=f"limit_{name}", metavar="N", default=None,
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=f"limit_{name}", default=None,
+                            metavar="SECONDS" if name == "time_limit" else "N",
                             help=f"save_dump's {name} (default {default:_})" if isinstance(default, int)
                             else f"save_dump's {name} (default {default})")
     parser.add_argument("--limit", metavar="NAME=VALUE", action="append", default=[],
@@ -52,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"pyheapdump dump: {error}", file=sys.stderr)
         return 2
+    for name, value in limits.items():
+        if isinstance(value, str):
+            print(f"pyheapdump dump: the limit {name} takes a number (or none), not {value!r}", file=sys.stderr)
+            return 2
     unknown = sorted(set(limits) - set(DEFAULT_LIMITS))
     if unknown:
         print(f"pyheapdump dump: unknown limits {unknown}; known: {sorted(DEFAULT_LIMITS)}", file=sys.stderr)

@@ -391,5 +391,7 @@ def test_root_dumps_a_process_of_another_user(tmp_path):
 def test_bad_arguments_exit_2(tmp_path):
     result = dump_cli(sys.executable, os.getpid(), "--limit", "max_things=3", cwd=tmp_path)
     assert result.returncode == 2 and "unknown limits ['max_things']" in result.stderr
+    result = dump_cli(sys.executable, os.getpid(), "--max-objects", "many", cwd=tmp_path)
+    assert result.returncode == 2 and "the limit max_objects takes a number (or none), not 'many'" in result.stderr
     result = dump_cli(sys.executable, os.getpid(), "-o", "a", "--directory", "b", cwd=tmp_path)
     assert result.returncode == 2 and "not allowed with argument" in result.stderr
