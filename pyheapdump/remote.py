@@ -31,16 +31,12 @@ import errno
 import json
 import os
 import re
-import shutil
 import signal as signal_module
 import stat
-import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyheapdump.errors import DumpError
 
@@ -239,8 +235,7 @@ def withdraw_signal() -> None:
 # --- the command's side: the target ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Target:
+class Target(NamedTuple):
     pid: int
     uid: int
     gid: int
@@ -368,6 +363,8 @@ def _python_version(pid: int, exe: str) -> tuple[int, int] | None:
 def _interpreter_for(target: Target) -> str | None:
     """An interpreter of the target's version to call sys.remote_exec from: the target's own binary when it is a
     pythonX.Y, else one of that name on PATH."""
+    import shutil
+
     exe = target.exe.removesuffix(" (deleted)")
     if _VERSION_IN_NAME.fullmatch(os.path.basename(exe).removesuffix("t")):
         # /proc/PID/exe runs the very binary even when its file was replaced or deleted since
@@ -415,8 +412,7 @@ def dump_pid(
     return _dump_by_signal(target, announcement, destination, threads, dict(limits or {}), timeout, notes)
 
 
-@dataclass
-class _Destination:
+class _Destination(NamedTuple):
     path: Path | None
     directory: Path
     explicit: bool  # -o or --directory given (the signal hook's dump is moved there)
@@ -439,6 +435,8 @@ class _Refused(Exception):
 
 def _dump_by_remote_exec(target: Target, destination: _Destination, threads: bool, limits: dict[str, Any],
                          timeout: float, lend: bool) -> Path:
+    import shutil
+    import tempfile
     folder = Path(tempfile.mkdtemp(prefix=f"pyheapdump-dump-{target.pid}-", dir=_request_root()))
     request = {
         "folder": os.fspath(folder),
@@ -483,6 +481,8 @@ def _dump_by_remote_exec(target: Target, destination: _Destination, threads: boo
 
 
 def _request_root() -> str:
+    import tempfile
+
     return os.fspath(RENDEZVOUS_ROOT) if RENDEZVOUS_ROOT.is_dir() else tempfile.gettempdir()
 
 
@@ -523,6 +523,8 @@ except BaseException as error:
 
 def _remote_exec(target: Target, script: Path) -> None:
     """sys.remote_exec(pid, script), from this interpreter when it is the target's version, else from one that is."""
+    import subprocess
+
     chain: list[list[Any]] | None = None
     remote_exec = getattr(sys, "remote_exec", None)
     if remote_exec is not None and sys.version_info[:2] == target.version:
@@ -605,6 +607,8 @@ def _permission_advice(target: Target) -> str:
 
 
 def _wait_for_reply(target: Target, folder: Path, timeout: float, time_limit: float) -> dict[str, Any]:
+    import shutil
+
     reply, claim = folder / "reply.json", folder / "claim"
     deadline = time.monotonic() + timeout
     started_deadline: float | None = None
@@ -709,6 +713,8 @@ def _dump_by_signal(target: Target, announcement: dict[str, Any], destination: _
 
 def _move(written: Path, destination: _Destination, pid: int) -> Path:
     """The hook wrote into its own directory; -o or --directory moves the dump where it was asked for."""
+    import shutil
+
     if not destination.explicit or (destination.path is None and destination.directory == written.parent.absolute()):
         return written
     final = destination.path if destination.path is not None else destination.directory / written.name
