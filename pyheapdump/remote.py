@@ -50,6 +50,8 @@ POLL_SECONDS = 0.05
 REPLY_GRACE_SECONDS = 120.0
 _VERSION_IN_NAME = re.compile(r"python(\d+)\.(\d+)")
 _VERSION_OF_LIBPYTHON = re.compile(r"libpython(\d+)\.(\d+)")
+_VERSION_OF_EXTENSION = re.compile(r"\.cpython-(3)(\d+)t?-")  # a mapped extension module: _json.cpython-314-x86_64...
+_PYTHON_WITHOUT_VERSION = re.compile(r"python3?")  # venv --copies, some images: the binary says no version
 
 
 class RemoteDumpError(DumpError):
@@ -352,12 +354,34 @@ def _python_version(pid: int, exe: str) -> tuple[int, int] | None:
     try:
         with open(_proc(pid, "maps"), encoding="utf-8", errors="replace") as maps:
             for line in maps:
-                found = _VERSION_OF_LIBPYTHON.search(line)
+                found = _VERSION_OF_LIBPYTHON.search(line) or _VERSION_OF_EXTENSION.search(line)
                 if found:
                     return int(found.group(1)), int(found.group(2))
     except OSError:
         pass
+    if _PYTHON_WITHOUT_VERSION.fullmatch(name):
+        return _ask_interpreter(pid)
     return None
+
+
+def _runnable_exe(pid: int, exe: str) -> str:
+    """The target's binary by its own path, where Python finds its prefix (a venv's pyvenv.cfg beside a copied
+    binary); /proc/PID/exe only when that file was deleted since (an upgrade), as it still runs the very binary."""
+    return os.fspath(_proc(pid, "exe")) if exe.endswith(" (deleted)") or not os.path.exists(exe) else exe
+
+
+def _ask_interpreter(pid: int) -> tuple[int, int] | None:
+    """The version of a binary named python or python3, by running it (isolated, no site: the interpreter alone)."""
+    import subprocess
+
+    try:
+        answer = subprocess.run([_runnable_exe(pid, os.readlink(_proc(pid, "exe"))), "-I", "-S", "-c",
+                                 "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                capture_output=True, text=True, timeout=30, check=False)
+        major, minor = answer.stdout.strip().split(".")
+        return int(major), int(minor)
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
 
 
 def _interpreter_for(target: Target) -> str | None:
@@ -365,10 +389,9 @@ def _interpreter_for(target: Target) -> str | None:
     pythonX.Y, else one of that name on PATH."""
     import shutil
 
-    exe = target.exe.removesuffix(" (deleted)")
-    if _VERSION_IN_NAME.fullmatch(os.path.basename(exe).removesuffix("t")):
-        # /proc/PID/exe runs the very binary even when its file was replaced or deleted since
-        return os.fspath(_proc(target.pid, "exe"))
+    name = os.path.basename(target.exe.removesuffix(" (deleted)"))
+    if _VERSION_IN_NAME.fullmatch(name.removesuffix("t")) or _PYTHON_WITHOUT_VERSION.fullmatch(name):
+        return _runnable_exe(target.pid, target.exe)
     return shutil.which(f"python{target.version_text}")
 
 

@@ -193,6 +193,20 @@ def test_a_311_command_dumps_a_314_process_through_its_interpreter(targets, tmp_
     assert target.ping() > 0
 
 
+def test_a_binary_named_plain_python(targets, tmp_path):
+    """A venv made with --copies runs `bin/python`, a copy whose name has no version: the command asks the binary
+    itself (from its own path, where it finds its venv) and calls sys.remote_exec through it."""
+    py314, py311 = python("3.14"), python("3.11")
+    subprocess.run([py314, "-m", "venv", "--copies", "--without-pip", tmp_path / "venv"], check=True, timeout=TIMEOUT)
+    copied = tmp_path / "venv" / "bin" / "python"
+    assert not copied.is_symlink()
+    target = targets(str(copied), "plain", env=without_pyheapdump(), cwd=tmp_path)
+    path = printed_dump(dump_cli(py311, target.pid, cwd=tmp_path))
+    dump = check_live_dump(path, target)
+    assert dump.metadata["executable"] == str(copied)
+    assert target.ping() >= 0
+
+
 def test_a_314_process_that_cannot_import_pyheapdump_is_told_what_to_install(targets, tmp_path):
     py314 = python("3.14")
     target = targets(py314, "plain", env=without_pyheapdump(), cwd=tmp_path)
@@ -321,10 +335,15 @@ def test_a_stale_announcement_of_an_exited_hook_process_is_not_used(targets, tmp
 
 
 def test_an_exited_process(tmp_path):
-    finished = subprocess.run(["true"], check=True)
-    assert finished.returncode == 0
-    gone = subprocess.Popen(["true"])
-    gone.wait()
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    line = one_error_line(dump_cli(sys.executable, zombie.pid, cwd=tmp_path))
+    assert f"process {zombie.pid} has exited (its parent has not reaped it yet)" in line
+    zombie.wait()
+    gone = zombie
     line = one_error_line(dump_cli(sys.executable, gone.pid, cwd=tmp_path))
     assert line == (f"pyheapdump: error: no process {gone.pid}: it has exited (or never existed); check the pid "
                     f"with `ps -p {gone.pid}`")
