@@ -326,7 +326,7 @@ def inspect_target(pid: int) -> Target:
             raise RemoteDumpError(_exited(pid)) from None
         raise RemoteDumpError(f"process {pid} has no executable (a kernel thread): not a Python process") from None
     except PermissionError:
-        raise RemoteDumpError(_other_user(pid, uid)) from None
+        raise RemoteDumpError(_permission_advice(pid, uid)) from None
     return Target(pid, uid, gid, exe, _python_version(pid, exe), _start_time(pid))
 
 
@@ -600,7 +600,7 @@ def _refusal(target: Target, chain: list[list[Any]]) -> str:
                 "-X disable_remote_debug, or a Python built --without-remote-debug): restart it without that, or "
                 "install pyheapdump's signal hook in it (pyheapdump.install(directory, signal=signal.SIGUSR1))")
     if "PermissionError" in names or codes & {errno.EPERM, errno.EACCES}:
-        return _permission_advice(target)
+        return _permission_advice(target.pid, target.uid)
     if "Can't send commands" in text:
         return f"{target.describe()}: {text.split(' / ')[0]}; run this command with that exact Python"
     if "PyRuntime" in text:
@@ -610,10 +610,9 @@ def _refusal(target: Target, chain: list[list[Any]]) -> str:
     return f"sys.remote_exec could not reach process {pid}: {first[0]}: {first[1]}"
 
 
-def _permission_advice(target: Target) -> str:
-    pid = target.pid
-    if target.uid != os.geteuid() and os.geteuid() != 0:
-        return _other_user(pid, target.uid)
+def _permission_advice(pid: int, uid: int) -> str:
+    if uid != os.geteuid() and os.geteuid() != 0:
+        return _other_user(pid, uid)
     try:
         scope = Path("/proc/sys/kernel/yama/ptrace_scope").read_text().strip()
     except OSError:
@@ -626,7 +625,8 @@ def _permission_advice(target: Target) -> str:
         "3": "no process may read another's memory until reboot (kernel.yama.ptrace_scope = 3)",
     }.get(scope or "", "reading another process's memory needs ptrace rights: the same user without other "
                        "restrictions, or root / CAP_SYS_PTRACE (in a container: --cap-add=SYS_PTRACE)")
-    return f"permission denied reading process {pid}'s memory: {why}"
+    return (f"permission denied reading process {pid}'s memory: {why}; a process that made itself undumpable (a "
+            "setuid program, prctl(PR_SET_DUMPABLE, 0)) can be read by root alone")
 
 
 def _wait_for_reply(target: Target, folder: Path, timeout: float, time_limit: float) -> dict[str, Any]:

@@ -381,6 +381,36 @@ def test_a_process_of_another_user(targets, tmp_path):
     assert "as that user" in line and "or as root" in line
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a target and the command as another user")
+@pytest.mark.parametrize("mode", ["plain", "undumpable"])
+def test_a_user_dumps_a_process_of_its_own_unless_it_is_undumpable(tmp_path, mode):
+    """Without root: the same user may read its process's memory (no Yama restriction on this machine), unless the
+    process made itself undumpable, which is a permission error that says what to do."""
+    usable = [found for found in map(_python, ("3.14", "3.15")) if found is not None and _others_may_run(Path(found))]
+    if not usable:
+        pytest.skip("no 3.14+ interpreter with this tree's native module that another user may run")
+    shared = Path(tempfile.mkdtemp(prefix="pyheapdump-test-", dir="/tmp"))
+    shared.chmod(0o777)
+    nobody = 65534
+    process = subprocess.Popen([usable[0], str(PROGRAMS / "pid_target.py"), mode], env=child_env(), cwd=shared,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               user=nobody, group=nobody, extra_groups=[])
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        result = dump_cli(usable[0], process.pid, "--directory", shared, cwd=shared, user=nobody)
+        if mode == "plain":
+            path = printed_dump(result)
+            assert pyheapdump.load_dump(path).metadata["pid"] == process.pid
+        else:
+            line = one_error_line(result)
+            assert f"permission denied reading process {process.pid}'s memory" in line
+            assert "undumpable" in line and "root" in line
+    finally:
+        stderr = process.communicate(timeout=TIMEOUT)[1]
+        shutil.rmtree(shared)
+    assert "Error" not in stderr
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a target as another user")
 def test_root_dumps_a_process_of_another_user(tmp_path):
     """As root the command may read anyone's process; the request folder is handed to the target's user, who writes

@@ -2,7 +2,8 @@
 
 argv: MODE [DIR]. MODE "plain" installs nothing (it does not even import pyheapdump); "hook" calls
 pyheapdump.install(DIR, signal=SIGUSR1); "blocked" is plain with a main thread that waits on an Event without a
-timeout (it runs no bytecode until told "release").
+timeout (it runs no bytecode until told "release"); "undumpable" is plain after prctl(PR_SET_DUMPABLE, 0), which
+keeps every process but root's from reading its memory.
 
 stdin, read by the control thread: "ping" answers "pong COUNTER" (the main loop's count, so a test sees it still
 running), "release" wakes a blocked main thread, end of input ends the program.
@@ -13,6 +14,11 @@ import threading
 import time
 
 mode = sys.argv[1]
+if mode == "undumpable":
+    import ctypes
+
+    PR_SET_DUMPABLE = 4
+    assert ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
 if mode == "hook":
     import signal
 
