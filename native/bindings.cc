@@ -6,8 +6,11 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <initializer_list>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "chunk_reader.h"
@@ -119,9 +122,10 @@ class NativeDumpWriter {
   py::dict Walk(py::handle root, const py::dict& limits, py::handle policy, py::handle redactor,
                 bool redact_every_string, std::vector<std::string> redact_literals) {
     PrepareToThrow();
-    Walker walker(Writer(), LimitsFromDict(limits), policy.ptr(), redactor.ptr(), redact_every_string,
+    Walker walker(Writer(), LimitsFromDict(limits), BorrowedRef(policy.ptr()), BorrowedRef(redactor.ptr()),
+                  redact_every_string,
                   std::move(redact_literals));
-    ThrowIfWriteError(walker.Walk(root.ptr()));
+    ThrowIfWriteError(walker.Walk(BorrowedRef(root.ptr())));
     py::dict stats = StatsToDict(walker.stats());
     stats["raw_bytes"] = Writer().raw_record_bytes();
     return stats;
@@ -246,7 +250,7 @@ class NativeDumpReader {
 class NativeRebuilder {
  public:
   NativeRebuilder(NativeDumpReader& reader, py::object handler, py::list problems)
-      : core_(handler.ptr(), problems.ptr()) {
+      : core_(BorrowedRef(handler.ptr()), BorrowedRef(problems.ptr())) {
     reader.LoadInto(core_);
   }
   // Ids come from records, so a damaged one may be anything: a short TypeError or ValueError here, which the loader
@@ -254,10 +258,10 @@ class NativeRebuilder {
   py::object Get(py::handle oid) { return Checked(core_.Get(RecordId(oid))); }
   py::object Record(py::handle oid) { return Checked(core_.RecordTuple(RecordId(oid))); }
   py::object Complete(py::object raw) {
-    Check(core_.Complete(raw.ptr()));
+    Check(core_.Complete(BorrowedRef(raw.ptr())));
     return raw;
   }
-  void Defer(uint64_t oid, py::object fill, bool hashing) { core_.Defer(oid, fill.ptr(), hashing); }
+  void Defer(uint64_t oid, py::object fill, bool hashing) { core_.Defer(oid, BorrowedRef(fill.ptr()), hashing); }
   void Drain(bool hashing) { Check(core_.Drain(hashing)); }
   void FinishNewFills() { Check(core_.FinishNewFills()); }
   int Nesting() const { return core_.nesting(); }
@@ -291,6 +295,48 @@ class NativeRebuilder {
   Rebuilder core_;
 };
 
+// The format's vocabulary as Python enums (enum.IntEnum, IntFlag), made from the C++ enums so that the numbers are
+// written once. The names are the ones pyheapdump's Python code uses.
+template <class Enum>
+using Members = std::initializer_list<std::pair<const char*, Enum>>;
+
+template <class Enum>
+void AddEnum(py::module_& m, const char* base, const char* name, Members<Enum> members) {
+  py::list pairs;
+  for (const auto& [member, value] : members) pairs.append(py::make_tuple(member, static_cast<uint64_t>(value)));
+  m.attr(name) = py::module_::import("enum").attr(base)(name, pairs, py::arg("module") = m.attr("__name__"));
+}
+
+void AddFormatEnums(py::module_& m) {
+  Members<Kind> kinds = {
+      {"ROOT", Kind::kRoot},           {"BIGINT", Kind::kBigInt},       {"COMPLEX", Kind::kComplex},
+      {"STR", Kind::kStr},             {"BYTES", Kind::kBytes},         {"BYTEARRAY", Kind::kByteArray},
+      {"LIST", Kind::kList},           {"TUPLE", Kind::kTuple},         {"DICT", Kind::kDict},
+      {"SET", Kind::kSet},             {"FROZENSET", Kind::kFrozenSet}, {"DEQUE", Kind::kDeque},
+      {"RANGE", Kind::kRange},         {"SLICE", Kind::kSlice},         {"INSTANCE", Kind::kInstance},
+      {"REDUCE", Kind::kReduce},       {"CLASS", Kind::kClass},         {"FUNCTION", Kind::kFunction},
+      {"MODULE", Kind::kModule},       {"CODE", Kind::kCode},           {"FRAME", Kind::kFrame},
+      {"TRACEBACK", Kind::kTraceback}, {"GENERATOR", Kind::kGenerator}, {"CELL", Kind::kCell},
+      {"EXCEPTION", Kind::kException}, {"CAPTURED", Kind::kCaptured},   {"SURROGATE", Kind::kSurrogate},
+  };
+  if (kinds.size() != kMaxKind) throw std::logic_error("a record kind of format.h is missing from the bindings");
+  AddEnum(m, "IntEnum", "Kind", kinds);
+  AddEnum<RecordFlags>(m, "IntFlag", "RecordFlag",
+                       {{"TRUNCATED", kFlagTruncated}, {"CAPTURE_ERROR", kFlagCaptureError}, {"CUT_ITEMS", kFlagCutItems}});
+  // The lower-case names are the ones the walker's statistics and the loader's messages use ("max_objects").
+  AddEnum<CutReason>(m, "IntEnum", "CutReason",
+                     {{"MAX_OBJECTS", CutReason::kMaxObjects},
+                      {"MAX_BYTES", CutReason::kMaxBytes},
+                      {"TIME_LIMIT", CutReason::kTimeLimit},
+                      {"MAX_ITEMS", CutReason::kMaxItems},
+                      {"UNREADABLE", CutReason::kUnreadable}});
+  AddEnum<Strategy>(m, "IntEnum", "Strategy",
+                    {{"INSTANCE", Strategy::kInstance},
+                     {"REDUCE", Strategy::kReduce},
+                     {"CAPTURE", Strategy::kCapture},
+                     {"SURROGATE", Strategy::kSurrogate}});
+}
+
 }  // namespace
 }  // namespace pyheapdump
 
@@ -300,6 +346,7 @@ PYBIND11_MODULE(_native, m) {
   using pyheapdump::NativeRebuilder;
   m.doc() = "pyheapdump's C++ core: the object-graph walker, the chunked writer and the bounded reader";
   m.attr("FORMAT_VERSION") = py::make_tuple(pyheapdump::kFormatMajor, pyheapdump::kFormatMinor);
+  pyheapdump::AddFormatEnums(m);
   m.def(
       "is_class_statement_type",
       [](py::handle cls) {

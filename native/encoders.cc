@@ -200,9 +200,10 @@ void PutOrderedDictItems(Walker& w, PyObject* dict, PyTypeObject* ordered_dict_t
 // Reads a C-level attribute through the descriptor that the base type defines (a member or getset written in C),
 // bypassing any override in a subclass.
 OwnedRef BaseAttribute(PyTypeObject* base, PyObject* obj, const char* name) {
-  PyObject* descriptor = PyDict_GetItemString(base->tp_dict, name);  // borrowed
-  if (!descriptor || !Py_TYPE(descriptor)->tp_descr_get) return {};
-  return OwnedRef::Steal(Py_TYPE(descriptor)->tp_descr_get(descriptor, obj, reinterpret_cast<PyObject*>(base)));
+  BorrowedRef descriptor(PyDict_GetItemString(base->tp_dict, name));
+  if (!descriptor || !Py_TYPE(descriptor.get())->tp_descr_get) return {};
+  return OwnedRef::Steal(
+      Py_TYPE(descriptor.get())->tp_descr_get(descriptor.get(), obj, reinterpret_cast<PyObject*>(base)));
 }
 
 void EncodeDict(Walker& w, PyObject* obj) {
@@ -283,8 +284,8 @@ void EncodeInstance(Walker& w, PyObject* obj) {
 
 OwnedRef ClassModuleName(PyTypeObject* type) {
   if (IsHeapType(type)) {
-    PyObject* module = PyDict_GetItemString(type->tp_dict, "__module__");
-    if (module && PyUnicode_Check(module)) return OwnedRef::Borrow(module);
+    BorrowedRef module(PyDict_GetItemString(type->tp_dict, "__module__"));
+    if (module && PyUnicode_Check(module.get())) return OwnedRef::Borrow(module);
     // An extension type whose instances have a __module__ member (Cython's functions) has that member's descriptor
     // there: its tp_name still says where it comes from.
     if (!IsClassStatementType(type) && type->tp_name && strrchr(type->tp_name, '.')) {
@@ -370,8 +371,8 @@ void EncodeClass(Walker& w, PyObject* obj) {
     }
   } else if (defined_in_python && type->tp_dict && PyType_IsSubtype(type, &PyTuple_Type)) {
     // A namedtuple's _fields name its items: a loader without the class's module still needs them.
-    PyObject* fields = PyDict_GetItemString(type->tp_dict, "_fields");  // borrowed
-    if (fields && PyTuple_Check(fields)) w.PutAttr("dict:_fields", fields);
+    BorrowedRef fields(PyDict_GetItemString(type->tp_dict, "_fields"));
+    if (fields && PyTuple_Check(fields.get())) w.PutAttr("dict:_fields", fields);
   }
 }
 
@@ -472,7 +473,7 @@ void EncodeFrame(Walker& w, PyObject* obj) {
     w.RecordPythonError("reading the frame's locals failed");
   }
   OwnedRef back = OwnedRef::Steal(reinterpret_cast<PyObject*>(PyFrame_GetBack(frame)));
-  w.PutAttr("back", back ? w.KeepAlive(std::move(back)) : Py_None);
+  w.PutAttr("back", back ? w.KeepAlive(std::move(back)) : BorrowedRef(Py_None));
 }
 
 // The attribute getters of frames, tracebacks and generators are C code of the interpreter itself.
@@ -629,11 +630,12 @@ OwnedRef BuiltinReduce(Walker& w, PyObject* obj) {
 // An attribute that a member or getset descriptor of obj's type gives (C code), or empty: nothing else is asked.
 OwnedRef CompiledAttribute(PyObject* obj, const char* name) {
   OwnedRef key = OwnedRef::Steal(PyUnicode_InternFromString(name));
-  PyObject* descriptor = key ? _PyType_Lookup(Py_TYPE(obj), key.get()) : nullptr;  // borrowed
+  BorrowedRef descriptor(key ? _PyType_Lookup(Py_TYPE(obj), key.get()) : nullptr);
   OwnedRef value;
-  if (descriptor && (Py_IS_TYPE(descriptor, &PyMemberDescr_Type) || Py_IS_TYPE(descriptor, &PyGetSetDescr_Type))) {
+  if (descriptor &&
+      (Py_IS_TYPE(descriptor.get(), &PyMemberDescr_Type) || Py_IS_TYPE(descriptor.get(), &PyGetSetDescr_Type))) {
     value = OwnedRef::Steal(
-        Py_TYPE(descriptor)->tp_descr_get(descriptor, obj, reinterpret_cast<PyObject*>(Py_TYPE(obj))));
+        Py_TYPE(descriptor.get())->tp_descr_get(descriptor.get(), obj, reinterpret_cast<PyObject*>(Py_TYPE(obj))));
   }
   PyErr_Clear();
   return value;
@@ -683,9 +685,9 @@ void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
       w.SetKind(Kind::kFunction);
       w.PutAttr("builtin", Py_True);
       OwnedRef name = CompiledAttribute(obj, "__name__");
-      PyObject* qualname = w.KeepAlive(std::move(reduced));
-      PutFunctionIdentity(w, w.KeepAlive(std::move(module)), qualname,
-                          name && PyUnicode_Check(name.get()) ? w.KeepAlive(std::move(name)) : qualname);
+      BorrowedRef qualname = w.KeepAlive(std::move(reduced));
+      PutFunctionIdentity(w, w.KeepAlive(std::move(module)).get(), qualname.get(),
+                          (name && PyUnicode_Check(name.get()) ? w.KeepAlive(std::move(name)) : qualname).get());
       return;
     }
     EncodeSurrogate(w, obj, opaque, "opaque");
@@ -702,16 +704,16 @@ void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
   }
   ++policy.reduce_successes;
   w.SetKind(Kind::kReduce);
-  PyObject* parts = w.KeepAlive(std::move(reduced));
-  Py_ssize_t size = PyTuple_GET_SIZE(parts);
+  BorrowedRef parts = w.KeepAlive(std::move(reduced));
+  Py_ssize_t size = PyTuple_GET_SIZE(parts.get());
   for (Py_ssize_t i = 0; i < 5; ++i) {
-    PyObject* part = i < size ? PyTuple_GET_ITEM(parts, i) : Py_None;
-    if (i >= 3 && part != Py_None) {
+    BorrowedRef part(i < size ? PyTuple_GET_ITEM(parts.get(), i) : Py_None);
+    if (i >= 3 && part.get() != Py_None) {
       // listitems and dictitems are iterators: store what they yield, as a list.
-      OwnedRef items = OwnedRef::Steal(PySequence_List(part));
+      OwnedRef items = OwnedRef::Steal(PySequence_List(part.get()));
       if (!items) {
         w.RecordPythonError("reduce items failed");
-        part = Py_None;
+        part = BorrowedRef(Py_None);
       } else {
         part = w.KeepAlive(std::move(items));
       }

@@ -136,7 +136,7 @@ bool PendingIsOneObjectsProblem() {
 
 }  // namespace
 
-Rebuilder::Rebuilder(PyObject* handler, PyObject* problems)
+Rebuilder::Rebuilder(BorrowedRef handler, BorrowedRef problems)
     : handler_(OwnedRef::Borrow(handler)), problems_(OwnedRef::Borrow(problems)) {}
 
 // ---- reading ----
@@ -277,14 +277,14 @@ OwnedRef Rebuilder::RecordTuple(uint64_t oid) {
 
 // ---- the objects map ----
 
-PyObject* Rebuilder::Lookup(uint64_t oid) {
+BorrowedRef Rebuilder::Lookup(uint64_t oid) {
   size_t position = 0;
-  if (Position(oid, &position)) return made_[position].get();
+  if (Position(oid, &position)) return made_[position].borrow();
   auto found = made_without_record_.find(oid);
-  return found == made_without_record_.end() ? nullptr : found->second.get();
+  return found == made_without_record_.end() ? BorrowedRef() : found->second.borrow();
 }
 
-bool Rebuilder::Store(uint64_t oid, PyObject* obj) {
+bool Rebuilder::Store(uint64_t oid, BorrowedRef obj) {
   size_t position = 0;
   if (Position(oid, &position)) {
     made_[position] = OwnedRef::Borrow(obj);
@@ -319,7 +319,7 @@ bool Rebuilder::Abandoned() const {
 
 OwnedRef Rebuilder::Get(uint64_t oid) {
   if (Abandoned()) return OwnedRef();
-  if (PyObject* obj = Lookup(oid)) return OwnedRef::Borrow(obj);
+  if (BorrowedRef obj = Lookup(oid)) return OwnedRef::Borrow(obj);
   if (PyErr_Occurred()) return OwnedRef();
   const Record* record = Find(oid);
   if (record != nullptr && IsPlain(*record)) {
@@ -336,21 +336,21 @@ OwnedRef Rebuilder::Get(uint64_t oid) {
         for (size_t i = 0; i < parsed.items.size(); ++i) {
           PyTuple_SET_ITEM(tuple.get(), static_cast<Py_ssize_t>(i), parsed.items[i].atom.release());
         }
-        if (!Store(oid, tuple.get())) return OwnedRef();
+        if (!Store(oid, tuple.borrow())) return OwnedRef();
         return tuple;
       }
     }
   } else if (record != nullptr && record->kind == Kind::kInstance && record->flags == 0) {
     // Instances of a class that loads as a surrogate: the bulk of an application's heap.
-    PyObject* cls = nullptr;
+    BorrowedRef cls;
     if (!InstanceClass(record->type_id, &cls)) return OwnedRef();
-    if (cls != nullptr) {
+    if (cls) {
       OwnedRef no_args = OwnedRef::Steal(PyTuple_New(0));
       if (!no_args) return OwnedRef();
       OwnedRef obj =
-          OwnedRef::Steal(PyBaseObject_Type.tp_new(reinterpret_cast<PyTypeObject*>(cls), no_args.get(), nullptr));
-      if (!obj || !Store(oid, obj.get())) return OwnedRef();
-      DeferNative(oid, FillKind::kInstance, obj.get(), /*hashing=*/false);
+          OwnedRef::Steal(PyBaseObject_Type.tp_new(reinterpret_cast<PyTypeObject*>(cls.get()), no_args.get(), nullptr));
+      if (!obj || !Store(oid, obj.borrow())) return OwnedRef();
+      DeferNative(oid, FillKind::kInstance, obj.borrow(), /*hashing=*/false);
       return obj;
     }
   }
@@ -366,7 +366,7 @@ OwnedRef Rebuilder::Build(uint64_t root) {
       stack.pop_back();
       continue;
     }
-    if (Lookup(oid) != nullptr) {
+    if (Lookup(oid)) {
       stack.pop_back();
       continue;
     }
@@ -388,18 +388,18 @@ OwnedRef Rebuilder::Build(uint64_t root) {
           continue;
         }
       }
-      if (Lookup(oid) != nullptr) {  // a dependency's making made this one too
+      if (Lookup(oid)) {  // a dependency's making made this one too
         stack.pop_back();
         continue;
       }
       made = Construct(*record, oid);
     }
     if (!made) return OwnedRef();
-    if (!Store(oid, made.get())) return OwnedRef();
+    if (!Store(oid, made.borrow())) return OwnedRef();
     stack.pop_back();
   }
-  PyObject* obj = Lookup(root);
-  if (obj == nullptr) {
+  BorrowedRef obj = Lookup(root);
+  if (!obj) {
     if (!PyErr_Occurred()) PyErr_Format(PyExc_RuntimeError, "record %llu was not made", (unsigned long long)root);
     return OwnedRef();
   }
@@ -419,7 +419,7 @@ bool Rebuilder::Dependencies(const Record& record, std::vector<uint64_t>* depend
   }
   if (record.type_id != 0) candidates.push_back(record.type_id);
   for (uint64_t candidate : candidates) {
-    if (Lookup(candidate) == nullptr) {
+    if (!Lookup(candidate)) {
       if (PyErr_Occurred()) return false;
       dependencies->push_back(candidate);
     }
@@ -431,10 +431,10 @@ OwnedRef Rebuilder::MakeShell(const Record& record, uint64_t oid) {
   if (IsPlain(record) && (record.kind == Kind::kList || record.kind == Kind::kDict || record.kind == Kind::kSet)) {
     OwnedRef shell;
     FillKind fill = FillKind::kList;
-    PyObject* marked = nullptr;  // the class of a container holding placeholders
+    BorrowedRef marked;  // the class of a container holding placeholders
     if ((record.flags & kFlagCutItems) && !CutContainerClass(record.kind, &marked)) return OwnedRef();
-    if (marked != nullptr) {
-      shell = OwnedRef::Steal(PyObject_CallNoArgs(marked));
+    if (marked) {
+      shell = OwnedRef::Steal(PyObject_CallNoArgs(OwnedRef::Borrow(marked).get()));
       fill = record.kind == Kind::kList   ? FillKind::kList
              : record.kind == Kind::kDict ? FillKind::kDict
                                           : FillKind::kSet;
@@ -449,8 +449,8 @@ OwnedRef Rebuilder::MakeShell(const Record& record, uint64_t oid) {
       shell = OwnedRef::Steal(PySet_New(nullptr));
       fill = FillKind::kSet;
     }
-    if (!shell || !Store(oid, shell.get())) return OwnedRef();
-    DeferNative(oid, fill, shell.get(), /*hashing=*/fill != FillKind::kList);
+    if (!shell || !Store(oid, shell.borrow())) return OwnedRef();
+    DeferNative(oid, fill, shell.borrow(), /*hashing=*/fill != FillKind::kList);
     return shell;
   }
   return HandlerMake(record, /*shell=*/true);
@@ -462,14 +462,14 @@ OwnedRef Rebuilder::Construct(const Record& record, uint64_t oid) {
     making_.insert(oid);
     OwnedRef made;
     if (plain_sequence) {
-      PyObject* marked = nullptr;  // the class of a container holding placeholders
+      BorrowedRef marked;  // the class of a container holding placeholders
       OwnedRef values = ItemValues(record);
       if (values && (record.flags & kFlagCutItems)) {
         if (!CutContainerClass(record.kind, &marked)) {
           making_.erase(oid);
           return OwnedRef();
         }
-        if (marked != nullptr) made = OwnedRef::Steal(PyObject_CallOneArg(marked, values.get()));
+        if (marked) made = OwnedRef::Steal(PyObject_CallOneArg(OwnedRef::Borrow(marked).get(), values.get()));
       } else if (values) {
         made =
             OwnedRef::Steal(record.kind == Kind::kTuple ? PyList_AsTuple(values.get()) : PyFrozenSet_New(values.get()));
@@ -501,20 +501,23 @@ OwnedRef Rebuilder::ConstructFastReduce(const Record& record) {
   for (size_t i = 2; i < items.size() && i < 5; ++i) {
     if (items[i].type != DecodedValue::Type::kAtom || items[i].atom.get() != Py_None) return OwnedRef();
   }
-  PyObject* callable = nullptr;
-  if (!ReduceCallable(items[0].id, &callable) || callable == nullptr) return OwnedRef();
+  BorrowedRef callable;
+  if (!ReduceCallable(items[0].id, &callable) || !callable) return OwnedRef();
   bool finished = false;
   if (!FinishedTuple(items[1].id, &finished) || !finished) return OwnedRef();
-  PyObject* args = Lookup(items[1].id);
-  if (args == nullptr || !PyTuple_CheckExact(args)) return OwnedRef();
-  return OwnedRef::Steal(PyObject_Call(callable, args, nullptr));
+  BorrowedRef args = Lookup(items[1].id);
+  if (!args || !PyTuple_CheckExact(args.get())) return OwnedRef();
+  // The call may reach the handler, and a MemoryError there abandons the load, which drops the maps these two are
+  // borrowed from: the call holds its own references.
+  OwnedRef held_callable = OwnedRef::Borrow(callable), held_args = OwnedRef::Borrow(args);
+  return OwnedRef::Steal(PyObject_Call(held_callable.get(), held_args.get(), nullptr));
 }
 
 bool Rebuilder::FinishedTuple(uint64_t oid, bool* finished) {
   *finished = false;
   const Record* record = Find(oid);
   if (record == nullptr || record->kind != Kind::kTuple) return true;
-  if (Lookup(oid) == nullptr) return !PyErr_Occurred();
+  if (!Lookup(oid)) return !PyErr_Occurred();
   Parsed parsed;
   if (!Parse(*record, false, &parsed)) return false;
   for (const DecodedValue& value : parsed.items) {
@@ -523,7 +526,7 @@ bool Rebuilder::FinishedTuple(uint64_t oid, bool* finished) {
     if (completed_.contains(value.id)) continue;
     const Record* child = Find(value.id);
     if (child == nullptr || !IsFinishedOnCreation(child->kind)) return true;
-    if (Lookup(value.id) == nullptr) return !PyErr_Occurred();
+    if (!Lookup(value.id)) return !PyErr_Occurred();
   }
   completed_.insert(oid);
   *finished = true;
@@ -558,7 +561,8 @@ OwnedRef Rebuilder::CutPlaceholder(uint64_t reason, uint64_t class_id) {
     found = cut_classes_.emplace(key, cls && PyType_Check(cls.get()) ? cls : OwnedRef()).first;
   }
   if (!found->second) return CallHandler("_cut", reason, class_id);
-  OwnedRef placeholder = OwnedRef::Steal(PyObject_CallNoArgs(found->second.get()));
+  OwnedRef cls = found->second;  // the call may abandon the load, which empties cut_classes_
+  OwnedRef placeholder = OwnedRef::Steal(PyObject_CallNoArgs(cls.get()));
   if (placeholder && HoldsNoReferences(Py_TYPE(placeholder.get())) && PyObject_GC_IsTracked(placeholder.get())) {
     // Every instance of a class written in Python is tracked by the cycle collector, though a placeholder (no
     // dict, no slots, an empty str or plain object) can be in no cycle: millions of them made each collection
@@ -568,7 +572,7 @@ OwnedRef Rebuilder::CutPlaceholder(uint64_t reason, uint64_t class_id) {
   return placeholder;
 }
 
-bool Rebuilder::CutContainerClass(Kind kind, PyObject** cls) {
+bool Rebuilder::CutContainerClass(Kind kind, BorrowedRef* cls) {
   auto key = static_cast<uint64_t>(kind);
   auto found = cut_container_classes_.find(key);
   if (found == cut_container_classes_.end()) {
@@ -580,7 +584,7 @@ bool Rebuilder::CutContainerClass(Kind kind, PyObject** cls) {
     }
     found = cut_container_classes_.emplace(key, asked && PyType_Check(asked.get()) ? asked : OwnedRef()).first;
   }
-  *cls = found->second.get();
+  *cls = found->second.borrow();
   return true;
 }
 
@@ -654,11 +658,11 @@ OwnedRef Rebuilder::HandlerMake(const Record& record, bool shell) {
 }
 
 bool Rebuilder::AskHandlerOnce(absl::flat_hash_map<uint64_t, OwnedRef>& answers, const char* method, uint64_t id,
-                               PyObject** answer) {
+                               BorrowedRef* answer) {
   auto found = answers.find(id);
   if (found == answers.end()) {
     if (asking_.contains(id)) {  // a damaged file whose answer needs itself: the general path copes
-      *answer = nullptr;
+      *answer = BorrowedRef();
       return true;
     }
     asking_.insert(id);
@@ -672,28 +676,28 @@ bool Rebuilder::AskHandlerOnce(absl::flat_hash_map<uint64_t, OwnedRef>& answers,
     }
     found = answers.emplace(id, !asked || asked.get() == Py_None ? OwnedRef() : asked).first;
   }
-  *answer = found->second.get();
+  *answer = found->second.borrow();
   return true;
 }
 
-bool Rebuilder::InstanceClass(uint64_t type_id, PyObject** cls) {
+bool Rebuilder::InstanceClass(uint64_t type_id, BorrowedRef* cls) {
   // Only a CLASS record can be a type. Anything else is damage: the general path copes, without asking about a
   // record that may lead to another and another (each one a nested call into the handler).
   const Record* type = Find(type_id);
   if (type == nullptr || type->kind != Kind::kClass) {
-    *cls = nullptr;
+    *cls = BorrowedRef();
     return true;
   }
   return AskHandlerOnce(instance_classes_, "_surrogate_instance_class", type_id, cls);
 }
 
-bool Rebuilder::ReduceCallable(uint64_t callable_id, PyObject** callable) {
+bool Rebuilder::ReduceCallable(uint64_t callable_id, BorrowedRef* callable) {
   return AskHandlerOnce(reduce_callables_, "_fast_reduce_callable", callable_id, callable);
 }
 
 // ---- fills ----
 
-void Rebuilder::DeferNative(uint64_t oid, FillKind kind, PyObject* target, bool hashing) {
+void Rebuilder::DeferNative(uint64_t oid, FillKind kind, BorrowedRef target, bool hashing) {
   size_t position = 0;
   if (!Position(oid, &position)) return;  // every object with something left to fill was made from a record
   pending_[position] = Fill{kind, OwnedRef::Borrow(target)};
@@ -708,7 +712,7 @@ bool Rebuilder::TakeFill(uint64_t oid, Fill* fill) {
   return true;
 }
 
-void Rebuilder::Defer(uint64_t oid, PyObject* fill, bool hashing) {
+void Rebuilder::Defer(uint64_t oid, BorrowedRef fill, bool hashing) {
   DeferNative(oid, FillKind::kPython, fill, hashing);
 }
 
@@ -754,10 +758,10 @@ bool Rebuilder::RunFill(uint64_t oid, const Fill& fill) {
 bool Rebuilder::RunNativeFill(uint64_t oid, const Fill& fill) {
   const Record* record = Find(oid);
   if (record == nullptr) return true;
-  PyObject* target = fill.target.get();
+  PyObject* target = fill.target.get();  // the caller's Fill owns it
   if (fill.kind == FillKind::kInstance) {
     Parsed parsed;
-    return Parse(*record, true, &parsed) && FillInstance(target, parsed);
+    return Parse(*record, true, &parsed) && FillInstance(fill.target.borrow(), parsed);
   }
   OwnedRef values = ItemValues(*record);
   if (!values) return false;
@@ -794,9 +798,9 @@ bool Rebuilder::RunNativeFill(uint64_t oid, const Fill& fill) {
   }
 }
 
-bool Rebuilder::FillInstance(PyObject* obj, const Parsed& parsed) {
+bool Rebuilder::FillInstance(BorrowedRef obj, const Parsed& parsed) {
   // The instance dict itself, as object.__getattribute__(obj, "__dict__"): no __setattr__ or property runs.
-  OwnedRef state = OwnedRef::Steal(PyObject_GenericGetDict(obj, nullptr));
+  OwnedRef state = OwnedRef::Steal(PyObject_GenericGetDict(obj.get(), nullptr));
   if (!state) return false;
   for (const auto& [name, value] : parsed.attrs) {
     if (!IsStateAttribute(name)) continue;
@@ -809,10 +813,10 @@ bool Rebuilder::FillInstance(PyObject* obj, const Parsed& parsed) {
 
 // ---- completing (Rebuilder._complete in _load.py) ----
 
-bool Rebuilder::Complete(PyObject* raw) {
+bool Rebuilder::Complete(BorrowedRef raw) {
   if (Abandoned()) return false;
-  if (!PyLong_CheckExact(raw)) return true;
-  uint64_t root = PyLong_AsUnsignedLongLong(raw);
+  if (!PyLong_CheckExact(raw.get())) return true;
+  uint64_t root = PyLong_AsUnsignedLongLong(raw.get());
   if (PyErr_Occurred()) {
     PyErr_Clear();
     return true;

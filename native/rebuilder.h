@@ -43,7 +43,7 @@ std::string OneLine(std::string_view message, size_t limit = 300);
 class Rebuilder {
  public:
   // problems (a list of str) is shared with the handler.
-  Rebuilder(PyObject* handler, PyObject* problems);
+  Rebuilder(BorrowedRef handler, BorrowedRef problems);
 
   // Reads every record of the dump, checks each one decodes, and makes every str and bytes object. A record that does
   // not decode is left out with a warning, as DumpReader.records() does.
@@ -55,8 +55,8 @@ class Rebuilder {
   // The record as the Python loader's tuple (record_decoder.h), or None when there is no such record.
   OwnedRef RecordTuple(uint64_t oid);
   // Finishes what one record's object needs before it is used; Python's Rebuilder._complete documents the rules.
-  bool Complete(PyObject* raw);
-  void Defer(uint64_t oid, PyObject* fill, bool hashing);
+  bool Complete(BorrowedRef raw);
+  void Defer(uint64_t oid, BorrowedRef fill, bool hashing);
   bool Drain(bool hashing);
   bool FinishNewFills();
   int nesting() const { return nesting_; }
@@ -86,8 +86,8 @@ class Rebuilder {
   Parsed ParseOrThrow(const Record& record, bool make_atoms);
   bool Parse(const Record& record, bool make_atoms, Parsed* parsed);
   OwnedRef AttributeName(std::string_view bytes);  // throws FormatError when not UTF-8
-  PyObject* Lookup(uint64_t oid);                  // borrowed; nullptr when not made yet (or on error: check)
-  bool Store(uint64_t oid, PyObject* obj);
+  BorrowedRef Lookup(uint64_t oid);                // empty when not made yet (or on error: check)
+  bool Store(uint64_t oid, BorrowedRef obj);
   OwnedRef Build(uint64_t root);
   bool Dependencies(const Record& record, std::vector<uint64_t>* dependencies);
   OwnedRef MakeShell(const Record& record, uint64_t oid);
@@ -100,19 +100,19 @@ class Rebuilder {
   OwnedRef CallHandler(const char* method, uint64_t a);
   OwnedRef CallHandler(const char* method, uint64_t a, uint64_t b);
   OwnedRef HandlerMake(const Record& record, bool shell);
-  // The handler's answer for id, asked once: *answer is borrowed, nullptr when the handler said None.
+  // The handler's answer for id, asked once (kept in answers): *answer is empty when the handler said None.
   bool AskHandlerOnce(absl::flat_hash_map<uint64_t, OwnedRef>& answers, const char* method, uint64_t id,
-                      PyObject** answer);
-  bool InstanceClass(uint64_t type_id, PyObject** cls);  // *cls: borrowed, nullptr for the general path
-  bool ReduceCallable(uint64_t callable_id, PyObject** callable);
+                      BorrowedRef* answer);
+  bool InstanceClass(uint64_t type_id, BorrowedRef* cls);  // *cls: empty for the general path
+  bool ReduceCallable(uint64_t callable_id, BorrowedRef* callable);
   OwnedRef CutPlaceholder(uint64_t reason, uint64_t class_id);
-  bool CutContainerClass(Kind kind, PyObject** cls);  // *cls: borrowed, nullptr for the general path
-  void DeferNative(uint64_t oid, FillKind kind, PyObject* target, bool hashing);
+  bool CutContainerClass(Kind kind, BorrowedRef* cls);  // *cls: empty for the general path
+  void DeferNative(uint64_t oid, FillKind kind, BorrowedRef target, bool hashing);
   bool TakePending(std::vector<uint64_t>& order);
   bool TakeFill(uint64_t oid, Fill* fill);
   bool RunFill(uint64_t oid, const Fill& fill);
   bool RunNativeFill(uint64_t oid, const Fill& fill);
-  bool FillInstance(PyObject* obj, const Parsed& parsed);
+  bool FillInstance(BorrowedRef obj, const Parsed& parsed);
 
   OwnedRef handler_;
   OwnedRef problems_;

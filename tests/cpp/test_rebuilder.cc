@@ -129,7 +129,7 @@ class RebuilderTest : public ::testing::Test {
     EXPECT_TRUE((*writer)->Commit("{}").ok());
     auto reader = DumpFileReader::Open(path_);
     EXPECT_TRUE(reader.ok()) << reader.status();
-    core_ = std::make_unique<Rebuilder>(handler_.get(), problems_.get());
+    core_ = std::make_unique<Rebuilder>(handler_.borrow(), problems_.borrow());
     absl::Status status = core_->Load(**reader);
     EXPECT_TRUE(status.ok()) << status;
     return *core_;
