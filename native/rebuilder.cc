@@ -144,26 +144,25 @@ Rebuilder::Rebuilder(BorrowedRef handler, BorrowedRef problems)
 absl::Status Rebuilder::Load(DumpFileReader& reader) {
   absl::Status status = reader.ForEachRecord([&](Record&& record) -> absl::Status {
     OwnedRef early;
-    try {
-      Validate(record);
-      const std::string& data = record.data.bytes;
-      if (record.kind == Kind::kStr) {
-        early = OwnedRef::Steal(PyUnicode_DecodeUTF8(data.data(), data.size(), "surrogatepass"));
-        if (!early) {
-          if (PyErr_ExceptionMatches(PyExc_MemoryError)) return absl::ResourceExhaustedError("out of memory");
-          PyErr_Clear();
-          throw FormatError("string is not UTF-8");
-        }
-      } else if (record.kind == Kind::kBytes) {
-        early = OwnedRef::Steal(PyBytes_FromStringAndSize(data.data(), data.size()));
-        if (!early) return absl::ResourceExhaustedError("out of memory");
+    absl::Status valid = Validate(record);
+    const std::string& data = record.data.bytes;
+    if (valid.ok() && record.kind == Kind::kStr) {
+      early = OwnedRef::Steal(PyUnicode_DecodeUTF8(data.data(), data.size(), "surrogatepass"));
+      if (!early) {
+        valid = PyErr_ExceptionMatches(PyExc_MemoryError) ? OutOfMemoryError("out of memory")
+                                                          : absl::InvalidArgumentError("string is not UTF-8");
+        PyErr_Clear();
       }
-    } catch (const FormatError& error) {
-      if (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_MemoryError)) {
-        return absl::ResourceExhaustedError("out of memory");
+    } else if (valid.ok() && record.kind == Kind::kBytes) {
+      early = OwnedRef::Steal(PyBytes_FromStringAndSize(data.data(), data.size()));
+      if (!early) {
+        PyErr_Clear();
+        valid = OutOfMemoryError("out of memory");
       }
-      PyErr_Clear();
-      warnings_.push_back("record " + std::to_string(record.id) + ": " + error.what());
+    }
+    if (IsOutOfMemory(valid)) return valid;
+    if (!valid.ok()) {
+      warnings_.push_back("record " + std::to_string(record.id) + ": " + std::string(valid.message()));
       return absl::OkStatus();
     }
     // str and bytes are made as they are read, but for a cut one: the handler makes it, marked as cut.
@@ -177,16 +176,12 @@ absl::Status Rebuilder::Load(DumpFileReader& reader) {
 }
 
 // Checks that a record decodes, as DecodeRecord would, without making anything but its attribute names.
-void Rebuilder::Validate(const Record& record) {
-  Cursor items(record.items.bytes);
-  for (uint64_t count = items.Count(); count > 0; --count) ReadDecodedValue(items, /*make_atoms=*/false);
-  if (!items.AtEnd()) throw FormatError("trailing bytes after the items");
-  Cursor attrs(record.attrs.bytes);
-  for (uint64_t count = attrs.Count(); count > 0; --count) {
-    AttributeName(attrs.Bytes(attrs.Varint()));
-    ReadDecodedValue(attrs, /*make_atoms=*/false);
-  }
-  if (!attrs.AtEnd()) throw FormatError("trailing bytes after the attributes");
+absl::Status Rebuilder::Validate(const Record& record) {
+  absl::Status status =
+      ParseItems(record.items.bytes, /*make_atoms=*/false, [](uint64_t, DecodedValue&&) { return absl::OkStatus(); });
+  if (!status.ok()) return status;
+  return ParseAttrs(record.attrs.bytes, /*make_atoms=*/false,
+                    [this](std::string_view name, DecodedValue&&) { return AttributeName(name).status(); });
 }
 
 void Rebuilder::Index() {
@@ -221,58 +216,46 @@ const Record* Rebuilder::Find(uint64_t oid) const {
   return Position(oid, &position) ? &records_[position] : nullptr;
 }
 
-Rebuilder::Parsed Rebuilder::ParseOrThrow(const Record& record, bool make_atoms) {
-  Parsed parsed;
-  Cursor items(record.items.bytes);
-  uint64_t count = items.Count();
-  parsed.items.reserve(count);
-  for (uint64_t i = 0; i < count; ++i) parsed.items.push_back(ReadDecodedValue(items, make_atoms));
-  if (!items.AtEnd()) throw FormatError("trailing bytes after the items");
-  Cursor attrs(record.attrs.bytes);
-  count = attrs.Count();
-  parsed.attrs.reserve(count);
-  for (uint64_t i = 0; i < count; ++i) {
-    std::string_view name = attrs.Bytes(attrs.Varint());
-    parsed.attrs.emplace_back(name, ReadDecodedValue(attrs, make_atoms));
-  }
-  if (!attrs.AtEnd()) throw FormatError("trailing bytes after the attributes");
-  return parsed;
-}
-
 bool Rebuilder::Parse(const Record& record, bool make_atoms, Parsed* parsed) {
-  try {
-    *parsed = ParseOrThrow(record, make_atoms);
-    return true;
-  } catch (const FormatError& error) {
-    // Every record was checked by Load; what fails now is memory.
-    if (!PyErr_Occurred()) PyErr_SetString(PyExc_MemoryError, error.what());
-    return false;
+  absl::Status status = ParseItems(
+      record.items.bytes, make_atoms,
+      [parsed](uint64_t count) {
+        parsed->items.reserve(count);
+        return absl::OkStatus();
+      },
+      [parsed](uint64_t, DecodedValue&& value) {
+        parsed->items.push_back(std::move(value));
+        return absl::OkStatus();
+      });
+  if (status.ok()) {
+    status = ParseAttrs(record.attrs.bytes, make_atoms, [parsed](std::string_view name, DecodedValue&& value) {
+      parsed->attrs.emplace_back(name, std::move(value));
+      return absl::OkStatus();
+    });
   }
+  // Every record was checked by Load; what fails now is memory.
+  if (!status.ok() && !PyErr_Occurred()) PyErr_SetString(PyExc_MemoryError, std::string(status.message()).c_str());
+  return status.ok();
 }
 
-OwnedRef Rebuilder::AttributeName(std::string_view bytes) {
+absl::StatusOr<OwnedRef> Rebuilder::AttributeName(std::string_view bytes) {
   auto found = names_.find(absl::string_view(bytes.data(), bytes.size()));
   if (found != names_.end()) return found->second;
-  PyObject* name = DecodeAttributeName(bytes).release();
+  absl::StatusOr<OwnedRef> decoded = DecodeAttributeName(bytes);
+  if (!decoded.ok()) return decoded.status();
+  PyObject* name = decoded->release();
   PyUnicode_InternInPlace(&name);  // the keys of every instance dict built from this name share one object
   OwnedRef owned = OwnedRef::Steal(name);
   names_.emplace(std::string(bytes), owned);
   return owned;
 }
 
-OwnedRef Rebuilder::RecordTuple(uint64_t oid) {
+absl::StatusOr<OwnedRef> Rebuilder::RecordTuple(uint64_t oid) {
   const Record* record = Find(oid);
   if (record == nullptr) return OwnedRef::Borrow(Py_None);
-  auto decoded = DecodeRecord(*record);
-  if (!decoded.ok()) {
-    // Load checked that every record decodes, so this is memory; a ValueError if it ever is not, which the handler
-    // takes for a damaged record rather than ending the load.
-    std::string message(decoded.status().message());
-    PyErr_SetString(message.find("out of memory") != std::string::npos ? PyExc_MemoryError : PyExc_ValueError,
-                    message.c_str());
-    return OwnedRef();
-  }
-  return *std::move(decoded);
+  // Load checked that every record decodes, so an error is memory; an InvalidArgument if it ever is not, which the
+  // bindings raise as a ValueError, which the handler takes for a damaged record rather than ending the load.
+  return DecodeRecord(*record);
 }
 
 // ---- the objects map ----
@@ -317,7 +300,13 @@ bool Rebuilder::Abandoned() const {
   return abandoned_;
 }
 
-OwnedRef Rebuilder::Get(uint64_t oid) {
+absl::StatusOr<OwnedRef> Rebuilder::Get(uint64_t oid) {
+  OwnedRef obj = Object(oid);
+  if (!obj) return PythonErrorPending();
+  return obj;
+}
+
+OwnedRef Rebuilder::Object(uint64_t oid) {
   if (Abandoned()) return OwnedRef();
   if (BorrowedRef obj = Lookup(oid)) return OwnedRef::Borrow(obj);
   if (PyErr_Occurred()) return OwnedRef();
@@ -540,7 +529,7 @@ OwnedRef Rebuilder::Resolve(const DecodedValue& value) {
     case DecodedValue::Type::kAtom:
       return value.atom;
     case DecodedValue::Type::kRef:
-      return Get(value.id);
+      return Object(value.id);
     case DecodedValue::Type::kCut:
       return CutPlaceholder(value.reason, value.id);
   }
@@ -590,22 +579,23 @@ bool Rebuilder::CutContainerClass(Kind kind, BorrowedRef* cls) {
 
 // Resolved one at a time from the blob: a list of a million items never exists twice over as decoded values.
 OwnedRef Rebuilder::ItemValues(const Record& record) {
-  try {
-    Cursor cursor(record.items.bytes);
-    uint64_t count = cursor.Count();
-    OwnedRef values = OwnedRef::Steal(PyList_New(static_cast<Py_ssize_t>(count)));
-    if (!values) return OwnedRef();
-    for (uint64_t i = 0; i < count; ++i) {
-      OwnedRef value = Resolve(ReadDecodedValue(cursor));
-      if (!value) return OwnedRef();
-      PyList_SET_ITEM(values.get(), static_cast<Py_ssize_t>(i), value.release());
-    }
-    return values;
-  } catch (const FormatError& error) {
-    // Every record was checked by Load; what fails now is memory.
-    if (!PyErr_Occurred()) PyErr_SetString(PyExc_MemoryError, error.what());
-    return OwnedRef();
-  }
+  OwnedRef values;
+  absl::Status status = ParseItems(
+      record.items.bytes, /*make_atoms=*/true,
+      [&values](uint64_t count) {
+        values = OwnedRef::Steal(PyList_New(static_cast<Py_ssize_t>(count)));
+        return values ? absl::OkStatus() : PythonErrorPending();
+      },
+      [this, &values](uint64_t i, DecodedValue&& decoded) {
+        OwnedRef value = Resolve(decoded);
+        if (!value) return PythonErrorPending();
+        PyList_SET_ITEM(values.get(), static_cast<Py_ssize_t>(i), value.release());
+        return absl::OkStatus();
+      });
+  if (status.ok()) return values;
+  // Every record was checked by Load; what fails here but Python is memory.
+  if (!PyErr_Occurred()) PyErr_SetString(PyExc_MemoryError, std::string(status.message()).c_str());
+  return OwnedRef();
 }
 
 // ---- the handler ----
@@ -723,7 +713,15 @@ bool Rebuilder::TakePending(std::vector<uint64_t>& order) {
   return !TakeFill(oid, &fill) || RunFill(oid, fill);
 }
 
-bool Rebuilder::Drain(bool hashing) {
+absl::Status Rebuilder::Drain(bool hashing) { return DrainFills(hashing) ? absl::OkStatus() : PythonErrorPending(); }
+
+absl::Status Rebuilder::FinishNewFills() { return FinishFills() ? absl::OkStatus() : PythonErrorPending(); }
+
+absl::Status Rebuilder::Complete(BorrowedRef raw) {
+  return CompleteObject(raw) ? absl::OkStatus() : PythonErrorPending();
+}
+
+bool Rebuilder::DrainFills(bool hashing) {
   if (Abandoned()) return false;
   while (!fill_order_.empty() || (hashing && !hash_fill_order_.empty())) {
     while (!fill_order_.empty()) {
@@ -736,7 +734,7 @@ bool Rebuilder::Drain(bool hashing) {
   return true;
 }
 
-bool Rebuilder::FinishNewFills() { return nesting_ > 1 || Drain(/*hashing=*/false); }
+bool Rebuilder::FinishFills() { return nesting_ > 1 || DrainFills(/*hashing=*/false); }
 
 bool Rebuilder::RunFill(uint64_t oid, const Fill& fill) {
   ++nesting_;
@@ -766,7 +764,7 @@ bool Rebuilder::RunNativeFill(uint64_t oid, const Fill& fill) {
   OwnedRef values = ItemValues(*record);
   if (!values) return false;
   // Keys may hash by their state: finish what making the values just made before a dict or set hashes them.
-  if (fill.kind != FillKind::kList && !FinishNewFills()) return false;
+  if (fill.kind != FillKind::kList && !FinishFills()) return false;
   Py_ssize_t count = PyList_GET_SIZE(values.get());
   switch (fill.kind) {
     case FillKind::kList:
@@ -804,16 +802,21 @@ bool Rebuilder::FillInstance(BorrowedRef obj, const Parsed& parsed) {
   if (!state) return false;
   for (const auto& [name, value] : parsed.attrs) {
     if (!IsStateAttribute(name)) continue;
-    OwnedRef key = AttributeName(name.substr(5));
+    absl::StatusOr<OwnedRef> key = AttributeName(name.substr(5));
+    if (!key.ok()) {
+      // Load decoded every name of every record, so this is memory.
+      PyErr_SetString(PyExc_MemoryError, std::string(key.status().message()).c_str());
+      return false;
+    }
     OwnedRef resolved = Resolve(value);
-    if (!resolved || PyDict_SetItem(state.get(), key.get(), resolved.get()) != 0) return false;
+    if (!resolved || PyDict_SetItem(state.get(), key->get(), resolved.get()) != 0) return false;
   }
   return true;
 }
 
 // ---- completing (Rebuilder._complete in _load.py) ----
 
-bool Rebuilder::Complete(BorrowedRef raw) {
+bool Rebuilder::CompleteObject(BorrowedRef raw) {
   if (Abandoned()) return false;
   if (!PyLong_CheckExact(raw.get())) return true;
   uint64_t root = PyLong_AsUnsignedLongLong(raw.get());
@@ -833,7 +836,7 @@ bool Rebuilder::Complete(BorrowedRef raw) {
     stack.pop_back();
     if (seen.contains(oid) || completed_.contains(oid)) continue;
     seen.insert(oid);
-    if (!Get(oid)) return false;
+    if (!Object(oid)) return false;
     const Record* record = Find(oid);
     if (record == nullptr || IsByReference(record->kind)) continue;
     if (nesting_ > kMaxNestedFills) {
