@@ -308,32 +308,34 @@ OwnedRef ClassQualname(PyTypeObject* type) {
 // Whether module.qualname names this very object in the running program, found by dict lookups only
 // (a getattr could run a module's __getattr__ or a class property).
 bool ImportableAs(PyObject* obj, PyObject* module_name, PyObject* qualname) {
-  PyObject* modules = PySys_GetObject("modules");
-  if (!modules || !PyDict_Check(modules) || !module_name || !qualname) return false;
+  BorrowedRef modules(PySys_GetObject("modules"));
+  if (!modules || !PyDict_Check(modules.get()) || !module_name || !qualname) return false;
   if (PyUnicode_CompareWithASCIIString(module_name, "__main__") == 0) return false;
-  PyObject* module = PyDict_GetItemWithError(modules, module_name);
-  if (!module || !PyModule_Check(module)) {
+  BorrowedRef module(PyDict_GetItemWithError(modules.get(), module_name));
+  if (!module || !PyModule_Check(module.get())) {
     PyErr_Clear();
     return false;
   }
-  PyObject* scope = PyModule_GetDict(module);
+  // Borrowed from sys.modules, the module and the classes down the qualname: only dict lookups of str keys run
+  // between here and the comparison, and they run no Python code that could drop them.
+  PyObject* scope = PyModule_GetDict(module.get());
   OwnedRef dot = OwnedRef::Steal(PyUnicode_FromString("."));
   OwnedRef parts = OwnedRef::Steal(PyUnicode_Split(qualname, dot.get(), -1));
   if (!parts) {
     PyErr_Clear();
     return false;
   }
-  PyObject* current = nullptr;
+  BorrowedRef current;
   for (Py_ssize_t i = 0; i < PyList_GET_SIZE(parts.get()); ++i) {
     if (!scope) return false;
-    current = PyDict_GetItemWithError(scope, PyList_GET_ITEM(parts.get(), i));
+    current = BorrowedRef(PyDict_GetItemWithError(scope, PyList_GET_ITEM(parts.get(), i)));
     if (!current) {
       PyErr_Clear();
       return false;
     }
-    scope = PyType_Check(current) ? reinterpret_cast<PyTypeObject*>(current)->tp_dict : nullptr;
+    scope = PyType_Check(current.get()) ? reinterpret_cast<PyTypeObject*>(current.get())->tp_dict : nullptr;
   }
-  return current == obj;
+  return current.get() == obj;
 }
 
 void EncodeClass(Walker& w, PyObject* obj) {
@@ -403,12 +405,12 @@ void EncodeBuiltinFunction(Walker& w, PyObject* obj) {
   w.SetKind(Kind::kFunction);
   w.PutAttr("builtin", Py_True);
   auto* function = reinterpret_cast<PyCFunctionObject*>(obj);
-  PyObject* self = function->m_self;
-  PyObject* module = function->m_module;
-  if (module && PyModule_Check(module)) {
-    OwnedRef module_name = OwnedRef::Steal(PyModule_GetNameObject(module));
+  BorrowedRef self(function->m_self);  // the function owns both, and the walk keeps the function
+  BorrowedRef module(function->m_module);
+  if (module && PyModule_Check(module.get())) {
+    OwnedRef module_name = OwnedRef::Steal(PyModule_GetNameObject(module.get()));
     if (module_name) w.PutAttr("module", w.KeepAlive(std::move(module_name)));
-  } else if (module && PyUnicode_Check(module)) {
+  } else if (module && PyUnicode_Check(module.get())) {
     w.PutAttr("module", module);
   }
   PyErr_Clear();
@@ -416,7 +418,7 @@ void EncodeBuiltinFunction(Walker& w, PyObject* obj) {
   if (qualname && PyUnicode_Check(qualname.get())) w.PutAttr("qualname", w.KeepAlive(std::move(qualname)));
   PyErr_Clear();
   w.PutAttrStr("name", function->m_ml && function->m_ml->ml_name ? function->m_ml->ml_name : "");
-  if (self && !PyModule_Check(self)) w.PutAttr("self", self);
+  if (self && !PyModule_Check(self.get())) w.PutAttr("self", self);
 }
 
 void EncodeModule(Walker& w, PyObject* obj) {
@@ -424,9 +426,9 @@ void EncodeModule(Walker& w, PyObject* obj) {
   OwnedRef name = OwnedRef::Steal(PyModule_GetNameObject(obj));
   if (name) w.PutAttr("name", w.KeepAlive(std::move(name)));
   PyErr_Clear();
-  PyObject* dict = PyModule_GetDict(obj);
-  PyObject* file = dict ? PyDict_GetItemString(dict, "__file__") : nullptr;
-  if (file && PyUnicode_Check(file)) w.PutAttr("file", file);
+  BorrowedRef dict(PyModule_GetDict(obj));
+  BorrowedRef file(dict ? PyDict_GetItemString(dict.get(), "__file__") : nullptr);
+  if (file && PyUnicode_Check(file.get())) w.PutAttr("file", file);
 }
 
 void EncodeCode(Walker& w, PyObject* obj) {
@@ -509,7 +511,7 @@ void EncodeGenerator(Walker& w, PyObject* obj, const char* kind, const char* pre
 
 void EncodeCell(Walker& w, PyObject* obj) {
   w.SetKind(Kind::kCell);
-  PyObject* contents = PyCell_GET(obj);
+  BorrowedRef contents(PyCell_GET(obj));
   if (contents) w.PutItem(contents);
 }
 
