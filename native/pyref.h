@@ -12,6 +12,9 @@ namespace pyheapdump {
 // is never released through this, and is good only while its owner keeps the object. The C API's borrowed results
 // (PyList_GET_ITEM, PyDict_GetItem, _PyType_Lookup, ...) and the arguments of a call are borrowed. To keep the
 // object beyond its owner, take an OwnedRef::Borrow of it.
+// Where it is used: a borrowed reference that is held in a variable, returned, stored or passed through the core's
+// interfaces (the bindings' arguments). A plain PyObject* parameter of an internal function (the object being
+// encoded, say) is borrowed for the call, as everywhere in the C API; a PyObject* is never owned.
 class BorrowedRef {
  public:
   BorrowedRef() = default;
