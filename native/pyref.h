@@ -14,7 +14,8 @@ namespace pyheapdump {
 // object beyond its owner, take an OwnedRef::Borrow of it.
 // Where it is used: a borrowed reference that is held in a variable, returned, stored or passed through the core's
 // interfaces (the bindings' arguments). A plain PyObject* parameter of an internal function (the object being
-// encoded, say) is borrowed for the call, as everywhere in the C API; a PyObject* is never owned.
+// encoded, say) is borrowed for the call, as everywhere in the C API. A raw PyObject* owns a reference only in the
+// walker's memo and queue, which hold millions of them (walker.h says who releases each).
 class BorrowedRef {
  public:
   BorrowedRef() = default;
