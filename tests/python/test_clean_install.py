@@ -85,6 +85,16 @@ def test_the_clean_venv_has_no_pytest_and_the_package_imports_without_it(clean_v
 
 
 @pytest.mark.slow
+def test_the_installed_package_ships_the_native_modules_type_stub(clean_venv: Path) -> None:
+    result = _run([str(clean_venv / "bin" / "python"), "-c",
+                   "import pathlib, pyheapdump._native as native;"
+                   "stub = pathlib.Path(native.__file__).with_name('_native.pyi');"
+                   "print(stub.is_file(), 'class Rebuilder:' in stub.read_text())"], cwd=clean_venv)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("command, expected", [
     (["info"], "ZeroDivisionError"),
     (["traceback", "--locals"], "basket"),
