@@ -20,11 +20,11 @@ from pyheapdump.typesupport import TypeSupport, register_type, unregister_type
 
 __version__ = "1.0.0.dev0"
 
-from pyheapdump._dump import save_dump  # noqa: E402
-from pyheapdump._load import load_dump, read_header  # noqa: E402
-from pyheapdump.debugger import debug_dump  # noqa: E402
-from pyheapdump.hooks import dump_on_error, install, uninstall  # noqa: E402
-from pyheapdump.logging_handler import HeapDumpHandler  # noqa: E402
+from pyheapdump.capture.hooks import dump_on_error, install, uninstall  # noqa: E402
+from pyheapdump.capture.logging_handler import HeapDumpHandler  # noqa: E402
+from pyheapdump.debug.debugger import debug_dump  # noqa: E402
+from pyheapdump.dump.save import save_dump  # noqa: E402
+from pyheapdump.load.loader import load_dump, read_header  # noqa: E402
 from pyheapdump.surrogates.base import Surrogate, SurrogateInfo, surrogate_info  # noqa: E402
 
 __all__ = [

@@ -53,7 +53,7 @@ class DumpedTraceback:
     """One entry of a dumped traceback, linked like `types.TracebackType` (innermost entry last).
 
     An exception's `__traceback__` can only hold a real traceback, so the loader keeps these in
-    `HeapDump.tracebacks`; `pyheapdump.frames` turns them into real tracebacks.
+    `HeapDump.tracebacks`; `pyheapdump.reenact.frames` turns them into real tracebacks.
     """
 
     tb_frame: DumpedFrame
@@ -128,6 +128,6 @@ class HeapDump:
         stdout: Any = None,
     ) -> None:
         """Open `debugger` ("pdb", "ipdb", "pudb", "pdbpp") post-mortem on this dump; see `pyheapdump.debug_dump`."""
-        from pyheapdump.debugger import debug_dump
+        from pyheapdump.debug.debugger import debug_dump
 
         debug_dump(self, debugger=debugger, thread=thread, stdin=stdin, stdout=stdout)

@@ -94,6 +94,6 @@ def rebuild_member(state: dict[str, Any]) -> Any:
 
 
 ENUM = TypeSupport("enum-member", (), capture_member, rebuild_member, safe=True)
-# Matched by the dump policy for every Enum subclass outside the standard library (see pyheapdump._policy); the
+# Matched by the dump policy for every Enum subclass outside the standard library (see pyheapdump.dump.policy); the
 # standard library's enums keep pickle's reduce, which a safe load follows to the real member.
 SUPPORTS = (ENUM,)

@@ -167,8 +167,8 @@ def use_colour(stream: Any) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pyheapdump.frames import reenact
-    from pyheapdump.sources import served_sources
+    from pyheapdump.present.sources import served_sources
+    from pyheapdump.reenact.frames import reenact
 
     dump = load_dump_for(args)
     reenactment = run_busy("re-enacting stacks", lambda: reenact(dump))

@@ -77,7 +77,7 @@ def crash_dump(clean_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 @pytest.mark.slow
 def test_the_clean_venv_has_no_pytest_and_the_package_imports_without_it(clean_venv: Path) -> None:
     result = _run([str(clean_venv / "bin" / "python"), "-c",
-                   "import importlib.util, sys, pyheapdump, pyheapdump.cli, pyheapdump.hooks;"
+                   "import importlib.util, sys, pyheapdump, pyheapdump.cli, pyheapdump.capture.hooks;"
                    "import pyheapdump.cli.run, pyheapdump.cli.debug, pyheapdump.cli.serve;"
                    "print(importlib.util.find_spec('pytest'), 'pytest' in sys.modules)"], cwd=clean_venv)
     assert result.returncode == 0, result.stderr

@@ -144,7 +144,7 @@ def test_pdb_exceptions_walks_the_rebuilt_chain(crash: tuple[Path, Path, str]) -
 
 def test_debug_dump_and_heapdump_debug_from_python(crash: tuple[Path, Path, str]) -> None:
     dump_path, program, _ = crash
-    from pyheapdump.debugger import debug_dump
+    from pyheapdump.debug.debugger import debug_dump
 
     out = io.StringIO()
     debug_dump(dump_path, stdin=io.StringIO("p record\nthreads\nq\n"), stdout=out)

@@ -12,7 +12,7 @@ import pytest
 from capture_support import frame_named, only_dump, run_program, run_python, thread_named
 
 import pyheapdump
-from pyheapdump.extra_stacks import awaitable_chain_frames, collect_extra_stacks
+from pyheapdump.dump.extra_stacks import awaitable_chain_frames, collect_extra_stacks
 
 HAVE_GREENLET = importlib.util.find_spec("greenlet") is not None
 HAVE_GEVENT = importlib.util.find_spec("gevent") is not None
@@ -181,7 +181,7 @@ def test_nothing_is_imported_or_walked_without_asyncio_or_greenlet() -> None:
     code = textwrap.dedent(
         """
         import sys, time
-        from pyheapdump.extra_stacks import collect_extra_stacks
+        from pyheapdump.dump.extra_stacks import collect_extra_stacks
         assert "asyncio" not in sys.modules and "greenlet" not in sys.modules
         start = time.perf_counter()
         for _ in range(1000):
@@ -203,7 +203,7 @@ def test_suspended_greenlets_are_collected_root_first() -> None:
     code = textwrap.dedent(
         """
         import greenlet
-        from pyheapdump.extra_stacks import collect_extra_stacks
+        from pyheapdump.dump.extra_stacks import collect_extra_stacks
 
         def crawl(url):
             depth = 2

@@ -12,9 +12,9 @@ import types
 
 import pytest
 
-from pyheapdump.frames import iter_stack, reenact
 from pyheapdump.model import DumpedCode, DumpedFrame, DumpedThread, DumpedTraceback, HeapDump
-from pyheapdump.sources import served_sources
+from pyheapdump.present.sources import served_sources
+from pyheapdump.reenact.frames import iter_stack, reenact
 
 PROGRAM = "/dumped/elsewhere/prog.py"
 SOURCE = "".join(f"line_{n} = {n}\n" for n in range(1, 61))

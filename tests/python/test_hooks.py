@@ -25,7 +25,7 @@ from capture_support import (
 )
 
 import pyheapdump
-from pyheapdump import hooks
+from pyheapdump.capture import hooks
 from pyheapdump.errors import DumpError
 
 # --- caps, pruning and names (no dump needed) -----------------------------------------------------------------------
@@ -255,7 +255,7 @@ def test_asyncio_and_multiprocessing_are_patched_on_first_import_not_imported_by
     code = textwrap.dedent(
         """
         import sys
-        import pyheapdump.hooks as hooks
+        import pyheapdump.capture.hooks as hooks
         hooks.install()
         lazy = ("asyncio", "multiprocessing", "concurrent.futures.process")
         print("imported by install:", [name for name in lazy if name in sys.modules])

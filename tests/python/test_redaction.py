@@ -9,7 +9,7 @@ from debug_support import child_env
 
 import pyheapdump
 import pyheapdump.config
-from pyheapdump.redaction import RedactionConfig, Redactor, placeholder
+from pyheapdump.dump.redaction import RedactionConfig, Redactor, placeholder
 
 GITHUB_TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0" * 2
 PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\n"

@@ -14,7 +14,7 @@ import string
 import pytest
 
 import pyheapdump
-from pyheapdump.redaction import RedactionConfig, Redactor, placeholder
+from pyheapdump.dump.redaction import RedactionConfig, Redactor, placeholder
 
 
 @pytest.fixture

@@ -183,7 +183,7 @@ def test_without_the_variable_start_up_does_not_import_pyheapdump(site_python: P
     without = run_python(["-c", check], python=site_python)
     with_variable = run_python(["-c", check], python=site_python, env=child_env(PYHEAPDUMP_DIR="/tmp"))
     assert without.stdout.strip() == "[]"
-    assert "pyheapdump.hooks" in with_variable.stdout
+    assert "pyheapdump.capture.hooks" in with_variable.stdout
 
 
 def test_the_pth_line_costs_nothing_measurable_without_the_variable(site_python: Path) -> None:

@@ -18,10 +18,10 @@ import types
 from typing import Any, Literal
 
 from pyheapdump import _native, config
-from pyheapdump._policy import DumpOptions, TypePolicy
-from pyheapdump._roots import build_root, caller_frame
+from pyheapdump.dump.policy import DumpOptions, TypePolicy
+from pyheapdump.dump.redaction import RedactionConfig, Redactor, program_names
+from pyheapdump.dump.roots import build_root, caller_frame
 from pyheapdump.errors import DumpError, DumpInProgressError, DumpMemoryError, DumpWriteError
-from pyheapdump.redaction import RedactionConfig, Redactor, program_names
 from pyheapdump.typesupport import qualified_name
 
 __all__ = ["save_dump", "DEFAULT_LIMITS"]

@@ -1,6 +1,6 @@
 """Dumps in IDEs: `pyheapdump serve` for VS Code and other DAP clients, `pyheapdump debug --pydevd` for PyCharm/PyDev.
 
-Route for `serve`: a Debug Adapter Protocol server of our own (`pyheapdump.ide.dap`), not debugpy.
+Route for `serve`: a Debug Adapter Protocol server of our own (`pyheapdump.debug.ide.dap`), not debugpy.
 debugpy presents extra stacks through pydevd's custom frames, which pydevd only reports while a real thread of
 this process is suspended by its tracer; with debugpy the loader's own thread is listed beside the dumped ones,
 `continue` really resumes that thread (the loader would have to re-suspend and the IDE sees the program run and
@@ -13,7 +13,7 @@ on every Python version, never runs anything the client did not type, and lists 
   listed first, one stack per exception of the dumped exception's chain that has a traceback (its frames and
   their callers). The `stopped` event (allThreadsStopped) points at the exception, or at the thread that called
   the dump when there is none. No thread of the loading process is ever shown.
-- frames are the re-enacted ones (`pyheapdump.frames.reenact`); scopes are Locals and Globals (the dumped
+- frames are the re-enacted ones (`pyheapdump.reenact.frames.reenact`); scopes are Locals and Globals (the dumped
   dicts themselves) and, on an exception's innermost frame, the exception. Variables expand dicts, lists,
   tuples, sets, instance `__dict__`/`__slots__` (read without running properties or `__getattr__`), exception
   args and chains, and surrogates (a "(surrogate)" entry with `surrogate_info`, then the dumped state).
@@ -39,7 +39,7 @@ and evaluating may run their code, as in any debugger. The expression itself is 
 and do anything Python can, in this process, which is why the server listens on loopback unless told otherwise.
 An expression that never finishes blocks the server.
 
-Route for `--pydevd` (`pyheapdump.ide.pydevd_bridge`): PyCharm and PyDev run their own debug server and only
+Route for `--pydevd` (`pyheapdump.debug.ide.pydevd_bridge`): PyCharm and PyDev run their own debug server and only
 speak pydevd's protocol, so there the dump is presented through pydevd itself, joined with `pydevd.settrace`:
 the loader's thread, renamed after the stack it shows, is suspended on the dumped exception (pydevd adds the
 chained exceptions' frames), and every other stack (the chain's exceptions, dumped threads, asyncio tasks,
@@ -51,10 +51,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pyheapdump.frames import reenact
-from pyheapdump.ide.dap import DapServer, ServeError, is_loopback
-from pyheapdump.ide.view import DumpView
+from pyheapdump.debug.ide.dap import DapServer, ServeError, is_loopback
+from pyheapdump.debug.ide.view import DumpView
 from pyheapdump.model import HeapDump
+from pyheapdump.reenact.frames import reenact
 
 __all__ = ["ServeError", "serve_dump"]
 

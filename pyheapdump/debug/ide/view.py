@@ -1,6 +1,6 @@
 """What an IDE is shown of a dump, independent of the wire protocol: stacks, frames, variables, sources, evaluation.
 
-Stacks are the re-enacted ones (`pyheapdump.frames.reenact`): one per dumped thread, asyncio task and greenlet,
+Stacks are the re-enacted ones (`pyheapdump.reenact.frames.reenact`): one per dumped thread, asyncio task and greenlet,
 numbered 1..N as pdb's `threads` numbers them, plus one stack per exception of the dumped exception's chain that has
 a traceback (its frames with their callers, like pdb's view after a crash). Locals and globals are the dumped dicts
 themselves (`Reenactment.dumped(frame)`), so what the IDE sets or evaluates acts on the same objects pdb would see.
@@ -20,7 +20,7 @@ import types
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from pyheapdump.frames import Reenactment, iter_stack
+from pyheapdump.reenact.frames import Reenactment, iter_stack
 from pyheapdump.surrogates.base import Surrogate, surrogate_info
 
 VALUE_LIMIT = 1000  # characters of a value shown in the variables view

@@ -9,7 +9,7 @@ survives, so the uncaught-exception hooks never see them. Attach the handler nex
 - The dump holds the exception (its traceback's frames are where the debugger opens) and every thread; the frame
   that made the logging call is recorded as the dump's frame when the handler runs on that thread.
 - The handler has its own caps, per handler: at most `max_dumps` dumps (default 10) and `max_per_window` per
-  `per_seconds` (default 3 per 300 s); `keep` / `keep_bytes` prune the directory. See pyheapdump.hooks.
+  `per_seconds` (default 3 per 300 s); `keep` / `keep_bytes` prune the directory. See pyheapdump.capture.hooks.
 - One exception object dumps once, whichever hook sees it first (a logged exception that is re-raised and ends the
   program does not dump again).
 - `emit` never raises: a failed dump goes through `Handler.handleError`, like any handler's failure (a message on
@@ -26,7 +26,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from pyheapdump.hooks import DEFAULT_MAX_DUMPS, DEFAULT_MAX_PER_WINDOW, DEFAULT_PER_SECONDS, CaptureOptions
+from pyheapdump.capture.hooks import DEFAULT_MAX_DUMPS, DEFAULT_MAX_PER_WINDOW, DEFAULT_PER_SECONDS, CaptureOptions
 
 __all__ = ["HeapDumpHandler"]
 

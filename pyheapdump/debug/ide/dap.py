@@ -15,8 +15,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from pyheapdump.errors import DumpError
-from pyheapdump.ide.view import (
+from pyheapdump.debug.ide.view import (
     CLIPBOARD_LIMIT,
     MAX_CHILDREN,
     Child,
@@ -29,7 +28,8 @@ from pyheapdump.ide.view import (
     type_text,
     value_text,
 )
-from pyheapdump.sources import served_sources
+from pyheapdump.errors import DumpError
+from pyheapdump.present.sources import served_sources
 
 _HEADER_END = b"\r\n\r\n"
 _MAX_MESSAGE = 64 << 20  # a request larger than this is not from a debugger

@@ -1,7 +1,7 @@
 """Open a dump in pdb, ipdb, pdbpp or pudb, post-mortem, with every dumped stack.
 
-The dumped stacks are re-enacted as real frames (`pyheapdump.frames`) and the dumped sources served
-through `linecache` (`pyheapdump.sources`), so the debuggers run unmodified on them. A mix-in adds the
+The dumped stacks are re-enacted as real frames (`pyheapdump.reenact.frames`) and the dumped sources served
+through `linecache` (`pyheapdump.present.sources`), so the debuggers run unmodified on them. A mix-in adds the
 commands a dump needs (`threads`, `thread N`) and refuses the ones that would run the program.
 
 Other front ends (the IDE bridge) plug in with `register_debugger(name, function)`.
@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from pyheapdump.errors import DumpError
-from pyheapdump.frames import ReenactedStack, Reenactment, iter_stack, reenact
 from pyheapdump.model import HeapDump
-from pyheapdump.sources import served_sources
+from pyheapdump.present.sources import served_sources
+from pyheapdump.reenact.frames import ReenactedStack, Reenactment, iter_stack, reenact
 
 
 class DebuggerError(DumpError):

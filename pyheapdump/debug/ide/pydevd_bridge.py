@@ -27,11 +27,11 @@ import threading
 import types
 from typing import Any
 
+from pyheapdump.debug.ide.view import DumpView, PresentedStack
 from pyheapdump.errors import DumpError
-from pyheapdump.frames import reenact
-from pyheapdump.ide.view import DumpView, PresentedStack
 from pyheapdump.model import HeapDump
-from pyheapdump.sources import served_sources
+from pyheapdump.present.sources import served_sources
+from pyheapdump.reenact.frames import reenact
 
 _NOTHING_RUNS = "pyheapdump: this is a heap dump, not a running program: nothing ran; the dump is suspended again.\n"
 

@@ -65,9 +65,9 @@ def thread_roots(current_top: types.FrameType | None, all_threads: bool) -> list
 
 
 def extra_stacks() -> tuple[list[dict[str, Any]], str | None]:
-    """asyncio tasks and greenlets, from pyheapdump.extra_stacks; its failure is reported, never raised."""
+    """asyncio tasks and greenlets, from pyheapdump.dump.extra_stacks; its failure is reported, never raised."""
     try:
-        from pyheapdump.extra_stacks import collect_extra_stacks
+        from pyheapdump.dump.extra_stacks import collect_extra_stacks
 
         return list(collect_extra_stacks()), None
     except Exception as error:  # noqa: BLE001 - a broken collector must not cost the dump

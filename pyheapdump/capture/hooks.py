@@ -308,7 +308,7 @@ _SET_PER_DUMP = frozenset({"path", "exc", "frame", "threads", "description", "di
 def check_save_options(options: dict[str, Any]) -> None:
     """Refuse, when a hook is set up rather than at its first dump, options save_dump would not take."""
     import pyheapdump
-    from pyheapdump._dump import DEFAULT_LIMITS
+    from pyheapdump.dump.save import DEFAULT_LIMITS
 
     parameters = inspect.signature(pyheapdump.save_dump).parameters
     keyword_options = {name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}

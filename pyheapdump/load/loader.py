@@ -24,8 +24,8 @@ from collections import OrderedDict, defaultdict, deque
 from typing import Any
 
 from pyheapdump import _native
-from pyheapdump._main_rebuild import MainRebuilder, set_defaults
 from pyheapdump.errors import DumpFormatError, DumpMemoryError, DumpNotFoundError
+from pyheapdump.load.main_rebuild import MainRebuilder, set_defaults
 from pyheapdump.model import DumpedCode, DumpedFrame, DumpedThread, DumpedTraceback, HeapDump
 from pyheapdump.surrogates import base as surrogate_base
 from pyheapdump.surrogates.base import (
