@@ -260,7 +260,7 @@ def test_asyncio_and_multiprocessing_are_patched_on_first_import_not_imported_by
         lazy = ("asyncio", "multiprocessing", "concurrent.futures.process")
         print("imported by install:", [name for name in lazy if name in sys.modules])
         import asyncio, multiprocessing.pool, multiprocessing.process, concurrent.futures.process
-        ours = lambda function: function.__code__.co_filename == hooks.__file__
+        ours = lambda function: function.__code__.co_filename == sys.modules["pyheapdump.capture.lazy"].__file__
         print("asyncio patched:", ours(asyncio.BaseEventLoop.call_exception_handler))
         print("process patched:", ours(multiprocessing.process.BaseProcess._bootstrap))
         print("pool patched:", ours(multiprocessing.pool.ExceptionWithTraceback.__init__))
