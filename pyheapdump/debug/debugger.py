@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import reprlib
 import sys
 import types
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from typing import IO, Any
 from pyheapdump.errors import DumpError
 from pyheapdump.model import HeapDump
 from pyheapdump.present.sources import served_sources
+from pyheapdump.present.values import PDB_REPR, bounded_repr
 from pyheapdump.reenact.frames import ReenactedStack, Reenactment, iter_stack, reenact
 
 
@@ -214,7 +214,7 @@ class DumpDebuggerMixin:
         local_vars = self.curframe_locals  # type: ignore[attr-defined]
         for name in names[:count]:
             if name in local_vars:
-                self.message(f"{name} = {_bounded_repr(local_vars[name])}")  # type: ignore[attr-defined]
+                self.message(f"{name} = {bounded_repr(local_vars[name], PDB_REPR)}")  # type: ignore[attr-defined]
             else:
                 self.message(f"{name} = *** undefined ***")  # type: ignore[attr-defined]
 
@@ -275,15 +275,6 @@ def _with_callers(
         stack = callers + stack
         index += len(callers)
     return stack, index
-
-
-def _bounded_repr(value: Any) -> str:
-    bounded = reprlib.Repr()
-    bounded.maxstring = bounded.maxother = 200
-    try:
-        return bounded.repr(value)
-    except Exception as error:  # a rebuilt object's __repr__ may fail; say so instead of failing the command
-        return f"<repr failed: {type(error).__name__}: {error}>"
 
 
 def _thread_line(number: int, stack: ReenactedStack, shown: bool) -> str:

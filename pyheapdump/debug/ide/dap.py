@@ -15,21 +15,11 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from pyheapdump.debug.ide.view import (
-    CLIPBOARD_LIMIT,
-    MAX_CHILDREN,
-    Child,
-    DumpView,
-    EvaluationError,
-    PresentedFrame,
-    PresentedStack,
-    expandable,
-    indexed_count,
-    type_text,
-    value_text,
-)
+from pyheapdump.debug.ide.view import CLIPBOARD_LIMIT, DumpView, EvaluationError, PresentedFrame, PresentedStack
 from pyheapdump.errors import DumpError
+from pyheapdump.present.children import MAX_CHILDREN, Child, expandable, indexed_count
 from pyheapdump.present.sources import served_sources
+from pyheapdump.present.values import type_text, value_text
 
 _HEADER_END = b"\r\n\r\n"
 _MAX_MESSAGE = 64 << 20  # a request larger than this is not from a debugger
