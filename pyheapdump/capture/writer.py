@@ -23,6 +23,7 @@ from pyheapdump.capture.caps import (
     _check_caps,
 )
 from pyheapdump.capture.retention import _check_pruning, prune_dumps
+from pyheapdump.dump.save import DEFAULT_LIMITS, save_dump
 from pyheapdump.errors import DumpInProgressError
 
 ENV_DIRECTORY = "PYHEAPDUMP_DIR"
@@ -59,10 +60,7 @@ _SET_PER_DUMP = frozenset({"path", "exc", "frame", "threads", "description", "di
 
 def check_save_options(options: dict[str, Any]) -> None:
     """Refuse, when a hook is set up rather than at its first dump, options save_dump would not take."""
-    import pyheapdump
-    from pyheapdump.dump.save import DEFAULT_LIMITS
-
-    parameters = inspect.signature(pyheapdump.save_dump).parameters
+    parameters = inspect.signature(save_dump).parameters
     keyword_options = {name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
     known = (keyword_options - _SET_PER_DUMP) | set(DEFAULT_LIMITS)
     unknown = sorted(set(options) - known)
@@ -178,15 +176,13 @@ class DumpWriter:
         path: Path | None,
         threads: bool,
     ) -> Path:
-        import pyheapdump  # the package imports this module: look the engine up at call time
-
         directory = None
         if path is None and self.directory is not None:
             directory = self.directory
             os.makedirs(directory, exist_ok=True)
         elif path is not None:
             os.makedirs(path.parent, exist_ok=True)
-        written = pyheapdump.save_dump(
+        written = save_dump(
             path,
             exc=exc,
             frame=frame,

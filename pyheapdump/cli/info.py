@@ -57,7 +57,7 @@ def _dump_time(path: Path) -> float:
 
 
 def read_headers(files: list[Path]) -> list[tuple[Path, dict[str, Any] | DumpError]]:
-    from pyheapdump import read_header
+    from pyheapdump.load.loader import read_header
 
     results: list[tuple[Path, dict[str, Any] | DumpError]] = []
     for done, path in enumerate(files):

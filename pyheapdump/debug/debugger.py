@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from pyheapdump.errors import DumpError
-from pyheapdump.model import HeapDump
+from pyheapdump.load.loader import load_dump
+from pyheapdump.model import HeapDump, register_debug_dump
 from pyheapdump.present.sources import served_sources
 from pyheapdump.present.values import PDB_REPR, bounded_repr
 from pyheapdump.reenact.frames import ReenactedStack, Reenactment, iter_stack, reenact
@@ -58,8 +59,6 @@ def debug_dump(
     if isinstance(path_or_dump, HeapDump):
         dump = path_or_dump
     else:
-        from pyheapdump import load_dump
-
         dump = load_dump(path_or_dump, trusted=trusted)
     reenactment = reenact(dump)
     if thread is not None and not 1 <= thread <= len(reenactment.stacks):
@@ -391,3 +390,6 @@ register_debugger("pdb", _pdb_frontend)
 register_debugger("ipdb", _ipdb_frontend)
 register_debugger("pdbpp", _pdbpp_frontend)
 register_debugger("pudb", _pudb_frontend)
+
+
+register_debug_dump(debug_dump)

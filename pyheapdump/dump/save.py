@@ -128,7 +128,7 @@ def _platform_name() -> str:
 
 
 def _library_version() -> str:
-    from pyheapdump import __version__
+    from pyheapdump._version import __version__
 
     return __version__
 
