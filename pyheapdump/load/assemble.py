@@ -48,7 +48,7 @@ from pyheapdump.surrogates.base import (
     attach_info,
     surrogate_class,
 )
-from pyheapdump.surrogates.not_dumped import cut_container_class
+from pyheapdump.surrogates.not_dumped import cut_container_class as container_class_with_cuts
 from pyheapdump.typesupport import DumpedAnswer, support_for_type_name
 
 
@@ -124,7 +124,7 @@ class Assembly(Construction):
             if record.flags & FLAG_TRUNCATED:
                 return self._truncated(record, base, (), len(record.items) // 2 if kind == DICT else len(record.items))
             if record.flags & FLAG_CUT_ITEMS:
-                return cut_container_class(base)()
+                return container_class_with_cuts(base)()
             return base()
         cls = self._type_object(type_id)
         if not isinstance(cls, type) or not issubclass(cls, base) or not (

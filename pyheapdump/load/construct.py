@@ -50,7 +50,7 @@ from pyheapdump.surrogates.base import (
     attach_info,
     surrogate_class,
 )
-from pyheapdump.surrogates.not_dumped import cut_container_class
+from pyheapdump.surrogates.not_dumped import cut_container_class as container_class_with_cuts
 from pyheapdump.typesupport import support_named
 
 
@@ -110,7 +110,7 @@ class Construction(RebuilderCore):
             if flags & FLAG_TRUNCATED:
                 return self._truncated(record, frozenset, values, len(values))
             if flags & FLAG_CUT_ITEMS:
-                return cut_container_class(frozenset)(values)
+                return container_class_with_cuts(frozenset)(values)
             return frozenset(values)
         if kind == RANGE:
             values = self._attrs(attrs, attr_refs)
@@ -136,7 +136,7 @@ class Construction(RebuilderCore):
         if record.flags & FLAG_TRUNCATED:
             return self._truncated(record, tuple, values, len(values))
         if record.flags & FLAG_CUT_ITEMS:
-            return cut_container_class(tuple)(values)
+            return container_class_with_cuts(tuple)(values)
         return tuple(values)
 
     def _container_subclass(self, record: Record, base: type, values: list[Any]) -> Any:

@@ -9,7 +9,6 @@ import importlib.util
 import types
 from typing import Any
 
-from pyheapdump import _native
 from pyheapdump.errors import DumpFormatError
 from pyheapdump.load.allowlists import (
     _NEWOBJ,
@@ -43,12 +42,17 @@ from pyheapdump.surrogates.base import (
     attach_info,
     surrogate_class,
 )
-from pyheapdump.surrogates.not_dumped import cut_container_class, not_dumped_class
+from pyheapdump.surrogates.not_dumped import cut_container_class as container_class_with_cuts
+from pyheapdump.surrogates.not_dumped import not_dumped_class
 from pyheapdump.surrogates.truncated import truncated
 
 
 class RebuilderCore:
     """The state of one load and what every kind of record needs (see Rebuilder, which completes it)."""
+
+    # The native core (made by Rebuilder, the handler it calls) and its records, decoded on first use.
+    core: Any
+    records: RecordView
 
     def __init__(self, reader: Any, *, trusted: bool, metadata: dict[str, Any]) -> None:
         self.problems: list[str] = []
@@ -61,8 +65,6 @@ class RebuilderCore:
         self._main: MainRebuilder | None = None
         self._main_class_details: dict[int, str] = {}
         self._classes_checked: dict[int, str | None] = {}
-        self.core = _native.Rebuilder(reader, self, self.problems)
-        self.records = RecordView(self.core)
 
     @property
     def record_count(self) -> int:
@@ -168,7 +170,7 @@ class RebuilderCore:
         record = self.records.get(type_id)
         return self.get(type_id) if record is not None and record.kind == CLASS else None
 
-    def _surrogate_instance_class(self, type_id: int) -> type | None:
+    def plain_surrogate_class(self, type_id: int) -> type | None:
         """For the core: the surrogate class whose instances need nothing but their state, or None for the general
         path (asked once per class)."""
         candidate = self._type_object(type_id)
@@ -176,7 +178,7 @@ class RebuilderCore:
         # A __main__ class a trusted load could not rebuild: its instances say why, one by one (the general path).
         return candidate if plain and id(candidate) not in self._main_class_details else None
 
-    def _fast_reduce_callable(self, callable_id: int) -> Any:
+    def fast_reduce_callable(self, callable_id: int) -> Any:
         """For the core: the callable of a reduce when this load may call it with any finished value arguments
         (str, bytes, numbers) and nothing else to apply, or None (asked once per callable)."""
         function = self._resolve_callable(callable_id)
@@ -197,7 +199,7 @@ class RebuilderCore:
     def value(self, raw: Any) -> Any:
         """A value read from a record: an int at a reference position is a record id, a tuple is a cut."""
         if type(raw) is tuple:
-            return self._cut(*raw)
+            return self.cut(*raw)
         return self.get(raw)
 
     def _values(self, items: list[Any], refs: list[int]) -> list[Any]:
@@ -208,7 +210,7 @@ class RebuilderCore:
             if type(raw) is int:
                 items[position] = get(raw)
             else:
-                items[position] = self._cut(*raw)
+                items[position] = self.cut(*raw)
         return items
 
     def _attrs(self, attrs: dict[str, Any], refs: list[str]) -> dict[str, Any]:
@@ -243,13 +245,13 @@ class RebuilderCore:
 
     # ---- placeholders ----
 
-    def _made_of_itself(self, oid: int) -> Any:
+    def made_of_itself(self, oid: int) -> Any:
         """Stands in for an object that its own making needs (its type, or its type's type, is itself): only a damaged
         or forged record does that, and following it would recurse without end."""
         self.problems.append(f"object {oid}: its record needs itself to be made (a damaged type reference)")
-        return self._lost(oid, "its record needs itself to be made (a damaged type reference)")
+        return self.lost(oid, "its record needs itself to be made (a damaged type reference)")
 
-    def _lost(self, oid: int, why: str | None = None) -> Any:
+    def lost(self, oid: int, why: str | None = None) -> Any:
         first_unwritten = self.metadata.get("first_unwritten")
         if why is None and isinstance(first_unwritten, int) and 0 < first_unwritten <= oid:
             stopped_by = next((r for r in ("time_limit", "max_bytes") if r in self.metadata.get("limits_hit", ())),
@@ -265,10 +267,10 @@ class RebuilderCore:
                                        why or f"record {oid} is not in the file (a damaged chunk)"))
         return obj
 
-    def _cut(self, reason: int, class_id: int) -> Any:
-        return self._cut_class(reason, class_id)()
+    def cut(self, reason: int, class_id: int) -> Any:
+        return self.cut_class(reason, class_id)()
 
-    def _cut_class(self, reason: int, class_id: int) -> type:
+    def cut_class(self, reason: int, class_id: int) -> type:
         """The class of placeholders for values of class_id that a limit left out; the core asks once per pair and
         makes each placeholder itself (an empty instance: what it says is on the class)."""
         key = (reason, class_id)
@@ -280,9 +282,9 @@ class RebuilderCore:
         return cls
 
     @staticmethod
-    def _cut_container_class(kind: int) -> type:
+    def cut_container_class(kind: int) -> type:
         """For the core: the class of a plain container whose record holds values a limit left out."""
-        return cut_container_class(_CONTAINER_KINDS[kind])
+        return container_class_with_cuts(_CONTAINER_KINDS[kind])
 
     @staticmethod
     def _truncated(record: Record, builtin: type, kept: Any, kept_count: int) -> Any:

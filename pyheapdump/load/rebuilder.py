@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyheapdump import _native
 from pyheapdump.load.assemble import Assembly
+from pyheapdump.load.handler import native_handler
+from pyheapdump.load.records import RecordView
 
 
 class Rebuilder(Assembly):
@@ -13,15 +16,19 @@ class Rebuilder(Assembly):
 
     The order of that work, and the bulk kinds (str, bytes, plain lists, tuples, dicts, sets, instances of surrogate
     classes, reduces of safe value types), live in the native core (native/rebuilder.h); it calls back here, through
-    the `_native_make`, `_surrogate_instance_class`, `_fast_reduce_callable`, `_cut_class`, `_cut_container_class`,
-    `_cut`, `_lost` and `_made_of_itself` methods, for everything that needs policy. The core holds the objects made
-    so far (`get`); both sides add to `problems`.
+    the methods of the RebuildHandler protocol (handler.py), for everything that needs policy. The core holds the
+    objects made so far (`get`); both sides add to `problems`.
     """
 
-    def _native_make(self, oid: int, shell: bool) -> Any:
+    def __init__(self, reader: Any, *, trusted: bool, metadata: dict[str, Any]) -> None:
+        super().__init__(reader, trusted=trusted, metadata=metadata)
+        self.core = _native.Rebuilder(reader, native_handler(self), self.problems)
+        self.records = RecordView(self.core)
+
+    def make(self, oid: int, shell: bool) -> Any:
         """For the core: makes the object of one record the general way (an empty shell when `shell`)."""
         record = self.records.get(oid)
         if record is None:
-            return self._lost(oid, f"record {oid} does not decode")
+            return self.lost(oid, f"record {oid} does not decode")
         return self._guarded(record, self._shell if shell else self._construct)
 
