@@ -142,9 +142,7 @@ class Assembly(Construction):
                 stand_in = surrogate_class(*self._class_name(type_id), base, reason=surrogate_base.REBUILD_FAILED)
                 obj = base.__new__(stand_in)
         if isinstance(obj, defaultdict):
-            factory = record.attrs.get("default_factory")
-            if "default_factory" in record.attr_refs:
-                factory = self.value(factory)
+            factory = self._attr(record, "default_factory")
             obj.default_factory = factory if callable(factory) else None
         if isinstance(obj, deque) and record.attrs.get("maxlen") is not None:
             obj = cls.__new__(cls)
@@ -314,7 +312,7 @@ class Assembly(Construction):
 
     def _generator(self, record: Record) -> Any:
         oid, attrs, attr_refs = record.id, record.attrs, record.attr_refs
-        kind = attrs.get("kind") if "kind" not in attr_refs else self.value(attrs["kind"])
+        kind = self._attr(record, "kind")
         kind = kind if isinstance(kind, str) else "generator"
         prefix = {"generator": "gi", "coroutine": "cr", "async_generator": "ag"}.get(kind, "gi")
         obj = object.__new__(surrogate_class("builtins", kind, reason=surrogate_base.OPAQUE))

@@ -173,11 +173,11 @@ class Construction(RebuilderCore):
 
     def _construct_exception(self, record: Record) -> BaseException:
         oid, type_id = record.id, record.type_id
-        items, item_refs, attrs, attr_refs = record.items, record.item_refs, record.attrs, record.attr_refs
+        items, item_refs = record.items, record.item_refs
         cls = self._exception_class(type_id)
         args = self._values(items, item_refs)
         if issubclass(cls, BaseExceptionGroup):
-            members = self.value(attrs["exceptions"]) if "exceptions" in attr_refs else attrs.get("exceptions")
+            members = self._attr(record, "exceptions")
             # __new__ of the builtin only: a subclass's own __init__/__new__ is the program's code.
             exc = BaseExceptionGroup.__new__(cls, args[0] if args else "", list(members or ()))
         else:
@@ -232,7 +232,7 @@ class Construction(RebuilderCore):
         function = self._resolve_callable(items[0] if 0 in item_refs else None)
         obj = _MISSING
         if function is not _MISSING:
-            args = self.value(self._complete(items[1])) if 1 in item_refs else items[1]
+            args = self._item(record, 1, complete=True)
             obj = self._call_reduce(function, args if isinstance(args, tuple) else ())
         if obj is _MISSING:
             # A surrogate needs nothing finished to exist; its state is read when it is filled, so a long chain of
@@ -280,15 +280,6 @@ class Construction(RebuilderCore):
             return ()
         return (value,) if type(value) is builtin else ()
 
-    def _names(self, record_id: int, kind: int) -> tuple[Any, Any]:
-        """(module, qualname) of a CLASS or FUNCTION record, without making its object."""
-        record = self.records.get(record_id)
-        if record is None or record.kind != kind:
-            return None, None
-        attrs = self._attrs(record.attrs, [n for n in record.attr_refs if n in ("module", "qualname")
-                                        and type(record.attrs[n]) is int])
-        return attrs.get("module"), attrs.get("qualname")
-
     def _call_reduce(self, function: Any, args: tuple[Any, ...]) -> Any:
         key = (getattr(function, "__module__", None), getattr(function, "__qualname__", None))
         if key in _NEWOBJ:
@@ -329,7 +320,7 @@ class Construction(RebuilderCore):
             object.__setattr__(obj, "__dict__", state)
         else:
             _set_state_dict(obj, self._reduce_state(record))
-        args = self.value(self._complete(record.items[1])) if 1 in record.item_refs else record.items[1]
+        args = self._item(record, 1, complete=True)
         if isinstance(args, tuple) and args and "_reduce_args" not in obj.__dict__:
             obj.__dict__["_reduce_args"] = args
 

@@ -196,6 +196,10 @@ class RebuilderCore:
         self.core.drain(hashing=True)
         return obj
 
+    # ---- the one reader of a record's items and attrs ----
+    # At a position listed in item_refs, and under a name listed in attr_refs, a record holds a reference: a record id
+    # (an int) or a cut (a tuple (reason, class id)) for a value a limit left out. Everything else is the value itself.
+
     def value(self, raw: Any) -> Any:
         """A value read from a record: an int at a reference position is a record id, a tuple is a cut."""
         if type(raw) is tuple:
@@ -203,21 +207,33 @@ class RebuilderCore:
         return self.get(raw)
 
     def _values(self, items: list[Any], refs: list[int]) -> list[Any]:
+        """A record's items with every reference resolved."""
         items = list(items)
-        get = self.core.get
         for position in refs:
-            raw = items[position]
-            if type(raw) is int:
-                items[position] = get(raw)
-            else:
-                items[position] = self.cut(*raw)
+            items[position] = self.value(items[position])
         return items
 
     def _attrs(self, attrs: dict[str, Any], refs: list[str]) -> dict[str, Any]:
+        """A record's attrs with the references named in refs (all of attr_refs, or some of them) resolved."""
         attrs = dict(attrs)
         for name in refs:
             attrs[name] = self.value(attrs[name])
         return attrs
+
+    def _item(self, record: Record, position: int, *, complete: bool = False) -> Any:
+        """One item of a record, resolved when it is a reference (finished first with `complete`)."""
+        raw = record.items[position]
+        if position not in record.item_refs:
+            return raw
+        return self.value(self._complete(raw) if complete else raw)
+
+    def _attr(self, record: Record, name: str, *, complete: bool = False) -> Any:
+        """One attr of a record (None when absent), resolved when it is a reference (finished first with
+        `complete`)."""
+        if name not in record.attr_refs:
+            return record.attrs.get(name)
+        raw = record.attrs[name]
+        return self.value(self._complete(raw) if complete else raw)
 
     def _guarded(self, record: Record, make: Any) -> Any:
         try:
@@ -293,14 +309,21 @@ class RebuilderCore:
         return truncated(builtin, kept, kept_count, record.attrs.get("original_length"), limit)
 
     def _class_name(self, class_id: int) -> tuple[str, str]:
-        record = self.records.get(class_id)
-        if record is None or record.kind != CLASS:
+        module, qualname = self._names(class_id, CLASS)
+        if module is _MISSING:
             return "builtins", "object"
+        return (module if isinstance(module, str) else "?", qualname if isinstance(qualname, str) else "?")
+
+    def _names(self, record_id: int, kind: int) -> tuple[Any, Any]:
+        """(module, qualname) of a CLASS or FUNCTION record, without making its object; (_MISSING, _MISSING) when
+        record_id is not a record of that kind."""
+        record = self.records.get(record_id)
+        if record is None or record.kind != kind:
+            return _MISSING, _MISSING
         # Only names stored as records: a name cut by a limit would ask for this very class's name again.
         attrs = self._attrs(record.attrs, [n for n in record.attr_refs if n in ("module", "qualname")
-                                        and type(record.attrs[n]) is int])
-        module, qualname = attrs.get("module"), attrs.get("qualname")
-        return (module if isinstance(module, str) else "?", qualname if isinstance(qualname, str) else "?")
+                                           and type(record.attrs[n]) is int])
+        return attrs.get("module"), attrs.get("qualname")
 
     def _surrogate_for(self, record: Record, reason: str, detail: str = "",
                        state: dict[str, Any] | None = None, facts: Any = None,
@@ -371,8 +394,7 @@ class RebuilderCore:
         if not isinstance(qualname, str):
             return "its dumped name is damaged"
         bases = self._values(record.items, record.item_refs)
-        slots_raw = record.attrs.get("dict:__slots__")
-        slots = self.value(self._complete(slots_raw)) if "dict:__slots__" in record.attr_refs else slots_raw
+        slots = self._attr(record, "dict:__slots__", complete=True)
         cls = self._main_rebuilder().class_shell(qualname, bases, slots)
         if isinstance(cls, type):
             def fill() -> None:
