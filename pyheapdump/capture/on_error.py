@@ -7,7 +7,7 @@ import inspect
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pyheapdump.capture.caps import (
     _GLOBAL_BUDGET,
@@ -37,7 +37,7 @@ class DumpOnError:
     def __enter__(self) -> DumpOnError:
         return self
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         self._dump(exc)
         return False
 

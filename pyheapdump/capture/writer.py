@@ -146,7 +146,7 @@ class DumpWriter:
                 path=path,
                 threads=self.threads if threads is None else threads,
             )
-            if exc is not None:
+            if isinstance(exc, BaseException):
                 _REMEMBERED.append((exc, written))
             LOGGER.warning("heap dump written to %s (%s)", written, reason)
             self._prune(written)

@@ -47,7 +47,7 @@ def _dump_time(path: Path) -> float:
     import datetime
     import json
 
-    from pyheapdump import _native
+    import pyheapdump._native as _native
 
     try:
         stamp = json.loads(_native.DumpReader(str(path)).header_json()).get("time")

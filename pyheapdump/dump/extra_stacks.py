@@ -227,7 +227,7 @@ def _greenlet_stack(glet: Any) -> ExtraStack | None:
         return None
     if top is None:
         return None
-    frames = []
+    frames: list[Any] = []
     frame: types.FrameType | None = top
     while frame is not None and len(frames) < _MAX_CHAIN:
         frames.append(frame)

@@ -13,7 +13,7 @@ import sys
 import types
 from typing import Any
 
-from pyheapdump import _native
+import pyheapdump._native as _native
 from pyheapdump.typesupport import overrides_behaviour, support_for_class, support_named
 
 # The strategies of native/walker.h.

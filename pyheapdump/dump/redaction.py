@@ -125,7 +125,7 @@ class Redactor:
         else:
             # Compiling every pattern takes milliseconds, a dump's fixed cost; with the default patterns it waits for
             # the first value that the pre-filter passes (most dumps have none).
-            from pyheapdump import _native
+            import pyheapdump._native as _native
 
             self._prefilter = _native.SecretFilter([s.encode("utf-8", "surrogatepass") for s in self.literals])
 

@@ -32,7 +32,7 @@ def _thread_facts(ident: int) -> tuple[str, bool]:
 
 def caller_frame(skip_prefix: str = "pyheapdump") -> types.FrameType | None:
     """The innermost frame that is not pyheapdump's own: where the user asked for the dump."""
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if not (isinstance(module, str) and (module == skip_prefix or module.startswith(skip_prefix + "."))):
@@ -43,7 +43,7 @@ def caller_frame(skip_prefix: str = "pyheapdump") -> types.FrameType | None:
 
 def thread_roots(current_top: types.FrameType | None, all_threads: bool) -> list[dict[str, Any]]:
     current_ident = threading.get_ident()
-    tops = sys._current_frames() if all_threads else {}
+    tops: dict[int, types.FrameType | None] = dict(sys._current_frames()) if all_threads else {}
     tops[current_ident] = current_top
     threads = []
     for ident, top in tops.items():

@@ -17,7 +17,8 @@ import threading
 import types
 from typing import Any, Literal
 
-from pyheapdump import _native, config
+import pyheapdump._native as _native
+from pyheapdump import config
 from pyheapdump.dump.policy import DumpOptions, TypePolicy
 from pyheapdump.dump.redaction import RedactionConfig, Redactor, program_names
 from pyheapdump.dump.roots import build_root, caller_frame

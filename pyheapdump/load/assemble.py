@@ -119,7 +119,7 @@ class Assembly(Construction):
 
     def _container_shell(self, record: Record) -> Any:
         kind, type_id = record.kind, record.type_id
-        base = _CONTAINER_KINDS[kind]
+        base: Any = _CONTAINER_KINDS[kind]
         if not type_id:
             if record.flags & FLAG_TRUNCATED:
                 return self._truncated(record, base, (), len(record.items) // 2 if kind == DICT else len(record.items))
@@ -131,6 +131,7 @@ class Assembly(Construction):
             issubclass(cls, Surrogate) or self._class_allowed(cls)
         ):
             cls = surrogate_class(*self._class_name(type_id), base)
+        obj: Any
         try:
             obj = base.__new__(cls)
         except TypeError:
@@ -138,7 +139,7 @@ class Assembly(Construction):
             # makes it empty (filling goes through the builtin's own methods, never the class's), or, when that wants
             # arguments or gives something else, a surrogate that is a `base` keeps the contents.
             obj = _c_new(cls)
-            if obj is None or type(obj) is not cls or len(obj):
+            if obj is None or type(obj) is not cls or len(obj):  # type: ignore[arg-type]  # a `base`
                 stand_in = surrogate_class(*self._class_name(type_id), base, reason=surrogate_base.REBUILD_FAILED)
                 obj = base.__new__(stand_in)
         if isinstance(obj, defaultdict):
@@ -226,8 +227,9 @@ class Assembly(Construction):
             frame.f_code = code
         frame.f_lineno = int(attrs.get("lineno") or 0)
         frame.f_lasti = int(attrs.get("lasti") or -1)
-        frame.f_locals = attrs.get("locals") if isinstance(attrs.get("locals"), dict) else {}
-        frame.f_globals = attrs.get("globals") if isinstance(attrs.get("globals"), dict) else {}
+        local_vars, global_vars = attrs.get("locals"), attrs.get("globals")
+        frame.f_locals = local_vars if isinstance(local_vars, dict) else {}
+        frame.f_globals = global_vars if isinstance(global_vars, dict) else {}
         back = attrs.get("back")
         frame.f_back = back if isinstance(back, DumpedFrame) else None
 
@@ -236,7 +238,8 @@ class Assembly(Construction):
         if isinstance(attrs.get("frame"), DumpedFrame):
             traceback.tb_frame = attrs["frame"]
         traceback.tb_lineno = int(attrs.get("lineno") or 0)
-        traceback.tb_lasti = int(attrs.get("lasti") if isinstance(attrs.get("lasti"), int) else -1)
+        lasti = attrs.get("lasti")
+        traceback.tb_lasti = int(lasti if isinstance(lasti, int) else -1)
         following = attrs.get("next")
         traceback.tb_next = following if isinstance(following, DumpedTraceback) else None
 
@@ -301,12 +304,12 @@ class Assembly(Construction):
         name = attrs.get("name")
         if isinstance(name, str):
             if self.trusted:
-                module = self._import(name)
-                if module is not None:
-                    return module
+                imported = self._import(name)
+                if imported is not None:
+                    return imported
             elif name in sys.stdlib_module_names and name in sys.modules:
                 return sys.modules[name]
-        module = object.__new__(SurrogateModule)
+        module: Any = object.__new__(SurrogateModule)
         module.__dict__.update({"__name__": name, "__file__": attrs.get("file")})
         return module
 
@@ -315,7 +318,7 @@ class Assembly(Construction):
         kind = self._attr(record, "kind")
         kind = kind if isinstance(kind, str) else "generator"
         prefix = {"generator": "gi", "coroutine": "cr", "async_generator": "ag"}.get(kind, "gi")
-        obj = object.__new__(surrogate_class("builtins", kind, reason=surrogate_base.OPAQUE))
+        obj: Any = object.__new__(surrogate_class("builtins", kind, reason=surrogate_base.OPAQUE))
 
         def fill() -> None:
             values = self._attrs(attrs, attr_refs)

@@ -9,8 +9,6 @@ from pyheapdump.load.allowlists import (
     _IMMUTABLE_VALUES,
     _NEWOBJ,
     _VALUE_BASES,
-    SAFE_CALLABLES,
-    _safe_class,
 )
 from pyheapdump.load.core import RebuilderCore
 from pyheapdump.load.objects import (
@@ -113,8 +111,8 @@ class Construction(RebuilderCore):
                 return container_class_with_cuts(frozenset)(values)
             return frozenset(values)
         if kind == RANGE:
-            values = self._attrs(attrs, attr_refs)
-            return range(values["start"], values["stop"], values["step"])
+            bounds = self._attrs(attrs, attr_refs)
+            return range(bounds["start"], bounds["stop"], bounds["step"])
         if kind == SLICE:
             return slice(*self._values(items, item_refs))
         if kind == CLASS:
@@ -183,7 +181,8 @@ class Construction(RebuilderCore):
         else:
             # The nearest builtin's __new__: OSError's parses errno/strerror/filename from the args, and refuses
             # to be skipped (BaseException.__new__(FileNotFoundError) raises TypeError).
-            exc = (_builtin_base(cls) or BaseException).__new__(cls, *args)
+            builtin: Any = _builtin_base(cls) or BaseException
+            exc = builtin.__new__(cls, *args)
         exc.args = tuple(args)
         self._defer(oid, lambda: self._fill_exception(exc, record))
         return exc
@@ -204,28 +203,6 @@ class Construction(RebuilderCore):
         traceback = attrs.get("traceback")
         if isinstance(traceback, DumpedTraceback):
             self.tracebacks[id(exc)] = traceback
-
-    def _resolve_callable(self, callable_id: Any) -> Any:
-        """The real callable a reduce names, when this load may call it; _MISSING otherwise."""
-        if type(callable_id) is not int:
-            return _MISSING
-        record = self.records.get(callable_id)
-        if record is None:
-            return _MISSING
-        if record.kind == CLASS:
-            cls = self.get(callable_id)
-            return cls if isinstance(cls, type) and not issubclass(cls, Surrogate) else _MISSING
-        if record.kind != FUNCTION:
-            return _MISSING
-        attrs = self._attrs(record.attrs, [n for n in record.attr_refs if n in ("module", "qualname")])
-        module, qualname = attrs.get("module"), attrs.get("qualname")
-        if not self.trusted and (module, qualname) not in SAFE_CALLABLES:
-            return _MISSING
-        if module == "__main__":  # rebuilt from the dump, never looked up in the script
-            found = self.get(callable_id)
-            return found if callable(found) and not isinstance(found, Surrogate) else _MISSING
-        found = self._lookup(module, qualname)
-        return found if callable(found) else _MISSING
 
     def _construct_reduce(self, record: Record) -> Any:
         oid, _type_id, items, item_refs = record.id, record.type_id, record.items, record.item_refs
@@ -298,9 +275,6 @@ class Construction(RebuilderCore):
             return _MISSING
         return function(*args)
 
-    def _class_allowed(self, cls: type) -> bool:
-        return self.trusted or _safe_class(cls)
-
     def _complete_items(self, record: Record, positions: range) -> list[Any]:
         for position in positions:
             if position in record.item_refs:
@@ -313,7 +287,7 @@ class Construction(RebuilderCore):
         if state_record is not None and state_record.kind == DICT and not state_record.type_id:
             # The usual state, a plain dict of attributes, becomes the surrogate's own __dict__: nothing to finish
             # first, so chains of such objects never nest.
-            state = self.get(state_raw)
+            state = self.get(state_raw)  # type: ignore[arg-type]  # an int: state_record was found by it
             current = object.__getattribute__(obj, "__dict__")
             if current:
                 state.update(current)

@@ -10,10 +10,7 @@ import types
 from typing import Any
 
 from pyheapdump.errors import DumpFormatError
-from pyheapdump.load.allowlists import (
-    _NEWOBJ,
-    SAFE_IMPORTS,
-)
+from pyheapdump.load.allowlists import _NEWOBJ, SAFE_CALLABLES, SAFE_IMPORTS, _safe_class
 from pyheapdump.load.main_rebuild import MainRebuilder, set_defaults
 from pyheapdump.load.objects import (
     _attribute_path,
@@ -30,6 +27,7 @@ from pyheapdump.load.records import (
     BYTES,
     CLASS,
     CUT_REASONS,
+    FUNCTION,
     STR,
     Record,
     RecordView,
@@ -426,6 +424,31 @@ class RebuilderCore:
 
         self._defer(oid, fill)
         return function
+
+    def _resolve_callable(self, callable_id: Any) -> Any:
+        """The real callable a reduce names, when this load may call it; _MISSING otherwise."""
+        if type(callable_id) is not int:
+            return _MISSING
+        record = self.records.get(callable_id)
+        if record is None:
+            return _MISSING
+        if record.kind == CLASS:
+            cls = self.get(callable_id)
+            return cls if isinstance(cls, type) and not issubclass(cls, Surrogate) else _MISSING
+        if record.kind != FUNCTION:
+            return _MISSING
+        attrs = self._attrs(record.attrs, [n for n in record.attr_refs if n in ("module", "qualname")])
+        module, qualname = attrs.get("module"), attrs.get("qualname")
+        if not self.trusted and (module, qualname) not in SAFE_CALLABLES:
+            return _MISSING
+        if module == "__main__":  # rebuilt from the dump, never looked up in the script
+            found = self.get(callable_id)
+            return found if callable(found) and not isinstance(found, Surrogate) else _MISSING
+        found = self._lookup(module, qualname)
+        return found if callable(found) else _MISSING
+
+    def _class_allowed(self, cls: type) -> bool:
+        return self.trusted or _safe_class(cls)
 
     def _lookup(self, module_name: Any, qualname: Any) -> Any:
         if not isinstance(module_name, str) or not isinstance(qualname, str) or "<" in qualname:

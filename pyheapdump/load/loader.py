@@ -15,7 +15,7 @@ import os
 import warnings
 from typing import Any
 
-from pyheapdump import _native
+import pyheapdump._native as _native
 from pyheapdump.errors import DumpFormatError, DumpMemoryError, DumpNotFoundError
 from pyheapdump.load.rebuilder import Rebuilder
 from pyheapdump.model import HeapDump

@@ -373,8 +373,13 @@ def _give_namedtuple_methods(cls: type, fields: Any) -> None:
             setattr(cls, name, method)
     for index, field in enumerate(fields):
         if isinstance(field, str) and not _real(cls.__dict__.get(field)):
-            setattr(cls, field, property(lambda self, i=index: tuple.__getitem__(self, i)))
+            setattr(cls, field, property(functools.partial(_field, index=index)))
 
 
 def _real(value: Any) -> bool:
     return value is not None and not isinstance(value, Surrogate)
+
+
+def _field(self: tuple[Any, ...], index: int) -> Any:
+    """A namedtuple field's accessor: the item at index, by tuple's own __getitem__ (no code of the class runs)."""
+    return tuple.__getitem__(self, index)

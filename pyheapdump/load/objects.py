@@ -3,6 +3,7 @@ rebuilder."""
 
 from __future__ import annotations
 
+import functools
 import types
 from typing import Any
 
@@ -132,7 +133,12 @@ def _set_class_attributes(cls: type, attributes: dict[str, Any]) -> None:
         # A namedtuple's field accessors are C `_tuplegetter`s, which come back as surrogates: replace them.
         for index, field in enumerate(fields):
             if isinstance(field, str) and isinstance(cls.__dict__.get(field, Surrogate), (Surrogate, type)):
-                setattr(cls, field, property(lambda self, i=index: tuple.__getitem__(self, i)))
+                setattr(cls, field, property(functools.partial(_field, index=index)))
         if issubclass(cls, Surrogate):
             for name, method in namedtuple_methods.items():
                 setattr(cls, name, method)
+
+
+def _field(self: tuple[Any, ...], index: int) -> Any:
+    """A namedtuple field's accessor: the item at index, by tuple's own __getitem__ (no code of the class runs)."""
+    return tuple.__getitem__(self, index)

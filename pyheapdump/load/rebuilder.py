@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyheapdump import _native
+import pyheapdump._native as _native
 from pyheapdump.load.assemble import Assembly
 from pyheapdump.load.handler import native_handler
 from pyheapdump.load.records import RecordView

@@ -78,7 +78,8 @@ def _items(value: Any) -> list[tuple[Any, Any]]:
 
 
 def _sequence(value: Any) -> list[Any]:
-    for base in (list, tuple, set, frozenset):
+    bases: tuple[Any, ...] = (list, tuple, set, frozenset)
+    for base in bases:
         if isinstance(value, base):
             return list(base.__iter__(value))
     return []

@@ -98,7 +98,7 @@ def _limited_repr(value: Any, budget: int, active: set[int]) -> str:
     than budget: a local holding a million entries must not be turned into a million-entry string to show 200
     characters of it. What a cut container misses is said right after its first elements."""
     cls = type(value)
-    base = cls if cls in _OPEN_CLOSE else None
+    base: Any = cls if cls in _OPEN_CLOSE else None
     suffix = ""
     if base is None and issubclass(cls, Surrogate):
         base = next((b for b in cls.__mro__ if b in _OPEN_CLOSE), None)
@@ -112,7 +112,7 @@ def _limited_repr(value: Any, budget: int, active: set[int]) -> str:
     if id(value) in active:
         return "[...]" if base is list else "{...}" if base is dict else "(...)"
     if not base.__len__(value):
-        return {set: "set()", frozenset: "frozenset()"}.get(base, base.__repr__(base()))  # type: ignore[arg-type]
+        return {set: "set()", frozenset: "frozenset()"}.get(base, base.__repr__(base()))
     active.add(id(value))
     try:
         opening, closing = _OPEN_CLOSE[base]

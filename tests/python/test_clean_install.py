@@ -85,6 +85,16 @@ def test_the_clean_venv_has_no_pytest_and_the_package_imports_without_it(clean_v
 
 
 @pytest.mark.slow
+def test_the_wheel_ships_py_typed_and_the_version_written_once(clean_venv: Path) -> None:
+    result = _run([str(clean_venv / "bin" / "python"), "-c",
+                   "import importlib.metadata, pathlib, pyheapdump;"
+                   "print((pathlib.Path(pyheapdump.__file__).parent / 'py.typed').is_file(),"
+                   " pyheapdump.__version__ == importlib.metadata.version('pyheapdump'))"], cwd=clean_venv)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("command, expected", [
     (["info"], "ZeroDivisionError"),
     (["traceback", "--locals"], "basket"),
