@@ -146,8 +146,8 @@ class DumpWriter:
                 path=path,
                 threads=self.threads if threads is None else threads,
             )
-            if isinstance(exc, BaseException):
-                _REMEMBERED.append((exc, written))
+            if exc is not None:
+                _REMEMBERED.append((exc, written))  # type: ignore[arg-type]  # False too, as before
             LOGGER.warning("heap dump written to %s (%s)", written, reason)
             self._prune(written)
             return written
