@@ -16,9 +16,6 @@ import engine_support
 import pyheapdump
 from pyheapdump import Surrogate
 
-scene_run, dump, scene = engine_support.scene_run, engine_support.dump, engine_support.scene
-
-
 # --- identity and cycles --------------------------------------------------------------------------------------------
 
 

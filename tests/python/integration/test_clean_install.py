@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_ide import serving
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TIMEOUT = 600
 
 PROGRAM = '''

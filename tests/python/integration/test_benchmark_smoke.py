@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BENCHMARK = REPO / "bench" / "benchmark.py"
 TABLE_HEADER = "| tool | dump s (wall / cpu) | load s (wall / cpu) | file KB |"
 

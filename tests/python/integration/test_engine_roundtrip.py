@@ -19,7 +19,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import engine_support
 import pytest
 from engine_support import PROGRAMS, marked_line
 
@@ -28,7 +27,6 @@ from pyheapdump import Surrogate, surrogate_info
 from pyheapdump.model import DumpedCode, DumpedFrame
 
 # The scene fixtures, shared with the other engine tests.
-scene_run, dump, scene = engine_support.scene_run, engine_support.dump, engine_support.scene
 
 SCENE = PROGRAMS / "engine_scene.py"
 

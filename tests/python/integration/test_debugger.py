@@ -234,7 +234,7 @@ def test_pdbpp_session_has_the_same_stacks_and_commands(crash: tuple[Path, Path,
 
 def test_safe_pdb_in_an_imported_modules_frame_has_this_interpreters_builtins(tmp_path: Path) -> None:
     dump = tmp_path / "builtins.heapdump"
-    program = Path(__file__).resolve().parent / "programs" / "builtins_crash.py"
+    program = Path(__file__).resolve().parents[1] / "programs" / "builtins_crash.py"
     made = subprocess.run([sys.executable, str(program), str(dump)], capture_output=True, text=True,
                           timeout=120, env=child_env(), cwd=tmp_path)
     assert made.returncode == 0, made.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 from pyheapdump.load.handler import NATIVE_NAMES, RebuildHandler
 from pyheapdump.load.rebuilder import Rebuilder
 
-REBUILDER_CC = Path(__file__).resolve().parents[2] / "native" / "rebuilder.cc"
+REBUILDER_CC = Path(__file__).resolve().parents[3] / "native" / "rebuilder.cc"
 # CallHandler("name", ...), AskHandlerOnce(cache, "name", ...) and PyObject_CallMethod(handler_.get(), "name", ...).
 _CALLS = re.compile(r'(?:CallHandler\(|AskHandlerOnce\(\w+, |CallMethod\(\s*handler_\.get\(\), )"(\w+)"')
 
