@@ -50,8 +50,10 @@ class RecordView:
             record = None
             if type(oid) is int and 0 <= oid < 1 << 64:
                 try:
-                    record = Record._make(self._core.record(oid))
+                    decoded = self._core.record(oid)
                 except ValueError:  # a record that does not decode: as if it were not in the file
-                    record = None
+                    decoded = None
+                # None: no record of that id in the file.
+                record = Record._make(decoded) if decoded is not None else None
             self._decoded[oid] = record
         return default if record is None else record
