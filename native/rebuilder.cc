@@ -599,6 +599,8 @@ OwnedRef Rebuilder::ItemValues(const Record& record) {
 }
 
 // ---- the handler ----
+// What the handler is asked, and by which names, is declared once on the Python side: the RebuildHandler protocol in
+// pyheapdump/load/handler.py (its NATIVE_NAMES maps the names called here to the protocol's methods).
 
 // Calls into the handler nest when the handler's objects need others the handler makes (a type whose record needs
 // a type, ...). A forged file can chain records so that this nests without end; each level costs Python frames and

@@ -4,7 +4,7 @@
 
 Python 3.14+ targets are asked through `sys.remote_exec` (PEP 768); 3.11-3.13 targets through the signal of their
 pyheapdump signal hook. The target keeps running. Prints the dump's path; any failure is one line saying why and what
-to do (pyheapdump.remote has the details).
+to do (pyheapdump.capture.remote has the details).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pyheapdump._dump import DEFAULT_LIMITS
-from pyheapdump.hooks import parse_limit
+from pyheapdump.capture.writer import parse_limit
+from pyheapdump.dump.save import DEFAULT_LIMITS
 
 NAME = "dump"
 HELP = "dump a running Python process by its pid (3.14+: sys.remote_exec; 3.11-3.13: its pyheapdump signal hook)"
@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pyheapdump.remote import dump_pid
+    from pyheapdump.capture.remote import dump_pid
 
     try:
         limits = dict(parse_limit(text) for text in args.limit)
