@@ -6,7 +6,8 @@
 # with room to spare (measured: 13-14 min per interpreter under load, plus building the core for each), so:
 #   - 3.11 and 3.15, the oldest and the newest, run the whole suite;
 #   - 3.12, 3.13 and 3.14 run VERSION_SENSITIVE below: the tests of what changes between CPython versions (the
-#     walker and the loader on the C API, frames and code objects, asyncio and threading internals, the hooks),
+#     walker and the loader on the C API, frames and code objects, asyncio and threading internals, the hooks,
+#     dumping a process by its pid),
 #     listed explicitly and printed in the log. What they leave out (CLI, IDE protocol, file-format hardening and
 #     fuzzing, real-library programs, packaging, the cross-version tests, which drive every interpreter themselves)
 #     runs on 3.11 and 3.15.
@@ -20,7 +21,7 @@ VERSION_SENSITIVE=(  # file names, wherever they are under tests/python
   test_engine_roundtrip.py test_engine_identity.py test_engine_exceptions.py test_engine_modules.py
   test_engine_limits.py test_engine_threads.py test_engine_trust.py test_standard_values.py test_surrogate_kinds.py
   test_surrogate_reasons.py test_extension_types.py test_dump_fast_paths.py test_frames.py test_debugger.py
-  test_extra_stacks.py test_hooks.py test_live_dump.py test_trusted_main.py
+  test_extra_stacks.py test_hooks.py test_live_dump.py test_trusted_main.py test_dump_pid.py
 )
 # A listed file that no longer exists is an error, not a test quietly left out.
 sensitive_paths=()
