@@ -2,8 +2,10 @@
 # Sets up a fresh machine and runs every test: the C++ core under GoogleTest (ctest, on Python 3.11), then pytest on
 # each supported interpreter (3.11 to 3.15). Usage: bash scripts/test.sh [pytest args...]
 #
-# CI (.ci/run) has 90 minutes on a 2-core machine shared with other jobs. Five whole-suite runs do not fit there
-# with room to spare (measured: 13-14 min per interpreter under load, plus building the core for each), so:
+# CI (.ci/run) has 90 minutes on a 2-core machine shared with other jobs. Measured there (Dec 2026): the whole suite
+# takes 3-4 min per interpreter when the machine is quiet but 13-20 min under the load other jobs put on it (load
+# average 7-12), and each interpreter also needs its venv and a build of the core (2-3 min quiet, several times that
+# loaded). Five whole-suite runs fit only on a quiet machine, so:
 #   - 3.11 and 3.15, the oldest and the newest, run the whole suite;
 #   - 3.12, 3.13 and 3.14 run VERSION_SENSITIVE below: the tests of what changes between CPython versions (the
 #     walker and the loader on the C API, frames and code objects, asyncio and threading internals, the hooks,
