@@ -853,7 +853,9 @@ absl::StatusOr<std::vector<std::vector<PathStep>>> HeapAnalysis::PathsTo(const s
           }
         }
         if (name.substr(0, 5) == "dict:" || name.substr(0, 5) == "slot:") name.remove_prefix(5);
-        step.via = absl::StrCat(holder_type, ".", std::string(name));
+        // A frame's parts (locals, globals, back, code) read as what the debugger shows under the frame.
+        step.via = kind == static_cast<uint8_t>(Kind::kFrame) ? std::string(name)
+                                                              : absl::StrCat(holder_type, ".", std::string(name));
       } else if (edge.position != SIZE_MAX) {
         if (kind == static_cast<uint8_t>(Kind::kDict)) {
           auto dict = plain.find(ids_[holder]);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "analysis.h"
 #include "chunk_reader.h"
 #include "chunk_writer.h"
 #include "rebuilder.h"
@@ -291,6 +292,95 @@ class NativeRebuilder {
   Rebuilder core_;
 };
 
+// The heap analysis (native/analysis.h) for pyheapdump.analysis: record ids in, tuples of plain values out.
+class NativeAnalysis {
+ public:
+  NativeAnalysis(const std::string& path, uint64_t root_id) {
+    PrepareToThrow();
+    absl::StatusOr<std::unique_ptr<HeapAnalysis>> analysis;
+    {
+      py::gil_scoped_release unlocked;  // plain C++ from here on: other threads may run meanwhile
+      analysis = HeapAnalysis::Open(path, root_id);
+    }
+    ThrowIfReadError(analysis.status());
+    core_ = std::move(*analysis);
+  }
+  py::dict Summary() const {
+    py::dict out;
+    out["objects"] = core_->object_count();
+    out["reachable"] = core_->reachable_count();
+    out["shallow"] = core_->total_shallow();
+    out["retained"] = core_->total_retained();
+    return out;
+  }
+  py::list Top(size_t n) const {
+    py::list out;
+    for (uint32_t node : core_->Top(n)) out.append(Row(node));
+    return out;
+  }
+  py::list TopTypes(size_t n) const {
+    py::list out;
+    for (const TypeTotal& row : core_->TopTypes(n)) out.append(py::make_tuple(row.type, row.count, row.shallow, row.retained));
+    return out;
+  }
+  py::object Object(uint64_t id) const {
+    uint32_t node = core_->NodeOf(id);
+    if (node == kNoNode) return py::none();
+    return Row(node);
+  }
+  py::object Dominator(uint64_t id) const {
+    uint32_t node = core_->NodeOf(id);
+    if (node == kNoNode) return py::none();
+    uint32_t dominator = core_->DominatorOf(node);
+    if (dominator == kNoNode || dominator == 0) return py::none();
+    return py::int_(core_->IdOf(dominator));
+  }
+  py::list Dominated(uint64_t id, size_t n) const {
+    py::list out;
+    uint32_t node = id == 0 ? 0 : core_->NodeOf(id);
+    if (node == kNoNode) return out;
+    std::vector<uint32_t> children = core_->Dominated(node);
+    if (n && children.size() > n) children.resize(n);
+    for (uint32_t child : children) out.append(Row(child));
+    return out;
+  }
+  std::vector<uint64_t> Instances(const std::string& type, size_t n) const {
+    std::vector<uint64_t> out;
+    for (uint32_t node : core_->InstancesOf(type)) {
+      if (n && out.size() == n) break;
+      out.push_back(core_->IdOf(node));
+    }
+    return out;
+  }
+  py::list Paths(const std::vector<uint64_t>& ids) {
+    std::vector<uint32_t> nodes;
+    for (uint64_t id : ids) nodes.push_back(core_->NodeOf(id));
+    absl::StatusOr<std::vector<std::vector<PathStep>>> paths;
+    {
+      py::gil_scoped_release unlocked;
+      paths = core_->PathsTo(nodes);
+    }
+    ThrowIfReadError(paths.status());
+    py::list out;
+    for (const std::vector<PathStep>& steps : *paths) {
+      py::list path;
+      for (const PathStep& step : steps) {
+        path.append(py::make_tuple(step.id ? py::object(py::int_(step.id)) : py::object(py::none()), step.type,
+                                   step.via));
+      }
+      out.append(path);
+    }
+    return out;
+  }
+  std::vector<std::string> Warnings() const { return core_->warnings(); }
+
+ private:
+  py::tuple Row(uint32_t node) const {
+    return py::make_tuple(core_->IdOf(node), core_->TypeOf(node), core_->ShallowOf(node), core_->RetainedOf(node));
+  }
+  std::unique_ptr<HeapAnalysis> core_;
+};
+
 }  // namespace
 }  // namespace pyheapdump
 
@@ -344,4 +434,16 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("nesting", &NativeRebuilder::Nesting)
       .def("__len__", &NativeRebuilder::Count)
       .def("close", &NativeRebuilder::Close);
+
+  py::class_<pyheapdump::NativeAnalysis>(m, "Analysis")
+      .def(py::init<const std::string&, uint64_t>(), py::arg("path"), py::arg("root_id") = 1)
+      .def("summary", &pyheapdump::NativeAnalysis::Summary)
+      .def("top", &pyheapdump::NativeAnalysis::Top, py::arg("n"))
+      .def("top_types", &pyheapdump::NativeAnalysis::TopTypes, py::arg("n"))
+      .def("object", &pyheapdump::NativeAnalysis::Object, py::arg("id"))
+      .def("dominator", &pyheapdump::NativeAnalysis::Dominator, py::arg("id"))
+      .def("dominated", &pyheapdump::NativeAnalysis::Dominated, py::arg("id"), py::arg("n") = 0)
+      .def("instances", &pyheapdump::NativeAnalysis::Instances, py::arg("type"), py::arg("n") = 0)
+      .def("paths", &pyheapdump::NativeAnalysis::Paths, py::arg("ids"))
+      .def_property_readonly("warnings", &pyheapdump::NativeAnalysis::Warnings);
 }

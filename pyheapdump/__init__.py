@@ -22,6 +22,7 @@ __version__ = "1.0.0.dev0"
 
 from pyheapdump._dump import save_dump  # noqa: E402
 from pyheapdump._load import load_dump, read_header  # noqa: E402
+from pyheapdump.analysis import analyze  # noqa: E402
 from pyheapdump.debugger import debug_dump  # noqa: E402
 from pyheapdump.hooks import dump_on_error, install, uninstall  # noqa: E402
 from pyheapdump.logging_handler import HeapDumpHandler  # noqa: E402
@@ -44,6 +45,7 @@ __all__ = [
     "Surrogate",
     "SurrogateInfo",
     "TypeSupport",
+    "analyze",
     "debug_dump",
     "dump_on_error",
     "install",
