@@ -56,7 +56,8 @@ class HeapAnalysis:
         # A suspect inside another suspect's retained size with nearly all of it says the same thing twice.
         kept: list[dict[str, Any]] = []
         for row in suspects:
-            if kept and row["retained"] * 10 >= kept[-1]["retained"] * 9 and row["path"].startswith(kept[-1]["path"]):
+            inside = kept and row["path"].startswith(_scope(kept[-1]["path"]))
+            if inside and row["retained"] * 10 >= kept[-1]["retained"] * 9:
                 kept[-1] = row
             else:
                 kept.append(row)
@@ -116,6 +117,15 @@ class HeapAnalysis:
             raise ValueError(f"dominated() takes an id (@ID or an int), not {target!r}")
         return [{"id": oid, "type": name, "shallow": shallow, "retained": retained}
                 for oid, name, shallow, retained in self._core.dominated(wanted, n)]
+
+
+def _scope(path: str) -> str:
+    """A frame's locals dict holds what its variables hold: `... > handle() > locals` is the scope of
+    `... > handle() > local 'cache'`."""
+    for suffix in (" > locals", " > globals"):
+        if path.endswith(suffix):
+            return path[: -len(suffix)]
+    return path
 
 
 def _steps(path: list[tuple[int | None, str, str]]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pyheapdump.analysis import HeapAnalysis, analyze
+from pyheapdump.analysis import HeapAnalysis, _scope, analyze
 
 # How many of each dump's largest holders are compared: growth hides in the big ones.
 HOLDERS_COMPARED = 200
@@ -40,19 +40,22 @@ def diff_holders(old: HeapAnalysis, new: HeapAnalysis, n: int = 20) -> list[dict
         growth = row["retained"] - (was["retained"] if was else 0)
         if growth <= 0:
             continue
-        rows.append({"path": row["path"], "type": row["type"], "id_old": was["id"] if was else None, "id_new": row["id"],
-                     "retained_old": was["retained"] if was else 0, "retained_new": row["retained"]})
+        rows.append({"path": row["path"], "type": row["type"], "id_old": was["id"] if was else None,
+                     "id_new": row["id"], "retained_old": was["retained"] if was else 0,
+                     "retained_new": row["retained"]})
     rows.sort(key=lambda r: (-(r["retained_new"] - r["retained_old"]), r["path"]))
-    # A holder inside another that grew by the same bytes (the dict inside the local) says it again: keep the deeper.
-    kept: list[dict[str, Any]] = []
-    for row in rows:
+    # A frame's locals dict grows by what its variables grow by: when one variable holds nearly all of the growth,
+    # the variable is the holder to show, not the frame's locals.
+    def named_by_a_variable(row: dict[str, Any]) -> bool:
+        scope = _scope(row["path"])
+        if scope == row["path"]:
+            return False
         growth = row["retained_new"] - row["retained_old"]
-        twin = next((k for k in kept if k["retained_new"] - k["retained_old"] == growth
-                     and (row["path"].startswith(k["path"]) or k["path"].startswith(row["path"]))), None)
-        if twin is None:
-            kept.append(row)
-        elif len(row["path"]) > len(twin["path"]):
-            kept[kept.index(twin)] = row
+        return any(other["path"].startswith(scope + " > local") or other["path"].startswith(scope + " > global")
+                   for other in rows
+                   if (other["retained_new"] - other["retained_old"]) * 10 >= growth * 9 and other is not row)
+
+    kept = [row for row in rows if not named_by_a_variable(row)]
     return kept[:n] if n > 0 else kept
 
 

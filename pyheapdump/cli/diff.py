@@ -14,7 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("new", metavar="NEW", help="the later .heapdump file")
     parser.add_argument("-n", type=int, default=20, metavar="N", help="how many types and holders to list (default 20)")
     parser.add_argument("--json", action="store_true",
-                        help='{"types": [{"type", "count_old", "count_new", "bytes_old", "bytes_new"}], "holders": [...]}')
+                        help='{"types": [{"type", "count_old", "count_new", "bytes_old", "bytes_new"}], '
+                        '"holders": [{"path", "type", "id_old", "id_new", "retained_old", "retained_new"}]}')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"Growth from {args.old} to {args.new}, by type (bytes as sys.getsizeof saw them):")
     print(f"{'+objects':>12}  {'+bytes':>14}  {'bytes now':>14}  type")
-    grown = [row for row in result["types"] if row["bytes_new"] != row["bytes_old"] or row["count_new"] != row["count_old"]]
+    grown = [row for row in result["types"]
+             if row["bytes_new"] != row["bytes_old"] or row["count_new"] != row["count_old"]]
     for row in grown[: args.n if args.n > 0 else None]:
         print(f"{row['count_new'] - row['count_old']:>+12,}  {row['bytes_new'] - row['bytes_old']:>+14,}  "
               f"{row['bytes_new']:>14,}  {row['type']}")
