@@ -262,24 +262,23 @@ DominatorTree ComputeDominators(CsrGraph graph, uint32_t root, const std::vector
   }
   const uint32_t count = static_cast<uint32_t>(vertex.size());
   // Predecessor lists in preorder numbers, then the forward graph is dropped.
+  // Counted at the end of each row, then filled backwards: the row starts end up in place, with no fill cursors.
   std::vector<uint32_t> pred_start(count + 1, 0);
   for (uint32_t v = 0; v < n; ++v) {
     if (pre[v] == kNoNode) continue;
     for (uint32_t e = graph.start[v]; e < graph.start[v + 1]; ++e) {
       uint32_t w = pre[graph.edges[e]];
-      if (w != kNoNode) ++pred_start[w + 1];
+      if (w != kNoNode) ++pred_start[w];
     }
   }
-  for (uint32_t i = 0; i < count; ++i) pred_start[i + 1] += pred_start[i];
+  for (uint32_t i = 1; i < count; ++i) pred_start[i] += pred_start[i - 1];
+  pred_start[count] = count ? pred_start[count - 1] : 0;
   std::vector<uint32_t> preds(pred_start[count]);
-  {
-    std::vector<uint32_t> fill(pred_start.begin(), pred_start.end() - 1);
-    for (uint32_t v = 0; v < n; ++v) {
-      if (pre[v] == kNoNode) continue;
-      for (uint32_t e = graph.start[v]; e < graph.start[v + 1]; ++e) {
-        uint32_t w = pre[graph.edges[e]];
-        if (w != kNoNode) preds[fill[w]++] = pre[v];
-      }
+  for (uint32_t v = 0; v < n; ++v) {
+    if (pre[v] == kNoNode) continue;
+    for (uint32_t e = graph.start[v]; e < graph.start[v + 1]; ++e) {
+      uint32_t w = pre[graph.edges[e]];
+      if (w != kNoNode) preds[--pred_start[w]] = pre[v];
     }
   }
   Free(graph.start);
@@ -342,35 +341,55 @@ DominatorTree ComputeDominators(CsrGraph graph, uint32_t root, const std::vector
 
 // ---- the analysis of one dump ----
 
+absl::StatusOr<uint64_t> ReadEveryRecord(const std::string& path) {
+  auto reader = DumpFileReader::Open(path);
+  if (!reader.ok()) return reader.status();
+  uint64_t count = 0;
+  absl::Status status = (*reader)->ForEachRecord([&](Record&&) {
+    ++count;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return count;
+}
+
 HeapAnalysis::HeapAnalysis() = default;
 HeapAnalysis::~HeapAnalysis() = default;
 
 const std::vector<std::string>& HeapAnalysis::warnings() const { return warnings_; }
 
-absl::StatusOr<std::unique_ptr<HeapAnalysis>> HeapAnalysis::Open(const std::string& path, uint64_t root_id) {
+absl::StatusOr<std::unique_ptr<HeapAnalysis>> HeapAnalysis::Open(const std::string& path, uint64_t root_id,
+                                                                     uint64_t expected_objects) {
   auto reader = DumpFileReader::Open(path);
   if (!reader.ok()) return reader.status();
   std::unique_ptr<HeapAnalysis> analysis(new HeapAnalysis());
   analysis->reader_ = std::move(*reader);
-  if (absl::Status status = analysis->Build(root_id); !status.ok()) return status;
+  if (absl::Status status = analysis->Build(root_id, expected_objects); !status.ok()) return status;
   return analysis;
 }
 
 uint32_t HeapAnalysis::NodeOf(uint64_t id) const {
   if (id == 0) return kNoNode;
-  if (dense_ids_) return id < ids_.size() ? static_cast<uint32_t>(id) : kNoNode;
+  if (dense_ids_) return id < node_count_ ? static_cast<uint32_t>(id) : kNoNode;
   auto it = node_of_id_.find(id);
   return it == node_of_id_.end() ? kNoNode : it->second;
 }
 
-absl::Status HeapAnalysis::Build(uint64_t root_id) {
+absl::Status HeapAnalysis::Build(uint64_t root_id, uint64_t expected_objects) {
   // Node 0, the super-root, gets its edges once the root record has been read: its row is put in front at the end.
-  ids_.push_back(0);
+  node_count_ = 1;
   kinds_.push_back(0);
   types_.push_back(0);
   shallow_.push_back(0);
   for (uint8_t kind = 0; kind <= kMaxKind; ++kind) type_names_.emplace_back(BuiltinTypeName(kind));
   CsrGraph graph;
+  if (expected_objects && expected_objects < kNoNode - 2) {
+    // The summary's count: the per-record arrays are allocated once (a hint only; a wrong one costs a regrowth).
+    kinds_.reserve(expected_objects + 1);
+    types_.reserve(expected_objects + 1);
+    shallow_.reserve(expected_objects + 1);
+    graph.start.reserve(expected_objects + 2);
+  }
   graph.start.push_back(0);
   graph.start.push_back(0);
   struct ClassNames {
@@ -385,7 +404,7 @@ absl::Status HeapAnalysis::Build(uint64_t root_id) {
     return it->second;
   };
   absl::Status status = reader_->ForEachRecord([&](Record&& record) -> absl::Status {
-    uint32_t node = static_cast<uint32_t>(ids_.size());
+    uint32_t node = node_count_;
     if (node == kNoNode - 1) return absl::ResourceExhaustedError("more than 4 billion records: too many to analyse");
     size_t edges_before = graph.edges.size();
     try {
@@ -415,17 +434,23 @@ absl::Status HeapAnalysis::Build(uint64_t root_id) {
       if (it != strings.end()) it->second = record.data.bytes;
     }
     if (dense_ids_ && record.id != node) {
+      // Ids not the walker's 1, 2, 3, ... (a damaged chunk lost some): from here on they are kept and looked up.
       dense_ids_ = false;
-      for (uint32_t i = 1; i < node; ++i) node_of_id_.emplace(ids_[i], i);
+      ids_.resize(node);
+      std::iota(ids_.begin(), ids_.end(), uint64_t{0});
+      for (uint32_t i = 1; i < node; ++i) node_of_id_.emplace(i, i);
     }
-    if (!dense_ids_) node_of_id_.emplace(record.id, node);
+    if (!dense_ids_) {
+      node_of_id_.emplace(record.id, node);
+      ids_.push_back(record.id);
+    }
     size_t chunk = reader_->current_chunk();
     if (chunk_index_.empty() || chunk_index_.back() != chunk) {
       chunk_index_.push_back(chunk);
       chunk_first_node_.push_back(node);
     }
     if (graph.edges.size() >= kNoNode) return absl::ResourceExhaustedError("more than 4 billion references");
-    ids_.push_back(record.id);
+    ++node_count_;
     kinds_.push_back(static_cast<uint8_t>(record.kind));
     types_.push_back(record.type_id ? type_index(record.type_id)
                                     : static_cast<uint32_t>(std::min<uint8_t>(static_cast<uint8_t>(record.kind),
@@ -438,7 +463,7 @@ absl::Status HeapAnalysis::Build(uint64_t root_id) {
   if (!status.ok()) return status;
   for (const std::string& warning : reader_->warnings()) warnings_.push_back(warning);
   for (std::string& bad : bad_records) warnings_.push_back(std::move(bad));
-  if (ids_.size() == 1) return absl::DataLossError("the dump holds no readable record");
+  if (node_count_ == 1) return absl::DataLossError("the dump holds no readable record");
   if (absl::Status mapped = MapEdges(graph.edges); !mapped.ok()) return mapped;
   // Class names: the strings read in the pass, then those that came before their class, re-read.
   {
@@ -462,7 +487,7 @@ absl::Status HeapAnalysis::Build(uint64_t root_id) {
   // Compact the edge rows: drop references to records the dump does not hold (cut, or lost to damage).
   {
     uint32_t write = 0;
-    uint32_t nodes = static_cast<uint32_t>(ids_.size());
+    uint32_t nodes = node_count_;
     uint32_t read_begin = graph.start[1];
     for (uint32_t v = 1; v < nodes; ++v) {
       uint32_t read_end = graph.start[v + 1];
@@ -479,16 +504,21 @@ absl::Status HeapAnalysis::Build(uint64_t root_id) {
   }
   std::vector<uint32_t> root_edges;
   if (absl::Status roots = ResolveRoots(root_id, root_edges); !roots.ok()) return roots;
-  // Node 0's row in front.
+  // Node 0's row in front, in an array of the exact size (the pass's array has room to grow, untouched but mapped).
   {
     uint32_t k = static_cast<uint32_t>(root_edges.size());
-    graph.edges.insert(graph.edges.begin(), root_edges.begin(), root_edges.end());
+    std::vector<uint32_t> edges;
+    edges.reserve(graph.edges.size() + k);
+    edges.insert(edges.end(), root_edges.begin(), root_edges.end());
+    edges.insert(edges.end(), graph.edges.begin(), graph.edges.end());
+    Free(graph.edges);
+    graph.edges = std::move(edges);
     for (size_t v = 1; v < graph.start.size(); ++v) graph.start[v] += k;
-    graph.edges.shrink_to_fit();
+    edge_count_ = graph.edges.size();
   }
   path_parent_ = ShortestPathParents(graph, 0);
   dom_ = ComputeDominators(std::move(graph), 0, shallow_);
-  for (uint32_t v = 1; v < ids_.size(); ++v) reachable_ += dom_.idom[v] != kNoNode;
+  for (uint32_t v = 1; v < node_count_; ++v) reachable_ += dom_.idom[v] != kNoNode;
   return absl::OkStatus();
 }
 
@@ -533,7 +563,7 @@ absl::StatusOr<absl::flat_hash_map<uint64_t, std::string>> HeapAnalysis::FetchSt
 }
 
 absl::Status HeapAnalysis::ResolveRoots(uint64_t root_id, std::vector<uint32_t>& root_edges) {
-  scaffold_.assign(ids_.size(), false);
+  scaffold_.assign(node_count_, false);
   auto add_root = [&](uint64_t id, std::string first, std::string second) {
     uint32_t node = NodeOf(id);
     if (node == kNoNode) return;
@@ -581,7 +611,7 @@ absl::Status HeapAnalysis::ResolveRoots(uint64_t root_id, std::vector<uint32_t>&
   auto root_plain = decode_all(*root_records);
   if (root_plain.empty()) {
     warnings_.push_back(absl::StrCat("the root record ", root_id, " is missing: every record counts as a root"));
-    for (uint32_t v = 1; v < ids_.size(); ++v) add_root(ids_[v], "record", "");
+    for (uint32_t v = 1; v < node_count_; ++v) add_root(IdOf(v), "record", "");
     return absl::OkStatus();
   }
   mark(root_id);
@@ -732,10 +762,10 @@ absl::StatusOr<std::vector<std::vector<PathStep>>> HeapAnalysis::PathsTo(const s
   std::vector<uint64_t> holders;
   for (uint32_t node : nodes) {
     std::vector<uint32_t> chain;
-    if (node != kNoNode && node < ids_.size() && (node == 0 || path_parent_[node] != kNoNode)) {
+    if (node != kNoNode && node < node_count_ && (node == 0 || path_parent_[node] != kNoNode)) {
       for (uint32_t v = node; v != 0; v = path_parent_[v]) chain.push_back(v);
       std::reverse(chain.begin(), chain.end());
-      for (size_t i = 0; i + 1 < chain.size(); ++i) holders.push_back(ids_[chain[i]]);
+      for (size_t i = 0; i + 1 < chain.size(); ++i) holders.push_back(IdOf(chain[i]));
     }
     chains.push_back(std::move(chain));
   }
@@ -787,8 +817,8 @@ absl::StatusOr<std::vector<std::vector<PathStep>>> HeapAnalysis::PathsTo(const s
   };
   auto find_edge = [&](uint32_t holder, uint32_t child) -> Edge {
     Edge edge;
-    auto it = plain.find(ids_[holder]);
-    uint64_t id = ids_[child];
+    auto it = plain.find(IdOf(holder));
+    uint64_t id = IdOf(child);
     if (it == plain.end()) return edge;
     for (size_t i = 0; i < it->second.items.size(); ++i) {
       if (RefOf(&it->second.items[i]) == id) {
@@ -815,7 +845,7 @@ absl::StatusOr<std::vector<std::vector<PathStep>>> HeapAnalysis::PathsTo(const s
     std::vector<PathStep> steps;
     for (size_t i = 0; i < chain.size(); ++i) {
       uint32_t node = chain[i];
-      PathStep step{ids_[node], TypeOf(node), ""};
+      PathStep step{IdOf(node), TypeOf(node), ""};
       if (i == 0) {
         auto it = root_edge_of_node_.find(node);
         if (it != root_edge_of_node_.end()) {
@@ -842,10 +872,10 @@ absl::StatusOr<std::vector<std::vector<PathStep>>> HeapAnalysis::PathsTo(const s
             i + 1 < chain.size() && kinds_[node] == static_cast<uint8_t>(Kind::kDict)) {
           // A frame's locals or globals dict and the entry in it: one step, as a debugger names a variable.
           Edge entry = find_edge(node, chain[i + 1]);
-          auto dict = plain.find(ids_[node]);
+          auto dict = plain.find(IdOf(node));
           if (entry.position != SIZE_MAX && entry.position % 2 == 1 && dict != plain.end()) {
             uint32_t target = chain[i + 1];
-            steps.push_back(PathStep{ids_[target], TypeOf(target),
+            steps.push_back(PathStep{IdOf(target), TypeOf(target),
                                      absl::StrCat(name == "locals" ? "local " : "global ",
                                                   key_text(dict->second.items[entry.position - 1]))});
             ++i;
@@ -858,7 +888,7 @@ absl::StatusOr<std::vector<std::vector<PathStep>>> HeapAnalysis::PathsTo(const s
                                                               : absl::StrCat(holder_type, ".", std::string(name));
       } else if (edge.position != SIZE_MAX) {
         if (kind == static_cast<uint8_t>(Kind::kDict)) {
-          auto dict = plain.find(ids_[holder]);
+          auto dict = plain.find(IdOf(holder));
           if (edge.position % 2 == 1) {
             step.via = absl::StrCat(holder_type, "[", key_text(dict->second.items[edge.position - 1]), "]");
           } else {
@@ -888,7 +918,7 @@ absl::StatusOr<std::vector<std::vector<PathStep>>> HeapAnalysis::PathsTo(const s
 std::vector<uint32_t> HeapAnalysis::Top(size_t n) const {
   using Entry = std::pair<uint64_t, uint32_t>;
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> best;  // the n largest, smallest on top
-  for (uint32_t v = 1; v < ids_.size(); ++v) {
+  for (uint32_t v = 1; v < node_count_; ++v) {
     if (dom_.idom[v] == kNoNode || scaffold_[v]) continue;
     uint8_t kind = kinds_[v];
     if (kind == static_cast<uint8_t>(Kind::kFrame) || kind == static_cast<uint8_t>(Kind::kCode)) continue;
@@ -911,7 +941,7 @@ std::vector<uint32_t> HeapAnalysis::Top(size_t n) const {
 
 std::vector<uint32_t> HeapAnalysis::Dominated(uint32_t node) const {
   std::vector<uint32_t> out;
-  for (uint32_t v = 1; v < ids_.size(); ++v) {
+  for (uint32_t v = 1; v < node_count_; ++v) {
     if (dom_.idom[v] == node) out.push_back(v);
   }
   std::sort(out.begin(), out.end(), [&](uint32_t a, uint32_t b) { return dom_.retained[a] > dom_.retained[b]; });
@@ -919,7 +949,7 @@ std::vector<uint32_t> HeapAnalysis::Dominated(uint32_t node) const {
 }
 
 std::vector<TypeTotal> HeapAnalysis::TopTypes(size_t n) const {
-  const uint32_t nodes = static_cast<uint32_t>(ids_.size());
+  const uint32_t nodes = node_count_;
   // Types by name: two class records of one name (a class defined twice) are one row.
   absl::flat_hash_map<std::string, uint32_t> row_of_name;
   std::vector<uint32_t> row_of_type(type_names_.size());
@@ -979,7 +1009,7 @@ std::vector<uint32_t> HeapAnalysis::InstancesOf(const std::string& type) const {
   }
   std::vector<uint32_t> out;
   if (!any) return out;
-  for (uint32_t v = 1; v < ids_.size(); ++v) {
+  for (uint32_t v = 1; v < node_count_; ++v) {
     if (matches[types_[v]] && dom_.idom[v] != kNoNode) out.push_back(v);
   }
   std::sort(out.begin(), out.end(), [&](uint32_t a, uint32_t b) {

@@ -59,22 +59,28 @@ struct TypeTotal {
   uint64_t retained = 0;
 };
 
+// Reads every record of the dump and does nothing with it: the floor the analysis is measured against (bench/).
+absl::StatusOr<uint64_t> ReadEveryRecord(const std::string& path);
+
 class HeapAnalysis {
  public:
   // Reads every record of the dump at path once. root_id: the summary's `root` (record 1 in every dump so far).
-  static absl::StatusOr<std::unique_ptr<HeapAnalysis>> Open(const std::string& path, uint64_t root_id = 1);
+  // expected_objects: the summary's `objects`, to size the arrays once (0: unknown).
+  static absl::StatusOr<std::unique_ptr<HeapAnalysis>> Open(const std::string& path, uint64_t root_id = 1,
+                                                            uint64_t expected_objects = 0);
   ~HeapAnalysis();
   HeapAnalysis(const HeapAnalysis&) = delete;
   HeapAnalysis& operator=(const HeapAnalysis&) = delete;
 
-  uint32_t object_count() const { return static_cast<uint32_t>(ids_.size() - 1); }
+  uint32_t object_count() const { return node_count_ - 1; }
   uint64_t reachable_count() const { return reachable_; }
+  uint64_t edge_count() const { return edge_count_; }
   uint64_t total_shallow() const { return total_shallow_; }
   // Bytes reachable from the roots (the super-root's retained size).
   uint64_t total_retained() const { return dom_.retained.empty() ? 0 : dom_.retained[0]; }
   // Node index of a record id, kNoNode when the dump has no such record.
   uint32_t NodeOf(uint64_t id) const;
-  uint64_t IdOf(uint32_t node) const { return ids_[node]; }
+  uint64_t IdOf(uint32_t node) const { return dense_ids_ ? node : ids_[node]; }
   const std::string& TypeOf(uint32_t node) const { return type_names_[types_[node]]; }
   uint64_t ShallowOf(uint32_t node) const { return shallow_[node]; }
   uint64_t RetainedOf(uint32_t node) const { return dom_.retained[node]; }
@@ -95,7 +101,7 @@ class HeapAnalysis {
 
  private:
   HeapAnalysis();
-  absl::Status Build(uint64_t root_id);
+  absl::Status Build(uint64_t root_id, uint64_t expected_objects);
   absl::Status MapEdges(std::vector<uint32_t>& edges);
   absl::Status ResolveTypeNames();
   absl::Status ResolveRoots(uint64_t root_id, std::vector<uint32_t>& root_edges);
@@ -109,7 +115,8 @@ class HeapAnalysis {
   std::unique_ptr<DumpFileReader> reader_;
   std::vector<std::string> warnings_;
   // Per node (index 0: the super-root).
-  std::vector<uint64_t> ids_;
+  uint32_t node_count_ = 0;
+  std::vector<uint64_t> ids_;  // only when the ids are not dense (then a node is its id)
   std::vector<uint8_t> kinds_;
   std::vector<uint32_t> types_;  // into type_names_
   std::vector<uint64_t> shallow_;
@@ -117,6 +124,7 @@ class HeapAnalysis {
   std::vector<bool> scaffold_;  // the root record's own structure and the frames: left out of Top
   DominatorTree dom_;
   uint64_t reachable_ = 0;
+  uint64_t edge_count_ = 0;
   uint64_t total_shallow_ = 0;
   // Ids are the walker's 1, 2, 3, ... in file order: then a node is its id and this map stays empty.
   bool dense_ids_ = true;

@@ -295,12 +295,12 @@ class NativeRebuilder {
 // The heap analysis (native/analysis.h) for pyheapdump.analysis: record ids in, tuples of plain values out.
 class NativeAnalysis {
  public:
-  NativeAnalysis(const std::string& path, uint64_t root_id) {
+  NativeAnalysis(const std::string& path, uint64_t root_id, uint64_t expected_objects) {
     PrepareToThrow();
     absl::StatusOr<std::unique_ptr<HeapAnalysis>> analysis;
     {
       py::gil_scoped_release unlocked;  // plain C++ from here on: other threads may run meanwhile
-      analysis = HeapAnalysis::Open(path, root_id);
+      analysis = HeapAnalysis::Open(path, root_id, expected_objects);
     }
     ThrowIfReadError(analysis.status());
     core_ = std::move(*analysis);
@@ -309,6 +309,7 @@ class NativeAnalysis {
     py::dict out;
     out["objects"] = core_->object_count();
     out["reachable"] = core_->reachable_count();
+    out["references"] = core_->edge_count();
     out["shallow"] = core_->total_shallow();
     out["retained"] = core_->total_retained();
     return out;
@@ -435,8 +436,21 @@ PYBIND11_MODULE(_native, m) {
       .def("__len__", &NativeRebuilder::Count)
       .def("close", &NativeRebuilder::Close);
 
+  m.def(
+      "read_every_record",
+      [](const std::string& path) {
+        absl::StatusOr<uint64_t> count;
+        {
+          py::gil_scoped_release unlocked;
+          count = pyheapdump::ReadEveryRecord(path);
+        }
+        pyheapdump::ThrowIfReadError(count.status());
+        return *count;
+      },
+      py::arg("path"), "Reads every record and drops it (the benchmark's floor for the analysis); the record count.");
   py::class_<pyheapdump::NativeAnalysis>(m, "Analysis")
-      .def(py::init<const std::string&, uint64_t>(), py::arg("path"), py::arg("root_id") = 1)
+      .def(py::init<const std::string&, uint64_t, uint64_t>(), py::arg("path"), py::arg("root_id") = 1,
+           py::arg("expected_objects") = 0)
       .def("summary", &pyheapdump::NativeAnalysis::Summary)
       .def("top", &pyheapdump::NativeAnalysis::Top, py::arg("n"))
       .def("top_types", &pyheapdump::NativeAnalysis::TopTypes, py::arg("n"))

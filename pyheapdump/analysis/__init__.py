@@ -42,7 +42,9 @@ class HeapAnalysis:
         header = read_header(self.path)
         root = header.get("root")
         self._header = header
-        self._core = _native.Analysis(self.path, root if isinstance(root, int) and root > 0 else 1)
+        objects = header.get("objects")
+        self._core = _native.Analysis(self.path, root if isinstance(root, int) and root > 0 else 1,
+                                      objects if isinstance(objects, int) and 0 < objects < 2**32 else 0)
 
     @property
     def warnings(self) -> list[str]:
