@@ -133,9 +133,9 @@ def main() -> int:
         print(f"\n{scale:.1f}x the objects took {last['analyze_seconds'] / first['analyze_seconds']:.2f}x the time "
               f"(near-linear: about {scale:.1f}x)")
     biggest = max(rows, key=lambda r: r["objects"])
-    ok_time = biggest["analyze_seconds"] <= 10 * biggest["objects"] / 10_000_000
+    ok_time = biggest["analyze_seconds"] <= 10 and biggest["objects"] >= 10_000_000
     ok_memory = biggest["analysis_bytes_per_object"] <= 64
-    print(f"target 10 s per 10M objects: {'PASS' if ok_time else 'FAIL'}; "
+    print(f"target 10 s for 10M objects: {'PASS' if ok_time else 'FAIL (or fewer than 10M objects measured)'}; "
           f"target about 64 bytes/object: {'PASS' if ok_memory else 'FAIL'}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

@@ -359,12 +359,13 @@ HeapAnalysis::~HeapAnalysis() = default;
 const std::vector<std::string>& HeapAnalysis::warnings() const { return warnings_; }
 
 absl::StatusOr<std::unique_ptr<HeapAnalysis>> HeapAnalysis::Open(const std::string& path, uint64_t root_id,
-                                                                     uint64_t expected_objects) {
+                                                                     uint64_t expected_objects,
+                                                                     uint64_t unreached_id) {
   auto reader = DumpFileReader::Open(path);
   if (!reader.ok()) return reader.status();
   std::unique_ptr<HeapAnalysis> analysis(new HeapAnalysis());
   analysis->reader_ = std::move(*reader);
-  if (absl::Status status = analysis->Build(root_id, expected_objects); !status.ok()) return status;
+  if (absl::Status status = analysis->Build(root_id, expected_objects, unreached_id); !status.ok()) return status;
   return analysis;
 }
 
@@ -375,7 +376,7 @@ uint32_t HeapAnalysis::NodeOf(uint64_t id) const {
   return it == node_of_id_.end() ? kNoNode : it->second;
 }
 
-absl::Status HeapAnalysis::Build(uint64_t root_id, uint64_t expected_objects) {
+absl::Status HeapAnalysis::Build(uint64_t root_id, uint64_t expected_objects, uint64_t unreached_id) {
   // Node 0, the super-root, gets its edges once the root record has been read: its row is put in front at the end.
   node_count_ = 1;
   kinds_.push_back(0);
@@ -503,7 +504,7 @@ absl::Status HeapAnalysis::Build(uint64_t root_id, uint64_t expected_objects) {
     graph.start[0] = 0;
   }
   std::vector<uint32_t> root_edges;
-  if (absl::Status roots = ResolveRoots(root_id, root_edges); !roots.ok()) return roots;
+  if (absl::Status roots = ResolveRoots(root_id, unreached_id, root_edges); !roots.ok()) return roots;
   // Node 0's row in front, in an array of the exact size (the pass's array has room to grow, untouched but mapped).
   {
     uint32_t k = static_cast<uint32_t>(root_edges.size());
@@ -562,7 +563,7 @@ absl::StatusOr<absl::flat_hash_map<uint64_t, std::string>> HeapAnalysis::FetchSt
   return out;
 }
 
-absl::Status HeapAnalysis::ResolveRoots(uint64_t root_id, std::vector<uint32_t>& root_edges) {
+absl::Status HeapAnalysis::ResolveRoots(uint64_t root_id, uint64_t unreached_id, std::vector<uint32_t>& root_edges) {
   scaffold_.assign(node_count_, false);
   auto add_root = [&](uint64_t id, std::string first, std::string second) {
     uint32_t node = NodeOf(id);
@@ -696,6 +697,38 @@ absl::Status HeapAnalysis::ResolveRoots(uint64_t root_id, std::vector<uint32_t>&
   }
   if (exception) add_root(exception, "exception", "");
   if (asked_frame) add_root(asked_frame, "frame", (*frame_names)[asked_frame]);
+  // Heap mode (save_dump(heap=True)): every module's globals, by name, then what only the collector knew of.
+  if (uint64_t modules = field_ref(fields, "modules")) {
+    mark(modules);
+    auto module_records = Fetch({modules});
+    if (!module_records.ok()) return module_records.status();
+    auto module_plain = decode_all(*module_records);
+    auto module_fields = dict_fields(module_plain);
+    if (!module_fields.ok()) return module_fields.status();
+    std::vector<std::pair<std::string, uint64_t>> named;
+    for (const auto& [name, value] : (*module_fields)[modules]) {
+      if (uint64_t id = RefOf(&value)) named.emplace_back(name, id);
+    }
+    std::sort(named.begin(), named.end());
+    for (const auto& [name, id] : named) {
+      add_root(id, absl::StrCat("module ", name), "");
+      uint32_t node = NodeOf(id);
+      if (node != kNoNode) module_globals_.insert(node);
+    }
+  }
+  if (unreached_id) {
+    mark(unreached_id);
+    auto unreached_records = Fetch({unreached_id});
+    if (!unreached_records.ok()) return unreached_records.status();
+    auto unreached_plain = decode_all(*unreached_records);
+    auto it = unreached_plain.find(unreached_id);
+    if (it != unreached_plain.end()) {
+      for (const PlainValue& item : it->second.items) {
+        if (uint64_t id = RefOf(&item)) add_root(id, "unreached (only the garbage collector knew of it)", "");
+      }
+    }
+    add_root(unreached_id, "the dump's list of unreached objects", "");
+  }
   add_root(root_id, "dump root", "");
   return absl::OkStatus();
 }
@@ -889,7 +922,9 @@ absl::StatusOr<std::vector<std::vector<PathStep>>> HeapAnalysis::PathsTo(const s
       } else if (edge.position != SIZE_MAX) {
         if (kind == static_cast<uint8_t>(Kind::kDict)) {
           auto dict = plain.find(IdOf(holder));
-          if (edge.position % 2 == 1) {
+          if (edge.position % 2 == 1 && i == 1 && module_globals_.contains(holder)) {
+            step.via = absl::StrCat("global ", key_text(dict->second.items[edge.position - 1]));
+          } else if (edge.position % 2 == 1) {
             step.via = absl::StrCat(holder_type, "[", key_text(dict->second.items[edge.position - 1]), "]");
           } else {
             step.via = absl::StrCat("key of ", holder_type);

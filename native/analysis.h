@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "format.h"
@@ -65,9 +66,10 @@ absl::StatusOr<uint64_t> ReadEveryRecord(const std::string& path);
 class HeapAnalysis {
  public:
   // Reads every record of the dump at path once. root_id: the summary's `root` (record 1 in every dump so far).
-  // expected_objects: the summary's `objects`, to size the arrays once (0: unknown).
+  // expected_objects: the summary's `objects`, to size the arrays once (0: unknown). unreached_id: the summary's
+  // heap.unreached (a heap-mode dump's list of the objects only the garbage collector knew of), whose items are roots.
   static absl::StatusOr<std::unique_ptr<HeapAnalysis>> Open(const std::string& path, uint64_t root_id = 1,
-                                                            uint64_t expected_objects = 0);
+                                                            uint64_t expected_objects = 0, uint64_t unreached_id = 0);
   ~HeapAnalysis();
   HeapAnalysis(const HeapAnalysis&) = delete;
   HeapAnalysis& operator=(const HeapAnalysis&) = delete;
@@ -101,10 +103,10 @@ class HeapAnalysis {
 
  private:
   HeapAnalysis();
-  absl::Status Build(uint64_t root_id, uint64_t expected_objects);
+  absl::Status Build(uint64_t root_id, uint64_t expected_objects, uint64_t unreached_id);
   absl::Status MapEdges(std::vector<uint32_t>& edges);
   absl::Status ResolveTypeNames();
-  absl::Status ResolveRoots(uint64_t root_id, std::vector<uint32_t>& root_edges);
+  absl::Status ResolveRoots(uint64_t root_id, uint64_t unreached_id, std::vector<uint32_t>& root_edges);
   // The records of ids (those the dump has), re-read from the chunks holding them.
   absl::StatusOr<absl::flat_hash_map<uint64_t, Record>> Fetch(const std::vector<uint64_t>& ids);
   absl::StatusOr<absl::flat_hash_map<uint64_t, std::string>> FetchStrings(const std::vector<uint64_t>& ids);
@@ -136,6 +138,7 @@ class HeapAnalysis {
   // Super-root edge i: what it stands for ("thread MainThread" + "handle()", "exception", ...).
   std::vector<std::pair<std::string, std::string>> root_edge_labels_;
   absl::flat_hash_map<uint32_t, uint32_t> root_edge_of_node_;  // first super-root edge reaching a node
+  absl::flat_hash_set<uint32_t> module_globals_;               // heap mode: the modules' globals dicts
 };
 
 }  // namespace pyheapdump

@@ -118,12 +118,32 @@ class NativeDumpWriter {
   }
   void WriteHeader(const std::string& json) { ThrowIfWriteError(Writer().WriteHeader(json)); }
   py::dict Walk(py::handle root, const py::dict& limits, py::handle policy, py::handle redactor,
-                bool redact_every_string, std::vector<std::string> redact_literals) {
+                bool redact_every_string, std::vector<std::string> redact_literals, bool heap) {
     PrepareToThrow();
     Walker walker(Writer(), LimitsFromDict(limits), policy.ptr(), redactor.ptr(), redact_every_string,
                   std::move(redact_literals));
+    walker.set_memo_everything(heap);
     ThrowIfWriteError(walker.Walk(root.ptr()));
+    double elapsed = walker.stats().elapsed;
+    py::dict heap_roots;
+    if (heap) {
+      // The objects the collector tracks that the roots did not reach (cycles waiting for collection, objects held
+      // only by C code): walked from one more list, whose record id the summary names.
+      py::list unreached;
+      {
+        py::list everything = py::module_::import("gc").attr("get_objects")();
+        for (py::handle obj : everything) {
+          if (walker.IdOf(obj.ptr()) == 0) unreached.append(obj);
+        }
+      }
+      ThrowIfWriteError(walker.Walk(unreached.ptr()));
+      elapsed += walker.stats().elapsed;
+      heap_roots["unreached"] = walker.IdOf(unreached.ptr());
+      heap_roots["unreached_count"] = py::len(unreached);
+    }
     py::dict stats = StatsToDict(walker.stats());
+    stats["elapsed"] = elapsed;
+    if (heap) stats["heap"] = heap_roots;
     stats["raw_bytes"] = Writer().raw_record_bytes();
     return stats;
   }
@@ -295,12 +315,12 @@ class NativeRebuilder {
 // The heap analysis (native/analysis.h) for pyheapdump.analysis: record ids in, tuples of plain values out.
 class NativeAnalysis {
  public:
-  NativeAnalysis(const std::string& path, uint64_t root_id, uint64_t expected_objects) {
+  NativeAnalysis(const std::string& path, uint64_t root_id, uint64_t expected_objects, uint64_t unreached_id) {
     PrepareToThrow();
     absl::StatusOr<std::unique_ptr<HeapAnalysis>> analysis;
     {
       py::gil_scoped_release unlocked;  // plain C++ from here on: other threads may run meanwhile
-      analysis = HeapAnalysis::Open(path, root_id, expected_objects);
+      analysis = HeapAnalysis::Open(path, root_id, expected_objects, unreached_id);
     }
     ThrowIfReadError(analysis.status());
     core_ = std::move(*analysis);
@@ -403,7 +423,7 @@ PYBIND11_MODULE(_native, m) {
       .def("write_header", &NativeDumpWriter::WriteHeader)
       .def("walk", &NativeDumpWriter::Walk, py::arg("root"), py::arg("limits"), py::arg("policy"),
            py::arg("redactor") = py::none(), py::arg("redact_every_string") = false,
-           py::arg("redact_literals") = std::vector<std::string>())
+           py::arg("redact_literals") = std::vector<std::string>(), py::arg("heap") = false)
       .def("add_source", &NativeDumpWriter::AddSource)
       .def("commit", &NativeDumpWriter::Commit)
       .def("abort", &NativeDumpWriter::Abort)
@@ -449,8 +469,8 @@ PYBIND11_MODULE(_native, m) {
       },
       py::arg("path"), "Reads every record and drops it (the benchmark's floor for the analysis); the record count.");
   py::class_<pyheapdump::NativeAnalysis>(m, "Analysis")
-      .def(py::init<const std::string&, uint64_t, uint64_t>(), py::arg("path"), py::arg("root_id") = 1,
-           py::arg("expected_objects") = 0)
+      .def(py::init<const std::string&, uint64_t, uint64_t, uint64_t>(), py::arg("path"), py::arg("root_id") = 1,
+           py::arg("expected_objects") = 0, py::arg("unreached_id") = 0)
       .def("summary", &pyheapdump::NativeAnalysis::Summary)
       .def("top", &pyheapdump::NativeAnalysis::Top, py::arg("n"))
       .def("top_types", &pyheapdump::NativeAnalysis::TopTypes, py::arg("n"))

@@ -183,7 +183,7 @@ uint64_t Walker::Enqueue(PyObject* obj) {
   // object's record is written. (If another thread made a second reference while the walk ran Python code, the object
   // would be dumped twice: such a dump was never a consistent snapshot anyway.)
   if (Py_REFCNT(obj) == 1 && !exempt_from_limits_ && !stop_reason_ && next_id_ <= limits_.max_objects &&
-      child_skeleton_ == kNotSkeleton) {
+      child_skeleton_ == kNotSkeleton && !memo_everything_) {
     uint64_t id = next_id_++;
     Py_INCREF(obj);  // released once its record is written
     queue_.emplace_back(obj, id, kNotSkeleton, true);

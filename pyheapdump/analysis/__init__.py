@@ -43,8 +43,11 @@ class HeapAnalysis:
         root = header.get("root")
         self._header = header
         objects = header.get("objects")
+        heap = header.get("heap")
+        unreached = heap.get("unreached") if isinstance(heap, dict) else None
         self._core = _native.Analysis(self.path, root if isinstance(root, int) and root > 0 else 1,
-                                      objects if isinstance(objects, int) and 0 < objects < 2**32 else 0)
+                                      objects if isinstance(objects, int) and 0 < objects < 2**32 else 0,
+                                      unreached if isinstance(unreached, int) and unreached > 0 else 0)
 
     @property
     def warnings(self) -> list[str]:

@@ -284,5 +284,53 @@ TEST(HeapAnalysis, NamesTheLeakAndThePathToIt) {
   std::filesystem::remove(path);
 }
 
+std::string PathText(HeapAnalysis& heap, uint64_t id) {
+  auto steps = heap.PathTo(heap.NodeOf(id));
+  EXPECT_TRUE(steps.ok()) << steps.status();
+  std::string text;
+  for (const PathStep& step : *steps) text += (text.empty() ? "" : " > ") + step.via;
+  return text;
+}
+
+TEST(HeapAnalysis, WholeHeapRootsModulesAndWhatOnlyTheCollectorKnew) {
+  // save_dump(heap=True): the root's "modules" (name -> globals) and the summary's list of unreached objects.
+  DumpBuilder dump;
+  dump.Add(1, Kind::kDict, 200, {Ref(2), Ref(3), Ref(4), Ref(5)});
+  dump.Str(2, "threads");
+  dump.Add(3, Kind::kList, 56);
+  dump.Str(4, "modules");
+  dump.Add(5, Kind::kDict, 200, {Ref(6), Ref(7)});
+  dump.Str(6, "json");
+  dump.Add(7, Kind::kDict, 600, {Ref(8), Ref(9)});
+  dump.Str(8, "_cache");
+  dump.Add(9, Kind::kList, 64, {Ref(10)});
+  dump.Add(10, Kind::kBytes, 2'000'000);
+  dump.Add(11, Kind::kList, 64, {Ref(12)});  // what only the collector knew of: a cycle holding 3 MB
+  dump.Add(12, Kind::kInstance, 48, {}, {{"dict:me", Ref(12)}, {"dict:blob", Ref(13)}}, {}, 14);
+  dump.Add(13, Kind::kBytes, 3'000'000);
+  dump.Add(14, Kind::kClass, 1000, {}, {{"module", Ref(15)}, {"qualname", Ref(16)}});
+  dump.Str(15, "__main__");
+  dump.Str(16, "Node");
+  dump.Add(17, Kind::kBytes, 5'000'000);  // reached by nothing at all
+  std::string path = dump.Write();
+  auto analysis = HeapAnalysis::Open(path, 1, 17, 11);
+  ASSERT_TRUE(analysis.ok()) << analysis.status();
+  HeapAnalysis& heap = **analysis;
+  EXPECT_EQ(heap.reachable_count(), 16u);
+  EXPECT_EQ(heap.RetainedOf(heap.NodeOf(17)), 0u);
+  EXPECT_EQ(heap.DominatorOf(heap.NodeOf(17)), kNoNode);
+  EXPECT_EQ(PathText(heap, 10), "module json > global '_cache' > list[0]");
+  EXPECT_EQ(heap.RetainedOf(heap.NodeOf(7)), 600u + 56u + 64u + 2'000'000u);
+  EXPECT_EQ(PathText(heap, 12), "unreached (only the garbage collector knew of it)");
+  EXPECT_EQ(PathText(heap, 13), "unreached (only the garbage collector knew of it) > Node.blob");
+  // The class is reached only through its instance's type: the instance retains it and its names.
+  EXPECT_EQ(heap.RetainedOf(heap.NodeOf(12)), 48u + 3'000'000u + 1000u + 58u + 54u);
+  std::vector<uint32_t> top = heap.Top(2);
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_EQ(heap.IdOf(top[0]), 12u);  // the lists of roots (5 and 11) are the dump's own: left out
+  EXPECT_EQ(heap.IdOf(top[1]), 13u);
+  std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace pyheapdump

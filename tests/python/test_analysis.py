@@ -126,3 +126,20 @@ def test_analyze_answers_in_python(dumps: dict[str, Any]) -> None:
     assert dominated[0]["id"] == session["id"]
     assert len(dominated) > 200  # each small session, and each key string
     assert analysis.retained(999_999_999) is None
+
+
+def test_heap_mode_roots_modules_and_what_only_the_collector_knew(tmp_path: Path) -> None:
+    written = last_json_line(run_program("analysis_heap.py", tmp_path / "heap.heapdump").stdout)
+    header = pyheapdump.read_header(written["path"])
+    assert header["heap"]["unreached_count"] > 0
+    rows = cli_json("top", written["path"], "-n", 10)
+    by_path = {row["path"]: row for row in rows}
+    node = by_path["unreached (only the garbage collector knew of it)"]
+    assert node["type"] == "__main__.Node" and node["retained"] > 3 * 1024 * 1024
+    cache = by_path["module json > global '_leaky_cache'"]
+    assert cache["type"] == "list" and cache["retained"] > 2 * 1024 * 1024
+    [path] = cli_json("paths", written["path"], "__main__.Node", "--max", 1)
+    assert [step["via"] for step in path] == ["unreached (only the garbage collector knew of it)"]
+    # The dump still loads: the extra roots are data like any other.
+    dump = pyheapdump.load_dump(written["path"])
+    assert [thread.name for thread in dump.threads] == ["MainThread"]
