@@ -569,6 +569,7 @@ absl::Status HeapAnalysis::ResolveRoots(uint64_t root_id, uint64_t unreached_id,
     uint32_t node = NodeOf(id);
     if (node == kNoNode) return;
     root_edges.push_back(node);
+    root_nodes_.push_back(node);
     root_edge_of_node_.try_emplace(node, static_cast<uint32_t>(root_edge_labels_.size()));
     root_edge_labels_.emplace_back(std::move(first), std::move(second));
   };
@@ -974,12 +975,26 @@ std::vector<uint32_t> HeapAnalysis::Top(size_t n) const {
   return out;
 }
 
-std::vector<uint32_t> HeapAnalysis::Dominated(uint32_t node) const {
-  std::vector<uint32_t> out;
-  for (uint32_t v = 1; v < node_count_; ++v) {
-    if (dom_.idom[v] == node) out.push_back(v);
+std::vector<uint32_t> HeapAnalysis::Dominated(uint32_t node) {
+  // The dominator tree's child lists, made on first use (a report asks for hundreds of nodes' children).
+  if (dominated_start_.empty()) {
+    dominated_start_.assign(node_count_ + 1, 0);
+    for (uint32_t v = 1; v < node_count_; ++v) {
+      if (dom_.idom[v] != kNoNode) ++dominated_start_[dom_.idom[v] + 1];
+    }
+    for (uint32_t v = 0; v < node_count_; ++v) dominated_start_[v + 1] += dominated_start_[v];
+    dominated_.resize(dominated_start_[node_count_]);
+    std::vector<uint32_t> fill(dominated_start_.begin(), dominated_start_.end() - 1);
+    for (uint32_t v = 1; v < node_count_; ++v) {
+      if (dom_.idom[v] != kNoNode) dominated_[fill[dom_.idom[v]]++] = v;
+    }
   }
-  std::sort(out.begin(), out.end(), [&](uint32_t a, uint32_t b) { return dom_.retained[a] > dom_.retained[b]; });
+  std::vector<uint32_t> out;
+  if (node >= node_count_) return out;
+  out.assign(dominated_.begin() + dominated_start_[node], dominated_.begin() + dominated_start_[node + 1]);
+  std::sort(out.begin(), out.end(), [&](uint32_t a, uint32_t b) {
+    return dom_.retained[a] != dom_.retained[b] ? dom_.retained[a] > dom_.retained[b] : a < b;
+  });
   return out;
 }
 
@@ -1050,6 +1065,73 @@ std::vector<uint32_t> HeapAnalysis::InstancesOf(const std::string& type) const {
   std::sort(out.begin(), out.end(), [&](uint32_t a, uint32_t b) {
     return dom_.retained[a] != dom_.retained[b] ? dom_.retained[a] > dom_.retained[b] : a < b;
   });
+  return out;
+}
+
+std::vector<HeapAnalysis::Root> HeapAnalysis::Roots() const {
+  std::vector<Root> out;
+  for (size_t i = 0; i < root_nodes_.size(); ++i) {
+    out.push_back(Root{root_edge_labels_[i].first, root_edge_labels_[i].second, root_nodes_[i]});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<HeapAnalysis::Reference>> HeapAnalysis::References(uint32_t node, size_t max) {
+  std::vector<Reference> out;
+  if (node == 0 || node >= node_count_) return out;
+  auto records = Fetch({IdOf(node)});
+  if (!records.ok()) return records.status();
+  auto it = records->find(IdOf(node));
+  if (it == records->end()) return out;
+  PlainRecord plain;
+  try {
+    plain = Decode(it->second);
+  } catch (const FormatError&) {
+    return out;
+  }
+  uint8_t kind = kinds_[node];
+  bool dict = kind == static_cast<uint8_t>(Kind::kDict);
+  absl::flat_hash_map<uint64_t, std::string> keys;
+  if (dict) {
+    std::vector<uint64_t> key_ids;
+    for (size_t i = 0; i + 1 < plain.items.size() && (max == 0 || key_ids.size() < max); i += 2) {
+      key_ids.push_back(RefOf(&plain.items[i]));
+    }
+    auto fetched = FetchStrings(key_ids);
+    if (!fetched.ok()) return fetched.status();
+    keys = std::move(*fetched);
+  }
+  auto full = [&] { return max != 0 && out.size() >= max; };
+  for (size_t i = 0; i < plain.items.size() && !full(); ++i) {
+    uint32_t child = NodeOf(RefOf(&plain.items[i]));
+    if (dict) {
+      // Values, named by their key; a key that is not a string is an object of its own, listed as one.
+      if (i % 2 == 0) {
+        auto key = keys.find(RefOf(&plain.items[i]));
+        if (child != kNoNode && key == keys.end()) out.push_back(Reference{"(a key)", child});
+        continue;
+      }
+      if (child == kNoNode) continue;
+      const PlainValue& key = plain.items[i - 1];
+      auto text = keys.find(RefOf(&key));
+      std::string shown = text != keys.end()                ? QuoteText(text->second)
+                          : key.tag == ValueTag::kInt ? absl::StrCat(UnZigZag(key.number))
+                                                      : absl::StrCat("<key @", RefOf(&key), ">");
+      out.push_back(Reference{absl::StrCat("[", shown, "]"), child});
+    } else if (child != kNoNode) {
+      out.push_back(Reference{absl::StrCat("[", i, "]"), child});
+    }
+  }
+  for (const auto& [name, value] : plain.attrs) {
+    if (full()) break;
+    uint32_t child = NodeOf(RefOf(&value));
+    if (child == kNoNode) continue;
+    std::string_view shown = name;
+    if (shown.substr(0, 5) == "dict:" || shown.substr(0, 5) == "slot:") shown.remove_prefix(5);
+    out.push_back(Reference{kind == static_cast<uint8_t>(Kind::kFrame) ? std::string(shown)
+                                                                       : absl::StrCat(".", std::string(shown)),
+                            child});
+  }
   return out;
 }
 

@@ -88,7 +88,7 @@ class HeapAnalysis {
   uint64_t RetainedOf(uint32_t node) const { return dom_.retained[node]; }
   uint32_t DominatorOf(uint32_t node) const { return dom_.idom[node]; }
   // Nodes the dominator tree has directly below node, largest retained first.
-  std::vector<uint32_t> Dominated(uint32_t node) const;
+  std::vector<uint32_t> Dominated(uint32_t node);
   // The objects retaining the most, largest first; the dump's own scaffolding (the root record and its lists, frames,
   // code objects) is left out: it retains everything and says nothing.
   std::vector<uint32_t> Top(size_t n) const;
@@ -100,6 +100,20 @@ class HeapAnalysis {
   // Paths to several nodes at once (one re-read of the chunks they need).
   absl::StatusOr<std::vector<std::vector<PathStep>>> PathsTo(const std::vector<uint32_t>& nodes);
   const std::vector<std::string>& warnings() const;
+
+  // What node references, named as a path step names it ("[3]", "['user:42']", ".payload", "locals"), in record
+  // order, at most max (0: all); its class is left out.
+  struct Reference {
+    std::string via;
+    uint32_t node;
+  };
+  absl::StatusOr<std::vector<Reference>> References(uint32_t node, size_t max);
+  // The roots, in order: (what it is: "thread MainThread", "module json", ...; the frame's name or ""; the node).
+  struct Root {
+    std::string first, second;
+    uint32_t node;
+  };
+  std::vector<Root> Roots() const;
 
  private:
   HeapAnalysis();
@@ -138,6 +152,8 @@ class HeapAnalysis {
   // Super-root edge i: what it stands for ("thread MainThread" + "handle()", "exception", ...).
   std::vector<std::pair<std::string, std::string>> root_edge_labels_;
   absl::flat_hash_map<uint32_t, uint32_t> root_edge_of_node_;  // first super-root edge reaching a node
+  std::vector<uint32_t> root_nodes_;                           // super-root edge i's node
+  std::vector<uint32_t> dominated_start_, dominated_;          // the dominator tree's child lists, once asked for
   absl::flat_hash_set<uint32_t> module_globals_;               // heap mode: the modules' globals dicts
 };
 

@@ -356,7 +356,7 @@ class NativeAnalysis {
     if (dominator == kNoNode || dominator == 0) return py::none();
     return py::int_(core_->IdOf(dominator));
   }
-  py::list Dominated(uint64_t id, size_t n) const {
+  py::list Dominated(uint64_t id, size_t n) {
     py::list out;
     uint32_t node = id == 0 ? 0 : core_->NodeOf(id);
     if (node == kNoNode) return out;
@@ -394,6 +394,26 @@ class NativeAnalysis {
     return out;
   }
   std::vector<std::string> Warnings() const { return core_->warnings(); }
+  py::list References(uint64_t id, size_t n) {
+    py::list out;
+    uint32_t node = core_->NodeOf(id);
+    if (node == kNoNode) return out;
+    auto references = core_->References(node, n);
+    ThrowIfReadError(references.status());
+    for (const auto& reference : *references) {
+      out.append(py::make_tuple(reference.via, core_->IdOf(reference.node), core_->TypeOf(reference.node),
+                                core_->ShallowOf(reference.node), core_->RetainedOf(reference.node)));
+    }
+    return out;
+  }
+  py::list Roots() const {
+    py::list out;
+    for (const auto& root : core_->Roots()) {
+      out.append(py::make_tuple(root.first, root.second, core_->IdOf(root.node), core_->TypeOf(root.node),
+                                core_->ShallowOf(root.node), core_->RetainedOf(root.node)));
+    }
+    return out;
+  }
 
  private:
   py::tuple Row(uint32_t node) const {
@@ -479,5 +499,7 @@ PYBIND11_MODULE(_native, m) {
       .def("dominated", &pyheapdump::NativeAnalysis::Dominated, py::arg("id"), py::arg("n") = 0)
       .def("instances", &pyheapdump::NativeAnalysis::Instances, py::arg("type"), py::arg("n") = 0)
       .def("paths", &pyheapdump::NativeAnalysis::Paths, py::arg("ids"))
+      .def("references", &pyheapdump::NativeAnalysis::References, py::arg("id"), py::arg("n") = 0)
+      .def("roots", &pyheapdump::NativeAnalysis::Roots)
       .def_property_readonly("warnings", &pyheapdump::NativeAnalysis::Warnings);
 }

@@ -50,6 +50,11 @@ class HeapAnalysis:
                                       unreached if isinstance(unreached, int) and unreached > 0 else 0)
 
     @property
+    def header(self) -> dict[str, Any]:
+        """The dump's header merged with its summary (as `pyheapdump.read_header` returns it)."""
+        return dict(self._header)
+
+    @property
     def warnings(self) -> list[str]:
         """What was damaged or could not be read: those records' references are missing from the graph."""
         return list(self._core.warnings)
@@ -122,6 +127,23 @@ class HeapAnalysis:
             raise ValueError(f"dominated() takes an id (@ID or an int), not {target!r}")
         return [{"id": oid, "type": name, "shallow": shallow, "retained": retained}
                 for oid, name, shallow, retained in self._core.dominated(wanted, n)]
+
+
+    def references(self, target: str | int, n: int = 0) -> list[dict[str, Any]]:
+        """What `target` references, in order, at most n (0: all): [{"via", "id", "type", "shallow", "retained"}]
+        where via names the reference as a path step does (`['user:42']`, `[3]`, `.payload`, `locals`)."""
+        wanted = parse_target(target)
+        if not isinstance(wanted, int):
+            raise ValueError(f"references() takes an id (@ID or an int), not {target!r}")
+        return [{"via": via, "id": oid, "type": name, "shallow": shallow, "retained": retained}
+                for via, oid, name, shallow, retained in self._core.references(wanted, n)]
+
+    def roots(self) -> list[dict[str, Any]]:
+        """The roots in order: each thread's frames (innermost first), the exception, the frame asked for, a heap
+        dump's modules and unreached objects, the dump's root record: [{"root", "frame", "id", "type", "shallow",
+        "retained"}] ("root": "thread MainThread", "module json", ...; "frame": "handle()" or "")."""
+        return [{"root": first, "frame": second, "id": oid, "type": name, "shallow": shallow, "retained": retained}
+                for first, second, oid, name, shallow, retained in self._core.roots()]
 
 
 def _scope(path: str) -> str:

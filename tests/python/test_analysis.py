@@ -3,8 +3,11 @@ separate process whose session cache leaks 10 MiB (tests/python/programs/analysi
 
 from __future__ import annotations
 
+import html
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +146,45 @@ def test_heap_mode_roots_modules_and_what_only_the_collector_knew(tmp_path: Path
     # The dump still loads: the extra roots are data like any other.
     dump = pyheapdump.load_dump(written["path"])
     assert [thread.name for thread in dump.threads] == ["MainThread"]
+
+
+def _chromium(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    browser = shutil.which("chromium")
+    assert browser, "the report test needs Debian's chromium (scripts/_setup.sh installs it)"
+    return subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", *args], capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def test_report_is_one_self_contained_page_a_browser_draws(dumps: dict[str, Any], tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    assert f"wrote {page}" in cli("report", dumps["new"], "-o", page)
+    text = page.read_text()
+    # Nothing from the network, and nothing from the dump parsed as markup: no src or href at all.
+    assert not re.search(r"\b(src|href)\s*=", text) and "http" not in text.replace("http-equiv", "")
+    dom = _chromium("--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr
+    rendered = dom.stdout
+    assert "This report draws itself" not in rendered  # the script ran
+    assert "Leak suspects" in rendered
+    assert html.escape(LEAK_PATH + " > Session.payload", quote=False) in rendered
+    # The dominator tree is open down to the leak; the treemap has a box for it; the types and the threads show.
+    assert re.search(r"__main__\.Session @\d+</span><span class=\"via\">dict\['user:42'\]", html.unescape(rendered))
+    assert 'class="tm"' in rendered
+    assert "<td>__main__.Session</td>" in rendered
+    assert "thread MainThread" in rendered and "serve()" in rendered
+    assert '<td class="path">cache</td>' in rendered
+    shot = tmp_path / "report.png"
+    taken = _chromium("--window-size=1300,1400", f"--screenshot={shot}", page.as_uri())
+    assert taken.returncode == 0, taken.stderr
+    assert shot.stat().st_size > 20_000  # a drawn page, not a blank one
+
+
+def test_report_shows_hostile_strings_as_text(tmp_path: Path) -> None:
+    written = last_json_line(run_program("analysis_hostile_report.py", tmp_path / "hostile.heapdump").stdout)
+    page = tmp_path / "report.html"
+    cli("report", written["path"], "-o", page)
+    dom = _chromium("--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr
+    assert "This report draws itself" not in dom.stdout  # the data did not end the script early
+    assert not re.search(r"<img\b", dom.stdout, re.IGNORECASE)  # no element made from the dump's text
+    assert "&lt;/script&gt;&lt;img src=x onerror=PWNED&gt;" in dom.stdout  # shown as text
