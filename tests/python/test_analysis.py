@@ -188,3 +188,13 @@ def test_report_shows_hostile_strings_as_text(tmp_path: Path) -> None:
     assert "This report draws itself" not in dom.stdout  # the data did not end the script early
     assert not re.search(r"<img\b", dom.stdout, re.IGNORECASE)  # no element made from the dump's text
     assert "&lt;/script&gt;&lt;img src=x onerror=PWNED&gt;" in dom.stdout  # shown as text
+
+
+def test_install_heap_writes_whole_heap_dumps(tmp_path: Path) -> None:
+    result = run_python([Path(__file__).parent / "programs" / "analysis_heap_hook.py", tmp_path])
+    assert result.returncode == 1 and "RuntimeError: boom" in result.stderr
+    [dump] = tmp_path.glob("*.heapdump")
+    assert "heap" in pyheapdump.read_header(dump)
+    rows = cli_json("top", dump, "-n", 5)
+    held = next(row for row in rows if row["path"] == "module json > global '_held_by_a_module'")
+    assert held["type"] == "bytearray" and held["retained"] > 1024 * 1024
