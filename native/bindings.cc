@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "analysis.h"
 #include "chunk_reader.h"
@@ -107,6 +108,20 @@ py::dict StatsToDict(const WalkStats& stats) {
   return out;
 }
 
+// Heap mode: the objects the collector tracks that the walk did not reach, less those a reached object refers to.
+struct UnreachedObjects {
+  absl::flat_hash_set<PyObject*> candidates;
+  absl::flat_hash_set<PyObject*> held;
+  // A tp_traverse visitor: only C, no Python code runs.
+  bool only_dicts = false;  // visiting an unreached instance: only its dict counts as held
+  static int Visit(PyObject* referent, void* arg) {
+    auto* self = static_cast<UnreachedObjects*>(arg);
+    if (self->only_dicts && !PyDict_CheckExact(referent)) return 0;
+    if (self->candidates.contains(referent)) self->held.insert(referent);
+    return 0;
+  }
+};
+
 // One dump being written: the temporary file, then walk, sources, commit (or abort on any failure).
 class NativeDumpWriter {
  public:
@@ -132,8 +147,26 @@ class NativeDumpWriter {
       py::list unreached;
       {
         py::list everything = py::module_::import("gc").attr("get_objects")();
+        UnreachedObjects found;
         for (py::handle obj : everything) {
-          if (walker.IdOf(obj.ptr()) == 0) unreached.append(obj);
+          if (walker.IdOf(obj.ptr()) == 0) found.candidates.insert(obj.ptr());
+        }
+        // An object a reached one refers to is not unreached: the walk shows it inside its holder (an instance's
+        // __dict__, which Python 3.12+ makes a separate object once read, is in the instance's record) or cut it.
+        // Among the unreached, an instance's own dict is walked with the instance, not on its own.
+        for (py::handle obj : everything) {
+          PyObject* holder = obj.ptr();
+          PyTypeObject* type = Py_TYPE(holder);
+          if (!PyObject_IS_GC(holder) || !type->tp_traverse) continue;
+          found.only_dicts = walker.IdOf(holder) == 0;
+          if (found.only_dicts && (PyDict_Check(holder) || (type->tp_dictoffset == 0 &&
+                                                            !(type->tp_flags & Py_TPFLAGS_MANAGED_DICT)))) {
+            continue;
+          }
+          type->tp_traverse(holder, &UnreachedObjects::Visit, &found);
+        }
+        for (py::handle obj : everything) {
+          if (found.candidates.contains(obj.ptr()) && !found.held.contains(obj.ptr())) unreached.append(obj);
         }
       }
       ThrowIfWriteError(walker.Walk(unreached.ptr()));
