@@ -71,7 +71,7 @@ def child_analyze(path: str) -> dict[str, Any]:
     summary = analysis.summary()
     return {"analyze_seconds": built, "analyze_cpu": built_cpu, "analyze_and_top_seconds": total,
             "baseline_peak": before, "analyze_peak": _peak_bytes(), "objects": summary["objects"],
-            "reachable": summary["reachable"], "references": summary["references"],
+            "reachable": summary["reachable"], "references": summary["references"], "steps": summary["seconds"],
             "top": top[0]["path"] if top else None}
 
 
@@ -127,6 +127,9 @@ def main() -> int:
               f"| {row['analyze_seconds'] / row['read_seconds']:.2f}x "
               f"| {(row['analyze_peak'] - row['baseline_peak']) / 1e6:,.0f} MB "
               f"| {row['analysis_bytes_per_object']:.1f} |")
+    print("\nsteps of analyze (cpu seconds): " + "; ".join(
+        f"{row['objects']:,}: " + ", ".join(f"{name} {value:.2f}" for name, value in row["steps"].items())
+        for row in rows))
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
         scale = last["objects"] / first["objects"]

@@ -363,6 +363,13 @@ class NativeAnalysis {
     out["objects"] = core_->object_count();
     out["reachable"] = core_->reachable_count();
     out["references"] = core_->edge_count();
+    const HeapAnalysis::Timings& timings = core_->timings();
+    py::dict seconds;
+    seconds["read"] = timings.read;
+    seconds["roots"] = timings.roots;
+    seconds["paths"] = timings.paths;
+    seconds["dominators"] = timings.dominators;
+    out["seconds"] = seconds;
     out["shallow"] = core_->total_shallow();
     out["retained"] = core_->total_retained();
     return out;
