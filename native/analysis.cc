@@ -227,6 +227,11 @@ std::vector<uint32_t> ShortestPathParents(const CsrGraph& graph, uint32_t root) 
 }
 
 DominatorTree ComputeDominators(CsrGraph graph, uint32_t root, const std::vector<uint64_t>& shallow) {
+  return ComputeDominators(std::move(graph), root,
+                           [&shallow](uint32_t node) { return node < shallow.size() ? shallow[node] : 0; });
+}
+
+DominatorTree ComputeDominators(CsrGraph graph, uint32_t root, const std::function<uint64_t(uint32_t)>& shallow_of) {
   const uint32_t n = graph.node_count();
   DominatorTree out;
   if (root >= n) {
@@ -331,7 +336,7 @@ DominatorTree ComputeDominators(CsrGraph graph, uint32_t root, const std::vector
   Free(parent);
   // A dominator comes before what it dominates in preorder: one backward sweep sums the retained sizes.
   std::vector<uint64_t> retained(count);
-  for (uint32_t p = 0; p < count; ++p) retained[p] = vertex[p] < shallow.size() ? shallow[vertex[p]] : 0;
+  for (uint32_t p = 0; p < count; ++p) retained[p] = shallow_of(vertex[p]);
   for (uint32_t w = count; w-- > 1;) retained[idom[w]] += retained[w];
   out.idom.assign(n, kNoNode);
   out.retained.assign(n, 0);
@@ -468,7 +473,9 @@ absl::Status HeapAnalysis::Build(uint64_t root_id, uint64_t expected_objects, ui
     types_.push_back(record.type_id ? type_index(record.type_id)
                                     : static_cast<uint32_t>(std::min<uint8_t>(static_cast<uint8_t>(record.kind),
                                                                               kMaxKind + 0)));
-    shallow_.push_back(record.size);
+    // Four bytes a node: the rare object of 4 GiB or more keeps its size aside.
+    if (record.size >= UINT32_MAX) big_shallow_[node] = record.size;
+    shallow_.push_back(static_cast<uint32_t>(std::min<uint64_t>(record.size, UINT32_MAX)));
     total_shallow_ += record.size;
     graph.start.push_back(static_cast<uint32_t>(graph.edges.size()));
     return absl::OkStatus();
@@ -530,10 +537,14 @@ absl::Status HeapAnalysis::Build(uint64_t root_id, uint64_t expected_objects, ui
     for (size_t v = 1; v < graph.start.size(); ++v) graph.start[v] += k;
     edge_count_ = graph.edges.size();
   }
+  // The parsed chunk is for lookups; what follows needs the memory more.
+  cached_chunk_ = SIZE_MAX;
+  std::vector<Record>().swap(cached_records_);
+  absl::flat_hash_map<uint64_t, size_t>().swap(cached_index_);
   lap(timings_.roots);
   path_parent_ = ShortestPathParents(graph, 0);
   lap(timings_.paths);
-  dom_ = ComputeDominators(std::move(graph), 0, shallow_);
+  dom_ = ComputeDominators(std::move(graph), 0, [this](uint32_t node) { return ShallowOf(node); });
   lap(timings_.dominators);
   for (uint32_t v = 1; v < node_count_; ++v) reachable_ += dom_.idom[v] != kNoNode;
   return absl::OkStatus();
@@ -1074,7 +1085,7 @@ std::vector<TypeTotal> HeapAnalysis::TopTypes(size_t n) const {
     uint32_t w = children[next++];
     TypeTotal& row = rows[row_of_type[types_[w]]];
     ++row.count;
-    row.shallow += shallow_[w];
+    row.shallow += ShallowOf(w);
     if (active[row_of_type[types_[w]]]++ == 0) row.retained += dom_.retained[w];
     stack.emplace_back(w, child_start[w]);
   }

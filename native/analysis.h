@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,8 @@ struct DominatorTree {
 // Lengauer-Tarjan (path compression, with the semi-NCA final step, which needs no buckets). Takes the graph by value
 // and frees it once the predecessor lists are built, so its memory is reused for the algorithm's arrays.
 DominatorTree ComputeDominators(CsrGraph graph, uint32_t root, const std::vector<uint64_t>& shallow);
+// The same with each node's own size given by a function (the analysis keeps sizes in four bytes).
+DominatorTree ComputeDominators(CsrGraph graph, uint32_t root, const std::function<uint64_t(uint32_t)>& shallow_of);
 
 // One step of a path from the roots: the object reached and how (e.g. "local 'cache'", "dict['user:42']").
 struct PathStep {
@@ -90,7 +93,9 @@ class HeapAnalysis {
   uint32_t NodeOf(uint64_t id) const;
   uint64_t IdOf(uint32_t node) const { return dense_ids_ ? node : ids_[node]; }
   const std::string& TypeOf(uint32_t node) const { return type_names_[types_[node]]; }
-  uint64_t ShallowOf(uint32_t node) const { return shallow_[node]; }
+  uint64_t ShallowOf(uint32_t node) const {
+    return shallow_[node] == UINT32_MAX ? big_shallow_.at(node) : shallow_[node];
+  }
   uint64_t RetainedOf(uint32_t node) const { return dom_.retained[node]; }
   uint32_t DominatorOf(uint32_t node) const { return dom_.idom[node]; }
   // Nodes the dominator tree has directly below node, largest retained first.
@@ -141,7 +146,8 @@ class HeapAnalysis {
   std::vector<uint64_t> ids_;  // only when the ids are not dense (then a node is its id)
   std::vector<uint8_t> kinds_;
   std::vector<uint32_t> types_;  // into type_names_
-  std::vector<uint64_t> shallow_;
+  std::vector<uint32_t> shallow_;  // UINT32_MAX: the size is in big_shallow_
+  absl::flat_hash_map<uint32_t, uint64_t> big_shallow_;
   std::vector<uint32_t> path_parent_;
   std::vector<bool> scaffold_;  // the root record's own structure and the frames: left out of Top
   DominatorTree dom_;

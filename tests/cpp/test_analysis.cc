@@ -304,7 +304,7 @@ TEST(HeapAnalysis, WholeHeapRootsModulesAndWhatOnlyTheCollectorKnew) {
   dump.Add(7, Kind::kDict, 600, {Ref(8), Ref(9)});
   dump.Str(8, "_cache");
   dump.Add(9, Kind::kList, 64, {Ref(10)});
-  dump.Add(10, Kind::kBytes, 2'000'000);
+  dump.Add(10, Kind::kBytes, 5'000'000'000);  // past four bytes: kept aside, summed in full
   dump.Add(11, Kind::kList, 64, {Ref(12)});  // what only the collector knew of: a cycle holding 3 MB
   dump.Add(12, Kind::kInstance, 48, {}, {{"dict:me", Ref(12)}, {"dict:blob", Ref(13)}}, {}, 14);
   dump.Add(13, Kind::kBytes, 3'000'000);
@@ -320,15 +320,19 @@ TEST(HeapAnalysis, WholeHeapRootsModulesAndWhatOnlyTheCollectorKnew) {
   EXPECT_EQ(heap.RetainedOf(heap.NodeOf(17)), 0u);
   EXPECT_EQ(heap.DominatorOf(heap.NodeOf(17)), kNoNode);
   EXPECT_EQ(PathText(heap, 10), "module json > global '_cache' > list[0]");
-  EXPECT_EQ(heap.RetainedOf(heap.NodeOf(7)), 600u + 56u + 64u + 2'000'000u);
+  EXPECT_EQ(heap.ShallowOf(heap.NodeOf(10)), 5'000'000'000u);
+  EXPECT_EQ(heap.RetainedOf(heap.NodeOf(7)), 600u + 56u + 64u + 5'000'000'000u);
   EXPECT_EQ(PathText(heap, 12), "unreached (only the garbage collector knew of it)");
   EXPECT_EQ(PathText(heap, 13), "unreached (only the garbage collector knew of it) > Node.blob");
   // The class is reached only through its instance's type: the instance retains it and its names.
   EXPECT_EQ(heap.RetainedOf(heap.NodeOf(12)), 48u + 3'000'000u + 1000u + 58u + 54u);
-  std::vector<uint32_t> top = heap.Top(2);
-  ASSERT_EQ(top.size(), 2u);
-  EXPECT_EQ(heap.IdOf(top[0]), 12u);  // the lists of roots (5 and 11) are the dump's own: left out
-  EXPECT_EQ(heap.IdOf(top[1]), 13u);
+  std::vector<uint32_t> top = heap.Top(4);
+  ASSERT_EQ(top.size(), 4u);
+  // The lists of roots (5 and 11) are the dump's own: left out.
+  EXPECT_EQ(heap.IdOf(top[0]), 7u);
+  EXPECT_EQ(heap.IdOf(top[1]), 9u);
+  EXPECT_EQ(heap.IdOf(top[2]), 10u);
+  EXPECT_EQ(heap.IdOf(top[3]), 12u);
   std::filesystem::remove(path);
 }
 
