@@ -136,8 +136,8 @@ bool PendingIsOneObjectsProblem() {
 
 }  // namespace
 
-Rebuilder::Rebuilder(PyObject* handler, PyObject* problems)
-    : handler_(OwnedRef::Borrow(handler)), problems_(OwnedRef::Borrow(problems)) {}
+Rebuilder::Rebuilder(PyObject* handler, PyObject* problems, uint64_t first_unwritten)
+    : handler_(OwnedRef::Borrow(handler)), problems_(OwnedRef::Borrow(problems)), first_unwritten_(first_unwritten) {}
 
 // ---- reading ----
 
@@ -168,12 +168,78 @@ absl::Status Rebuilder::Load(DumpFileReader& reader) {
     }
     // str and bytes are made as they are read, but for a cut one: the handler makes it, marked as cut.
     if (record.flags & kFlagTruncated) early = OwnedRef();
+    has_cut_records_ |= (record.flags & kFlagCutRecord) != 0;
     records_.push_back(std::move(record));
     made_.push_back(std::move(early));
     return absl::OkStatus();
   });
-  if (status.ok()) Index();
+  if (status.ok()) {
+    Index();
+    if (has_cut_records_ || first_unwritten_ != 0) MarkContainersOfCutRecords();
+  }
   return status;
+}
+
+bool Rebuilder::IsCutReference(uint64_t oid) const {
+  const Record* child = Find(oid);
+  if (child != nullptr) return (child->flags & kFlagCutRecord) != 0;
+  return first_unwritten_ != 0 && oid >= first_unwritten_;
+}
+
+void Rebuilder::MarkContainersOfCutRecords() {
+  // The walker wrote these containers before the stop, not knowing that objects it had queued for them would be cut;
+  // only a complete read of the records tells. One pass over the containers' items, and only for a stopped walk.
+  for (Record& record : records_) {
+    switch (record.kind) {
+      case Kind::kList:
+      case Kind::kTuple:
+      case Kind::kDict:
+      case Kind::kSet:
+      case Kind::kFrozenSet:
+      case Kind::kDeque:
+        break;
+      default:
+        continue;
+    }
+    if (record.flags & kFlagCutItems) continue;
+    try {
+      Cursor items(record.items.bytes);
+      for (uint64_t count = items.Count(); count > 0; --count) {
+        DecodedValue value = ReadDecodedValue(items, /*make_atoms=*/false);
+        if (value.type == DecodedValue::Type::kRef && IsCutReference(value.id)) {
+          record.flags |= kFlagCutItems;
+          break;
+        }
+      }
+    } catch (const FormatError&) {
+      // Load validated every record: nothing to mark in one that does not decode.
+    }
+  }
+}
+
+// The placeholder of a cut record, as one of a cut value of the same class and reason: the reason is the record's
+// "reason" attribute ("cut:time_limit"), a str made when the records were read.
+OwnedRef Rebuilder::CutRecordPlaceholder(const Record& record) {
+  Parsed parsed;
+  if (!Parse(record, false, &parsed)) return OwnedRef();
+  uint64_t reason = 0;
+  for (const auto& [name, value] : parsed.attrs) {
+    if (name != "reason") continue;
+    if (value.type == DecodedValue::Type::kCut) {
+      reason = value.reason;
+    } else if (value.type == DecodedValue::Type::kRef) {
+      PyObject* text = Lookup(value.id);
+      if (text != nullptr && PyUnicode_CheckExact(text)) {
+        for (auto [candidate, code] : {std::pair<const char*, uint64_t>{"cut:max_objects", 1},
+                                       {"cut:max_bytes", 2},
+                                       {"cut:time_limit", 3}}) {
+          if (PyUnicode_CompareWithASCIIString(text, candidate) == 0) reason = code;
+        }
+      }
+    }
+  }
+  if (reason == 0) return HandlerMake(record, /*shell=*/false);  // a reason this core does not know: the general way
+  return CutPlaceholder(reason, record.type_id);
 }
 
 // Checks that a record decodes, as DecodeRecord would, without making anything but its attribute names.
@@ -375,6 +441,8 @@ OwnedRef Rebuilder::Build(uint64_t root) {
     OwnedRef made;
     if (record == nullptr) {
       made = CallHandler("_lost", oid);
+    } else if (record->flags & kFlagCutRecord) {
+      made = CutRecordPlaceholder(*record);
     } else if (IsShellKind(record->kind)) {
       made = MakeShell(*record, oid);
     } else {

@@ -42,8 +42,9 @@ std::string OneLine(std::string_view message, size_t limit = 300);
 
 class Rebuilder {
  public:
-  // problems (a list of str) is shared with the handler.
-  Rebuilder(PyObject* handler, PyObject* problems);
+  // problems (a list of str) is shared with the handler. first_unwritten is the summary's: ids from it on that have
+  // no record were queued when a walk-wide limit stopped the walk and left without one (0: none).
+  Rebuilder(PyObject* handler, PyObject* problems, uint64_t first_unwritten = 0);
 
   // Reads every record of the dump, checks each one decodes, and makes every str and bytes object. A record that does
   // not decode is left out with a warning, as DumpReader.records() does.
@@ -82,6 +83,11 @@ class Rebuilder {
   bool Abandoned() const;               // true, with MemoryError set, once abandoned
   void Validate(const Record& record);  // throws FormatError
   void Index();
+  // After a walk-wide stop: flags CUT_ITEMS on the plain containers that reference cut records or unwritten ids, so
+  // they load marked as the containers holding cut values (tag 8) do.
+  void MarkContainersOfCutRecords();
+  bool IsCutReference(uint64_t oid) const;
+  OwnedRef CutRecordPlaceholder(const Record& record);
   // Load checked every record, so parsing later fails only for memory: false with MemoryError set.
   Parsed ParseOrThrow(const Record& record, bool make_atoms);
   bool Parse(const Record& record, bool make_atoms, Parsed* parsed);
@@ -130,6 +136,8 @@ class Rebuilder {
   int handler_depth_ = 0;
   absl::flat_hash_set<uint64_t> asking_;  // ids whose handler answer is being asked for
   bool abandoned_ = false;
+  uint64_t first_unwritten_ = 0;
+  bool has_cut_records_ = false;
   absl::flat_hash_map<uint64_t, OwnedRef> instance_classes_;  // empty ref: the general path
   absl::flat_hash_map<uint64_t, OwnedRef> reduce_callables_;  // empty ref: not callable here
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, OwnedRef> cut_classes_;  // (reason, class id) -> class

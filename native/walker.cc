@@ -404,6 +404,7 @@ void Walker::WriteCutRecord(PyObject* obj, uint64_t id, const char* reason) {
   StartRecord(id);
   SetKind(Kind::kSurrogate);
   SetTypeOf(obj);
+  AddFlags(kFlagCutRecord);
   PutAttrStr("reason", std::string("cut:") + reason);
   NoteCut(reason);
 }

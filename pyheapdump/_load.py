@@ -37,7 +37,7 @@ from pyheapdump.surrogates.base import (
     surrogate_class,
 )
 from pyheapdump.surrogates.namedtuples import METHODS as namedtuple_methods
-from pyheapdump.surrogates.not_dumped import cut_container_class, not_dumped_class
+from pyheapdump.surrogates.not_dumped import cut_container_class, not_dumped_class, truncated_with_placeholders
 from pyheapdump.surrogates.truncated import truncated
 from pyheapdump.typesupport import DumpedAnswer, support_for_type_name, support_named
 
@@ -231,7 +231,9 @@ class Rebuilder:
         self._main: MainRebuilder | None = None
         self._main_class_details: dict[int, str] = {}
         self._classes_checked: dict[int, str | None] = {}
-        self.core = _native.Rebuilder(reader, self, self.problems)
+        unwritten = metadata.get("first_unwritten")
+        self.core = _native.Rebuilder(reader, self, self.problems,
+                                      unwritten if type(unwritten) is int and 0 <= unwritten < 1 << 64 else 0)
         self.records = _RecordView(self.core)
 
     @property
@@ -431,11 +433,7 @@ class Rebuilder:
         if why is None and isinstance(first_unwritten, int) and 0 < first_unwritten <= oid:
             stopped_by = next((r for r in ("time_limit", "max_bytes") if r in self.metadata.get("limits_hit", ())),
                               "a limit")
-            cls = surrogate_class("pyheapdump", "CutObject", reason=surrogate_base.CUT)
-            obj = cls()
-            attach_info(obj, SurrogateInfo("pyheapdump", "CutObject", surrogate_base.CUT,
-                                           f"not dumped: {stopped_by} reached", f"<not dumped: {stopped_by} reached>"))
-            return obj
+            return not_dumped_class("pyheapdump", "CutObject", stopped_by)()
         cls = surrogate_class("pyheapdump", "LostObject", reason=surrogate_base.LOST)
         obj = cls()
         attach_info(obj, SurrogateInfo("pyheapdump", "LostObject", surrogate_base.LOST,
@@ -465,7 +463,8 @@ class Rebuilder:
     def _truncated(record: tuple[Any, ...], builtin: type, kept: Any, kept_count: int) -> Any:
         """A str, bytes or container that max_str or max_items cut: what was kept, marked as cut."""
         limit = "max_str" if record[1] in (STR, BYTES, BYTEARRAY) else "max_items"
-        return truncated(builtin, kept, kept_count, record[7].get("original_length"), limit)
+        make = truncated_with_placeholders if record[3] & FLAG_CUT_ITEMS else truncated
+        return make(builtin, kept, kept_count, record[7].get("original_length"), limit)
 
     def _class_name(self, class_id: int) -> tuple[str, str]:
         record = self.records.get(class_id)
