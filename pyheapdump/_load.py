@@ -39,6 +39,7 @@ from pyheapdump.surrogates.base import (
 from pyheapdump.surrogates.namedtuples import METHODS as namedtuple_methods
 from pyheapdump.surrogates.not_dumped import cut_container_class, not_dumped_class, truncated_with_placeholders
 from pyheapdump.surrogates.truncated import truncated
+from pyheapdump.surrogates.zones import datetime_in_a_missing_zone
 from pyheapdump.typesupport import DumpedAnswer, support_for_type_name, support_named
 
 __all__ = ["load_dump", "read_header", "DumpLoadWarning"]
@@ -765,6 +766,8 @@ class Rebuilder:
         if function is not _MISSING:
             args = self.value(self._complete(items[1])) if 1 in item_refs else items[1]
             obj = self._call_reduce(function, args if isinstance(args, tuple) else ())
+            if obj is _MISSING:  # a datetime whose zone is not available here: its wall time and offset at dump time
+                obj = datetime_in_a_missing_zone(function, args, self._attrs(record[7], record[8])) or _MISSING
         if obj is _MISSING:
             # A surrogate needs nothing finished to exist; its state is read when it is filled, so a long chain of
             # such objects is filled one after the other, not nested.
