@@ -213,7 +213,7 @@ def _cut_truncated_describe(obj: Any) -> SurrogateInfo:
     return SurrogateInfo(builtin.__module__, builtin.__qualname__, CUT, detail, None, facts)
 
 
-def _cut_truncated_repr(builtin: type) -> Any:
+def _cut_truncated_repr(builtin: Any) -> Any:
     def __repr__(self: Any) -> str:
         _, suffix, _ = _cut_truncated_text(self)
         shown = builtin.__repr__(self)

@@ -115,7 +115,8 @@ def datetime_in_a_missing_zone(function: Any, args: Any, attrs: dict[str, Any]) 
     state, zone = args
     if type(state) is not bytes or not isinstance(zone, Surrogate):
         return None
-    wall = datetime.datetime(state)  # the naive wall time (and fold) the dumped bytes hold
+    # The naive wall time (and fold) the dumped bytes hold: the constructor form pickle uses.
+    wall = datetime.datetime(state)  # type: ignore[call-arg, arg-type]
     info = surrogate_info(zone)
     original = info.original if info is not None else "?"
     dumped = _dumped_state(zone)
