@@ -88,6 +88,27 @@ bool HoldsNoReferences(PyTypeObject* type) {
   return false;
 }
 
+// Sets the "finalized" bit of a GC object's header: CPython runs an object's tp_finalize at most once (PEP 442) and
+// remembers it there, so its finalizer never runs. The header's layout is CPython's own (two words before the
+// object, bit 0 of the second, in 3.8 to 3.14); PyObject_GC_IsFinalized, the public reader of that bit, confirms
+// the write, and where it does not (a free-threaded build keeps the bit elsewhere) nothing is changed.
+bool MarkFinalized(PyObject* obj) {
+#ifdef Py_GIL_DISABLED
+  return false;
+#else
+  if (PyObject_GC_IsFinalized(obj)) return true;
+  struct GcHeader {
+    uintptr_t next;
+    uintptr_t prev;
+  };
+  GcHeader* header = reinterpret_cast<GcHeader*>(obj) - 1;
+  header->prev |= uintptr_t{1};
+  if (PyObject_GC_IsFinalized(obj)) return true;
+  header->prev &= ~uintptr_t{1};
+  return false;
+#endif
+}
+
 bool IsPlain(const Record& record) { return record.type_id == 0 && (record.flags & ~kFlagCutItems) == 0; }
 
 }  // namespace
@@ -351,6 +372,7 @@ PyObject* Rebuilder::Lookup(uint64_t oid) {
 }
 
 bool Rebuilder::Store(uint64_t oid, PyObject* obj) {
+  DisarmFinalizer(obj);
   size_t position = 0;
   if (Position(oid, &position)) {
     made_[position] = OwnedRef::Borrow(obj);
@@ -358,6 +380,20 @@ bool Rebuilder::Store(uint64_t oid, PyObject* obj) {
     made_without_record_[oid] = OwnedRef::Borrow(obj);
   }
   return true;
+}
+
+// Every object a load makes is made from dumped state, not by the dumped program: its finalizer must not run here when
+// the dump is dropped (tempfile's closer would unlink the dumped path on this machine, an asyncio transport's would
+// close the rebuilt loop's selector), in any mode.
+void Rebuilder::DisarmFinalizer(PyObject* obj) {
+  if (Py_TYPE(obj)->tp_finalize == nullptr || !PyObject_IS_GC(obj)) return;
+  if (!MarkFinalized(obj) && !finalizer_warned_) {
+    finalizer_warned_ = true;
+    OwnedRef text = OwnedRef::Steal(PyUnicode_FromString(
+        "this Python keeps the finalized mark of objects elsewhere: finalizers (__del__) of loaded objects may run "
+        "when the dump is dropped"));
+    if (!text || PyList_Append(problems_.get(), text.get()) < 0) PyErr_Clear();
+  }
 }
 
 // ---- getting objects by id (Rebuilder.get and _build in _load.py) ----

@@ -94,6 +94,7 @@ class Rebuilder {
   OwnedRef AttributeName(std::string_view bytes);  // throws FormatError when not UTF-8
   PyObject* Lookup(uint64_t oid);                  // borrowed; nullptr when not made yet (or on error: check)
   bool Store(uint64_t oid, PyObject* obj);
+  void DisarmFinalizer(PyObject* obj);
   OwnedRef Build(uint64_t root);
   bool Dependencies(const Record& record, std::vector<uint64_t>* dependencies);
   OwnedRef MakeShell(const Record& record, uint64_t oid);
@@ -138,6 +139,7 @@ class Rebuilder {
   bool abandoned_ = false;
   uint64_t first_unwritten_ = 0;
   bool has_cut_records_ = false;
+  bool finalizer_warned_ = false;
   absl::flat_hash_map<uint64_t, OwnedRef> instance_classes_;  // empty ref: the general path
   absl::flat_hash_map<uint64_t, OwnedRef> reduce_callables_;  // empty ref: not callable here
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, OwnedRef> cut_classes_;  // (reason, class id) -> class

@@ -126,10 +126,9 @@ def test_a_trusted_load_runs_nothing_of_the_service(service_dump: tuple[Path, Pa
     assert list(directory.glob("*.heapdump")) == [dump_path], "loading the dump wrote a new dump"
 
 
-@pytest.mark.xfail(strict=True, reason="open: a trusted load rebuilds asyncio's StreamWriter, StreamReaderProtocol and "
-                   "transports from their state, and their __del__ (asyncio's code) runs on the rebuilt objects when "
-                   "the dump is dropped: it calls close() on the rebuilt loop and transports")
 def test_dropping_a_trusted_load_of_the_service_runs_no_finalizer(service_dump: tuple[Path, Path]) -> None:
+    """asyncio's StreamWriter, StreamReaderProtocol and transports are made from their state by a trusted load: their
+    __del__ must not run on the rebuilt loop and transports when the dump is dropped."""
     directory, dump_path = service_dump
     code = ("import gc, sys, pyheapdump\n"
             "dump = pyheapdump.load_dump(sys.argv[1], trusted=True)\n"
