@@ -138,7 +138,7 @@ def _describe(obj: Any) -> SurrogateInfo:
     return SurrogateInfo(builtin.__module__, builtin.__qualname__, CUT, text, None, facts)
 
 
-def _builtin_of(cls: type) -> type:
+def _builtin_of(cls: type) -> Any:
     for klass in cls.__mro__:
         if klass in _CONTAINERS:
             return klass
@@ -148,7 +148,7 @@ def _builtin_of(cls: type) -> type:
 _CONTAINERS = (list, tuple, dict, set, frozenset, collections.deque)
 
 
-def _container_repr(builtin: type) -> Any:
+def _container_repr(builtin: Any) -> Any:
     def __repr__(self: Any) -> str:
         text, _ = _missing_text(self)
         shown = builtin.__repr__(self)

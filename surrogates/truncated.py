@@ -17,13 +17,13 @@ from pyheapdump.surrogates.base import CUT, Surrogate, SurrogateInfo, attach_inf
 __all__ = ["truncated"]
 
 # What a cut is counted in, per builtin.
-_UNITS = {str: "characters", bytes: "bytes", bytearray: "bytes"}
+_UNITS: dict[type, str] = {str: "characters", bytes: "bytes", bytearray: "bytes"}
 
 _lock = threading.Lock()
 _classes: dict[type, type] = {}
 
 
-def _truncated_repr(builtin: type) -> Any:
+def _truncated_repr(builtin: Any) -> Any:
     def __repr__(self: Any) -> str:
         info = surrogate_info(self)
         missing = info.facts.get("missing") if info is not None and isinstance(info.facts, dict) else None

@@ -45,8 +45,8 @@ class WalkerTest : public ::testing::Test {
     auto writer = DumpFileWriter::Create(path_, WriterOptions{});
     EXPECT_TRUE(writer.ok()) << writer.status();
     EXPECT_TRUE((*writer)->WriteHeader("{}").ok());
-    Walker walker(**writer, limits, Get(policy_, "policy"));
-    absl::Status status = walker.Walk(root);
+    Walker walker(**writer, limits, BorrowedRef(Get(policy_, "policy")));
+    absl::Status status = walker.Walk(BorrowedRef(root));
     EXPECT_TRUE(status.ok()) << status;
     stats_ = walker.stats();
     EXPECT_TRUE((*writer)->Commit("{}").ok());
