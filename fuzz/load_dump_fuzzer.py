@@ -25,7 +25,7 @@ import atheris
 
 with atheris.instrument_imports(include=["pyheapdump"]):
     import pyheapdump
-    from pyheapdump._load import DumpLoadWarning
+    from pyheapdump.load.loader import DumpLoadWarning
 
 PREAMBLE_SIZE = 16
 CHUNK_HEADER = struct.Struct("<IIII")  # kind, stored_size, raw_size, crc32

@@ -1,6 +1,6 @@
 // libFuzzer target on the reader and the record decoder together, with Python embedded as in the real loader: every
 // record the reader delivers goes through DecodeRecord (native/record_decoder.cc), which builds the Python tuples
-// pyheapdump/_load.py rebuilds from. A decoder that leaves a Python error set, or returns a tuple of the wrong shape,
+// pyheapdump/load/ rebuilds from. A decoder that leaves a Python error set, or returns a tuple of the wrong shape,
 // aborts (a finding).
 //
 // The interpreter's own allocations are not leaks of ours, so run.sh runs this target with leak checking off.

@@ -1,13 +1,14 @@
 // The only file that includes pybind11: the Python face of the core (pyheapdump._native).
-// absl::Status errors from the core become pyheapdump.errors exceptions here.
+// absl::Status errors from the core (native/status.h) become Python exceptions here, and only here.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <cerrno>
-#include <cstring>
 #include <exception>
+#include <initializer_list>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
@@ -30,15 +31,6 @@ namespace {
   throw py::error_already_set();
 }
 
-// ResourceExhausted also stands for a full disk or too many open files (ENOSPC, EMFILE): only the core's
-// allocation failures (a caught std::bad_alloc, zlib's Z_MEM_ERROR, mmap's ENOMEM) say they ran out of memory.
-bool OutOfMemory(const absl::Status& status) {
-  if (!absl::IsResourceExhausted(status)) return false;
-  absl::string_view message = status.message();
-  return absl::StrContains(message, "out of memory") || absl::StrContains(message, "could not allocate") ||
-         absl::StrContains(message, std::strerror(ENOMEM));
-}
-
 // The first C++ exception a thread throws makes glibc allocate libstdc++'s thread-local data (libstdc++ came in with
 // this module, after startup). When that allocation fails, glibc ends the process (exit 127, "cannot allocate memory
 // for thread-local data"): a dump or load that runs out of memory would take the program down instead of raising
@@ -49,12 +41,12 @@ void PrepareToThrow() {
 }
 
 void ThrowIfWriteError(const absl::Status& status) {
-  if (!status.ok()) RaiseDumpError(OutOfMemory(status) ? "DumpMemoryError" : "DumpWriteError", status);
+  if (!status.ok()) RaiseDumpError(IsOutOfMemory(status) ? "DumpMemoryError" : "DumpWriteError", status);
 }
 
 void ThrowIfReadError(const absl::Status& status) {
   if (status.ok()) return;
-  if (OutOfMemory(status)) RaiseDumpError("DumpMemoryError", status);
+  if (IsOutOfMemory(status)) RaiseDumpError("DumpMemoryError", status);
   RaiseDumpError(absl::IsNotFound(status) ? "DumpNotFoundError" : "DumpFormatError", status);
 }
 
@@ -135,10 +127,10 @@ class NativeDumpWriter {
   py::dict Walk(py::handle root, const py::dict& limits, py::handle policy, py::handle redactor,
                 bool redact_every_string, std::vector<std::string> redact_literals, bool heap) {
     PrepareToThrow();
-    Walker walker(Writer(), LimitsFromDict(limits), policy.ptr(), redactor.ptr(), redact_every_string,
-                  std::move(redact_literals));
+    Walker walker(Writer(), LimitsFromDict(limits), BorrowedRef(policy.ptr()), BorrowedRef(redactor.ptr()),
+                  redact_every_string, std::move(redact_literals));
     walker.set_memo_everything(heap);
-    ThrowIfWriteError(walker.Walk(root.ptr()));
+    ThrowIfWriteError(walker.Walk(BorrowedRef(root.ptr())));
     double elapsed = walker.stats().elapsed;
     py::dict heap_roots;
     if (heap) {
@@ -169,7 +161,7 @@ class NativeDumpWriter {
           if (found.candidates.contains(obj.ptr()) && !found.held.contains(obj.ptr())) unreached.append(obj);
         }
       }
-      ThrowIfWriteError(walker.Walk(unreached.ptr()));
+      ThrowIfWriteError(walker.Walk(BorrowedRef(unreached.ptr())));
       elapsed += walker.stats().elapsed;
       heap_roots["unreached"] = walker.IdOf(unreached.ptr());
       heap_roots["unreached_count"] = py::len(unreached);
@@ -240,10 +232,12 @@ class NativeDumpReader {
     absl::Status status = reader_->ForEachRecord([&](Record&& record) -> absl::Status {
       auto decoded = DecodeRecord(record);
       if (!decoded.ok()) {
+        // A record that does not decode is lost with a warning, and so, here, is one that memory did not suffice
+        // for (the loader's native path, LoadInto, fails instead).
         decode_warnings_.push_back(std::string(decoded.status().message()));
         return absl::OkStatus();
       }
-      if (PyList_Append(records.ptr(), decoded->get()) != 0) return absl::ResourceExhaustedError("out of memory");
+      if (PyList_Append(records.ptr(), decoded->get()) != 0) return PythonErrorPending();
       return absl::OkStatus();
     });
     if (PyErr_Occurred()) throw py::error_already_set();
@@ -272,7 +266,7 @@ class NativeDumpReader {
     PrepareToThrow();
     absl::Status status = rebuilder.Load(*reader_);
     if (PyErr_Occurred()) throw py::error_already_set();
-    if (absl::IsResourceExhausted(status)) {
+    if (IsOutOfMemory(status)) {
       PyErr_NoMemory();
       throw py::error_already_set();
     }
@@ -299,8 +293,8 @@ class NativeDumpReader {
 // The loader's core (native/rebuilder.h) for pyheapdump/_load.py's Rebuilder, which is its handler.
 class NativeRebuilder {
  public:
-  NativeRebuilder(NativeDumpReader& reader, py::object handler, py::list problems)
-      : core_(handler.ptr(), problems.ptr()) {
+  NativeRebuilder(NativeDumpReader& reader, py::object handler, py::list problems, uint64_t first_unwritten)
+      : core_(BorrowedRef(handler.ptr()), BorrowedRef(problems.ptr()), first_unwritten) {
     reader.LoadInto(core_);
   }
   // Ids come from records, so a damaged one may be anything: a short TypeError or ValueError here, which the loader
@@ -308,10 +302,10 @@ class NativeRebuilder {
   py::object Get(py::handle oid) { return Checked(core_.Get(RecordId(oid))); }
   py::object Record(py::handle oid) { return Checked(core_.RecordTuple(RecordId(oid))); }
   py::object Complete(py::object raw) {
-    Check(core_.Complete(raw.ptr()));
+    Check(core_.Complete(BorrowedRef(raw.ptr())));
     return raw;
   }
-  void Defer(uint64_t oid, py::object fill, bool hashing) { core_.Defer(oid, fill.ptr(), hashing); }
+  void Defer(uint64_t oid, py::object fill, bool hashing) { core_.Defer(oid, BorrowedRef(fill.ptr()), hashing); }
   void Drain(bool hashing) { Check(core_.Drain(hashing)); }
   void FinishNewFills() { Check(core_.FinishNewFills()); }
   int Nesting() const { return core_.nesting(); }
@@ -330,17 +324,25 @@ class NativeRebuilder {
     }
     return id;
   }
-  void Check(bool ok) {
-    if (ok) return;
-    if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "the rebuilder failed without an error");
+  void Check(const absl::Status& status) {
+    if (status.ok()) return;
+    std::string message(status.message());
+    if (IsOutOfMemory(status)) {
+      PyErr_SetString(PyExc_MemoryError, message.c_str());
+    } else if (!IsPythonErrorPending(status)) {
+      // A record that does not decode: the handler takes it for a damaged record rather than ending the load.
+      PyErr_SetString(PyExc_ValueError, message.c_str());
+    } else if (!PyErr_Occurred()) {
+      PyErr_SetString(PyExc_RuntimeError, "the rebuilder failed without an error");
+    }
     // Out of memory: free what was made before the error unwinds through Python code, which needs memory to run
     // its exception handlers (3.13.0 loops forever in one that cannot allocate its resume position).
     if (PyErr_ExceptionMatches(PyExc_MemoryError)) core_.Abandon();
     throw py::error_already_set();
   }
-  py::object Checked(OwnedRef obj) {
-    Check(bool(obj));
-    return py::reinterpret_steal<py::object>(obj.release());
+  py::object Checked(absl::StatusOr<OwnedRef> obj) {
+    Check(obj.status());
+    return py::reinterpret_steal<py::object>(obj->release());
   }
   Rebuilder core_;
 };
@@ -462,6 +464,57 @@ class NativeAnalysis {
   std::unique_ptr<HeapAnalysis> core_;
 };
 
+// The format's vocabulary as Python enums (enum.IntEnum, IntFlag), made from the C++ enums so that the numbers are
+// written once. The names are the ones pyheapdump's Python code uses.
+template <class Enum>
+using Members = std::initializer_list<std::pair<const char*, Enum>>;
+
+template <class Enum>
+void AddEnum(py::module_& m, const char* base, const char* name, Members<Enum> members) {
+  py::list pairs;
+  for (const auto& [member, value] : members) pairs.append(py::make_tuple(member, static_cast<uint64_t>(value)));
+  m.attr(name) = py::module_::import("enum").attr(base)(name, pairs, py::arg("module") = m.attr("__name__"));
+}
+
+void AddFormatEnums(py::module_& m) {
+  Members<Kind> kinds = {
+      {"ROOT", Kind::kRoot},           {"BIGINT", Kind::kBigInt},
+      {"COMPLEX", Kind::kComplex},     {"STR", Kind::kStr},
+      {"BYTES", Kind::kBytes},         {"BYTEARRAY", Kind::kByteArray},
+      {"LIST", Kind::kList},           {"TUPLE", Kind::kTuple},
+      {"DICT", Kind::kDict},           {"SET", Kind::kSet},
+      {"FROZENSET", Kind::kFrozenSet}, {"DEQUE", Kind::kDeque},
+      {"RANGE", Kind::kRange},         {"SLICE", Kind::kSlice},
+      {"INSTANCE", Kind::kInstance},   {"REDUCE", Kind::kReduce},
+      {"CLASS", Kind::kClass},         {"FUNCTION", Kind::kFunction},
+      {"MODULE", Kind::kModule},       {"CODE", Kind::kCode},
+      {"FRAME", Kind::kFrame},         {"TRACEBACK", Kind::kTraceback},
+      {"GENERATOR", Kind::kGenerator}, {"CELL", Kind::kCell},
+      {"EXCEPTION", Kind::kException}, {"CAPTURED", Kind::kCaptured},
+      {"SURROGATE", Kind::kSurrogate},
+  };
+  if (kinds.size() != kMaxKind) throw std::logic_error("a record kind of format.h is missing from the bindings");
+  AddEnum(m, "IntEnum", "Kind", kinds);
+  AddEnum<RecordFlags>(
+      m, "IntFlag", "RecordFlag",
+      {{"TRUNCATED", kFlagTruncated},
+       {"CAPTURE_ERROR", kFlagCaptureError},
+       {"CUT_ITEMS", kFlagCutItems},
+       {"CUT_RECORD", kFlagCutRecord}});
+  // The lower-case names are the ones the walker's statistics and the loader's messages use ("max_objects").
+  AddEnum<CutReason>(m, "IntEnum", "CutReason",
+                     {{"MAX_OBJECTS", CutReason::kMaxObjects},
+                      {"MAX_BYTES", CutReason::kMaxBytes},
+                      {"TIME_LIMIT", CutReason::kTimeLimit},
+                      {"MAX_ITEMS", CutReason::kMaxItems},
+                      {"UNREADABLE", CutReason::kUnreadable}});
+  AddEnum<Strategy>(m, "IntEnum", "Strategy",
+                    {{"INSTANCE", Strategy::kInstance},
+                     {"REDUCE", Strategy::kReduce},
+                     {"CAPTURE", Strategy::kCapture},
+                     {"SURROGATE", Strategy::kSurrogate}});
+}
+
 }  // namespace
 }  // namespace pyheapdump
 
@@ -471,6 +524,7 @@ PYBIND11_MODULE(_native, m) {
   using pyheapdump::NativeRebuilder;
   m.doc() = "pyheapdump's C++ core: the object-graph walker, the chunked writer and the bounded reader";
   m.attr("FORMAT_VERSION") = py::make_tuple(pyheapdump::kFormatMajor, pyheapdump::kFormatMinor);
+  pyheapdump::AddFormatEnums(m);
   m.def(
       "is_class_statement_type",
       [](py::handle cls) {
@@ -504,8 +558,8 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("file_size", &NativeDumpReader::FileSize);
 
   py::class_<NativeRebuilder>(m, "Rebuilder")
-      .def(py::init<NativeDumpReader&, py::object, py::list>(), py::arg("reader"), py::arg("handler"),
-           py::arg("problems"))
+      .def(py::init<NativeDumpReader&, py::object, py::list, uint64_t>(), py::arg("reader"), py::arg("handler"),
+           py::arg("problems"), py::arg("first_unwritten") = 0)
       .def("get", &NativeRebuilder::Get)
       .def("record", &NativeRebuilder::Record)
       .def("complete", &NativeRebuilder::Complete)

@@ -169,8 +169,7 @@ absl::StatusOr<std::unique_ptr<DumpFileReader>> DumpFileReader::Open(const std::
   if (fd < 0) {
     int error_number = errno;
     if (error_number == ENOENT) return absl::NotFoundError(absl::StrCat("no such file: ", path));
-    return absl::Status(absl::ErrnoToStatusCode(error_number),
-                        absl::StrCat("cannot read ", path, ": ", std::strerror(error_number)));
+    return ErrnoStatus(error_number, absl::StrCat("cannot read ", path, ": ", std::strerror(error_number)));
   }
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -186,8 +185,7 @@ absl::StatusOr<std::unique_ptr<DumpFileReader>> DumpFileReader::Open(const std::
   int error_number = errno;
   close(fd);  // the mapping keeps the file open
   if (map == MAP_FAILED) {
-    return absl::Status(absl::ErrnoToStatusCode(error_number),
-                        absl::StrCat("cannot map ", path, ": ", std::strerror(error_number)));
+    return ErrnoStatus(error_number, absl::StrCat("cannot map ", path, ": ", std::strerror(error_number)));
   }
   std::unique_ptr<DumpFileReader> reader(new DumpFileReader(path, limits));
   reader->map_ = static_cast<const char*>(map);
@@ -205,7 +203,7 @@ absl::StatusOr<std::unique_ptr<DumpFileReader>> DumpFileReader::Open(const std::
                         "upgrade pyheapdump",
                         reader->major_, reader->minor_, kFormatMajor));
   }
-  if (!reader->inflater_->Init()) return absl::ResourceExhaustedError("zlib could not allocate an inflate state");
+  if (!reader->inflater_->Init()) return OutOfMemoryError("zlib could not allocate an inflate state");
   return reader;
 }
 
@@ -543,8 +541,7 @@ absl::Status DumpFileReader::ForEachInChunks(ChunkKind kind, const char* what, D
           } catch (const FormatError& e) {
             error = e.what();
           } catch (const std::bad_alloc&) {
-            return absl::ResourceExhaustedError(
-                absl::StrCat("out of memory while reading ", Describe(i), " of ", path_));
+            return OutOfMemoryError(absl::StrCat("out of memory while reading ", Describe(i), " of ", path_));
           }
           if (!item) {
             report(decoded, error);
@@ -574,7 +571,7 @@ absl::Status DumpFileReader::ForEachInChunks(ChunkKind kind, const char* what, D
       } catch (const cereal::Exception& e) {
         error = e.what();
       } catch (const std::bad_alloc&) {
-        return absl::ResourceExhaustedError(absl::StrCat("out of memory while reading ", Describe(i), " of ", path_));
+        return OutOfMemoryError(absl::StrCat("out of memory while reading ", Describe(i), " of ", path_));
       }
       if (!item) {
         report(decoded, error);

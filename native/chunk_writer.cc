@@ -340,13 +340,13 @@ absl::StatusOr<std::unique_ptr<DumpFileWriter>> DumpFileWriter::Create(const std
   }
   struct stat st;
   if (stat(final_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return absl::Status(absl::ErrnoToStatusCode(EISDIR),
-                        absl::StrCat("cannot write ", final_path, ": ", std::strerror(EISDIR)));
+    return ErrnoStatus(EISDIR, absl::StrCat("cannot write ", final_path, ": ", std::strerror(EISDIR)));
   }
   std::unique_ptr<DumpFileWriter> writer(new DumpFileWriter(final_path, options));
   if (int rc = writer->deflater_->Init(); rc != Z_OK) {
-    return absl::ResourceExhaustedError(absl::StrCat("cannot write ", final_path, ": zlib deflateInit failed (", rc,
-                                                     rc == Z_MEM_ERROR ? ", out of memory)" : ")"));
+    std::string message = absl::StrCat("cannot write ", final_path, ": zlib deflateInit failed (", rc,
+                                       rc == Z_MEM_ERROR ? ", out of memory)" : ")");
+    return rc == Z_MEM_ERROR ? OutOfMemoryError(message) : absl::InternalError(message);
   }
   if (absl::Status status = writer->OpenTempFile(); !status.ok()) return status;
 
@@ -428,7 +428,7 @@ absl::Status DumpFileWriter::Append(const AnyRecord& record) {
     size = records_->AppendRecord(record, bound);
   } catch (const std::exception& e) {
     // Only allocation can fail here; the chunk now holds half a record, so the dump cannot be finished.
-    return FailWith(absl::ResourceExhaustedError(
+    return FailWith(OutOfMemoryError(
         absl::StrCat("cannot write ", final_path_, ": out of memory while buffering a record (", e.what(), ")")));
   }
   ++records_written_;
@@ -457,7 +457,7 @@ absl::Status DumpFileWriter::AppendSource(std::string_view filename, std::string
     archive(static_cast<uint64_t>(filename.size()), cereal::binary_data(filename.data(), filename.size()));
     archive(static_cast<uint64_t>(text.size()), cereal::binary_data(text.data(), text.size()));
   } catch (const std::exception& e) {
-    return FailWith(absl::ResourceExhaustedError(
+    return FailWith(OutOfMemoryError(
         absl::StrCat("cannot write ", final_path_, ": out of memory while buffering a source (", e.what(), ")")));
   }
   if (sources_->size() >= kTargetChunkRaw) return FlushPending(*sources_);
@@ -572,16 +572,14 @@ absl::Status DumpFileWriter::SyncDirectory() {
   if (fd >= 0) close(fd);
   // Some filesystems cannot fsync a directory (EINVAL); the rename is then as durable as they make it.
   if (rc != 0 && error_number != EINVAL) {
-    return absl::Status(absl::ErrnoToStatusCode(error_number),
-                        absl::StrCat("saved ", final_path_, " but could not sync its directory ", dir, ": ",
-                                     std::strerror(error_number)));
+    return ErrnoStatus(error_number, absl::StrCat("saved ", final_path_, " but could not sync its directory ", dir,
+                                                  ": ", std::strerror(error_number)));
   }
   return absl::OkStatus();
 }
 
 absl::Status DumpFileWriter::ErrnoError(int error_number) const {
-  return absl::Status(absl::ErrnoToStatusCode(error_number),
-                      absl::StrCat("cannot write ", final_path_, ": ", std::strerror(error_number)));
+  return ErrnoStatus(error_number, absl::StrCat("cannot write ", final_path_, ": ", std::strerror(error_number)));
 }
 
 absl::Status DumpFileWriter::Fail(int error_number) { return FailWith(ErrnoError(error_number)); }

@@ -200,9 +200,10 @@ void PutOrderedDictItems(Walker& w, PyObject* dict, PyTypeObject* ordered_dict_t
 // Reads a C-level attribute through the descriptor that the base type defines (a member or getset written in C),
 // bypassing any override in a subclass.
 OwnedRef BaseAttribute(PyTypeObject* base, PyObject* obj, const char* name) {
-  PyObject* descriptor = PyDict_GetItemString(base->tp_dict, name);  // borrowed
-  if (!descriptor || !Py_TYPE(descriptor)->tp_descr_get) return {};
-  return OwnedRef::Steal(Py_TYPE(descriptor)->tp_descr_get(descriptor, obj, reinterpret_cast<PyObject*>(base)));
+  BorrowedRef descriptor(PyDict_GetItemString(base->tp_dict, name));
+  if (!descriptor || !Py_TYPE(descriptor.get())->tp_descr_get) return {};
+  return OwnedRef::Steal(
+      Py_TYPE(descriptor.get())->tp_descr_get(descriptor.get(), obj, reinterpret_cast<PyObject*>(base)));
 }
 
 void EncodeDict(Walker& w, PyObject* obj) {
@@ -283,8 +284,8 @@ void EncodeInstance(Walker& w, PyObject* obj) {
 
 OwnedRef ClassModuleName(PyTypeObject* type) {
   if (IsHeapType(type)) {
-    PyObject* module = PyDict_GetItemString(type->tp_dict, "__module__");
-    if (module && PyUnicode_Check(module)) return OwnedRef::Borrow(module);
+    BorrowedRef module(PyDict_GetItemString(type->tp_dict, "__module__"));
+    if (module && PyUnicode_Check(module.get())) return OwnedRef::Borrow(module);
     // An extension type whose instances have a __module__ member (Cython's functions) has that member's descriptor
     // there: its tp_name still says where it comes from.
     if (!IsClassStatementType(type) && type->tp_name && strrchr(type->tp_name, '.')) {
@@ -307,32 +308,34 @@ OwnedRef ClassQualname(PyTypeObject* type) {
 // Whether module.qualname names this very object in the running program, found by dict lookups only
 // (a getattr could run a module's __getattr__ or a class property).
 bool ImportableAs(PyObject* obj, PyObject* module_name, PyObject* qualname) {
-  PyObject* modules = PySys_GetObject("modules");
-  if (!modules || !PyDict_Check(modules) || !module_name || !qualname) return false;
+  BorrowedRef modules(PySys_GetObject("modules"));
+  if (!modules || !PyDict_Check(modules.get()) || !module_name || !qualname) return false;
   if (PyUnicode_CompareWithASCIIString(module_name, "__main__") == 0) return false;
-  PyObject* module = PyDict_GetItemWithError(modules, module_name);
-  if (!module || !PyModule_Check(module)) {
+  BorrowedRef module(PyDict_GetItemWithError(modules.get(), module_name));
+  if (!module || !PyModule_Check(module.get())) {
     PyErr_Clear();
     return false;
   }
-  PyObject* scope = PyModule_GetDict(module);
+  // Borrowed from sys.modules, the module and the classes down the qualname: only dict lookups of str keys run
+  // between here and the comparison, and they run no Python code that could drop them.
+  PyObject* scope = PyModule_GetDict(module.get());
   OwnedRef dot = OwnedRef::Steal(PyUnicode_FromString("."));
   OwnedRef parts = OwnedRef::Steal(PyUnicode_Split(qualname, dot.get(), -1));
   if (!parts) {
     PyErr_Clear();
     return false;
   }
-  PyObject* current = nullptr;
+  BorrowedRef current;
   for (Py_ssize_t i = 0; i < PyList_GET_SIZE(parts.get()); ++i) {
     if (!scope) return false;
-    current = PyDict_GetItemWithError(scope, PyList_GET_ITEM(parts.get(), i));
+    current = BorrowedRef(PyDict_GetItemWithError(scope, PyList_GET_ITEM(parts.get(), i)));
     if (!current) {
       PyErr_Clear();
       return false;
     }
-    scope = PyType_Check(current) ? reinterpret_cast<PyTypeObject*>(current)->tp_dict : nullptr;
+    scope = PyType_Check(current.get()) ? reinterpret_cast<PyTypeObject*>(current.get())->tp_dict : nullptr;
   }
-  return current == obj;
+  return current.get() == obj;
 }
 
 void EncodeClass(Walker& w, PyObject* obj) {
@@ -370,8 +373,8 @@ void EncodeClass(Walker& w, PyObject* obj) {
     }
   } else if (defined_in_python && type->tp_dict && PyType_IsSubtype(type, &PyTuple_Type)) {
     // A namedtuple's _fields name its items: a loader without the class's module still needs them.
-    PyObject* fields = PyDict_GetItemString(type->tp_dict, "_fields");  // borrowed
-    if (fields && PyTuple_Check(fields)) w.PutAttr("dict:_fields", fields);
+    BorrowedRef fields(PyDict_GetItemString(type->tp_dict, "_fields"));
+    if (fields && PyTuple_Check(fields.get())) w.PutAttr("dict:_fields", fields);
   }
 }
 
@@ -402,12 +405,12 @@ void EncodeBuiltinFunction(Walker& w, PyObject* obj) {
   w.SetKind(Kind::kFunction);
   w.PutAttr("builtin", Py_True);
   auto* function = reinterpret_cast<PyCFunctionObject*>(obj);
-  PyObject* self = function->m_self;
-  PyObject* module = function->m_module;
-  if (module && PyModule_Check(module)) {
-    OwnedRef module_name = OwnedRef::Steal(PyModule_GetNameObject(module));
+  BorrowedRef self(function->m_self);  // the function owns both, and the walk keeps the function
+  BorrowedRef module(function->m_module);
+  if (module && PyModule_Check(module.get())) {
+    OwnedRef module_name = OwnedRef::Steal(PyModule_GetNameObject(module.get()));
     if (module_name) w.PutAttr("module", w.KeepAlive(std::move(module_name)));
-  } else if (module && PyUnicode_Check(module)) {
+  } else if (module && PyUnicode_Check(module.get())) {
     w.PutAttr("module", module);
   }
   PyErr_Clear();
@@ -415,7 +418,7 @@ void EncodeBuiltinFunction(Walker& w, PyObject* obj) {
   if (qualname && PyUnicode_Check(qualname.get())) w.PutAttr("qualname", w.KeepAlive(std::move(qualname)));
   PyErr_Clear();
   w.PutAttrStr("name", function->m_ml && function->m_ml->ml_name ? function->m_ml->ml_name : "");
-  if (self && !PyModule_Check(self)) w.PutAttr("self", self);
+  if (self && !PyModule_Check(self.get())) w.PutAttr("self", self);
 }
 
 void EncodeModule(Walker& w, PyObject* obj) {
@@ -423,9 +426,9 @@ void EncodeModule(Walker& w, PyObject* obj) {
   OwnedRef name = OwnedRef::Steal(PyModule_GetNameObject(obj));
   if (name) w.PutAttr("name", w.KeepAlive(std::move(name)));
   PyErr_Clear();
-  PyObject* dict = PyModule_GetDict(obj);
-  PyObject* file = dict ? PyDict_GetItemString(dict, "__file__") : nullptr;
-  if (file && PyUnicode_Check(file)) w.PutAttr("file", file);
+  BorrowedRef dict(PyModule_GetDict(obj));
+  BorrowedRef file(dict ? PyDict_GetItemString(dict.get(), "__file__") : nullptr);
+  if (file && PyUnicode_Check(file.get())) w.PutAttr("file", file);
 }
 
 void EncodeCode(Walker& w, PyObject* obj) {
@@ -472,7 +475,7 @@ void EncodeFrame(Walker& w, PyObject* obj) {
     w.RecordPythonError("reading the frame's locals failed");
   }
   OwnedRef back = OwnedRef::Steal(reinterpret_cast<PyObject*>(PyFrame_GetBack(frame)));
-  w.PutAttr("back", back ? w.KeepAlive(std::move(back)) : Py_None);
+  w.PutAttr("back", back ? w.KeepAlive(std::move(back)) : BorrowedRef(Py_None));
 }
 
 // The attribute getters of frames, tracebacks and generators are C code of the interpreter itself.
@@ -508,7 +511,7 @@ void EncodeGenerator(Walker& w, PyObject* obj, const char* kind, const char* pre
 
 void EncodeCell(Walker& w, PyObject* obj) {
   w.SetKind(Kind::kCell);
-  PyObject* contents = PyCell_GET(obj);
+  BorrowedRef contents(PyCell_GET(obj));
   if (contents) w.PutItem(contents);
 }
 
@@ -629,11 +632,12 @@ OwnedRef BuiltinReduce(Walker& w, PyObject* obj) {
 // An attribute that a member or getset descriptor of obj's type gives (C code), or empty: nothing else is asked.
 OwnedRef CompiledAttribute(PyObject* obj, const char* name) {
   OwnedRef key = OwnedRef::Steal(PyUnicode_InternFromString(name));
-  PyObject* descriptor = key ? _PyType_Lookup(Py_TYPE(obj), key.get()) : nullptr;  // borrowed
+  BorrowedRef descriptor(key ? _PyType_Lookup(Py_TYPE(obj), key.get()) : nullptr);
   OwnedRef value;
-  if (descriptor && (Py_IS_TYPE(descriptor, &PyMemberDescr_Type) || Py_IS_TYPE(descriptor, &PyGetSetDescr_Type))) {
+  if (descriptor &&
+      (Py_IS_TYPE(descriptor.get(), &PyMemberDescr_Type) || Py_IS_TYPE(descriptor.get(), &PyGetSetDescr_Type))) {
     value = OwnedRef::Steal(
-        Py_TYPE(descriptor)->tp_descr_get(descriptor, obj, reinterpret_cast<PyObject*>(Py_TYPE(obj))));
+        Py_TYPE(descriptor.get())->tp_descr_get(descriptor.get(), obj, reinterpret_cast<PyObject*>(Py_TYPE(obj))));
   }
   PyErr_Clear();
   return value;
@@ -653,6 +657,38 @@ bool InstanceOverridesReduce(PyObject* obj) {
 // Reduces that failed for every object of a type so far, before the type's reduce is no longer tried: a C type that
 // refuses to be pickled (Cython's default for a class with a __cinit__) would raise once per object.
 constexpr uint32_t kReduceFailuresBeforeGivingUp = 16;
+
+// The UTC offset and zone name of a datetime in a zone that the loading machine may not have (a ZoneInfo key missing
+// there, a zone library not installed), at dump time: attributes `utcoffset` (seconds) and `tzname` of its reduce
+// record. Asked only of methods written in C (ZoneInfo's); a zone class's Python method is code the dump never runs.
+void PutZoneOffset(Walker& w, PyObject* obj) {
+  if (Py_TYPE(obj) != w.value_types().datetime) return;
+  auto* dt = reinterpret_cast<PyDateTime_DateTime*>(obj);
+  if (!dt->hastzinfo || dt->tzinfo == Py_None) return;
+  PyTypeObject* zone_type = Py_TYPE(dt->tzinfo);
+  if (zone_type->tp_name && std::string_view(zone_type->tp_name) == "datetime.timezone") return;  // loads as itself
+  auto c_method = [zone_type](const char* name) -> PyObject* {
+    OwnedRef key = OwnedRef::Steal(PyUnicode_InternFromString(name));
+    PyObject* method = key ? _PyType_Lookup(zone_type, key.get()) : nullptr;  // borrowed
+    PyErr_Clear();
+    return method && Py_IS_TYPE(method, &PyMethodDescr_Type) ? method : nullptr;
+  };
+  PyObject* utcoffset = c_method("utcoffset");
+  if (!utcoffset) return;
+  // The descriptor called with the zone as self: no attribute lookup on the zone, which could be the program's.
+  OwnedRef offset = OwnedRef::Steal(PyObject_CallFunctionObjArgs(utcoffset, dt->tzinfo, obj, nullptr));
+  if (!offset || Py_TYPE(offset.get()) != w.value_types().timedelta) {
+    PyErr_Clear();
+    return;
+  }
+  if (PyDateTime_DELTA_GET_MICROSECONDS(offset.get()) != 0) return;
+  w.PutAttrInt("utcoffset", static_cast<int64_t>(PyDateTime_DELTA_GET_DAYS(offset.get())) * 86400 +
+                                PyDateTime_DELTA_GET_SECONDS(offset.get()));
+  PyObject* tzname = c_method("tzname");
+  OwnedRef name = tzname ? OwnedRef::Steal(PyObject_CallFunctionObjArgs(tzname, dt->tzinfo, obj, nullptr)) : OwnedRef();
+  if (name && PyUnicode_CheckExact(name.get())) w.PutAttr("tzname", w.KeepAlive(std::move(name)));
+  PyErr_Clear();
+}
 
 void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
   // The surrogate that stands in when the reduce is not used: the policy's capture is a copyreg reducer, no facts.
@@ -683,9 +719,9 @@ void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
       w.SetKind(Kind::kFunction);
       w.PutAttr("builtin", Py_True);
       OwnedRef name = CompiledAttribute(obj, "__name__");
-      PyObject* qualname = w.KeepAlive(std::move(reduced));
-      PutFunctionIdentity(w, w.KeepAlive(std::move(module)), qualname,
-                          name && PyUnicode_Check(name.get()) ? w.KeepAlive(std::move(name)) : qualname);
+      BorrowedRef qualname = w.KeepAlive(std::move(reduced));
+      PutFunctionIdentity(w, w.KeepAlive(std::move(module)).get(), qualname.get(),
+                          (name && PyUnicode_Check(name.get()) ? w.KeepAlive(std::move(name)) : qualname).get());
       return;
     }
     EncodeSurrogate(w, obj, opaque, "opaque");
@@ -702,22 +738,23 @@ void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
   }
   ++policy.reduce_successes;
   w.SetKind(Kind::kReduce);
-  PyObject* parts = w.KeepAlive(std::move(reduced));
-  Py_ssize_t size = PyTuple_GET_SIZE(parts);
+  BorrowedRef parts = w.KeepAlive(std::move(reduced));
+  Py_ssize_t size = PyTuple_GET_SIZE(parts.get());
   for (Py_ssize_t i = 0; i < 5; ++i) {
-    PyObject* part = i < size ? PyTuple_GET_ITEM(parts, i) : Py_None;
-    if (i >= 3 && part != Py_None) {
+    BorrowedRef part(i < size ? PyTuple_GET_ITEM(parts.get(), i) : Py_None);
+    if (i >= 3 && part.get() != Py_None) {
       // listitems and dictitems are iterators: store what they yield, as a list.
-      OwnedRef items = OwnedRef::Steal(PySequence_List(part));
+      OwnedRef items = OwnedRef::Steal(PySequence_List(part.get()));
       if (!items) {
         w.RecordPythonError("reduce items failed");
-        part = Py_None;
+        part = BorrowedRef(Py_None);
       } else {
         part = w.KeepAlive(std::move(items));
       }
     }
     w.PutItem(part);
   }
+  PutZoneOffset(w, obj);
 }
 
 void EncodeCaptured(Walker& w, PyObject* obj, const TypePolicy& policy) {

@@ -88,6 +88,27 @@ bool HoldsNoReferences(PyTypeObject* type) {
   return false;
 }
 
+// Sets the "finalized" bit of a GC object's header: CPython runs an object's tp_finalize at most once (PEP 442) and
+// remembers it there, so its finalizer never runs. The header's layout is CPython's own (two words before the
+// object, bit 0 of the second, in 3.8 to 3.14); PyObject_GC_IsFinalized, the public reader of that bit, confirms
+// the write, and where it does not (a free-threaded build keeps the bit elsewhere) nothing is changed.
+bool MarkFinalized(PyObject* obj) {
+#ifdef Py_GIL_DISABLED
+  return false;
+#else
+  if (PyObject_GC_IsFinalized(obj)) return true;
+  struct GcHeader {
+    uintptr_t next;
+    uintptr_t prev;
+  };
+  GcHeader* header = reinterpret_cast<GcHeader*>(obj) - 1;
+  header->prev |= uintptr_t{1};
+  if (PyObject_GC_IsFinalized(obj)) return true;
+  header->prev &= ~uintptr_t{1};
+  return false;
+#endif
+}
+
 bool IsPlain(const Record& record) { return record.type_id == 0 && (record.flags & ~kFlagCutItems) == 0; }
 
 }  // namespace
@@ -136,57 +157,117 @@ bool PendingIsOneObjectsProblem() {
 
 }  // namespace
 
-Rebuilder::Rebuilder(PyObject* handler, PyObject* problems)
-    : handler_(OwnedRef::Borrow(handler)), problems_(OwnedRef::Borrow(problems)) {}
+Rebuilder::Rebuilder(BorrowedRef handler, BorrowedRef problems, uint64_t first_unwritten)
+    : handler_(OwnedRef::Borrow(handler)), problems_(OwnedRef::Borrow(problems)), first_unwritten_(first_unwritten) {}
 
 // ---- reading ----
 
 absl::Status Rebuilder::Load(DumpFileReader& reader) {
   absl::Status status = reader.ForEachRecord([&](Record&& record) -> absl::Status {
     OwnedRef early;
-    try {
-      Validate(record);
-      const std::string& data = record.data.bytes;
-      if (record.kind == Kind::kStr) {
-        early = OwnedRef::Steal(PyUnicode_DecodeUTF8(data.data(), data.size(), "surrogatepass"));
-        if (!early) {
-          if (PyErr_ExceptionMatches(PyExc_MemoryError)) return absl::ResourceExhaustedError("out of memory");
-          PyErr_Clear();
-          throw FormatError("string is not UTF-8");
-        }
-      } else if (record.kind == Kind::kBytes) {
-        early = OwnedRef::Steal(PyBytes_FromStringAndSize(data.data(), data.size()));
-        if (!early) return absl::ResourceExhaustedError("out of memory");
+    absl::Status valid = Validate(record);
+    const std::string& data = record.data.bytes;
+    if (valid.ok() && record.kind == Kind::kStr) {
+      early = OwnedRef::Steal(PyUnicode_DecodeUTF8(data.data(), data.size(), "surrogatepass"));
+      if (!early) {
+        valid = PyErr_ExceptionMatches(PyExc_MemoryError) ? OutOfMemoryError("out of memory")
+                                                          : absl::InvalidArgumentError("string is not UTF-8");
+        PyErr_Clear();
       }
-    } catch (const FormatError& error) {
-      if (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_MemoryError)) {
-        return absl::ResourceExhaustedError("out of memory");
+    } else if (valid.ok() && record.kind == Kind::kBytes) {
+      early = OwnedRef::Steal(PyBytes_FromStringAndSize(data.data(), data.size()));
+      if (!early) {
+        PyErr_Clear();
+        valid = OutOfMemoryError("out of memory");
       }
-      PyErr_Clear();
-      warnings_.push_back("record " + std::to_string(record.id) + ": " + error.what());
+    }
+    if (IsOutOfMemory(valid)) return valid;
+    if (!valid.ok()) {
+      warnings_.push_back("record " + std::to_string(record.id) + ": " + std::string(valid.message()));
       return absl::OkStatus();
     }
     // str and bytes are made as they are read, but for a cut one: the handler makes it, marked as cut.
     if (record.flags & kFlagTruncated) early = OwnedRef();
+    has_cut_records_ |= (record.flags & kFlagCutRecord) != 0;
     records_.push_back(std::move(record));
     made_.push_back(std::move(early));
     return absl::OkStatus();
   });
-  if (status.ok()) Index();
+  if (status.ok()) {
+    Index();
+    if (has_cut_records_ || first_unwritten_ != 0) MarkContainersOfCutRecords();
+  }
   return status;
 }
 
-// Checks that a record decodes, as DecodeRecord would, without making anything but its attribute names.
-void Rebuilder::Validate(const Record& record) {
-  Cursor items(record.items.bytes);
-  for (uint64_t count = items.Count(); count > 0; --count) ReadDecodedValue(items, /*make_atoms=*/false);
-  if (!items.AtEnd()) throw FormatError("trailing bytes after the items");
-  Cursor attrs(record.attrs.bytes);
-  for (uint64_t count = attrs.Count(); count > 0; --count) {
-    AttributeName(attrs.Bytes(attrs.Varint()));
-    ReadDecodedValue(attrs, /*make_atoms=*/false);
+bool Rebuilder::IsCutReference(uint64_t oid) const {
+  const Record* child = Find(oid);
+  if (child != nullptr) return (child->flags & kFlagCutRecord) != 0;
+  return first_unwritten_ != 0 && oid >= first_unwritten_;
+}
+
+void Rebuilder::MarkContainersOfCutRecords() {
+  // The walker wrote these containers before the stop, not knowing that objects it had queued for them would be cut;
+  // only a complete read of the records tells. One pass over the containers' items, and only for a stopped walk.
+  for (Record& record : records_) {
+    switch (record.kind) {
+      case Kind::kList:
+      case Kind::kTuple:
+      case Kind::kDict:
+      case Kind::kSet:
+      case Kind::kFrozenSet:
+      case Kind::kDeque:
+        break;
+      default:
+        continue;
+    }
+    if (record.flags & kFlagCutItems) continue;
+    bool holds_cut = false;
+    // Load validated every record, so a parse error cannot happen here; the visitor's Cancelled stops the parse at
+    // the first cut reference, which is all this needs to know.
+    absl::Status stopped =
+        ParseItems(record.items.bytes, /*make_atoms=*/false, [&](uint64_t, DecodedValue&& value) -> absl::Status {
+          if (value.type != DecodedValue::Type::kRef || !IsCutReference(value.id)) return absl::OkStatus();
+          holds_cut = true;
+          return absl::CancelledError("a cut reference");
+        });
+    static_cast<void>(stopped);
+    if (holds_cut) record.flags |= kFlagCutItems;
   }
-  if (!attrs.AtEnd()) throw FormatError("trailing bytes after the attributes");
+}
+
+// The placeholder of a cut record, as one of a cut value of the same class and reason: the reason is the record's
+// "reason" attribute ("cut:time_limit"), a str made when the records were read.
+OwnedRef Rebuilder::CutRecordPlaceholder(const Record& record) {
+  Parsed parsed;
+  if (!Parse(record, false, &parsed)) return OwnedRef();
+  uint64_t reason = 0;
+  for (const auto& [name, value] : parsed.attrs) {
+    if (name != "reason") continue;
+    if (value.type == DecodedValue::Type::kCut) {
+      reason = value.reason;
+    } else if (value.type == DecodedValue::Type::kRef) {
+      BorrowedRef text = Lookup(value.id);
+      if (text && PyUnicode_CheckExact(text.get())) {
+        for (auto [candidate, code] : {std::pair<const char*, uint64_t>{"cut:max_objects", 1},
+                                       {"cut:max_bytes", 2},
+                                       {"cut:time_limit", 3}}) {
+          if (PyUnicode_CompareWithASCIIString(text.get(), candidate) == 0) reason = code;
+        }
+      }
+    }
+  }
+  if (reason == 0) return HandlerMake(record, /*shell=*/false);  // a reason this core does not know: the general way
+  return CutPlaceholder(reason, record.type_id);
+}
+
+// Checks that a record decodes, as DecodeRecord would, without making anything but its attribute names.
+absl::Status Rebuilder::Validate(const Record& record) {
+  absl::Status status =
+      ParseItems(record.items.bytes, /*make_atoms=*/false, [](uint64_t, DecodedValue&&) { return absl::OkStatus(); });
+  if (!status.ok()) return status;
+  return ParseAttrs(record.attrs.bytes, /*make_atoms=*/false,
+                    [this](std::string_view name, DecodedValue&&) { return AttributeName(name).status(); });
 }
 
 void Rebuilder::Index() {
@@ -221,70 +302,59 @@ const Record* Rebuilder::Find(uint64_t oid) const {
   return Position(oid, &position) ? &records_[position] : nullptr;
 }
 
-Rebuilder::Parsed Rebuilder::ParseOrThrow(const Record& record, bool make_atoms) {
-  Parsed parsed;
-  Cursor items(record.items.bytes);
-  uint64_t count = items.Count();
-  parsed.items.reserve(count);
-  for (uint64_t i = 0; i < count; ++i) parsed.items.push_back(ReadDecodedValue(items, make_atoms));
-  if (!items.AtEnd()) throw FormatError("trailing bytes after the items");
-  Cursor attrs(record.attrs.bytes);
-  count = attrs.Count();
-  parsed.attrs.reserve(count);
-  for (uint64_t i = 0; i < count; ++i) {
-    std::string_view name = attrs.Bytes(attrs.Varint());
-    parsed.attrs.emplace_back(name, ReadDecodedValue(attrs, make_atoms));
-  }
-  if (!attrs.AtEnd()) throw FormatError("trailing bytes after the attributes");
-  return parsed;
-}
-
 bool Rebuilder::Parse(const Record& record, bool make_atoms, Parsed* parsed) {
-  try {
-    *parsed = ParseOrThrow(record, make_atoms);
-    return true;
-  } catch (const FormatError& error) {
-    // Every record was checked by Load; what fails now is memory.
-    if (!PyErr_Occurred()) PyErr_SetString(PyExc_MemoryError, error.what());
-    return false;
+  absl::Status status = ParseItems(
+      record.items.bytes, make_atoms,
+      [parsed](uint64_t count) {
+        parsed->items.reserve(count);
+        return absl::OkStatus();
+      },
+      [parsed](uint64_t, DecodedValue&& value) {
+        parsed->items.push_back(std::move(value));
+        return absl::OkStatus();
+      });
+  if (status.ok()) {
+    status = ParseAttrs(record.attrs.bytes, make_atoms, [parsed](std::string_view name, DecodedValue&& value) {
+      parsed->attrs.emplace_back(name, std::move(value));
+      return absl::OkStatus();
+    });
   }
+  // Every record was checked by Load; what fails now is memory.
+  if (!status.ok() && !PyErr_Occurred()) PyErr_SetString(PyExc_MemoryError, std::string(status.message()).c_str());
+  return status.ok();
 }
 
-OwnedRef Rebuilder::AttributeName(std::string_view bytes) {
+absl::StatusOr<OwnedRef> Rebuilder::AttributeName(std::string_view bytes) {
   auto found = names_.find(absl::string_view(bytes.data(), bytes.size()));
   if (found != names_.end()) return found->second;
-  PyObject* name = DecodeAttributeName(bytes).release();
+  absl::StatusOr<OwnedRef> decoded = DecodeAttributeName(bytes);
+  if (!decoded.ok()) return decoded.status();
+  PyObject* name = decoded->release();
   PyUnicode_InternInPlace(&name);  // the keys of every instance dict built from this name share one object
   OwnedRef owned = OwnedRef::Steal(name);
   names_.emplace(std::string(bytes), owned);
   return owned;
 }
 
-OwnedRef Rebuilder::RecordTuple(uint64_t oid) {
+absl::StatusOr<OwnedRef> Rebuilder::RecordTuple(uint64_t oid) {
   const Record* record = Find(oid);
   if (record == nullptr) return OwnedRef::Borrow(Py_None);
-  auto decoded = DecodeRecord(*record);
-  if (!decoded.ok()) {
-    // Load checked that every record decodes, so this is memory; a ValueError if it ever is not, which the handler
-    // takes for a damaged record rather than ending the load.
-    std::string message(decoded.status().message());
-    PyErr_SetString(message.find("out of memory") != std::string::npos ? PyExc_MemoryError : PyExc_ValueError,
-                    message.c_str());
-    return OwnedRef();
-  }
-  return *std::move(decoded);
+  // Load checked that every record decodes, so an error is memory; an InvalidArgument if it ever is not, which the
+  // bindings raise as a ValueError, which the handler takes for a damaged record rather than ending the load.
+  return DecodeRecord(*record);
 }
 
 // ---- the objects map ----
 
-PyObject* Rebuilder::Lookup(uint64_t oid) {
+BorrowedRef Rebuilder::Lookup(uint64_t oid) {
   size_t position = 0;
-  if (Position(oid, &position)) return made_[position].get();
+  if (Position(oid, &position)) return made_[position].borrow();
   auto found = made_without_record_.find(oid);
-  return found == made_without_record_.end() ? nullptr : found->second.get();
+  return found == made_without_record_.end() ? BorrowedRef() : found->second.borrow();
 }
 
-bool Rebuilder::Store(uint64_t oid, PyObject* obj) {
+bool Rebuilder::Store(uint64_t oid, BorrowedRef obj) {
+  DisarmFinalizer(obj.get());
   size_t position = 0;
   if (Position(oid, &position)) {
     made_[position] = OwnedRef::Borrow(obj);
@@ -292,6 +362,20 @@ bool Rebuilder::Store(uint64_t oid, PyObject* obj) {
     made_without_record_[oid] = OwnedRef::Borrow(obj);
   }
   return true;
+}
+
+// Every object a load makes is made from dumped state, not by the dumped program: its finalizer must not run here when
+// the dump is dropped (tempfile's closer would unlink the dumped path on this machine, an asyncio transport's would
+// close the rebuilt loop's selector), in any mode.
+void Rebuilder::DisarmFinalizer(PyObject* obj) {
+  if (Py_TYPE(obj)->tp_finalize == nullptr || !PyObject_IS_GC(obj)) return;
+  if (!MarkFinalized(obj) && !finalizer_warned_) {
+    finalizer_warned_ = true;
+    OwnedRef text = OwnedRef::Steal(PyUnicode_FromString(
+        "this Python keeps the finalized mark of objects elsewhere: finalizers (__del__) of loaded objects may run "
+        "when the dump is dropped"));
+    if (!text || PyList_Append(problems_.get(), text.get()) < 0) PyErr_Clear();
+  }
 }
 
 // ---- getting objects by id (Rebuilder.get and _build in _load.py) ----
@@ -317,9 +401,15 @@ bool Rebuilder::Abandoned() const {
   return abandoned_;
 }
 
-OwnedRef Rebuilder::Get(uint64_t oid) {
+absl::StatusOr<OwnedRef> Rebuilder::Get(uint64_t oid) {
+  OwnedRef obj = Object(oid);
+  if (!obj) return PythonErrorPending();
+  return obj;
+}
+
+OwnedRef Rebuilder::Object(uint64_t oid) {
   if (Abandoned()) return OwnedRef();
-  if (PyObject* obj = Lookup(oid)) return OwnedRef::Borrow(obj);
+  if (BorrowedRef obj = Lookup(oid)) return OwnedRef::Borrow(obj);
   if (PyErr_Occurred()) return OwnedRef();
   const Record* record = Find(oid);
   if (record != nullptr && IsPlain(*record)) {
@@ -336,21 +426,21 @@ OwnedRef Rebuilder::Get(uint64_t oid) {
         for (size_t i = 0; i < parsed.items.size(); ++i) {
           PyTuple_SET_ITEM(tuple.get(), static_cast<Py_ssize_t>(i), parsed.items[i].atom.release());
         }
-        if (!Store(oid, tuple.get())) return OwnedRef();
+        if (!Store(oid, tuple.borrow())) return OwnedRef();
         return tuple;
       }
     }
   } else if (record != nullptr && record->kind == Kind::kInstance && record->flags == 0) {
     // Instances of a class that loads as a surrogate: the bulk of an application's heap.
-    PyObject* cls = nullptr;
+    BorrowedRef cls;
     if (!InstanceClass(record->type_id, &cls)) return OwnedRef();
-    if (cls != nullptr) {
+    if (cls) {
       OwnedRef no_args = OwnedRef::Steal(PyTuple_New(0));
       if (!no_args) return OwnedRef();
       OwnedRef obj =
-          OwnedRef::Steal(PyBaseObject_Type.tp_new(reinterpret_cast<PyTypeObject*>(cls), no_args.get(), nullptr));
-      if (!obj || !Store(oid, obj.get())) return OwnedRef();
-      DeferNative(oid, FillKind::kInstance, obj.get(), /*hashing=*/false);
+          OwnedRef::Steal(PyBaseObject_Type.tp_new(reinterpret_cast<PyTypeObject*>(cls.get()), no_args.get(), nullptr));
+      if (!obj || !Store(oid, obj.borrow())) return OwnedRef();
+      DeferNative(oid, FillKind::kInstance, obj.borrow(), /*hashing=*/false);
       return obj;
     }
   }
@@ -366,7 +456,7 @@ OwnedRef Rebuilder::Build(uint64_t root) {
       stack.pop_back();
       continue;
     }
-    if (Lookup(oid) != nullptr) {
+    if (Lookup(oid)) {
       stack.pop_back();
       continue;
     }
@@ -375,6 +465,8 @@ OwnedRef Rebuilder::Build(uint64_t root) {
     OwnedRef made;
     if (record == nullptr) {
       made = CallHandler("_lost", oid);
+    } else if (record->flags & kFlagCutRecord) {
+      made = CutRecordPlaceholder(*record);
     } else if (IsShellKind(record->kind)) {
       made = MakeShell(*record, oid);
     } else {
@@ -388,18 +480,18 @@ OwnedRef Rebuilder::Build(uint64_t root) {
           continue;
         }
       }
-      if (Lookup(oid) != nullptr) {  // a dependency's making made this one too
+      if (Lookup(oid)) {  // a dependency's making made this one too
         stack.pop_back();
         continue;
       }
       made = Construct(*record, oid);
     }
     if (!made) return OwnedRef();
-    if (!Store(oid, made.get())) return OwnedRef();
+    if (!Store(oid, made.borrow())) return OwnedRef();
     stack.pop_back();
   }
-  PyObject* obj = Lookup(root);
-  if (obj == nullptr) {
+  BorrowedRef obj = Lookup(root);
+  if (!obj) {
     if (!PyErr_Occurred()) PyErr_Format(PyExc_RuntimeError, "record %llu was not made", (unsigned long long)root);
     return OwnedRef();
   }
@@ -419,7 +511,7 @@ bool Rebuilder::Dependencies(const Record& record, std::vector<uint64_t>* depend
   }
   if (record.type_id != 0) candidates.push_back(record.type_id);
   for (uint64_t candidate : candidates) {
-    if (Lookup(candidate) == nullptr) {
+    if (!Lookup(candidate)) {
       if (PyErr_Occurred()) return false;
       dependencies->push_back(candidate);
     }
@@ -431,10 +523,10 @@ OwnedRef Rebuilder::MakeShell(const Record& record, uint64_t oid) {
   if (IsPlain(record) && (record.kind == Kind::kList || record.kind == Kind::kDict || record.kind == Kind::kSet)) {
     OwnedRef shell;
     FillKind fill = FillKind::kList;
-    PyObject* marked = nullptr;  // the class of a container holding placeholders
+    BorrowedRef marked;  // the class of a container holding placeholders
     if ((record.flags & kFlagCutItems) && !CutContainerClass(record.kind, &marked)) return OwnedRef();
-    if (marked != nullptr) {
-      shell = OwnedRef::Steal(PyObject_CallNoArgs(marked));
+    if (marked) {
+      shell = OwnedRef::Steal(PyObject_CallNoArgs(OwnedRef::Borrow(marked).get()));
       fill = record.kind == Kind::kList   ? FillKind::kList
              : record.kind == Kind::kDict ? FillKind::kDict
                                           : FillKind::kSet;
@@ -449,8 +541,8 @@ OwnedRef Rebuilder::MakeShell(const Record& record, uint64_t oid) {
       shell = OwnedRef::Steal(PySet_New(nullptr));
       fill = FillKind::kSet;
     }
-    if (!shell || !Store(oid, shell.get())) return OwnedRef();
-    DeferNative(oid, fill, shell.get(), /*hashing=*/fill != FillKind::kList);
+    if (!shell || !Store(oid, shell.borrow())) return OwnedRef();
+    DeferNative(oid, fill, shell.borrow(), /*hashing=*/fill != FillKind::kList);
     return shell;
   }
   return HandlerMake(record, /*shell=*/true);
@@ -462,14 +554,14 @@ OwnedRef Rebuilder::Construct(const Record& record, uint64_t oid) {
     making_.insert(oid);
     OwnedRef made;
     if (plain_sequence) {
-      PyObject* marked = nullptr;  // the class of a container holding placeholders
+      BorrowedRef marked;  // the class of a container holding placeholders
       OwnedRef values = ItemValues(record);
       if (values && (record.flags & kFlagCutItems)) {
         if (!CutContainerClass(record.kind, &marked)) {
           making_.erase(oid);
           return OwnedRef();
         }
-        if (marked != nullptr) made = OwnedRef::Steal(PyObject_CallOneArg(marked, values.get()));
+        if (marked) made = OwnedRef::Steal(PyObject_CallOneArg(OwnedRef::Borrow(marked).get(), values.get()));
       } else if (values) {
         made =
             OwnedRef::Steal(record.kind == Kind::kTuple ? PyList_AsTuple(values.get()) : PyFrozenSet_New(values.get()));
@@ -501,20 +593,23 @@ OwnedRef Rebuilder::ConstructFastReduce(const Record& record) {
   for (size_t i = 2; i < items.size() && i < 5; ++i) {
     if (items[i].type != DecodedValue::Type::kAtom || items[i].atom.get() != Py_None) return OwnedRef();
   }
-  PyObject* callable = nullptr;
-  if (!ReduceCallable(items[0].id, &callable) || callable == nullptr) return OwnedRef();
+  BorrowedRef callable;
+  if (!ReduceCallable(items[0].id, &callable) || !callable) return OwnedRef();
   bool finished = false;
   if (!FinishedTuple(items[1].id, &finished) || !finished) return OwnedRef();
-  PyObject* args = Lookup(items[1].id);
-  if (args == nullptr || !PyTuple_CheckExact(args)) return OwnedRef();
-  return OwnedRef::Steal(PyObject_Call(callable, args, nullptr));
+  BorrowedRef args = Lookup(items[1].id);
+  if (!args || !PyTuple_CheckExact(args.get())) return OwnedRef();
+  // The call may reach the handler, and a MemoryError there abandons the load, which drops the maps these two are
+  // borrowed from: the call holds its own references.
+  OwnedRef held_callable = OwnedRef::Borrow(callable), held_args = OwnedRef::Borrow(args);
+  return OwnedRef::Steal(PyObject_Call(held_callable.get(), held_args.get(), nullptr));
 }
 
 bool Rebuilder::FinishedTuple(uint64_t oid, bool* finished) {
   *finished = false;
   const Record* record = Find(oid);
   if (record == nullptr || record->kind != Kind::kTuple) return true;
-  if (Lookup(oid) == nullptr) return !PyErr_Occurred();
+  if (!Lookup(oid)) return !PyErr_Occurred();
   Parsed parsed;
   if (!Parse(*record, false, &parsed)) return false;
   for (const DecodedValue& value : parsed.items) {
@@ -523,7 +618,7 @@ bool Rebuilder::FinishedTuple(uint64_t oid, bool* finished) {
     if (completed_.contains(value.id)) continue;
     const Record* child = Find(value.id);
     if (child == nullptr || !IsFinishedOnCreation(child->kind)) return true;
-    if (Lookup(value.id) == nullptr) return !PyErr_Occurred();
+    if (!Lookup(value.id)) return !PyErr_Occurred();
   }
   completed_.insert(oid);
   *finished = true;
@@ -537,7 +632,7 @@ OwnedRef Rebuilder::Resolve(const DecodedValue& value) {
     case DecodedValue::Type::kAtom:
       return value.atom;
     case DecodedValue::Type::kRef:
-      return Get(value.id);
+      return Object(value.id);
     case DecodedValue::Type::kCut:
       return CutPlaceholder(value.reason, value.id);
   }
@@ -558,7 +653,8 @@ OwnedRef Rebuilder::CutPlaceholder(uint64_t reason, uint64_t class_id) {
     found = cut_classes_.emplace(key, cls && PyType_Check(cls.get()) ? cls : OwnedRef()).first;
   }
   if (!found->second) return CallHandler("_cut", reason, class_id);
-  OwnedRef placeholder = OwnedRef::Steal(PyObject_CallNoArgs(found->second.get()));
+  OwnedRef cls = found->second;  // the call may abandon the load, which empties cut_classes_
+  OwnedRef placeholder = OwnedRef::Steal(PyObject_CallNoArgs(cls.get()));
   if (placeholder && HoldsNoReferences(Py_TYPE(placeholder.get())) && PyObject_GC_IsTracked(placeholder.get())) {
     // Every instance of a class written in Python is tracked by the cycle collector, though a placeholder (no
     // dict, no slots, an empty str or plain object) can be in no cycle: millions of them made each collection
@@ -568,7 +664,7 @@ OwnedRef Rebuilder::CutPlaceholder(uint64_t reason, uint64_t class_id) {
   return placeholder;
 }
 
-bool Rebuilder::CutContainerClass(Kind kind, PyObject** cls) {
+bool Rebuilder::CutContainerClass(Kind kind, BorrowedRef* cls) {
   auto key = static_cast<uint64_t>(kind);
   auto found = cut_container_classes_.find(key);
   if (found == cut_container_classes_.end()) {
@@ -580,31 +676,34 @@ bool Rebuilder::CutContainerClass(Kind kind, PyObject** cls) {
     }
     found = cut_container_classes_.emplace(key, asked && PyType_Check(asked.get()) ? asked : OwnedRef()).first;
   }
-  *cls = found->second.get();
+  *cls = found->second.borrow();
   return true;
 }
 
 // Resolved one at a time from the blob: a list of a million items never exists twice over as decoded values.
 OwnedRef Rebuilder::ItemValues(const Record& record) {
-  try {
-    Cursor cursor(record.items.bytes);
-    uint64_t count = cursor.Count();
-    OwnedRef values = OwnedRef::Steal(PyList_New(static_cast<Py_ssize_t>(count)));
-    if (!values) return OwnedRef();
-    for (uint64_t i = 0; i < count; ++i) {
-      OwnedRef value = Resolve(ReadDecodedValue(cursor));
-      if (!value) return OwnedRef();
-      PyList_SET_ITEM(values.get(), static_cast<Py_ssize_t>(i), value.release());
-    }
-    return values;
-  } catch (const FormatError& error) {
-    // Every record was checked by Load; what fails now is memory.
-    if (!PyErr_Occurred()) PyErr_SetString(PyExc_MemoryError, error.what());
-    return OwnedRef();
-  }
+  OwnedRef values;
+  absl::Status status = ParseItems(
+      record.items.bytes, /*make_atoms=*/true,
+      [&values](uint64_t count) {
+        values = OwnedRef::Steal(PyList_New(static_cast<Py_ssize_t>(count)));
+        return values ? absl::OkStatus() : PythonErrorPending();
+      },
+      [this, &values](uint64_t i, DecodedValue&& decoded) {
+        OwnedRef value = Resolve(decoded);
+        if (!value) return PythonErrorPending();
+        PyList_SET_ITEM(values.get(), static_cast<Py_ssize_t>(i), value.release());
+        return absl::OkStatus();
+      });
+  if (status.ok()) return values;
+  // Every record was checked by Load; what fails here but Python is memory.
+  if (!PyErr_Occurred()) PyErr_SetString(PyExc_MemoryError, std::string(status.message()).c_str());
+  return OwnedRef();
 }
 
 // ---- the handler ----
+// What the handler is asked, and by which names, is declared once on the Python side: the RebuildHandler protocol in
+// pyheapdump/load/handler.py (its NATIVE_NAMES maps the names called here to the protocol's methods).
 
 // Calls into the handler nest when the handler's objects need others the handler makes (a type whose record needs
 // a type, ...). A forged file can chain records so that this nests without end; each level costs Python frames and
@@ -654,11 +753,11 @@ OwnedRef Rebuilder::HandlerMake(const Record& record, bool shell) {
 }
 
 bool Rebuilder::AskHandlerOnce(absl::flat_hash_map<uint64_t, OwnedRef>& answers, const char* method, uint64_t id,
-                               PyObject** answer) {
+                               BorrowedRef* answer) {
   auto found = answers.find(id);
   if (found == answers.end()) {
     if (asking_.contains(id)) {  // a damaged file whose answer needs itself: the general path copes
-      *answer = nullptr;
+      *answer = BorrowedRef();
       return true;
     }
     asking_.insert(id);
@@ -672,28 +771,28 @@ bool Rebuilder::AskHandlerOnce(absl::flat_hash_map<uint64_t, OwnedRef>& answers,
     }
     found = answers.emplace(id, !asked || asked.get() == Py_None ? OwnedRef() : asked).first;
   }
-  *answer = found->second.get();
+  *answer = found->second.borrow();
   return true;
 }
 
-bool Rebuilder::InstanceClass(uint64_t type_id, PyObject** cls) {
+bool Rebuilder::InstanceClass(uint64_t type_id, BorrowedRef* cls) {
   // Only a CLASS record can be a type. Anything else is damage: the general path copes, without asking about a
   // record that may lead to another and another (each one a nested call into the handler).
   const Record* type = Find(type_id);
   if (type == nullptr || type->kind != Kind::kClass) {
-    *cls = nullptr;
+    *cls = BorrowedRef();
     return true;
   }
   return AskHandlerOnce(instance_classes_, "_surrogate_instance_class", type_id, cls);
 }
 
-bool Rebuilder::ReduceCallable(uint64_t callable_id, PyObject** callable) {
+bool Rebuilder::ReduceCallable(uint64_t callable_id, BorrowedRef* callable) {
   return AskHandlerOnce(reduce_callables_, "_fast_reduce_callable", callable_id, callable);
 }
 
 // ---- fills ----
 
-void Rebuilder::DeferNative(uint64_t oid, FillKind kind, PyObject* target, bool hashing) {
+void Rebuilder::DeferNative(uint64_t oid, FillKind kind, BorrowedRef target, bool hashing) {
   size_t position = 0;
   if (!Position(oid, &position)) return;  // every object with something left to fill was made from a record
   pending_[position] = Fill{kind, OwnedRef::Borrow(target)};
@@ -708,7 +807,7 @@ bool Rebuilder::TakeFill(uint64_t oid, Fill* fill) {
   return true;
 }
 
-void Rebuilder::Defer(uint64_t oid, PyObject* fill, bool hashing) {
+void Rebuilder::Defer(uint64_t oid, BorrowedRef fill, bool hashing) {
   DeferNative(oid, FillKind::kPython, fill, hashing);
 }
 
@@ -719,7 +818,15 @@ bool Rebuilder::TakePending(std::vector<uint64_t>& order) {
   return !TakeFill(oid, &fill) || RunFill(oid, fill);
 }
 
-bool Rebuilder::Drain(bool hashing) {
+absl::Status Rebuilder::Drain(bool hashing) { return DrainFills(hashing) ? absl::OkStatus() : PythonErrorPending(); }
+
+absl::Status Rebuilder::FinishNewFills() { return FinishFills() ? absl::OkStatus() : PythonErrorPending(); }
+
+absl::Status Rebuilder::Complete(BorrowedRef raw) {
+  return CompleteObject(raw) ? absl::OkStatus() : PythonErrorPending();
+}
+
+bool Rebuilder::DrainFills(bool hashing) {
   if (Abandoned()) return false;
   while (!fill_order_.empty() || (hashing && !hash_fill_order_.empty())) {
     while (!fill_order_.empty()) {
@@ -732,7 +839,7 @@ bool Rebuilder::Drain(bool hashing) {
   return true;
 }
 
-bool Rebuilder::FinishNewFills() { return nesting_ > 1 || Drain(/*hashing=*/false); }
+bool Rebuilder::FinishFills() { return nesting_ > 1 || DrainFills(/*hashing=*/false); }
 
 bool Rebuilder::RunFill(uint64_t oid, const Fill& fill) {
   ++nesting_;
@@ -754,15 +861,15 @@ bool Rebuilder::RunFill(uint64_t oid, const Fill& fill) {
 bool Rebuilder::RunNativeFill(uint64_t oid, const Fill& fill) {
   const Record* record = Find(oid);
   if (record == nullptr) return true;
-  PyObject* target = fill.target.get();
+  PyObject* target = fill.target.get();  // the caller's Fill owns it
   if (fill.kind == FillKind::kInstance) {
     Parsed parsed;
-    return Parse(*record, true, &parsed) && FillInstance(target, parsed);
+    return Parse(*record, true, &parsed) && FillInstance(fill.target.borrow(), parsed);
   }
   OwnedRef values = ItemValues(*record);
   if (!values) return false;
   // Keys may hash by their state: finish what making the values just made before a dict or set hashes them.
-  if (fill.kind != FillKind::kList && !FinishNewFills()) return false;
+  if (fill.kind != FillKind::kList && !FinishFills()) return false;
   Py_ssize_t count = PyList_GET_SIZE(values.get());
   switch (fill.kind) {
     case FillKind::kList:
@@ -794,25 +901,30 @@ bool Rebuilder::RunNativeFill(uint64_t oid, const Fill& fill) {
   }
 }
 
-bool Rebuilder::FillInstance(PyObject* obj, const Parsed& parsed) {
+bool Rebuilder::FillInstance(BorrowedRef obj, const Parsed& parsed) {
   // The instance dict itself, as object.__getattribute__(obj, "__dict__"): no __setattr__ or property runs.
-  OwnedRef state = OwnedRef::Steal(PyObject_GenericGetDict(obj, nullptr));
+  OwnedRef state = OwnedRef::Steal(PyObject_GenericGetDict(obj.get(), nullptr));
   if (!state) return false;
   for (const auto& [name, value] : parsed.attrs) {
     if (!IsStateAttribute(name)) continue;
-    OwnedRef key = AttributeName(name.substr(5));
+    absl::StatusOr<OwnedRef> key = AttributeName(name.substr(5));
+    if (!key.ok()) {
+      // Load decoded every name of every record, so this is memory.
+      PyErr_SetString(PyExc_MemoryError, std::string(key.status().message()).c_str());
+      return false;
+    }
     OwnedRef resolved = Resolve(value);
-    if (!resolved || PyDict_SetItem(state.get(), key.get(), resolved.get()) != 0) return false;
+    if (!resolved || PyDict_SetItem(state.get(), key->get(), resolved.get()) != 0) return false;
   }
   return true;
 }
 
 // ---- completing (Rebuilder._complete in _load.py) ----
 
-bool Rebuilder::Complete(PyObject* raw) {
+bool Rebuilder::CompleteObject(BorrowedRef raw) {
   if (Abandoned()) return false;
-  if (!PyLong_CheckExact(raw)) return true;
-  uint64_t root = PyLong_AsUnsignedLongLong(raw);
+  if (!PyLong_CheckExact(raw.get())) return true;
+  uint64_t root = PyLong_AsUnsignedLongLong(raw.get());
   if (PyErr_Occurred()) {
     PyErr_Clear();
     return true;
@@ -829,7 +941,7 @@ bool Rebuilder::Complete(PyObject* raw) {
     stack.pop_back();
     if (seen.contains(oid) || completed_.contains(oid)) continue;
     seen.insert(oid);
-    if (!Get(oid)) return false;
+    if (!Object(oid)) return false;
     const Record* record = Find(oid);
     if (record == nullptr || IsByReference(record->kind)) continue;
     if (nesting_ > kMaxNestedFills) {

@@ -13,9 +13,11 @@
 // The handler in turn reaches back through Get, Complete, Defer, Drain and FinishNewFills, so the objects made, the
 // pending fills and their order are one state whichever side made an object.
 //
-// Every method that returns an OwnedRef or bool returns empty/false with a Python exception set when an exception
-// other than an Exception (KeyboardInterrupt, ...) or an internal error must propagate; Exceptions raised while
-// filling one object are recorded in the problems list instead, as the Python loader does.
+// Errors (status.h): the public methods return absl::Status; PythonErrorPending() when an exception other than an
+// Exception (KeyboardInterrupt, MemoryError, ...) or an internal error must propagate, with that exception pending
+// for the bindings to raise. Exceptions raised while filling one object are recorded in the problems list instead,
+// as the Python loader does. Inside, this layer runs on the Python C API and the handler's Python code, whose errors
+// are the pending exception: a private method that returns an empty OwnedRef or false means PythonErrorPending().
 #pragma once
 
 #include <Python.h>
@@ -28,12 +30,14 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "chunk_reader.h"
 #include "format.h"
 #include "pyref.h"
 #include "record_decoder.h"
+#include "status.h"
 
 namespace pyheapdump {
 
@@ -42,8 +46,9 @@ std::string OneLine(std::string_view message, size_t limit = 300);
 
 class Rebuilder {
  public:
-  // problems (a list of str) is shared with the handler.
-  Rebuilder(PyObject* handler, PyObject* problems);
+  // problems (a list of str) is shared with the handler. first_unwritten is the summary's: ids from it on that have
+  // no record were queued when a walk-wide limit stopped the walk and left without one (0: none).
+  Rebuilder(BorrowedRef handler, BorrowedRef problems, uint64_t first_unwritten = 0);
 
   // Reads every record of the dump, checks each one decodes, and makes every str and bytes object. A record that does
   // not decode is left out with a warning, as DumpReader.records() does.
@@ -51,14 +56,15 @@ class Rebuilder {
   size_t record_count() const { return records_.size(); }
   const std::vector<std::string>& warnings() const { return warnings_; }
 
-  OwnedRef Get(uint64_t oid);
-  // The record as the Python loader's tuple (record_decoder.h), or None when there is no such record.
-  OwnedRef RecordTuple(uint64_t oid);
+  absl::StatusOr<OwnedRef> Get(uint64_t oid);
+  // The record as the Python loader's tuple (record_decoder.h), or None when there is no such record; DecodeRecord's
+  // errors.
+  absl::StatusOr<OwnedRef> RecordTuple(uint64_t oid);
   // Finishes what one record's object needs before it is used; Python's Rebuilder._complete documents the rules.
-  bool Complete(PyObject* raw);
-  void Defer(uint64_t oid, PyObject* fill, bool hashing);
-  bool Drain(bool hashing);
-  bool FinishNewFills();
+  absl::Status Complete(BorrowedRef raw);
+  void Defer(uint64_t oid, BorrowedRef fill, bool hashing);
+  absl::Status Drain(bool hashing);
+  absl::Status FinishNewFills();
   int nesting() const { return nesting_; }
   // Drops the handler: it holds this object, and the two must not keep each other alive.
   void Close() { handler_ = OwnedRef(); }
@@ -79,15 +85,24 @@ class Rebuilder {
 
   bool Position(uint64_t oid, size_t* position) const;
   const Record* Find(uint64_t oid) const;
-  bool Abandoned() const;               // true, with MemoryError set, once abandoned
-  void Validate(const Record& record);  // throws FormatError
+  bool Abandoned() const;                       // true, with MemoryError set, once abandoned
+  absl::Status Validate(const Record& record);  // as DecodeRecord's
   void Index();
+  // After a walk-wide stop: flags CUT_ITEMS on the plain containers that reference cut records or unwritten ids, so
+  // they load marked as the containers holding cut values (tag 8) do.
+  void MarkContainersOfCutRecords();
+  bool IsCutReference(uint64_t oid) const;
+  OwnedRef CutRecordPlaceholder(const Record& record);
   // Load checked every record, so parsing later fails only for memory: false with MemoryError set.
-  Parsed ParseOrThrow(const Record& record, bool make_atoms);
   bool Parse(const Record& record, bool make_atoms, Parsed* parsed);
-  OwnedRef AttributeName(std::string_view bytes);  // throws FormatError when not UTF-8
-  PyObject* Lookup(uint64_t oid);                  // borrowed; nullptr when not made yet (or on error: check)
-  bool Store(uint64_t oid, PyObject* obj);
+  absl::StatusOr<OwnedRef> AttributeName(std::string_view bytes);  // as DecodeAttributeName's, interned
+  OwnedRef Object(uint64_t oid);
+  bool CompleteObject(BorrowedRef raw);
+  bool DrainFills(bool hashing);
+  bool FinishFills();
+  BorrowedRef Lookup(uint64_t oid);  // empty when not made yet (or on error: check)
+  bool Store(uint64_t oid, BorrowedRef obj);
+  void DisarmFinalizer(PyObject* obj);
   OwnedRef Build(uint64_t root);
   bool Dependencies(const Record& record, std::vector<uint64_t>* dependencies);
   OwnedRef MakeShell(const Record& record, uint64_t oid);
@@ -100,19 +115,19 @@ class Rebuilder {
   OwnedRef CallHandler(const char* method, uint64_t a);
   OwnedRef CallHandler(const char* method, uint64_t a, uint64_t b);
   OwnedRef HandlerMake(const Record& record, bool shell);
-  // The handler's answer for id, asked once: *answer is borrowed, nullptr when the handler said None.
+  // The handler's answer for id, asked once (kept in answers): *answer is empty when the handler said None.
   bool AskHandlerOnce(absl::flat_hash_map<uint64_t, OwnedRef>& answers, const char* method, uint64_t id,
-                      PyObject** answer);
-  bool InstanceClass(uint64_t type_id, PyObject** cls);  // *cls: borrowed, nullptr for the general path
-  bool ReduceCallable(uint64_t callable_id, PyObject** callable);
+                      BorrowedRef* answer);
+  bool InstanceClass(uint64_t type_id, BorrowedRef* cls);  // *cls: empty for the general path
+  bool ReduceCallable(uint64_t callable_id, BorrowedRef* callable);
   OwnedRef CutPlaceholder(uint64_t reason, uint64_t class_id);
-  bool CutContainerClass(Kind kind, PyObject** cls);  // *cls: borrowed, nullptr for the general path
-  void DeferNative(uint64_t oid, FillKind kind, PyObject* target, bool hashing);
+  bool CutContainerClass(Kind kind, BorrowedRef* cls);  // *cls: empty for the general path
+  void DeferNative(uint64_t oid, FillKind kind, BorrowedRef target, bool hashing);
   bool TakePending(std::vector<uint64_t>& order);
   bool TakeFill(uint64_t oid, Fill* fill);
   bool RunFill(uint64_t oid, const Fill& fill);
   bool RunNativeFill(uint64_t oid, const Fill& fill);
-  bool FillInstance(PyObject* obj, const Parsed& parsed);
+  bool FillInstance(BorrowedRef obj, const Parsed& parsed);
 
   OwnedRef handler_;
   OwnedRef problems_;
@@ -130,6 +145,9 @@ class Rebuilder {
   int handler_depth_ = 0;
   absl::flat_hash_set<uint64_t> asking_;  // ids whose handler answer is being asked for
   bool abandoned_ = false;
+  uint64_t first_unwritten_ = 0;
+  bool has_cut_records_ = false;
+  bool finalizer_warned_ = false;
   absl::flat_hash_map<uint64_t, OwnedRef> instance_classes_;  // empty ref: the general path
   absl::flat_hash_map<uint64_t, OwnedRef> reduce_callables_;  // empty ref: not callable here
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, OwnedRef> cut_classes_;  // (reason, class id) -> class

@@ -5,86 +5,15 @@
 namespace pyheapdump {
 namespace {
 
+// Thrown inside this file only, when Python could not make an object (its MemoryError is set); Parse() makes it a
+// status, as it does FormatError.
+struct PythonOutOfMemory {};
+
 void Check(bool ok) {
-  if (!ok) throw FormatError("out of memory while decoding");
+  if (!ok) throw PythonOutOfMemory();
 }
 
-// Reads one value; for a reference or a cut, stores its marker and reports that the caller must note the position.
-OwnedRef ReadValue(Cursor& cursor, bool& is_reference) {
-  DecodedValue value = ReadDecodedValue(cursor);
-  is_reference = value.type != DecodedValue::Type::kAtom;
-  switch (value.type) {
-    case DecodedValue::Type::kAtom:
-      return std::move(value.atom);
-    case DecodedValue::Type::kRef:
-      return OwnedRef::Steal(PyLong_FromUnsignedLongLong(value.id));
-    case DecodedValue::Type::kCut:
-      return OwnedRef::Steal(Py_BuildValue("(KK)", static_cast<unsigned long long>(value.reason),
-                                           static_cast<unsigned long long>(value.id)));
-  }
-  return OwnedRef();
-}
-
-OwnedRef DecodeItems(const std::string& blob, OwnedRef& refs) {
-  Cursor cursor(blob);
-  uint64_t count = cursor.Count();
-  OwnedRef items = OwnedRef::Steal(PyList_New(static_cast<Py_ssize_t>(count)));
-  refs = OwnedRef::Steal(PyList_New(0));
-  Check(items && refs);
-  for (uint64_t i = 0; i < count; ++i) {
-    bool is_reference = false;
-    OwnedRef value = ReadValue(cursor, is_reference);
-    Check(bool(value));
-    PyList_SET_ITEM(items.get(), static_cast<Py_ssize_t>(i), value.release());
-    if (is_reference) {
-      OwnedRef position = OwnedRef::Steal(PyLong_FromUnsignedLongLong(i));
-      Check(position && PyList_Append(refs.get(), position.get()) == 0);
-    }
-  }
-  if (!cursor.AtEnd()) throw FormatError("trailing bytes after the items");
-  return items;
-}
-
-OwnedRef DecodeAttrs(const std::string& blob, OwnedRef& refs) {
-  Cursor cursor(blob);
-  uint64_t count = cursor.Count();
-  OwnedRef attrs = OwnedRef::Steal(PyDict_New());
-  refs = OwnedRef::Steal(PyList_New(0));
-  Check(attrs && refs);
-  for (uint64_t i = 0; i < count; ++i) {
-    OwnedRef name = DecodeAttributeName(cursor.Bytes(cursor.Varint()));
-    bool is_reference = false;
-    OwnedRef value = ReadValue(cursor, is_reference);
-    Check(bool(value));
-    // A name twice in one record (a member descriptor that a Cython type and its base both define, listed once
-    // per class of the MRO): the first entry is the one attribute lookup finds, and keeping it keeps the value and
-    // its reference flag together (a later inline value must not replace a reference the refs list names).
-    int known = PyDict_Contains(attrs.get(), name.get());
-    Check(known >= 0);
-    if (known) continue;
-    Check(PyDict_SetItem(attrs.get(), name.get(), value.get()) == 0);
-    if (is_reference) Check(PyList_Append(refs.get(), name.get()) == 0);
-  }
-  if (!cursor.AtEnd()) throw FormatError("trailing bytes after the attributes");
-  return attrs;
-}
-
-OwnedRef DecodeData(const Record& record) {
-  const std::string& bytes = record.data.bytes;
-  if (record.kind == Kind::kStr) {
-    OwnedRef text = OwnedRef::Steal(PyUnicode_DecodeUTF8(bytes.data(), bytes.size(), "surrogatepass"));
-    if (!text) {
-      PyErr_Clear();
-      throw FormatError("string is not UTF-8");
-    }
-    return text;
-  }
-  return OwnedRef::Steal(PyBytes_FromStringAndSize(bytes.data(), bytes.size()));
-}
-
-}  // namespace
-
-DecodedValue ReadDecodedValue(Cursor& cursor, bool make_atoms) {
+DecodedValue ReadValue(Cursor& cursor, bool make_atoms) {
   DecodedValue value;
   uint8_t tag = cursor.Byte();
   switch (static_cast<ValueTag>(tag)) {
@@ -132,33 +61,159 @@ DecodedValue ReadDecodedValue(Cursor& cursor, bool make_atoms) {
   throw FormatError("unknown value tag " + std::to_string(tag));
 }
 
-OwnedRef DecodeAttributeName(std::string_view bytes) {
+// Runs a parse whose reads may throw: FormatError and PythonOutOfMemory become statuses here, so neither leaves
+// this file.
+template <class Body>
+absl::Status Parse(Body&& body) {
+  try {
+    return body();
+  } catch (const FormatError& error) {
+    return absl::InvalidArgumentError(error.what());
+  } catch (const PythonOutOfMemory&) {
+    PyErr_Clear();
+    return OutOfMemoryError("out of memory while decoding");
+  }
+}
+
+// The status of a Python call that failed for memory: the callers of DecodeRecord expect no Python error set.
+absl::Status TakeOutOfMemory() {
+  PyErr_Clear();
+  return OutOfMemoryError("out of memory while decoding");
+}
+
+// A decoded value as the loader's tuple holds it: an atom as it is, a reference as its id, a cut as (reason, id).
+OwnedRef AsPython(DecodedValue&& value) {
+  switch (value.type) {
+    case DecodedValue::Type::kAtom:
+      return std::move(value.atom);
+    case DecodedValue::Type::kRef:
+      return OwnedRef::Steal(PyLong_FromUnsignedLongLong(value.id));
+    case DecodedValue::Type::kCut:
+      return OwnedRef::Steal(Py_BuildValue("(KK)", static_cast<unsigned long long>(value.reason),
+                                           static_cast<unsigned long long>(value.id)));
+  }
+  return OwnedRef();
+}
+
+absl::Status DecodeItems(const std::string& blob, OwnedRef* items, OwnedRef* refs) {
+  *refs = OwnedRef::Steal(PyList_New(0));
+  if (!*refs) return TakeOutOfMemory();
+  return ParseItems(
+      blob, /*make_atoms=*/true,
+      [&](uint64_t count) {
+        *items = OwnedRef::Steal(PyList_New(static_cast<Py_ssize_t>(count)));
+        return *items ? absl::OkStatus() : TakeOutOfMemory();
+      },
+      [&](uint64_t i, DecodedValue&& decoded) {
+        bool is_reference = decoded.type != DecodedValue::Type::kAtom;
+        OwnedRef value = AsPython(std::move(decoded));
+        if (!value) return TakeOutOfMemory();
+        PyList_SET_ITEM(items->get(), static_cast<Py_ssize_t>(i), value.release());
+        if (is_reference) {
+          OwnedRef position = OwnedRef::Steal(PyLong_FromUnsignedLongLong(i));
+          if (!position || PyList_Append(refs->get(), position.get()) != 0) return TakeOutOfMemory();
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::Status DecodeAttrs(const std::string& blob, OwnedRef* attrs, OwnedRef* refs) {
+  *attrs = OwnedRef::Steal(PyDict_New());
+  *refs = OwnedRef::Steal(PyList_New(0));
+  if (!*attrs || !*refs) return TakeOutOfMemory();
+  return ParseAttrs(blob, /*make_atoms=*/true, [&](std::string_view name_bytes, DecodedValue&& decoded) {
+    absl::StatusOr<OwnedRef> name = DecodeAttributeName(name_bytes);
+    if (!name.ok()) return name.status();
+    bool is_reference = decoded.type != DecodedValue::Type::kAtom;
+    OwnedRef value = AsPython(std::move(decoded));
+    if (!value) return TakeOutOfMemory();
+    // A name twice in one record (a member descriptor that a Cython type and its base both define, listed once
+    // per class of the MRO): the first entry is the one attribute lookup finds, and keeping it keeps the value and
+    // its reference flag together (a later inline value must not replace a reference the refs list names).
+    int known = PyDict_Contains(attrs->get(), name->get());
+    if (known < 0) return TakeOutOfMemory();
+    if (known) return absl::OkStatus();
+    if (PyDict_SetItem(attrs->get(), name->get(), value.get()) != 0) return TakeOutOfMemory();
+    if (is_reference && PyList_Append(refs->get(), name->get()) != 0) return TakeOutOfMemory();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<OwnedRef> DecodeData(const Record& record) {
+  const std::string& bytes = record.data.bytes;
+  if (record.kind == Kind::kStr) {
+    OwnedRef text = OwnedRef::Steal(PyUnicode_DecodeUTF8(bytes.data(), bytes.size(), "surrogatepass"));
+    if (!text) {
+      if (PyErr_ExceptionMatches(PyExc_MemoryError)) return TakeOutOfMemory();
+      PyErr_Clear();
+      return absl::InvalidArgumentError("string is not UTF-8");
+    }
+    return text;
+  }
+  OwnedRef data = OwnedRef::Steal(PyBytes_FromStringAndSize(bytes.data(), bytes.size()));
+  if (!data) return TakeOutOfMemory();
+  return data;
+}
+
+}  // namespace
+
+absl::Status ParseItems(std::string_view blob, bool make_atoms, CountVisitor on_count, ItemVisitor on_item) {
+  return Parse([&]() -> absl::Status {
+    Cursor cursor(blob);
+    uint64_t count = cursor.Count();
+    if (absl::Status status = on_count(count); !status.ok()) return status;
+    for (uint64_t i = 0; i < count; ++i) {
+      if (absl::Status status = on_item(i, ReadValue(cursor, make_atoms)); !status.ok()) return status;
+    }
+    if (!cursor.AtEnd()) throw FormatError("trailing bytes after the items");
+    return absl::OkStatus();
+  });
+}
+
+absl::Status ParseItems(std::string_view blob, bool make_atoms, ItemVisitor on_item) {
+  return ParseItems(blob, make_atoms, [](uint64_t) { return absl::OkStatus(); }, on_item);
+}
+
+absl::Status ParseAttrs(std::string_view blob, bool make_atoms, AttrVisitor on_attr) {
+  return Parse([&]() -> absl::Status {
+    Cursor cursor(blob);
+    for (uint64_t count = cursor.Count(); count > 0; --count) {
+      std::string_view name = cursor.Bytes(cursor.Varint());
+      if (absl::Status status = on_attr(name, ReadValue(cursor, make_atoms)); !status.ok()) return status;
+    }
+    if (!cursor.AtEnd()) throw FormatError("trailing bytes after the attributes");
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<OwnedRef> DecodeAttributeName(std::string_view bytes) {
   OwnedRef name = OwnedRef::Steal(PyUnicode_DecodeUTF8(bytes.data(), bytes.size(), "surrogateescape"));
   if (!name) {
+    if (PyErr_ExceptionMatches(PyExc_MemoryError)) return TakeOutOfMemory();
     PyErr_Clear();
-    throw FormatError("attribute name is not UTF-8");
+    return absl::InvalidArgumentError("attribute name is not UTF-8");
   }
   return name;
 }
 
 absl::StatusOr<OwnedRef> DecodeRecord(const Record& record) {
-  try {
-    OwnedRef item_refs, attr_refs;
-    OwnedRef items = DecodeItems(record.items.bytes, item_refs);
-    OwnedRef attrs = DecodeAttrs(record.attrs.bytes, attr_refs);
-    OwnedRef data = DecodeData(record);
-    Check(bool(data));
-    OwnedRef tuple = OwnedRef::Steal(
+  OwnedRef items, item_refs, attrs, attr_refs;
+  absl::Status status = DecodeItems(record.items.bytes, &items, &item_refs);
+  if (status.ok()) status = DecodeAttrs(record.attrs.bytes, &attrs, &attr_refs);
+  absl::StatusOr<OwnedRef> data = status.ok() ? DecodeData(record) : absl::StatusOr<OwnedRef>(status);
+  OwnedRef tuple;
+  if (data.ok()) {
+    tuple = OwnedRef::Steal(
         Py_BuildValue("(KBKIKOOOOO)", static_cast<unsigned long long>(record.id),
                       static_cast<unsigned char>(record.kind), static_cast<unsigned long long>(record.type_id),
                       static_cast<unsigned int>(record.flags), static_cast<unsigned long long>(record.size),
-                      items.get(), item_refs.get(), attrs.get(), attr_refs.get(), data.get()));
-    Check(bool(tuple));
-    return tuple;
-  } catch (const FormatError& error) {
-    PyErr_Clear();
-    return absl::InvalidArgumentError("record " + std::to_string(record.id) + ": " + error.what());
+                      items.get(), item_refs.get(), attrs.get(), attr_refs.get(), data->get()));
+    if (tuple) return tuple;
+    status = TakeOutOfMemory();
+  } else {
+    status = data.status();
   }
+  return absl::Status(status.code(), "record " + std::to_string(record.id) + ": " + std::string(status.message()));
 }
 
 }  // namespace pyheapdump

@@ -1,23 +1,22 @@
-// Turns records read from a dump into the Python objects the loader (pyheapdump/_load.py) rebuilds from.
+// Reads the items and attrs of records (the one parser of them, docs/format.md "Records"), and turns records into the
+// Python objects the loader (pyheapdump/_load.py) rebuilds from.
 #pragma once
 
 #include <Python.h>
 
+#include <cstdint>
+#include <string_view>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "format.h"
 #include "pyref.h"
+#include "status.h"
 
 namespace pyheapdump {
 
-// Returns the tuple (id, kind, type_id, flags, size, items, item_refs, attrs, attr_refs, data):
-// - items: list of values; inline atoms are Python objects already;
-// - item_refs: positions in items that hold a reference (an int: the record id) or a cut (a tuple (reason, class id));
-// - attrs: dict name -> value, attr_refs: the names whose value is a reference or a cut;
-// - data: str for STR records (UTF-8, surrogatepass), bytes otherwise.
-// A malformed record is an InvalidArgument status; no Python error is left set.
-absl::StatusOr<OwnedRef> DecodeRecord(const Record& record);
-
-// One value of an items or attrs blob, as the rebuilder uses it: an inline atom, a reference to a record, or a cut.
+// One value of an items or attrs blob: an inline atom, a reference to a record, or a cut.
 struct DecodedValue {
   enum class Type : uint8_t { kAtom, kRef, kCut };
   Type type = Type::kAtom;
@@ -26,10 +25,30 @@ struct DecodedValue {
   uint64_t reason = 0;  // kCut
 };
 
-// Reads the next value at cursor; throws FormatError on malformed input or when Python runs out of memory.
-// Without make_atoms an atom is only stepped over (its `atom` stays empty): enough to follow references.
-DecodedValue ReadDecodedValue(Cursor& cursor, bool make_atoms = true);
-// An attribute name as the records store it (UTF-8, surrogateescape); throws FormatError when it is not UTF-8.
-OwnedRef DecodeAttributeName(std::string_view bytes);
+// The parser of an items blob (a varint count, then that many values) and of an attrs blob (a count, then (name,
+// value) pairs); nothing may follow. on_count gets the count before any value is read; on_item and on_attr get each
+// value as it is read (a name is a view into the blob). Without make_atoms an atom is only stepped over (its `atom`
+// stays empty, but for the singletons None, True, ...): enough to follow references.
+// Errors: InvalidArgument for malformed input; OutOfMemoryError when Python cannot make an atom (its MemoryError is
+// cleared); a visitor's error stops the parse and is returned as it is (with whatever Python error it left set).
+using CountVisitor = absl::FunctionRef<absl::Status(uint64_t count)>;
+using ItemVisitor = absl::FunctionRef<absl::Status(uint64_t index, DecodedValue&& value)>;
+using AttrVisitor = absl::FunctionRef<absl::Status(std::string_view name, DecodedValue&& value)>;
+absl::Status ParseItems(std::string_view blob, bool make_atoms, CountVisitor on_count, ItemVisitor on_item);
+absl::Status ParseItems(std::string_view blob, bool make_atoms, ItemVisitor on_item);
+absl::Status ParseAttrs(std::string_view blob, bool make_atoms, AttrVisitor on_attr);
+
+// An attribute name as the records store it (UTF-8, surrogateescape): InvalidArgument when it is not UTF-8,
+// OutOfMemoryError; no Python error is left set.
+absl::StatusOr<OwnedRef> DecodeAttributeName(std::string_view bytes);
+
+// Returns the tuple (id, kind, type_id, flags, size, items, item_refs, attrs, attr_refs, data):
+// - items: list of values; inline atoms are Python objects already;
+// - item_refs: positions in items that hold a reference (an int: the record id) or a cut (a tuple (reason, class id));
+// - attrs: dict name -> value, attr_refs: the names whose value is a reference or a cut;
+// - data: str for STR records (UTF-8, surrogatepass), bytes otherwise.
+// A malformed record is an InvalidArgument status, running out of memory an OutOfMemoryError; no Python error is
+// left set.
+absl::StatusOr<OwnedRef> DecodeRecord(const Record& record);
 
 }  // namespace pyheapdump

@@ -41,12 +41,12 @@ std::pair<OwnedRef, bool> FindDirectReducer(PyTypeObject* type, PyObject* reduce
   if (type->tp_getattro != PyObject_GenericGetAttr) return {};
   if (type->tp_dictoffset != 0 || (type->tp_flags & Py_TPFLAGS_MANAGED_DICT)) return {};
   auto plain = [](PyObject* f) { return f && (Py_IS_TYPE(f, &PyMethodDescr_Type) || PyFunction_Check(f)); };
-  PyObject* reduce_ex = _PyType_Lookup(type, reduce_ex_name);  // borrowed
-  if (reduce_ex != _PyType_Lookup(&PyBaseObject_Type, reduce_ex_name)) {
-    return plain(reduce_ex) ? std::make_pair(OwnedRef::Borrow(reduce_ex), true) : std::pair<OwnedRef, bool>();
+  BorrowedRef reduce_ex(_PyType_Lookup(type, reduce_ex_name));
+  if (reduce_ex != BorrowedRef(_PyType_Lookup(&PyBaseObject_Type, reduce_ex_name))) {
+    return plain(reduce_ex.get()) ? std::make_pair(OwnedRef::Borrow(reduce_ex), true) : std::pair<OwnedRef, bool>();
   }
-  PyObject* reduce = _PyType_Lookup(type, reduce_name);  // borrowed
-  if (reduce != _PyType_Lookup(&PyBaseObject_Type, reduce_name) && plain(reduce)) {
+  BorrowedRef reduce(_PyType_Lookup(type, reduce_name));
+  if (reduce != BorrowedRef(_PyType_Lookup(&PyBaseObject_Type, reduce_name)) && plain(reduce.get())) {
     return {OwnedRef::Borrow(reduce), false};
   }
   return {};  // object's own reduce (copyreg's __reduce_ex__ protocol): left to the generic call
@@ -62,7 +62,7 @@ uint64_t BasicSize(PyObject* obj) {
 
 }  // namespace
 
-Walker::Walker(DumpFileWriter& writer, WalkLimits limits, PyObject* policy_callback, PyObject* redactor,
+Walker::Walker(DumpFileWriter& writer, WalkLimits limits, BorrowedRef policy_callback, BorrowedRef redactor,
                bool redact_every_string, std::vector<std::string> redact_literals)
     : writer_(writer),
       limits_(limits),
@@ -73,7 +73,7 @@ Walker::Walker(DumpFileWriter& writer, WalkLimits limits, PyObject* policy_callb
       memo_(std::min<uint64_t>(limits.max_objects, 1u << 15)) {
   // Queue entries keep ids in 55 bits; no heap holds 2^54 objects, so this bound never cuts anything real.
   limits_.max_objects = std::min<uint64_t>(limits_.max_objects, 1ull << 54);
-  if (redactor && redactor != Py_None) redactor_ = OwnedRef::Borrow(redactor);
+  if (redactor && redactor.get() != Py_None) redactor_ = OwnedRef::Borrow(redactor);
   LookupKnownTypes();
 }
 
@@ -99,13 +99,14 @@ OwnedRef Walker::Redacted(PyObject* value, std::string_view bytes) {
 void Walker::LookupKnownTypes() {
   // Only from sys.modules: importing here would change the program, and a program that never imported
   // collections has no OrderedDict to dump.
-  PyObject* modules = PySys_GetObject("modules");  // borrowed
-  if (!modules || !PyDict_Check(modules)) return;
+  BorrowedRef modules(PySys_GetObject("modules"));
+  if (!modules || !PyDict_Check(modules.get())) return;
+  // The types stay alive while their modules are in sys.modules, which they are for the walk (nothing unloads them).
   auto type_in = [modules](const char* module_name, const char* name) -> PyTypeObject* {
-    PyObject* module = PyDict_GetItemString(modules, module_name);  // borrowed
-    if (!module || !PyModule_Check(module)) return nullptr;
-    PyObject* obj = PyDict_GetItemString(PyModule_GetDict(module), name);  // borrowed
-    return obj && PyType_Check(obj) ? reinterpret_cast<PyTypeObject*>(obj) : nullptr;
+    BorrowedRef module(PyDict_GetItemString(modules.get(), module_name));
+    if (!module || !PyModule_Check(module.get())) return nullptr;
+    BorrowedRef obj(PyDict_GetItemString(PyModule_GetDict(module.get()), name));
+    return obj && PyType_Check(obj.get()) ? reinterpret_cast<PyTypeObject*>(obj.get()) : nullptr;
   };
   ordered_dict_type_ = type_in("collections", "OrderedDict");
   defaultdict_type_ = type_in("collections", "defaultdict");
@@ -170,10 +171,10 @@ uint64_t Walker::ShallowSize(PyObject* obj) {
   return BasicSize(obj);
 }
 
-PyObject* Walker::KeepAlive(OwnedRef obj) {
-  PyObject* raw = obj.get();
+BorrowedRef Walker::KeepAlive(OwnedRef obj) {
+  BorrowedRef kept(obj.get());  // keep_alive_ owns it from here on, until ~Walker
   keep_alive_.push_back(std::move(obj));
-  return raw;
+  return kept;
 }
 
 uint64_t Walker::Enqueue(PyObject* obj) {
@@ -317,10 +318,10 @@ const TypePolicy& Walker::PolicyFor(PyTypeObject* type) {
   if (answer && PyTuple_Check(answer.get()) && PyTuple_GET_SIZE(answer.get()) == 4) {
     long strategy = PyLong_AsLong(PyTuple_GET_ITEM(answer.get(), 0));
     if (strategy >= 1 && strategy <= 4) policy.strategy = static_cast<Strategy>(strategy);
-    PyObject* capture = PyTuple_GET_ITEM(answer.get(), 1);
-    if (capture != Py_None) policy.capture = OwnedRef::Borrow(capture);
-    PyObject* capture_name = PyTuple_GET_ITEM(answer.get(), 2);
-    if (capture_name != Py_None) policy.capture_name = OwnedRef::Borrow(capture_name);
+    BorrowedRef capture(PyTuple_GET_ITEM(answer.get(), 1));
+    if (capture.get() != Py_None) policy.capture = OwnedRef::Borrow(capture);
+    BorrowedRef capture_name(PyTuple_GET_ITEM(answer.get(), 2));
+    if (capture_name.get() != Py_None) policy.capture_name = OwnedRef::Borrow(capture_name);
     policy.repr_ok = PyObject_IsTrue(PyTuple_GET_ITEM(answer.get(), 3)) == 1;
   }
   if (!reduce_ex_name_) reduce_ex_name_ = OwnedRef::Steal(PyUnicode_InternFromString("__reduce_ex__"));
@@ -404,6 +405,7 @@ void Walker::WriteCutRecord(PyObject* obj, uint64_t id, const char* reason) {
   StartRecord(id);
   SetKind(Kind::kSurrogate);
   SetTypeOf(obj);
+  AddFlags(kFlagCutRecord);
   PutAttrStr("reason", std::string("cut:") + reason);
   NoteCut(reason);
 }
@@ -474,13 +476,13 @@ Walker::SkeletonChildren Walker::ExtendsSkeleton(PyObject* obj, uint8_t depth) {
   return SkeletonChildren::kNone;
 }
 
-absl::Status Walker::Walk(PyObject* root) {
+absl::Status Walker::Walk(BorrowedRef root) {
   start_ = std::chrono::steady_clock::now();
   PyErrorStash caller_error;  // the dump may run inside an except block; leave its error state alone
   // Even a time limit of 0 writes the skeleton: the stacks, with every value cut.
   child_skeleton_ = 0;
   skeleton_children_ = SkeletonChildren::kAll;
-  Enqueue(root);
+  Enqueue(root.get());
   child_skeleton_ = kNotSkeleton;
   skeleton_children_ = SkeletonChildren::kNone;
   while (!queue_.empty()) {

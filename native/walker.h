@@ -85,15 +85,16 @@ class Walker {
   // redactor: None, or redact(str|bytes) -> str|bytes|None, asked about every value that could hold a secret (one
   // that the default patterns could match, or that contains one of redact_literals, UTF-8); with
   // redact_every_string (user-defined patterns) it is asked about every str and bytes.
-  Walker(DumpFileWriter& writer, WalkLimits limits, PyObject* policy_callback, PyObject* redactor = Py_None,
-         bool redact_every_string = false, std::vector<std::string> redact_literals = {});
+  Walker(DumpFileWriter& writer, WalkLimits limits, BorrowedRef policy_callback,
+         BorrowedRef redactor = BorrowedRef(Py_None), bool redact_every_string = false,
+         std::vector<std::string> redact_literals = {});
   Walker(const Walker&) = delete;
   Walker& operator=(const Walker&) = delete;
   ~Walker();
 
   // Walks everything reachable from root (record 1). A Python error raised inside is never propagated for one
   // object: it is recorded on that object's record. Only a write failure ends the walk with an error.
-  absl::Status Walk(PyObject* root);
+  absl::Status Walk(BorrowedRef root);
   const WalkStats& stats() const { return stats_; }
   // Heap mode (save_dump(heap=True)): every object goes through the memo, so that IdOf can tell afterwards which
   // objects the walk reached (an object referenced once otherwise skips it).
@@ -111,11 +112,13 @@ class Walker {
     PutValue(items_, obj);
     ++item_count_;
   }
+  void PutItem(BorrowedRef obj) { PutItem(obj.get()); }
   void PutAttr(std::string_view name, PyObject* value) {
     PutName(attrs_, name);
     PutValue(attrs_, value);
     ++attr_count_;
   }
+  void PutAttr(std::string_view name, BorrowedRef value) { PutAttr(name, value.get()); }
   // PutAttr with the name given in two parts ("dict:" and the attribute's name), joined in the record.
   void PutAttr(std::string_view prefix, std::string_view name, PyObject* value) {
     PutVarint(attrs_, prefix.size() + name.size());
@@ -134,6 +137,7 @@ class Walker {
   // PutAttr for what names things (a class's module and qualname): written past every limit, so an object cut by
   // a limit can still say what it was.
   void PutAttrExempt(std::string_view name, PyObject* value);
+  void PutAttrExempt(std::string_view name, BorrowedRef value) { PutAttrExempt(name, value.get()); }
   void SetData(std::string_view bytes) {
     data_storage_.assign(bytes.data(), bytes.size());
     record_.data = data_storage_;
@@ -158,8 +162,8 @@ class Walker {
   // The slots of a class's instances, found once per class: the member descriptors in the dicts of the classes of
   // its MRO that are written in Python, in MRO and dict order.
   const std::vector<SlotMember>& SlotMembers(PyTypeObject* type);
-  // Keeps an object alive until the walk ends, so its address cannot be reused by another object.
-  PyObject* KeepAlive(OwnedRef obj);
+  // Keeps an object alive until the walk ends, so its address cannot be reused by another object; lends it back.
+  BorrowedRef KeepAlive(OwnedRef obj);
 
   // Known types from modules the program has imported (null when it has not: then it has no such objects).
   PyTypeObject* ordered_dict_type() const { return ordered_dict_type_; }

@@ -6,6 +6,12 @@ back (safely by default: nothing the dump names is imported or called) for a deb
 
 from __future__ import annotations
 
+from pyheapdump._version import __version__ as __version__
+from pyheapdump.analysis import analyze
+from pyheapdump.capture.hooks import dump_on_error, install, uninstall
+from pyheapdump.capture.logging_handler import HeapDumpHandler
+from pyheapdump.debug.debugger import debug_dump
+from pyheapdump.dump.save import save_dump
 from pyheapdump.errors import (
     DumpError,
     DumpFormatError,
@@ -15,18 +21,10 @@ from pyheapdump.errors import (
     DumpWriteError,
     RebuildError,
 )
+from pyheapdump.load.loader import load_dump, read_header
 from pyheapdump.model import DumpedCode, DumpedFrame, DumpedThread, DumpedTraceback, HeapDump
+from pyheapdump.surrogates.base import Surrogate, SurrogateInfo, surrogate_info
 from pyheapdump.typesupport import TypeSupport, register_type, unregister_type
-
-__version__ = "1.0.0.dev0"
-
-from pyheapdump._dump import save_dump  # noqa: E402
-from pyheapdump._load import load_dump, read_header  # noqa: E402
-from pyheapdump.analysis import analyze  # noqa: E402
-from pyheapdump.debugger import debug_dump  # noqa: E402
-from pyheapdump.hooks import dump_on_error, install, uninstall  # noqa: E402
-from pyheapdump.logging_handler import HeapDumpHandler  # noqa: E402
-from pyheapdump.surrogates.base import Surrogate, SurrogateInfo, surrogate_info  # noqa: E402
 
 __all__ = [
     "DumpError",

@@ -35,7 +35,7 @@ def autoinstall() -> None:
     if not directory:
         return
     try:
-        from pyheapdump.hooks import install
+        from pyheapdump.capture.hooks import install
 
         install(directory, signal=_signal_from_environment())
     except Exception as error:

@@ -8,6 +8,6 @@
 
 from __future__ import annotations
 
-from pyheapdump.redaction import RedactionConfig
+from pyheapdump.dump.redaction import RedactionConfig
 
 redaction = RedactionConfig()

@@ -8,8 +8,18 @@ touch the file again.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+# The function behind HeapDump.debug(): pyheapdump.debug.debugger registers its debug_dump here when it is imported
+# (the package's __init__ imports it before anyone can hold a HeapDump). So this module, which every stage uses,
+# imports none of them, and the import graph has no circle through the debugger.
+_debug_dump: Callable[..., None] | None = None
+
+
+def register_debug_dump(debug_dump: Callable[..., None]) -> None:
+    global _debug_dump
+    _debug_dump = debug_dump
 
 
 @dataclasses.dataclass(eq=False)
@@ -53,7 +63,7 @@ class DumpedTraceback:
     """One entry of a dumped traceback, linked like `types.TracebackType` (innermost entry last).
 
     An exception's `__traceback__` can only hold a real traceback, so the loader keeps these in
-    `HeapDump.tracebacks`; `pyheapdump.frames` turns them into real tracebacks.
+    `HeapDump.tracebacks`; `pyheapdump.reenact.frames` turns them into real tracebacks.
     """
 
     tb_frame: DumpedFrame
@@ -128,6 +138,6 @@ class HeapDump:
         stdout: Any = None,
     ) -> None:
         """Open `debugger` ("pdb", "ipdb", "pudb", "pdbpp") post-mortem on this dump; see `pyheapdump.debug_dump`."""
-        from pyheapdump.debugger import debug_dump
-
-        debug_dump(self, debugger=debugger, thread=thread, stdin=stdin, stdout=stdout)
+        if _debug_dump is None:
+            raise RuntimeError("pyheapdump.debug.debugger is not imported: import pyheapdump first")
+        _debug_dump(self, debugger=debugger, thread=thread, stdin=stdin, stdout=stdout)

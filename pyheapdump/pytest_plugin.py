@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from pyheapdump.hooks import DumpWriter, parse_limit, test_dump_path, write_quietly
+from pyheapdump.capture.hooks import DumpWriter, parse_limit, test_dump_path, write_quietly
 
 _STASH_KEY = pytest.StashKey["_HeapDumpSession"]()
 

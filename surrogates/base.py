@@ -206,7 +206,7 @@ def surrogate_info(obj: Any) -> SurrogateInfo | None:
     return SurrogateInfo(module, qualname, getattr(cls, "__pyheapdump_reason__", NOT_TRUSTED))
 
 
-def _content_repr(qualname: str, builtin_base: type) -> Any:
+def _content_repr(qualname: str, builtin_base: Any) -> Any:
     """A container surrogate shows its contents, like the original's default repr would; an empty one that stands for
     an object the dump did not hold (cut by a limit, lost) shows what its info says instead."""
 
@@ -248,7 +248,7 @@ def new_instance(cls: type) -> Any:
     """An empty instance of a surrogate class, made by the builtin it derives from (object.__new__ refuses those)."""
     for klass in cls.__mro__:
         if klass in _BUILTINS_BY_NAME.values():
-            return klass.__new__(cls)
+            return klass.__new__(cls)  # type: ignore[call-overload]  # the builtin base's own __new__
     return object.__new__(cls)
 
 

@@ -39,7 +39,7 @@ def capture_member(member: Any) -> dict[str, Any]:
     }
 
 
-def _short_name(cls: type) -> str:
+def _short_name(cls: Any) -> str:
     return str(cls.__pyheapdump_original__[1]).rpartition(".")[2]
 
 
@@ -72,7 +72,7 @@ def rebuild_member(state: dict[str, Any]) -> Any:
         # A real enum class: only a trusted load, or a library a safe load may import, gives one.
         if not isinstance(cls, enum.EnumMeta):
             raise TypeError(f"{cls.__qualname__} is not an enum class here")
-        member = cls._member_map_.get(name) if isinstance(name, str) else None
+        member: Any = cls._member_map_.get(name) if isinstance(name, str) else None
         return member if member is not None else cls(value)
     for method, function in _MEMBER_METHODS.items():
         # Set on the surrogate class itself: its instances are this enum's members, so type(member) stays the
@@ -94,6 +94,6 @@ def rebuild_member(state: dict[str, Any]) -> Any:
 
 
 ENUM = TypeSupport("enum-member", (), capture_member, rebuild_member, safe=True)
-# Matched by the dump policy for every Enum subclass outside the standard library (see pyheapdump._policy); the
+# Matched by the dump policy for every Enum subclass outside the standard library (see pyheapdump.dump.policy); the
 # standard library's enums keep pickle's reduce, which a safe load follows to the real member.
 SUPPORTS = (ENUM,)

@@ -20,7 +20,7 @@ def rebuild_view(state: dict[str, Any]) -> Any:
     view = memoryview(data if state.get("readonly") else bytearray(data))
     if fmt == "B" and shape == [len(data)]:
         return view
-    return view.cast(fmt, shape)  # raises when the bytes do not fill the shape (cut by max_str)
+    return view.cast(fmt, shape)  # type: ignore[call-overload]  # any struct format; raises when the bytes do not fill the shape (cut by max_str)
 
 
 SUPPORTS = (TypeSupport("memoryview", ("builtins.memoryview",), capture_view, rebuild_view, safe=True),)

@@ -63,8 +63,10 @@ def match_repr(self: Any) -> str:
     return f"<re.Match object; span={span(self)!r}, match={_one(self, 0)!r}>"
 
 
-_METHODS = {"group": group, "groups": groups, "groupdict": groupdict, "span": span, "start": start, "end": end,
-            "__getitem__": _one, "__repr__": match_repr}
+_METHODS: dict[str, Any] = {
+    "group": group, "groups": groups, "groupdict": groupdict, "span": span, "start": start, "end": end,
+    "__getitem__": _one, "__repr__": match_repr,
+}
 
 
 def rebuild_match(state: dict[str, Any]) -> Any:
@@ -75,7 +77,7 @@ def rebuild_match(state: dict[str, Any]) -> Any:
     if not isinstance(state.get("string"), (str, bytes)) or not isinstance(state.get("groupindex"), dict):
         raise TypeError("the match's string is damaged")
     cls = surrogate_class("re", "Match", reason=CAPTURED_STATE, attributes=_METHODS)
-    match = object.__new__(cls)
+    match: Any = object.__new__(cls)
     match.__dict__.update(state)
     match.__dict__["regs"] = tuple(regs)
     return match

@@ -85,7 +85,7 @@ _PROXY_METHODS = {"__getattr__": _proxy_getattr, "__repr__": _proxy_repr}
 
 
 def _named_class(state: Any, default: tuple[str, str], base: type | None, methods: dict[str, Any]) -> type:
-    names = (state.get("module"), state.get("qualname")) if isinstance(state, dict) else None
+    names: Any = (state.get("module"), state.get("qualname")) if isinstance(state, dict) else None
     if isinstance(state, dict) and isinstance(state.get("names"), tuple) and len(state["names"]) == 2:
         names = state["names"]
     if names is None or not all(isinstance(name, str) for name in names):

@@ -1,28 +1,35 @@
-"""The `pyheapdump` command line: one module per subcommand in this package.
+"""The `pyheapdump` command line: one module per subcommand in this package, listed in `commands()`.
 
-A subcommand module defines `NAME`, `HELP`, `add_arguments(parser)` and `run(args) -> int`, and optionally
-`ALIASES`. `main(argv)` is what the console script and `python -m pyheapdump` call; tests call it directly.
+A subcommand module is a `Command`: it defines `NAME`, `HELP`, `add_arguments(parser)` and `run(args) -> int`, and
+optionally `ALIASES`. `main(argv)` is what the console script and `python -m pyheapdump` call; tests call it directly.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 import sys
 from collections.abc import Sequence
-from types import ModuleType
+from typing import Protocol
 
 from pyheapdump.errors import DumpError
 
 
-def _subcommand_modules() -> list[ModuleType]:
-    modules = []
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        modules.append(importlib.import_module(f"{__name__}.{info.name}"))
-    return modules
+class Command(Protocol):
+    """What a subcommand module defines (a module satisfies this protocol; mypy checks the list below)."""
+
+    NAME: str
+    HELP: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+def commands() -> list[Command]:
+    """Every subcommand, in the order `--help` lists them. Imported when the parser is built, not with the package."""
+    from pyheapdump.cli import debug, dump, info, run, serve, stats, traceback
+
+    return [debug, dump, info, run, serve, stats, traceback]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Heap dumps for Python: inspect and debug .heapdump files.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in _subcommand_modules():
+    for module in commands():
         sub = subparsers.add_parser(
             module.NAME, help=module.HELP, description=module.HELP, aliases=getattr(module, "ALIASES", [])
         )

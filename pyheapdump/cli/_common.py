@@ -39,9 +39,8 @@ def add_trusted_argument(parser: argparse.ArgumentParser) -> None:
 
 def load_dump_for(args: argparse.Namespace) -> HeapDump:
     """Loads `args.dump` (safe unless --trusted) behind the progress display the subcommands share."""
-    from pyheapdump import load_dump
-    from pyheapdump._load import DumpLoadWarning
     from pyheapdump.cli._progress import run_busy
+    from pyheapdump.load.loader import DumpLoadWarning, load_dump
 
     require_dump_file(args.dump)
     with warnings.catch_warnings(record=True) as problems:

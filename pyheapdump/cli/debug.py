@@ -34,10 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pyheapdump.debugger import debug_dump
+    from pyheapdump.debug.debugger import debug_dump
 
     if args.pydevd:
-        from pyheapdump.ide.pydevd_bridge import debug_with_pydevd, parse_address
+        from pyheapdump.debug.ide.pydevd_bridge import debug_with_pydevd, parse_address
 
         host, port = parse_address(args.pydevd)
         dump = load_dump_for(args)

@@ -47,7 +47,7 @@ def _dump_time(path: Path) -> float:
     import datetime
     import json
 
-    from pyheapdump import _native
+    import pyheapdump._native as _native
 
     try:
         stamp = json.loads(_native.DumpReader(str(path)).header_json()).get("time")
@@ -57,7 +57,7 @@ def _dump_time(path: Path) -> float:
 
 
 def read_headers(files: list[Path]) -> list[tuple[Path, dict[str, Any] | DumpError]]:
-    from pyheapdump import read_header
+    from pyheapdump.load.loader import read_header
 
     results: list[tuple[Path, dict[str, Any] | DumpError]] = []
     for done, path in enumerate(files):

@@ -35,7 +35,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from pyheapdump.hooks import DumpWriter, install, parse_limit, test_dump_path, watch_module, write_quietly
+from pyheapdump.capture.hooks import DumpWriter, install, parse_limit, test_dump_path, watch_module, write_quietly
 
 NAME = "run"
 HELP = "run a Python program (a script or -m module) and leave a heap dump wherever it fails"

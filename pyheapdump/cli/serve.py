@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pyheapdump.ide import serve_dump
+    from pyheapdump.debug.ide import serve_dump
 
     dump = load_dump_for(args)
 

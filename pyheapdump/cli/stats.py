@@ -73,7 +73,7 @@ def format_stats(path: str, header: dict[str, Any], top: int) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pyheapdump import read_header
+    from pyheapdump.load.loader import read_header
 
     header = read_header(require_dump_file(args.dump))
     print("\n".join(format_stats(args.dump, header, args.top)))

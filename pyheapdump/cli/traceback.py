@@ -20,10 +20,10 @@ from typing import Any
 from pyheapdump.cli._common import add_dump_argument, add_trusted_argument, load_dump_for
 from pyheapdump.cli._progress import run_busy
 from pyheapdump.errors import DumpError
+from pyheapdump.present.values import listing_repr
 
 NAME = "traceback"
 HELP = "print the exception's traceback (chain included) and every dumped thread's stack"
-LOCAL_REPR_LIMIT = 200
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,68 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_trusted_argument(parser)
 
 
-def bounded_repr(value: Any, limit: int = LOCAL_REPR_LIMIT) -> str:
-    try:
-        text = _limited_repr(value, limit, set())
-    except Exception as error:  # a rebuilt object's __repr__ may fail; the listing goes on
-        text = f"<repr failed: {type(error).__name__}: {error}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-_OPEN_CLOSE = {list: ("[", "]"), tuple: ("(", ")"), dict: ("{", "}"), set: ("{", "}"), frozenset: ("frozenset({", "})")}
-
-
-def _limited_repr(value: Any, budget: int, active: set[int]) -> str:
-    """repr(value), except that a builtin container (or one a limit cut) stops adding elements once its text is longer
-    than budget: a local holding a million entries must not be turned into a million-entry string to show 200
-    characters of it. What a cut container misses is said right after its first elements."""
-    from pyheapdump.surrogates.base import CUT, Surrogate, surrogate_info
-
-    cls = type(value)
-    base = cls if cls in _OPEN_CLOSE else None
-    suffix = ""
-    if base is None and issubclass(cls, Surrogate):
-        base = next((b for b in cls.__mro__ if b in _OPEN_CLOSE), None)
-        info = surrogate_info(value) if base is not None else None
-        if info is None or info.reason != CUT or not info.detail or info.repr:
-            base = None  # a surrogate of a program's container shows its class: its own repr
-        else:
-            suffix = f" <{info.detail}>"
-    if base is None:
-        return repr(value)
-    if id(value) in active:
-        return "[...]" if base is list else "{...}" if base is dict else "(...)"
-    if not base.__len__(value):
-        return {set: "set()", frozenset: "frozenset()"}.get(base, base.__repr__(base()))  # type: ignore[arg-type]
-    active.add(id(value))
-    try:
-        opening, closing = _OPEN_CLOSE[base]
-        parts: list[str] = []
-        budget -= len(suffix)  # the suffix says what is missing: it is kept, the elements give way
-        used = len(opening)
-        elements = dict.items(value) if base is dict else base.__iter__(value)
-        for element in elements:
-            if used > budget:
-                parts.append("...")
-                break
-            if base is dict:
-                key, item = element
-                text = f"{_limited_repr(key, budget - used, active)}: {_limited_repr(item, budget - used, active)}"
-            else:
-                text = _limited_repr(element, budget - used, active)
-            parts.append(text)
-            used += len(text) + 2
-        comma = "," if base is tuple and len(parts) == 1 and parts[0] != "..." else ""
-        content = f"{opening}{', '.join(parts)}{comma}{closing}"
-        if suffix and len(content) > budget:
-            content = content[: max(budget - 3 - len(closing), len(opening))] + "..." + closing
-        return content + suffix
-    finally:
-        active.discard(id(value))
-
-
 def _locals_of(frame: types.FrameType) -> dict[str, str]:
-    return {str(name): bounded_repr(value) for name, value in frame.f_locals.items()}
+    return {str(name): listing_repr(value) for name, value in frame.f_locals.items()}
 
 
 def _attach_locals(te: traceback.TracebackException, exc: BaseException, seen: set[int]) -> None:
@@ -167,8 +107,8 @@ def use_colour(stream: Any) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pyheapdump.frames import reenact
-    from pyheapdump.sources import served_sources
+    from pyheapdump.present.sources import served_sources
+    from pyheapdump.reenact.frames import reenact
 
     dump = load_dump_for(args)
     reenactment = run_busy("re-enacting stacks", lambda: reenact(dump))
@@ -181,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
             if isinstance(exc, BaseException):
                 lines += format_exception(exc, args.locals)
             elif exc is not None:
-                lines.append(f"exception (not rebuilt as an exception): {bounded_repr(exc)}\n")
+                lines.append(f"exception (not rebuilt as an exception): {listing_repr(exc)}\n")
             for number, stack in enumerate(reenactment.stacks, start=1):
                 lines += ["\n"] if lines else []
                 lines += format_stack(number, stack, args.locals)

@@ -32,12 +32,13 @@ PyObject* Name(const OwnedRef& globals, const char* name) { return PyDict_GetIte
 
 // The attribute names of a record, in the order the walker wrote them.
 std::vector<std::string> AttrNames(const Record& record) {
-  Cursor cursor(record.attrs.bytes);
   std::vector<std::string> names;
-  for (uint64_t count = cursor.Count(); count > 0; --count) {
-    names.emplace_back(cursor.Bytes(cursor.Varint()));
-    ReadDecodedValue(cursor, /*make_atoms=*/false);
-  }
+  absl::Status parsed =
+      ParseAttrs(record.attrs.bytes, /*make_atoms=*/false, [&](std::string_view name, DecodedValue&&) {
+        names.emplace_back(name);
+        return absl::OkStatus();
+      });
+  EXPECT_TRUE(parsed.ok()) << parsed;
   return names;
 }
 
@@ -57,8 +58,8 @@ class ExtensionWalkTest : public ::testing::Test {
     auto writer = DumpFileWriter::Create(path_, WriterOptions{});
     EXPECT_TRUE(writer.ok()) << writer.status();
     EXPECT_TRUE((*writer)->WriteHeader("{}").ok());
-    Walker walker(**writer, WalkLimits{}, Name(policy_, "policy"));
-    absl::Status status = walker.Walk(root);
+    Walker walker(**writer, WalkLimits{}, BorrowedRef(Name(policy_, "policy")));
+    absl::Status status = walker.Walk(BorrowedRef(root));
     EXPECT_TRUE(status.ok()) << status;
     stats_ = walker.stats();
     EXPECT_TRUE((*writer)->Commit("{}").ok());

@@ -129,7 +129,7 @@ class RebuilderTest : public ::testing::Test {
     EXPECT_TRUE((*writer)->Commit("{}").ok());
     auto reader = DumpFileReader::Open(path_);
     EXPECT_TRUE(reader.ok()) << reader.status();
-    core_ = std::make_unique<Rebuilder>(handler_.get(), problems_.get());
+    core_ = std::make_unique<Rebuilder>(handler_.borrow(), problems_.borrow());
     absl::Status status = core_->Load(**reader);
     EXPECT_TRUE(status.ok()) << status;
     return *core_;
@@ -137,11 +137,12 @@ class RebuilderTest : public ::testing::Test {
 
   // The object of a record, with every pending fill run, as the loader presents it.
   OwnedRef Finished(uint64_t oid) {
-    OwnedRef obj = core_->Get(oid);
-    EXPECT_TRUE(obj) << "Get(" << oid << ") raised";
-    EXPECT_TRUE(core_->Drain(/*hashing=*/true));
+    absl::StatusOr<OwnedRef> obj = core_->Get(oid);
+    EXPECT_TRUE(obj.ok()) << "Get(" << oid << ") raised";
+    absl::Status drained = core_->Drain(/*hashing=*/true);
+    EXPECT_TRUE(drained.ok()) << drained;
     if (PyErr_Occurred()) PyErr_Print();
-    return obj;
+    return obj.ok() ? *std::move(obj) : OwnedRef();
   }
 
   std::string Repr(PyObject* obj) {

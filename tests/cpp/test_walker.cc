@@ -45,8 +45,8 @@ class WalkerTest : public ::testing::Test {
     auto writer = DumpFileWriter::Create(path_, WriterOptions{});
     EXPECT_TRUE(writer.ok()) << writer.status();
     EXPECT_TRUE((*writer)->WriteHeader("{}").ok());
-    Walker walker(**writer, limits, Get(policy_, "policy"));
-    absl::Status status = walker.Walk(root);
+    Walker walker(**writer, limits, BorrowedRef(Get(policy_, "policy")));
+    absl::Status status = walker.Walk(BorrowedRef(root));
     EXPECT_TRUE(status.ok()) << status;
     stats_ = walker.stats();
     EXPECT_TRUE((*writer)->Commit("{}").ok());
@@ -148,6 +148,23 @@ TEST_F(WalkerTest, MaxObjectsCutsTheFarthestObjects) {
   for (size_t i = 1; i < records.size(); ++i) {
     if (records[i].kind == Kind::kList) EXPECT_FALSE(records[i].flags & kFlagCutItems) << "[i]: nothing cut";
   }
+}
+
+TEST_F(WalkerTest, ObjectsQueuedBeforeAStopAreFlaggedAsCutRecords) {
+  OwnedRef ns = RunPython("root = [[i] for i in range(5000)]\n");
+  WalkLimits limits;
+  limits.max_bytes = 1000;  // the root's record alone passes it: every element was queued before the stop
+  auto records = Dump(Get(ns, "root"), limits);
+  size_t flagged = 0;
+  for (size_t i = 1; i < records.size(); ++i) {
+    if (!(records[i].flags & kFlagCutRecord)) continue;
+    ++flagged;
+    EXPECT_EQ(records[i].kind, Kind::kSurrogate) << "[" << i << "]";
+  }
+  EXPECT_GT(flagged, 1000u);
+  EXPECT_FALSE(records[0].flags & kFlagCutRecord);
+  // Written before the stop, the root holds references, not cut values: the loader marks it from the flags above.
+  EXPECT_FALSE(records[0].flags & kFlagCutItems);
 }
 
 TEST_F(WalkerTest, MaxObjectsNeverCutsTheSkeletonNorTheNamesOfCode) {

@@ -1,4 +1,4 @@
-"""Crashes inside an imported module and dumps there (tests/python/test_debugger.py: builtins in safe-mode pdb)."""
+"""Crashes inside an imported module and dumps there (integration/test_debugger.py: builtins in safe-mode pdb)."""
 
 import sys
 

@@ -3,7 +3,7 @@
 import logging
 import sys
 
-from pyheapdump.logging_handler import HeapDumpHandler
+from pyheapdump.capture.logging_handler import HeapDumpHandler
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("billing")

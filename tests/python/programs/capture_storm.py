@@ -8,7 +8,7 @@ import sys
 import threading
 
 import pyheapdump
-from pyheapdump.logging_handler import HeapDumpHandler
+from pyheapdump.capture.logging_handler import HeapDumpHandler
 
 directory, max_dumps, thread_count, logged_count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 pyheapdump.install(directory, max_dumps=max_dumps, max_per_window=None)

@@ -11,7 +11,7 @@ import traceback
 import warnings
 
 import pyheapdump
-from pyheapdump._load import DumpLoadWarning
+from pyheapdump.load.loader import DumpLoadWarning
 
 
 def whole(row):

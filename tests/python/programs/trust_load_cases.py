@@ -23,7 +23,7 @@ import warnings
 from typing import Any
 
 import pyheapdump
-from pyheapdump._load import DumpLoadWarning
+from pyheapdump.load.loader import DumpLoadWarning
 
 SURROGATE = "<surrogate>"
 MAX_DEPTH = 8

@@ -1,0 +1,145 @@
+"""load_dump: rebuild a dump's objects, safely by default.
+
+Safe loading imports no module and calls nothing the dump names, beyond the fixed allow-lists (allowlists.py) of
+standard-library value types (datetime, Decimal, Fraction, UUID, paths, collections, re patterns, enum members of
+allow-listed enums, ...) and the type supports that declare themselves safe (numpy arrays). Everything else comes back
+as a surrogate. `trusted=True` imports what the dump names and rebuilds real instances; an object that still cannot be
+rebuilt becomes a surrogate on its own.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import warnings
+from typing import Any
+
+import pyheapdump._native as _native
+from pyheapdump.errors import DumpFormatError, DumpMemoryError, DumpNotFoundError
+from pyheapdump.load.rebuilder import Rebuilder
+from pyheapdump.model import HeapDump
+
+__all__ = ["load_dump", "read_header", "DumpLoadWarning"]
+
+# A dump may declare at most this many decompressed bytes; loading holds a bounded multiple of it in memory.
+MAX_TOTAL_RAW = 8 << 30
+
+
+class DumpLoadWarning(UserWarning):
+    """Part of a dump could not be loaded; the rest was."""
+
+
+def _open_reader(path: str | os.PathLike[str]) -> Any:
+    filename = os.fspath(path)
+    if os.path.isdir(filename):
+        raise DumpFormatError(f"{filename} is a directory, not a dump file")
+    if not os.path.exists(filename):
+        raise DumpNotFoundError(f"no dump at {filename}: check the path")
+    return _native.DumpReader(filename, MAX_TOTAL_RAW)
+
+
+def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The dump's header merged with its summary, plus `file_size` and `warnings`, without loading any object."""
+    reader = _open_reader(path)
+    header = _read_json(reader.header_json, "header")
+    try:
+        summary = _read_json(reader.summary_json, "summary")
+    except DumpFormatError as error:
+        summary = {"summary_error": str(error)}
+    header.update(summary)
+    header["file_size"] = reader.file_size
+    header["warnings"] = list(reader.warnings)
+    return header
+
+
+def _read_json(read_chunk: Any, what: str) -> dict[str, Any]:
+    try:
+        text = read_chunk()
+    except UnicodeDecodeError as error:  # the chunk's crc matched, but its bytes are not UTF-8: a forged file
+        raise DumpFormatError(f"the dump's {what} is not valid UTF-8 ({error.reason} at byte {error.start}): "
+                              "the file is damaged") from None
+    return _parse_json(text, what)
+
+
+def _parse_json(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as error:  # RecursionError: arrays nested deeper than the parser goes
+        raise DumpFormatError(f"the dump's {what} is not valid: {error}") from None
+    if not isinstance(value, dict):
+        raise DumpFormatError(f"the dump's {what} is not a JSON object")
+    return value
+
+
+def load_dump(path: str | os.PathLike[str], *, trusted: bool = False) -> HeapDump:
+    """Loads a dump. Safe by default; `trusted=True` imports the dumped program's modules to rebuild real objects.
+
+    A damaged file loads every intact part, with a DumpLoadWarning listing what was lost; DumpFormatError is raised
+    only when nothing can be recovered. DumpMemoryError (a MemoryError too) when this process has too little memory.
+    """
+    metadata: dict[str, Any] = {}
+    try:
+        dump = _load(path, trusted, metadata)
+    except MemoryError:
+        # Raised below, once leaving this block has freed the half-built objects the traceback holds.
+        pass
+    else:
+        if dump.warnings:
+            warnings.warn(
+                f"{os.fspath(path)}: loaded with {len(dump.warnings)} problem(s): " + "; ".join(dump.warnings[:5]),
+                DumpLoadWarning,
+                stacklevel=2,
+            )
+        return dump
+    raise DumpMemoryError(_out_of_memory_message(path, metadata))
+
+
+# Loading holds at most about this many times the records' raw size (README, "Reliability").
+LOAD_MEMORY_FACTOR = 20
+
+
+def _out_of_memory_message(path: str | os.PathLike[str], metadata: dict[str, Any]) -> str:
+    raw = metadata.get("bytes")
+    need = ""
+    if type(raw) is int and raw > 0:
+        need = (f" (its records are {_mib(raw)} raw; loading can take up to about {LOAD_MEMORY_FACTOR} times that, "
+                f"{_mib(raw * LOAD_MEMORY_FACTOR)})")
+    return (f"{os.fspath(path)}: loading this dump needs more memory than this process has{need}: "
+            "load it on a machine with more memory, or raise this process's memory limit")
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 30):.1f} GiB" if size >= 1 << 30 else f"{size / (1 << 20):.1f} MiB"
+
+
+def _load(path: str | os.PathLike[str], trusted: bool, metadata: dict[str, Any]) -> HeapDump:
+    """load_dump's work; fills `metadata` (header, then summary) as soon as it is read, for the error messages."""
+    reader = _open_reader(path)
+    metadata.update(_read_json(reader.header_json, "header"))
+    problems: list[str] = []
+    try:
+        metadata.update(_read_json(reader.summary_json, "summary"))
+    except DumpFormatError as error:
+        problems.append(f"summary: {error}")
+    # Loading makes millions of containers at once; the cycle collector would rescan them all again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    rebuilder = None
+    try:
+        rebuilder = Rebuilder(reader, trusted=trusted, metadata=metadata)
+        sources = dict(reader.sources())
+        problems.extend(reader.warnings)
+        if not rebuilder.record_count:
+            raise DumpFormatError(
+                f"{os.fspath(path)}: no object could be recovered ({'; '.join(problems) or 'empty'})")
+        dump = rebuilder.heap_dump(os.fspath(path), metadata, sources)
+    finally:
+        if rebuilder is not None:
+            rebuilder.close()
+        if collecting:
+            gc.enable()
+    dump.warnings[:0] = problems
+    return dump
+
+
