@@ -290,7 +290,7 @@ class NativeDumpReader {
   std::vector<std::string> decode_warnings_;
 };
 
-// The loader's core (native/rebuilder.h) for pyheapdump/_load.py's Rebuilder, which is its handler.
+// The loader's core (native/rebuilder.h) for pyheapdump/load/rebuilder.py's Rebuilder, which is its handler.
 class NativeRebuilder {
  public:
   NativeRebuilder(NativeDumpReader& reader, py::object handler, py::list problems, uint64_t first_unwritten)

@@ -7,7 +7,7 @@
 namespace pyheapdump {
 namespace {
 
-// Fills nested in other fills past this depth are left to the outer drain (Rebuilder._complete in _load.py).
+// Fills nested in other fills past this depth are left to the outer drain (Rebuilder._complete in pyheapdump/load/).
 constexpr int kMaxNestedFills = 50;
 
 bool IsShellKind(Kind kind) {
@@ -53,7 +53,7 @@ bool IsByReference(Kind kind) {
   }
 }
 
-// Attributes an immutable record needs made before it is constructed (_CONSTRUCTION_ATTRS in _load.py).
+// Attributes an immutable record needs made before it is constructed (_CONSTRUCTION_ATTRS in pyheapdump/load/).
 bool IsConstructionAttribute(std::string_view name) {
   static constexpr std::string_view kNames[] = {"module",      "qualname", "name",       "importable", "filename",
                                                 "firstlineno", "varnames", "real",       "imag",       "start",
@@ -378,7 +378,7 @@ void Rebuilder::DisarmFinalizer(PyObject* obj) {
   }
 }
 
-// ---- getting objects by id (Rebuilder.get and _build in _load.py) ----
+// ---- getting objects by id (Rebuilder.get and _build in pyheapdump/load/) ----
 
 void Rebuilder::Abandon() {
   // Drop every object made so far (outer C++ frames keep their own references to the ones they use), so the Python
@@ -448,7 +448,7 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
 }
 
 OwnedRef Rebuilder::Build(uint64_t root) {
-  if (making_.contains(root)) return CallHandler("_made_of_itself", root);
+  if (making_.contains(root)) return CallHandler("made_of_itself", root);
   std::vector<uint64_t> stack = {root};
   while (!stack.empty()) {
     uint64_t oid = stack.back();
@@ -464,7 +464,7 @@ OwnedRef Rebuilder::Build(uint64_t root) {
     const Record* record = Find(oid);
     OwnedRef made;
     if (record == nullptr) {
-      made = CallHandler("_lost", oid);
+      made = CallHandler("lost", oid);
     } else if (record->flags & kFlagCutRecord) {
       made = CutRecordPlaceholder(*record);
     } else if (IsShellKind(record->kind)) {
@@ -645,14 +645,14 @@ OwnedRef Rebuilder::CutPlaceholder(uint64_t reason, uint64_t class_id) {
   auto key = std::make_pair(reason, class_id);
   auto found = cut_classes_.find(key);
   if (found == cut_classes_.end()) {
-    OwnedRef cls = CallHandler("_cut_class", reason, class_id);
+    OwnedRef cls = CallHandler("cut_class", reason, class_id);
     if (!cls) {
       if (!PyErr_Occurred() || !PendingIsOneObjectsProblem()) return OwnedRef();
       PyErr_Clear();
     }
     found = cut_classes_.emplace(key, cls && PyType_Check(cls.get()) ? cls : OwnedRef()).first;
   }
-  if (!found->second) return CallHandler("_cut", reason, class_id);
+  if (!found->second) return CallHandler("cut", reason, class_id);
   OwnedRef cls = found->second;  // the call may abandon the load, which empties cut_classes_
   OwnedRef placeholder = OwnedRef::Steal(PyObject_CallNoArgs(cls.get()));
   if (placeholder && HoldsNoReferences(Py_TYPE(placeholder.get())) && PyObject_GC_IsTracked(placeholder.get())) {
@@ -668,7 +668,7 @@ bool Rebuilder::CutContainerClass(Kind kind, BorrowedRef* cls) {
   auto key = static_cast<uint64_t>(kind);
   auto found = cut_container_classes_.find(key);
   if (found == cut_container_classes_.end()) {
-    OwnedRef asked = CallHandler("_cut_container_class", key);
+    OwnedRef asked = CallHandler("cut_container_class", key);
     if (!asked) {
       // Without the marked class the general path makes the container.
       if (!PyErr_Occurred() || !PendingIsOneObjectsProblem()) return false;
@@ -746,7 +746,7 @@ OwnedRef Rebuilder::HandlerMake(const Record& record, bool shell) {
   if (!EnterHandler()) return OwnedRef();
   making_.insert(record.id);
   OwnedRef made = OwnedRef::Steal(PyObject_CallMethod(
-      handler_.get(), "_native_make", "KO", static_cast<unsigned long long>(record.id), shell ? Py_True : Py_False));
+      handler_.get(), "make", "KO", static_cast<unsigned long long>(record.id), shell ? Py_True : Py_False));
   making_.erase(record.id);
   --handler_depth_;
   return made;
@@ -783,11 +783,11 @@ bool Rebuilder::InstanceClass(uint64_t type_id, BorrowedRef* cls) {
     *cls = BorrowedRef();
     return true;
   }
-  return AskHandlerOnce(instance_classes_, "_surrogate_instance_class", type_id, cls);
+  return AskHandlerOnce(instance_classes_, "plain_surrogate_class", type_id, cls);
 }
 
 bool Rebuilder::ReduceCallable(uint64_t callable_id, BorrowedRef* callable) {
-  return AskHandlerOnce(reduce_callables_, "_fast_reduce_callable", callable_id, callable);
+  return AskHandlerOnce(reduce_callables_, "fast_reduce_callable", callable_id, callable);
 }
 
 // ---- fills ----
@@ -919,7 +919,7 @@ bool Rebuilder::FillInstance(BorrowedRef obj, const Parsed& parsed) {
   return true;
 }
 
-// ---- completing (Rebuilder._complete in _load.py) ----
+// ---- completing (Rebuilder._complete in pyheapdump/load/) ----
 
 bool Rebuilder::CompleteObject(BorrowedRef raw) {
   if (Abandoned()) return false;

@@ -1,15 +1,12 @@
-// The loader's core: holds a dump's records and makes their objects in the order pyheapdump/_load.py's Rebuilder
+// The loader's core: holds a dump's records and makes their objects in the order pyheapdump/load/'s Rebuilder
 // defines, doing the bulk kinds here and asking Python (the "handler") for everything that needs policy.
 //
 // Made here, without Python frames: str and bytes (all made up front), plain lists, tuples, dicts, sets and frozensets,
 // instances whose class loads as a plain surrogate, and reduces whose callable the handler declared safe to call with
-// finished value arguments (datetime, Decimal, ...). Everything else goes through the handler's methods:
-//   _native_make(oid, shell) -> obj           the general path for one record (shell: a kind made empty, filled later)
-//   _surrogate_instance_class(type_id) -> cls | None
-//   _fast_reduce_callable(callable_id) -> callable | None
-//   _cut_class(reason, class_id) -> cls        asked once per pair; each cut value is a new cls()
-//   _cut_container_class(kind) -> cls          a plain container holding cut values (flag CUT_ITEMS)
-//   _cut(reason, class_id), _lost(oid), _made_of_itself(oid) -> placeholder objects
+// finished value arguments (datetime, Decimal, ...). Everything else goes through the handler's methods, declared once
+// with their documentation by the RebuildHandler protocol in pyheapdump/load/handler.py (tests/python/unit/
+// test_handler_contract.py checks the names called here against it): make, plain_surrogate_class,
+// fast_reduce_callable, cut_class, cut_container_class, cut, lost, made_of_itself.
 // The handler in turn reaches back through Get, Complete, Defer, Drain and FinishNewFills, so the objects made, the
 // pending fills and their order are one state whichever side made an object.
 //

@@ -460,7 +460,7 @@ uint64_t Walker::CutRecordBudget() const {
 
 Walker::SkeletonChildren Walker::ExtendsSkeleton(PyObject* obj, uint8_t depth) {
   // The root dict (0), its threads and extra_stacks lists (1), each thread's dict (2) and its frames list (3), as
-  // _roots.py builds them.
+  // pyheapdump/dump/roots.py builds them.
   bool root_structure = depth == 0 || depth == 2 ? PyDict_CheckExact(obj) : depth <= 3 && PyList_CheckExact(obj);
   if (root_structure) return SkeletonChildren::kAll;
   // A frame's code, locals, globals and back frame; a code object's names.

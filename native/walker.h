@@ -1,7 +1,7 @@
 // The walker: breadth-first over the object graph from the roots, one record per object, identity kept by address.
 //
 // It holds the GIL throughout and runs no user code of the dumped program: containers, instances, frames and
-// exceptions are read through the C API; only the per-type policy (pyheapdump/_policy.py, called once per type)
+// exceptions are read through the C API; only the per-type policy (pyheapdump/dump/policy.py, called once per type)
 // decides where Python-level help is allowed (guarded __reduce_ex__, our own capture functions, reprs).
 #pragma once
 
