@@ -11,7 +11,9 @@ import os
 import re
 from typing import Any
 
+import pyheapdump._native as _native
 from pyheapdump.errors import DumpError
+from pyheapdump.load.loader import read_header
 
 __all__ = ["HeapAnalysis", "analyze", "parse_target", "path_text"]
 
@@ -36,8 +38,6 @@ class HeapAnalysis:
     """The analysis of one dump; see `analyze`."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        from pyheapdump import _native, read_header
-
         self.path = os.fspath(path)
         header = read_header(self.path)
         root = header.get("root")
@@ -162,6 +162,4 @@ def _steps(path: list[tuple[int | None, str, str]]) -> list[dict[str, Any]]:
 def analyze(path: str | os.PathLike[str]) -> HeapAnalysis:
     """Reads the dump at path for analysis: `.top(n, by_type=False)`, `.paths(target, max=N)`, `.retained(id)`,
     `.summary()`, `.dominated(id)`. Nothing of the dumped program is rebuilt or run."""
-    from pyheapdump.cli._common import require_dump_file
-
-    return HeapAnalysis(require_dump_file(os.fspath(path)))
+    return HeapAnalysis(path)  # read_header says what is wrong with a path that is no dump file
