@@ -10,6 +10,9 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "analysis.h"
 #include "asyncio_tasks.h"
 #include "chunk_reader.h"
 #include "chunk_writer.h"
@@ -98,6 +101,20 @@ py::dict StatsToDict(const WalkStats& stats) {
   return out;
 }
 
+// Heap mode: the objects the collector tracks that the walk did not reach, less those a reached object refers to.
+struct UnreachedObjects {
+  absl::flat_hash_set<PyObject*> candidates;
+  absl::flat_hash_set<PyObject*> held;
+  // A tp_traverse visitor: only C, no Python code runs.
+  bool only_dicts = false;  // visiting an unreached instance: only its dict counts as held
+  static int Visit(PyObject* referent, void* arg) {
+    auto* self = static_cast<UnreachedObjects*>(arg);
+    if (self->only_dicts && !PyDict_CheckExact(referent)) return 0;
+    if (self->candidates.contains(referent)) self->held.insert(referent);
+    return 0;
+  }
+};
+
 // One dump being written: the temporary file, then walk, sources, commit (or abort on any failure).
 class NativeDumpWriter {
  public:
@@ -109,12 +126,50 @@ class NativeDumpWriter {
   }
   void WriteHeader(const std::string& json) { ThrowIfWriteError(Writer().WriteHeader(json)); }
   py::dict Walk(py::handle root, const py::dict& limits, py::handle policy, py::handle redactor,
-                bool redact_every_string, std::vector<std::string> redact_literals) {
+                bool redact_every_string, std::vector<std::string> redact_literals, bool heap) {
     PrepareToThrow();
     Walker walker(Writer(), LimitsFromDict(limits), BorrowedRef(policy.ptr()), BorrowedRef(redactor.ptr()),
                   redact_every_string, std::move(redact_literals));
+    walker.set_memo_everything(heap);
     ThrowIfWriteError(walker.Walk(BorrowedRef(root.ptr())));
+    double elapsed = walker.stats().elapsed;
+    py::dict heap_roots;
+    if (heap) {
+      // The objects the collector tracks that the roots did not reach (cycles waiting for collection, objects held
+      // only by C code): walked from one more list, whose record id the summary names.
+      py::list unreached;
+      {
+        py::list everything = py::module_::import("gc").attr("get_objects")();
+        UnreachedObjects found;
+        for (py::handle obj : everything) {
+          if (walker.IdOf(obj.ptr()) == 0) found.candidates.insert(obj.ptr());
+        }
+        // An object a reached one refers to is not unreached: the walk shows it inside its holder (an instance's
+        // __dict__, which Python 3.12+ makes a separate object once read, is in the instance's record) or cut it.
+        // Among the unreached, an instance's own dict is walked with the instance, not on its own.
+        for (py::handle obj : everything) {
+          PyObject* holder = obj.ptr();
+          PyTypeObject* type = Py_TYPE(holder);
+          if (!PyObject_IS_GC(holder) || !type->tp_traverse) continue;
+          found.only_dicts = walker.IdOf(holder) == 0;
+          if (found.only_dicts && (PyDict_Check(holder) || (type->tp_dictoffset == 0 &&
+                                                            !(type->tp_flags & Py_TPFLAGS_MANAGED_DICT)))) {
+            continue;
+          }
+          type->tp_traverse(holder, &UnreachedObjects::Visit, &found);
+        }
+        for (py::handle obj : everything) {
+          if (found.candidates.contains(obj.ptr()) && !found.held.contains(obj.ptr())) unreached.append(obj);
+        }
+      }
+      ThrowIfWriteError(walker.Walk(BorrowedRef(unreached.ptr())));
+      elapsed += walker.stats().elapsed;
+      heap_roots["unreached"] = walker.IdOf(unreached.ptr());
+      heap_roots["unreached_count"] = py::len(unreached);
+    }
     py::dict stats = StatsToDict(walker.stats());
+    stats["elapsed"] = elapsed;
+    if (heap) stats["heap"] = heap_roots;
     stats["raw_bytes"] = Writer().raw_record_bytes();
     return stats;
   }
@@ -236,11 +291,11 @@ class NativeDumpReader {
   std::vector<std::string> decode_warnings_;
 };
 
-// The loader's core (native/rebuilder.h) for pyheapdump/_load.py's Rebuilder, which is its handler.
+// The loader's core (native/rebuilder.h) for pyheapdump/load/rebuilder.py's Rebuilder, which is its handler.
 class NativeRebuilder {
  public:
-  NativeRebuilder(NativeDumpReader& reader, py::object handler, py::list problems)
-      : core_(BorrowedRef(handler.ptr()), BorrowedRef(problems.ptr())) {
+  NativeRebuilder(NativeDumpReader& reader, py::object handler, py::list problems, uint64_t first_unwritten)
+      : core_(BorrowedRef(handler.ptr()), BorrowedRef(problems.ptr()), first_unwritten) {
     reader.LoadInto(core_);
   }
   // Ids come from records, so a damaged one may be anything: a short TypeError or ValueError here, which the loader
@@ -293,6 +348,123 @@ class NativeRebuilder {
   Rebuilder core_;
 };
 
+// The heap analysis (native/analysis.h) for pyheapdump.analysis: record ids in, tuples of plain values out.
+class NativeAnalysis {
+ public:
+  NativeAnalysis(const std::string& path, uint64_t root_id, uint64_t expected_objects, uint64_t unreached_id) {
+    PrepareToThrow();
+    absl::StatusOr<std::unique_ptr<HeapAnalysis>> analysis;
+    {
+      py::gil_scoped_release unlocked;  // plain C++ from here on: other threads may run meanwhile
+      analysis = HeapAnalysis::Open(path, root_id, expected_objects, unreached_id);
+    }
+    ThrowIfReadError(analysis.status());
+    core_ = std::move(*analysis);
+  }
+  py::dict Summary() const {
+    py::dict out;
+    out["objects"] = core_->object_count();
+    out["reachable"] = core_->reachable_count();
+    out["references"] = core_->edge_count();
+    const HeapAnalysis::Timings& timings = core_->timings();
+    py::dict seconds;
+    seconds["read"] = timings.read;
+    seconds["roots"] = timings.roots;
+    seconds["paths"] = timings.paths;
+    seconds["dominators"] = timings.dominators;
+    out["seconds"] = seconds;
+    out["shallow"] = core_->total_shallow();
+    out["retained"] = core_->total_retained();
+    return out;
+  }
+  py::list Top(size_t n) const {
+    py::list out;
+    for (uint32_t node : core_->Top(n)) out.append(Row(node));
+    return out;
+  }
+  py::list TopTypes(size_t n) const {
+    py::list out;
+    for (const TypeTotal& row : core_->TopTypes(n)) out.append(py::make_tuple(row.type, row.count, row.shallow, row.retained));
+    return out;
+  }
+  py::object Object(uint64_t id) const {
+    uint32_t node = core_->NodeOf(id);
+    if (node == kNoNode) return py::none();
+    return Row(node);
+  }
+  py::object Dominator(uint64_t id) const {
+    uint32_t node = core_->NodeOf(id);
+    if (node == kNoNode) return py::none();
+    uint32_t dominator = core_->DominatorOf(node);
+    if (dominator == kNoNode || dominator == 0) return py::none();
+    return py::int_(core_->IdOf(dominator));
+  }
+  py::list Dominated(uint64_t id, size_t n) {
+    py::list out;
+    uint32_t node = id == 0 ? 0 : core_->NodeOf(id);
+    if (node == kNoNode) return out;
+    std::vector<uint32_t> children = core_->Dominated(node);
+    if (n && children.size() > n) children.resize(n);
+    for (uint32_t child : children) out.append(Row(child));
+    return out;
+  }
+  std::vector<uint64_t> Instances(const std::string& type, size_t n) const {
+    std::vector<uint64_t> out;
+    for (uint32_t node : core_->InstancesOf(type)) {
+      if (n && out.size() == n) break;
+      out.push_back(core_->IdOf(node));
+    }
+    return out;
+  }
+  py::list Paths(const std::vector<uint64_t>& ids) {
+    std::vector<uint32_t> nodes;
+    for (uint64_t id : ids) nodes.push_back(core_->NodeOf(id));
+    absl::StatusOr<std::vector<std::vector<PathStep>>> paths;
+    {
+      py::gil_scoped_release unlocked;
+      paths = core_->PathsTo(nodes);
+    }
+    ThrowIfReadError(paths.status());
+    py::list out;
+    for (const std::vector<PathStep>& steps : *paths) {
+      py::list path;
+      for (const PathStep& step : steps) {
+        path.append(py::make_tuple(step.id ? py::object(py::int_(step.id)) : py::object(py::none()), step.type,
+                                   step.via));
+      }
+      out.append(path);
+    }
+    return out;
+  }
+  std::vector<std::string> Warnings() const { return core_->warnings(); }
+  py::list References(uint64_t id, size_t n) {
+    py::list out;
+    uint32_t node = core_->NodeOf(id);
+    if (node == kNoNode) return out;
+    auto references = core_->References(node, n);
+    ThrowIfReadError(references.status());
+    for (const auto& reference : *references) {
+      out.append(py::make_tuple(reference.via, core_->IdOf(reference.node), core_->TypeOf(reference.node),
+                                core_->ShallowOf(reference.node), core_->RetainedOf(reference.node)));
+    }
+    return out;
+  }
+  py::list Roots() const {
+    py::list out;
+    for (const auto& root : core_->Roots()) {
+      out.append(py::make_tuple(root.first, root.second, core_->IdOf(root.node), core_->TypeOf(root.node),
+                                core_->ShallowOf(root.node), core_->RetainedOf(root.node)));
+    }
+    return out;
+  }
+
+ private:
+  py::tuple Row(uint32_t node) const {
+    return py::make_tuple(core_->IdOf(node), core_->TypeOf(node), core_->ShallowOf(node), core_->RetainedOf(node));
+  }
+  std::unique_ptr<HeapAnalysis> core_;
+};
+
 // The format's vocabulary as Python enums (enum.IntEnum, IntFlag), made from the C++ enums so that the numbers are
 // written once. The names are the ones pyheapdump's Python code uses.
 template <class Enum>
@@ -326,7 +498,10 @@ void AddFormatEnums(py::module_& m) {
   AddEnum(m, "IntEnum", "Kind", kinds);
   AddEnum<RecordFlags>(
       m, "IntFlag", "RecordFlag",
-      {{"TRUNCATED", kFlagTruncated}, {"CAPTURE_ERROR", kFlagCaptureError}, {"CUT_ITEMS", kFlagCutItems}});
+      {{"TRUNCATED", kFlagTruncated},
+       {"CAPTURE_ERROR", kFlagCaptureError},
+       {"CUT_ITEMS", kFlagCutItems},
+       {"CUT_RECORD", kFlagCutRecord}});
   // The lower-case names are the ones the walker's statistics and the loader's messages use ("max_objects").
   AddEnum<CutReason>(m, "IntEnum", "CutReason",
                      {{"MAX_OBJECTS", CutReason::kMaxObjects},
@@ -381,7 +556,7 @@ PYBIND11_MODULE(_native, m) {
       .def("write_header", &NativeDumpWriter::WriteHeader)
       .def("walk", &NativeDumpWriter::Walk, py::arg("root"), py::arg("limits"), py::arg("policy"),
            py::arg("redactor") = py::none(), py::arg("redact_every_string") = false,
-           py::arg("redact_literals") = std::vector<std::string>())
+           py::arg("redact_literals") = std::vector<std::string>(), py::arg("heap") = false)
       .def("add_source", &NativeDumpWriter::AddSource)
       .def("commit", &NativeDumpWriter::Commit)
       .def("abort", &NativeDumpWriter::Abort)
@@ -402,8 +577,8 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("file_size", &NativeDumpReader::FileSize);
 
   py::class_<NativeRebuilder>(m, "Rebuilder")
-      .def(py::init<NativeDumpReader&, py::object, py::list>(), py::arg("reader"), py::arg("handler"),
-           py::arg("problems"))
+      .def(py::init<NativeDumpReader&, py::object, py::list, uint64_t>(), py::arg("reader"), py::arg("handler"),
+           py::arg("problems"), py::arg("first_unwritten") = 0)
       .def("get", &NativeRebuilder::Get)
       .def("record", &NativeRebuilder::Record)
       .def("complete", &NativeRebuilder::Complete)
@@ -413,4 +588,31 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("nesting", &NativeRebuilder::Nesting)
       .def("__len__", &NativeRebuilder::Count)
       .def("close", &NativeRebuilder::Close);
+
+  m.def(
+      "read_every_record",
+      [](const std::string& path) {
+        absl::StatusOr<uint64_t> count;
+        {
+          py::gil_scoped_release unlocked;
+          count = pyheapdump::ReadEveryRecord(path);
+        }
+        pyheapdump::ThrowIfReadError(count.status());
+        return *count;
+      },
+      py::arg("path"), "Reads every record and drops it (the benchmark's floor for the analysis); the record count.");
+  py::class_<pyheapdump::NativeAnalysis>(m, "Analysis")
+      .def(py::init<const std::string&, uint64_t, uint64_t, uint64_t>(), py::arg("path"), py::arg("root_id") = 1,
+           py::arg("expected_objects") = 0, py::arg("unreached_id") = 0)
+      .def("summary", &pyheapdump::NativeAnalysis::Summary)
+      .def("top", &pyheapdump::NativeAnalysis::Top, py::arg("n"))
+      .def("top_types", &pyheapdump::NativeAnalysis::TopTypes, py::arg("n"))
+      .def("object", &pyheapdump::NativeAnalysis::Object, py::arg("id"))
+      .def("dominator", &pyheapdump::NativeAnalysis::Dominator, py::arg("id"))
+      .def("dominated", &pyheapdump::NativeAnalysis::Dominated, py::arg("id"), py::arg("n") = 0)
+      .def("instances", &pyheapdump::NativeAnalysis::Instances, py::arg("type"), py::arg("n") = 0)
+      .def("paths", &pyheapdump::NativeAnalysis::Paths, py::arg("ids"))
+      .def("references", &pyheapdump::NativeAnalysis::References, py::arg("id"), py::arg("n") = 0)
+      .def("roots", &pyheapdump::NativeAnalysis::Roots)
+      .def_property_readonly("warnings", &pyheapdump::NativeAnalysis::Warnings);
 }

@@ -509,6 +509,8 @@ absl::Status DumpFileReader::ForEachInChunks(ChunkKind kind, const char* what, D
   for (size_t i = 0; i < chunks_.size(); ++i) {
     const ChunkInfo& chunk = chunks_[i];
     if (!chunk.intact || chunk.kind != kind) continue;
+    if (only_chunks_ && (i >= only_chunks_->size() || !(*only_chunks_)[i])) continue;
+    current_chunk_ = i;
     auto warn_once = [&](const std::string& message) {
       if (decode_warned_[i]) return;
       decode_warned_[i] = true;
@@ -597,6 +599,18 @@ absl::Status DumpFileReader::ForEachRecord(const std::function<absl::Status(Reco
         return record;
       },
       on_record);
+}
+
+absl::Status DumpFileReader::ForEachRecordIn(const std::vector<size_t>& chunks,
+                                             const std::function<absl::Status(Record&&)>& on_record) {
+  std::vector<bool> selected(Chunks().size(), false);
+  for (size_t chunk : chunks) {
+    if (chunk < selected.size()) selected[chunk] = true;
+  }
+  only_chunks_ = &selected;
+  absl::Status status = ForEachRecord(on_record);
+  only_chunks_ = nullptr;
+  return status;
 }
 
 absl::Status DumpFileReader::ForEachSource(

@@ -65,6 +65,10 @@ class DumpFileReader {
   // the chunk's index, offset and the reason. Stops at and returns the first non-OK status of on_record.
   // InvalidArgument, before any record is read, when the intact chunks declare more than limits.max_total_raw.
   absl::Status ForEachRecord(const std::function<absl::Status(Record&&)>& on_record);
+  // The same, for the listed chunks only (indices into Chunks()): the analysis re-reads the few records it names.
+  absl::Status ForEachRecordIn(const std::vector<size_t>& chunks, const std::function<absl::Status(Record&&)>& on_record);
+  // During ForEachRecord: the index into Chunks() of the chunk the record being delivered came from.
+  size_t current_chunk() const { return current_chunk_; }
   // The same for the (filename, text) pairs of the SOURCES chunks.
   absl::Status ForEachSource(const std::function<absl::Status(std::string&& filename, std::string&& text)>& on_source);
 
@@ -118,6 +122,8 @@ class DumpFileReader {
   std::unique_ptr<char[]> raw_;
   size_t raw_capacity_ = 0;
   size_t raw_size_ = 0;
+  size_t current_chunk_ = 0;
+  const std::vector<bool>* only_chunks_ = nullptr;  // ForEachRecordIn's selection
 };
 
 }  // namespace pyheapdump

@@ -658,6 +658,38 @@ bool InstanceOverridesReduce(PyObject* obj) {
 // refuses to be pickled (Cython's default for a class with a __cinit__) would raise once per object.
 constexpr uint32_t kReduceFailuresBeforeGivingUp = 16;
 
+// The UTC offset and zone name of a datetime in a zone that the loading machine may not have (a ZoneInfo key missing
+// there, a zone library not installed), at dump time: attributes `utcoffset` (seconds) and `tzname` of its reduce
+// record. Asked only of methods written in C (ZoneInfo's); a zone class's Python method is code the dump never runs.
+void PutZoneOffset(Walker& w, PyObject* obj) {
+  if (Py_TYPE(obj) != w.value_types().datetime) return;
+  auto* dt = reinterpret_cast<PyDateTime_DateTime*>(obj);
+  if (!dt->hastzinfo || dt->tzinfo == Py_None) return;
+  PyTypeObject* zone_type = Py_TYPE(dt->tzinfo);
+  if (zone_type->tp_name && std::string_view(zone_type->tp_name) == "datetime.timezone") return;  // loads as itself
+  auto c_method = [zone_type](const char* name) -> PyObject* {
+    OwnedRef key = OwnedRef::Steal(PyUnicode_InternFromString(name));
+    PyObject* method = key ? _PyType_Lookup(zone_type, key.get()) : nullptr;  // borrowed
+    PyErr_Clear();
+    return method && Py_IS_TYPE(method, &PyMethodDescr_Type) ? method : nullptr;
+  };
+  PyObject* utcoffset = c_method("utcoffset");
+  if (!utcoffset) return;
+  // The descriptor called with the zone as self: no attribute lookup on the zone, which could be the program's.
+  OwnedRef offset = OwnedRef::Steal(PyObject_CallFunctionObjArgs(utcoffset, dt->tzinfo, obj, nullptr));
+  if (!offset || Py_TYPE(offset.get()) != w.value_types().timedelta) {
+    PyErr_Clear();
+    return;
+  }
+  if (PyDateTime_DELTA_GET_MICROSECONDS(offset.get()) != 0) return;
+  w.PutAttrInt("utcoffset", static_cast<int64_t>(PyDateTime_DELTA_GET_DAYS(offset.get())) * 86400 +
+                                PyDateTime_DELTA_GET_SECONDS(offset.get()));
+  PyObject* tzname = c_method("tzname");
+  OwnedRef name = tzname ? OwnedRef::Steal(PyObject_CallFunctionObjArgs(tzname, dt->tzinfo, obj, nullptr)) : OwnedRef();
+  if (name && PyUnicode_CheckExact(name.get())) w.PutAttr("tzname", w.KeepAlive(std::move(name)));
+  PyErr_Clear();
+}
+
 void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
   // The surrogate that stands in when the reduce is not used: the policy's capture is a copyreg reducer, no facts.
   const TypePolicy opaque{Strategy::kSurrogate, {}, {}, policy.repr_ok};
@@ -722,6 +754,7 @@ void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
     }
     w.PutItem(part);
   }
+  PutZoneOffset(w, obj);
 }
 
 void EncodeCaptured(Walker& w, PyObject* obj, const TypePolicy& policy) {

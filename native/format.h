@@ -18,7 +18,7 @@ namespace pyheapdump {
 inline constexpr char kMagic[12] = {'P', 'Y', 'H', 'E', 'A', 'P', 'D', 'U', 'M', 'P', '\0', '\0'};
 inline constexpr char kFooterMagic[8] = {'P', 'H', 'D', 'E', 'N', 'D', '\0', '\0'};
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 2;
+inline constexpr uint16_t kFormatMinor = 3;
 inline constexpr size_t kPreambleSize = 16;
 inline constexpr size_t kChunkHeaderSize = 16;
 inline constexpr size_t kFooterSize = 24;
@@ -90,6 +90,9 @@ enum RecordFlags : uint32_t {
   kFlagCaptureError = 1u << 1,
   // A container some of whose items are cut values (a walk-wide limit left them out): loaders mark it (format 1.2).
   kFlagCutItems = 1u << 2,
+  // An object queued before a walk-wide stop (time_limit, max_bytes) and written as its class and the reason alone
+  // (format 1.3): loaders make it a placeholder, and mark the containers that reference it as they mark CUT_ITEMS.
+  kFlagCutRecord = 1u << 3,
 };
 
 // Thrown by the decoding helpers when input is malformed; the reader turns it into a damaged-chunk warning.

@@ -7,7 +7,7 @@
 namespace pyheapdump {
 namespace {
 
-// Fills nested in other fills past this depth are left to the outer drain (Rebuilder._complete in _load.py).
+// Fills nested in other fills past this depth are left to the outer drain (Rebuilder._complete in pyheapdump/load/).
 constexpr int kMaxNestedFills = 50;
 
 bool IsShellKind(Kind kind) {
@@ -53,7 +53,7 @@ bool IsByReference(Kind kind) {
   }
 }
 
-// Attributes an immutable record needs made before it is constructed (_CONSTRUCTION_ATTRS in _load.py).
+// Attributes an immutable record needs made before it is constructed (_CONSTRUCTION_ATTRS in pyheapdump/load/).
 bool IsConstructionAttribute(std::string_view name) {
   static constexpr std::string_view kNames[] = {"module",      "qualname", "name",       "importable", "filename",
                                                 "firstlineno", "varnames", "real",       "imag",       "start",
@@ -86,6 +86,27 @@ bool HoldsNoReferences(PyTypeObject* type) {
     return !PyType_IS_GC(base) && base->tp_basicsize == type->tp_basicsize;
   }
   return false;
+}
+
+// Sets the "finalized" bit of a GC object's header: CPython runs an object's tp_finalize at most once (PEP 442) and
+// remembers it there, so its finalizer never runs. The header's layout is CPython's own (two words before the
+// object, bit 0 of the second, in 3.8 to 3.14); PyObject_GC_IsFinalized, the public reader of that bit, confirms
+// the write, and where it does not (a free-threaded build keeps the bit elsewhere) nothing is changed.
+bool MarkFinalized(PyObject* obj) {
+#ifdef Py_GIL_DISABLED
+  return false;
+#else
+  if (PyObject_GC_IsFinalized(obj)) return true;
+  struct GcHeader {
+    uintptr_t next;
+    uintptr_t prev;
+  };
+  GcHeader* header = reinterpret_cast<GcHeader*>(obj) - 1;
+  header->prev |= uintptr_t{1};
+  if (PyObject_GC_IsFinalized(obj)) return true;
+  header->prev &= ~uintptr_t{1};
+  return false;
+#endif
 }
 
 bool IsPlain(const Record& record) { return record.type_id == 0 && (record.flags & ~kFlagCutItems) == 0; }
@@ -136,8 +157,8 @@ bool PendingIsOneObjectsProblem() {
 
 }  // namespace
 
-Rebuilder::Rebuilder(BorrowedRef handler, BorrowedRef problems)
-    : handler_(OwnedRef::Borrow(handler)), problems_(OwnedRef::Borrow(problems)) {}
+Rebuilder::Rebuilder(BorrowedRef handler, BorrowedRef problems, uint64_t first_unwritten)
+    : handler_(OwnedRef::Borrow(handler)), problems_(OwnedRef::Borrow(problems)), first_unwritten_(first_unwritten) {}
 
 // ---- reading ----
 
@@ -167,12 +188,77 @@ absl::Status Rebuilder::Load(DumpFileReader& reader) {
     }
     // str and bytes are made as they are read, but for a cut one: the handler makes it, marked as cut.
     if (record.flags & kFlagTruncated) early = OwnedRef();
+    has_cut_records_ |= (record.flags & kFlagCutRecord) != 0;
     records_.push_back(std::move(record));
     made_.push_back(std::move(early));
     return absl::OkStatus();
   });
-  if (status.ok()) Index();
+  if (status.ok()) {
+    Index();
+    if (has_cut_records_ || first_unwritten_ != 0) MarkContainersOfCutRecords();
+  }
   return status;
+}
+
+bool Rebuilder::IsCutReference(uint64_t oid) const {
+  const Record* child = Find(oid);
+  if (child != nullptr) return (child->flags & kFlagCutRecord) != 0;
+  return first_unwritten_ != 0 && oid >= first_unwritten_;
+}
+
+void Rebuilder::MarkContainersOfCutRecords() {
+  // The walker wrote these containers before the stop, not knowing that objects it had queued for them would be cut;
+  // only a complete read of the records tells. One pass over the containers' items, and only for a stopped walk.
+  for (Record& record : records_) {
+    switch (record.kind) {
+      case Kind::kList:
+      case Kind::kTuple:
+      case Kind::kDict:
+      case Kind::kSet:
+      case Kind::kFrozenSet:
+      case Kind::kDeque:
+        break;
+      default:
+        continue;
+    }
+    if (record.flags & kFlagCutItems) continue;
+    bool holds_cut = false;
+    // Load validated every record, so a parse error cannot happen here; the visitor's Cancelled stops the parse at
+    // the first cut reference, which is all this needs to know.
+    absl::Status stopped =
+        ParseItems(record.items.bytes, /*make_atoms=*/false, [&](uint64_t, DecodedValue&& value) -> absl::Status {
+          if (value.type != DecodedValue::Type::kRef || !IsCutReference(value.id)) return absl::OkStatus();
+          holds_cut = true;
+          return absl::CancelledError("a cut reference");
+        });
+    static_cast<void>(stopped);
+    if (holds_cut) record.flags |= kFlagCutItems;
+  }
+}
+
+// The placeholder of a cut record, as one of a cut value of the same class and reason: the reason is the record's
+// "reason" attribute ("cut:time_limit"), a str made when the records were read.
+OwnedRef Rebuilder::CutRecordPlaceholder(const Record& record) {
+  Parsed parsed;
+  if (!Parse(record, false, &parsed)) return OwnedRef();
+  uint64_t reason = 0;
+  for (const auto& [name, value] : parsed.attrs) {
+    if (name != "reason") continue;
+    if (value.type == DecodedValue::Type::kCut) {
+      reason = value.reason;
+    } else if (value.type == DecodedValue::Type::kRef) {
+      BorrowedRef text = Lookup(value.id);
+      if (text && PyUnicode_CheckExact(text.get())) {
+        for (auto [candidate, code] : {std::pair<const char*, uint64_t>{"cut:max_objects", 1},
+                                       {"cut:max_bytes", 2},
+                                       {"cut:time_limit", 3}}) {
+          if (PyUnicode_CompareWithASCIIString(text.get(), candidate) == 0) reason = code;
+        }
+      }
+    }
+  }
+  if (reason == 0) return HandlerMake(record, /*shell=*/false);  // a reason this core does not know: the general way
+  return CutPlaceholder(reason, record.type_id);
 }
 
 // Checks that a record decodes, as DecodeRecord would, without making anything but its attribute names.
@@ -268,6 +354,7 @@ BorrowedRef Rebuilder::Lookup(uint64_t oid) {
 }
 
 bool Rebuilder::Store(uint64_t oid, BorrowedRef obj) {
+  DisarmFinalizer(obj.get());
   size_t position = 0;
   if (Position(oid, &position)) {
     made_[position] = OwnedRef::Borrow(obj);
@@ -277,7 +364,21 @@ bool Rebuilder::Store(uint64_t oid, BorrowedRef obj) {
   return true;
 }
 
-// ---- getting objects by id (Rebuilder.get and _build in _load.py) ----
+// Every object a load makes is made from dumped state, not by the dumped program: its finalizer must not run here when
+// the dump is dropped (tempfile's closer would unlink the dumped path on this machine, an asyncio transport's would
+// close the rebuilt loop's selector), in any mode.
+void Rebuilder::DisarmFinalizer(PyObject* obj) {
+  if (Py_TYPE(obj)->tp_finalize == nullptr || !PyObject_IS_GC(obj)) return;
+  if (!MarkFinalized(obj) && !finalizer_warned_) {
+    finalizer_warned_ = true;
+    OwnedRef text = OwnedRef::Steal(PyUnicode_FromString(
+        "this Python keeps the finalized mark of objects elsewhere: finalizers (__del__) of loaded objects may run "
+        "when the dump is dropped"));
+    if (!text || PyList_Append(problems_.get(), text.get()) < 0) PyErr_Clear();
+  }
+}
+
+// ---- getting objects by id (Rebuilder.get and _build in pyheapdump/load/) ----
 
 void Rebuilder::Abandon() {
   // Drop every object made so far (outer C++ frames keep their own references to the ones they use), so the Python
@@ -347,7 +448,7 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
 }
 
 OwnedRef Rebuilder::Build(uint64_t root) {
-  if (making_.contains(root)) return CallHandler("_made_of_itself", root);
+  if (making_.contains(root)) return CallHandler("made_of_itself", root);
   std::vector<uint64_t> stack = {root};
   while (!stack.empty()) {
     uint64_t oid = stack.back();
@@ -363,7 +464,9 @@ OwnedRef Rebuilder::Build(uint64_t root) {
     const Record* record = Find(oid);
     OwnedRef made;
     if (record == nullptr) {
-      made = CallHandler("_lost", oid);
+      made = CallHandler("lost", oid);
+    } else if (record->flags & kFlagCutRecord) {
+      made = CutRecordPlaceholder(*record);
     } else if (IsShellKind(record->kind)) {
       made = MakeShell(*record, oid);
     } else {
@@ -542,14 +645,14 @@ OwnedRef Rebuilder::CutPlaceholder(uint64_t reason, uint64_t class_id) {
   auto key = std::make_pair(reason, class_id);
   auto found = cut_classes_.find(key);
   if (found == cut_classes_.end()) {
-    OwnedRef cls = CallHandler("_cut_class", reason, class_id);
+    OwnedRef cls = CallHandler("cut_class", reason, class_id);
     if (!cls) {
       if (!PyErr_Occurred() || !PendingIsOneObjectsProblem()) return OwnedRef();
       PyErr_Clear();
     }
     found = cut_classes_.emplace(key, cls && PyType_Check(cls.get()) ? cls : OwnedRef()).first;
   }
-  if (!found->second) return CallHandler("_cut", reason, class_id);
+  if (!found->second) return CallHandler("cut", reason, class_id);
   OwnedRef cls = found->second;  // the call may abandon the load, which empties cut_classes_
   OwnedRef placeholder = OwnedRef::Steal(PyObject_CallNoArgs(cls.get()));
   if (placeholder && HoldsNoReferences(Py_TYPE(placeholder.get())) && PyObject_GC_IsTracked(placeholder.get())) {
@@ -565,7 +668,7 @@ bool Rebuilder::CutContainerClass(Kind kind, BorrowedRef* cls) {
   auto key = static_cast<uint64_t>(kind);
   auto found = cut_container_classes_.find(key);
   if (found == cut_container_classes_.end()) {
-    OwnedRef asked = CallHandler("_cut_container_class", key);
+    OwnedRef asked = CallHandler("cut_container_class", key);
     if (!asked) {
       // Without the marked class the general path makes the container.
       if (!PyErr_Occurred() || !PendingIsOneObjectsProblem()) return false;
@@ -643,7 +746,7 @@ OwnedRef Rebuilder::HandlerMake(const Record& record, bool shell) {
   if (!EnterHandler()) return OwnedRef();
   making_.insert(record.id);
   OwnedRef made = OwnedRef::Steal(PyObject_CallMethod(
-      handler_.get(), "_native_make", "KO", static_cast<unsigned long long>(record.id), shell ? Py_True : Py_False));
+      handler_.get(), "make", "KO", static_cast<unsigned long long>(record.id), shell ? Py_True : Py_False));
   making_.erase(record.id);
   --handler_depth_;
   return made;
@@ -680,11 +783,11 @@ bool Rebuilder::InstanceClass(uint64_t type_id, BorrowedRef* cls) {
     *cls = BorrowedRef();
     return true;
   }
-  return AskHandlerOnce(instance_classes_, "_surrogate_instance_class", type_id, cls);
+  return AskHandlerOnce(instance_classes_, "plain_surrogate_class", type_id, cls);
 }
 
 bool Rebuilder::ReduceCallable(uint64_t callable_id, BorrowedRef* callable) {
-  return AskHandlerOnce(reduce_callables_, "_fast_reduce_callable", callable_id, callable);
+  return AskHandlerOnce(reduce_callables_, "fast_reduce_callable", callable_id, callable);
 }
 
 // ---- fills ----
@@ -816,7 +919,7 @@ bool Rebuilder::FillInstance(BorrowedRef obj, const Parsed& parsed) {
   return true;
 }
 
-// ---- completing (Rebuilder._complete in _load.py) ----
+// ---- completing (Rebuilder._complete in pyheapdump/load/) ----
 
 bool Rebuilder::CompleteObject(BorrowedRef raw) {
   if (Abandoned()) return false;

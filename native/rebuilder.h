@@ -1,15 +1,12 @@
-// The loader's core: holds a dump's records and makes their objects in the order pyheapdump/_load.py's Rebuilder
+// The loader's core: holds a dump's records and makes their objects in the order pyheapdump/load/'s Rebuilder
 // defines, doing the bulk kinds here and asking Python (the "handler") for everything that needs policy.
 //
 // Made here, without Python frames: str and bytes (all made up front), plain lists, tuples, dicts, sets and frozensets,
 // instances whose class loads as a plain surrogate, and reduces whose callable the handler declared safe to call with
-// finished value arguments (datetime, Decimal, ...). Everything else goes through the handler's methods:
-//   _native_make(oid, shell) -> obj           the general path for one record (shell: a kind made empty, filled later)
-//   _surrogate_instance_class(type_id) -> cls | None
-//   _fast_reduce_callable(callable_id) -> callable | None
-//   _cut_class(reason, class_id) -> cls        asked once per pair; each cut value is a new cls()
-//   _cut_container_class(kind) -> cls          a plain container holding cut values (flag CUT_ITEMS)
-//   _cut(reason, class_id), _lost(oid), _made_of_itself(oid) -> placeholder objects
+// finished value arguments (datetime, Decimal, ...). Everything else goes through the handler's methods, declared once
+// with their documentation by the RebuildHandler protocol in pyheapdump/load/handler.py (tests/python/unit/
+// test_handler_contract.py checks the names called here against it): make, plain_surrogate_class,
+// fast_reduce_callable, cut_class, cut_container_class, cut, lost, made_of_itself.
 // The handler in turn reaches back through Get, Complete, Defer, Drain and FinishNewFills, so the objects made, the
 // pending fills and their order are one state whichever side made an object.
 //
@@ -46,8 +43,9 @@ std::string OneLine(std::string_view message, size_t limit = 300);
 
 class Rebuilder {
  public:
-  // problems (a list of str) is shared with the handler.
-  Rebuilder(BorrowedRef handler, BorrowedRef problems);
+  // problems (a list of str) is shared with the handler. first_unwritten is the summary's: ids from it on that have
+  // no record were queued when a walk-wide limit stopped the walk and left without one (0: none).
+  Rebuilder(BorrowedRef handler, BorrowedRef problems, uint64_t first_unwritten = 0);
 
   // Reads every record of the dump, checks each one decodes, and makes every str and bytes object. A record that does
   // not decode is left out with a warning, as DumpReader.records() does.
@@ -87,6 +85,11 @@ class Rebuilder {
   bool Abandoned() const;                       // true, with MemoryError set, once abandoned
   absl::Status Validate(const Record& record);  // as DecodeRecord's
   void Index();
+  // After a walk-wide stop: flags CUT_ITEMS on the plain containers that reference cut records or unwritten ids, so
+  // they load marked as the containers holding cut values (tag 8) do.
+  void MarkContainersOfCutRecords();
+  bool IsCutReference(uint64_t oid) const;
+  OwnedRef CutRecordPlaceholder(const Record& record);
   // Load checked every record, so parsing later fails only for memory: false with MemoryError set.
   bool Parse(const Record& record, bool make_atoms, Parsed* parsed);
   absl::StatusOr<OwnedRef> AttributeName(std::string_view bytes);  // as DecodeAttributeName's, interned
@@ -96,6 +99,7 @@ class Rebuilder {
   bool FinishFills();
   BorrowedRef Lookup(uint64_t oid);  // empty when not made yet (or on error: check)
   bool Store(uint64_t oid, BorrowedRef obj);
+  void DisarmFinalizer(PyObject* obj);
   OwnedRef Build(uint64_t root);
   bool Dependencies(const Record& record, std::vector<uint64_t>* dependencies);
   OwnedRef MakeShell(const Record& record, uint64_t oid);
@@ -138,6 +142,9 @@ class Rebuilder {
   int handler_depth_ = 0;
   absl::flat_hash_set<uint64_t> asking_;  // ids whose handler answer is being asked for
   bool abandoned_ = false;
+  uint64_t first_unwritten_ = 0;
+  bool has_cut_records_ = false;
+  bool finalizer_warned_ = false;
   absl::flat_hash_map<uint64_t, OwnedRef> instance_classes_;  // empty ref: the general path
   absl::flat_hash_map<uint64_t, OwnedRef> reduce_callables_;  // empty ref: not callable here
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, OwnedRef> cut_classes_;  // (reason, class id) -> class

@@ -1,5 +1,5 @@
 // Reads the items and attrs of records (the one parser of them, docs/format.md "Records"), and turns records into the
-// Python objects the loader (pyheapdump/_load.py) rebuilds from.
+// Python objects the loader (pyheapdump/load/) rebuilds from.
 #pragma once
 
 #include <Python.h>

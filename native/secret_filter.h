@@ -1,4 +1,4 @@
-// Which str and bytes values the walker asks the Python redactor about (pyheapdump/redaction.py).
+// Which str and bytes values the walker asks the Python redactor about (pyheapdump/dump/redaction.py).
 //
 // Calling into Python for every string would cost more than the rest of the dump, so this filter decides in C++. It is
 // exact in one direction: every value that the default patterns or one of the literal secrets would change passes it

@@ -184,7 +184,7 @@ uint64_t Walker::Enqueue(PyObject* obj) {
   // object's record is written. (If another thread made a second reference while the walk ran Python code, the object
   // would be dumped twice: such a dump was never a consistent snapshot anyway.)
   if (Py_REFCNT(obj) == 1 && !exempt_from_limits_ && !stop_reason_ && next_id_ <= limits_.max_objects &&
-      child_skeleton_ == kNotSkeleton) {
+      child_skeleton_ == kNotSkeleton && !memo_everything_) {
     uint64_t id = next_id_++;
     Py_INCREF(obj);  // released once its record is written
     queue_.emplace_back(obj, id, kNotSkeleton, true);
@@ -405,6 +405,7 @@ void Walker::WriteCutRecord(PyObject* obj, uint64_t id, const char* reason) {
   StartRecord(id);
   SetKind(Kind::kSurrogate);
   SetTypeOf(obj);
+  AddFlags(kFlagCutRecord);
   PutAttrStr("reason", std::string("cut:") + reason);
   NoteCut(reason);
 }
@@ -459,7 +460,7 @@ uint64_t Walker::CutRecordBudget() const {
 
 Walker::SkeletonChildren Walker::ExtendsSkeleton(PyObject* obj, uint8_t depth) {
   // The root dict (0), its threads and extra_stacks lists (1), each thread's dict (2) and its frames list (3), as
-  // _roots.py builds them.
+  // pyheapdump/dump/roots.py builds them.
   bool root_structure = depth == 0 || depth == 2 ? PyDict_CheckExact(obj) : depth <= 3 && PyList_CheckExact(obj);
   if (root_structure) return SkeletonChildren::kAll;
   // A frame's code, locals, globals and back frame; a code object's names.

@@ -1,7 +1,7 @@
 // The walker: breadth-first over the object graph from the roots, one record per object, identity kept by address.
 //
 // It holds the GIL throughout and runs no user code of the dumped program: containers, instances, frames and
-// exceptions are read through the C API; only the per-type policy (pyheapdump/_policy.py, called once per type)
+// exceptions are read through the C API; only the per-type policy (pyheapdump/dump/policy.py, called once per type)
 // decides where Python-level help is allowed (guarded __reduce_ex__, our own capture functions, reprs).
 #pragma once
 
@@ -96,6 +96,14 @@ class Walker {
   // object: it is recorded on that object's record. Only a write failure ends the walk with an error.
   absl::Status Walk(BorrowedRef root);
   const WalkStats& stats() const { return stats_; }
+  // Heap mode (save_dump(heap=True)): every object goes through the memo, so that IdOf can tell afterwards which
+  // objects the walk reached (an object referenced once otherwise skips it).
+  void set_memo_everything(bool on) { memo_everything_ = on; }
+  // The record id the walk gave obj; 0 when it did not reach it (or did not memoize it).
+  uint64_t IdOf(PyObject* obj) const {
+    auto it = memo_.find(obj);
+    return it == memo_.end() ? 0 : it->second;
+  }
 
   // ---- used by the encoders (encoders.cc) ----
   // Appends a value: inline atom, reference (the object is queued on first sight), or a cut marker.
@@ -197,6 +205,7 @@ class Walker {
   // Swiss table: inserting a new object reads only its small control bytes, where open addressing over the slots
   // themselves missed the cache on nearly every insert.)
   absl::flat_hash_map<PyObject*, uint64_t> memo_;
+  bool memo_everything_ = false;
   std::vector<OwnedRef> keep_alive_;  // objects the walk made itself (reduce tuples, captured state)
   // The skeleton: what the loader needs to present the threads at all (the root, its lists and thread dicts, the
   // frames, their code and locals dicts, the names in the code). A positive time_limit or max_bytes that stops the

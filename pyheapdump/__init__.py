@@ -7,6 +7,7 @@ back (safely by default: nothing the dump names is imported or called) for a deb
 from __future__ import annotations
 
 from pyheapdump._version import __version__ as __version__
+from pyheapdump.analysis import analyze
 from pyheapdump.capture.hooks import dump_on_error, install, uninstall
 from pyheapdump.capture.logging_handler import HeapDumpHandler
 from pyheapdump.debug.debugger import debug_dump
@@ -42,6 +43,7 @@ __all__ = [
     "Surrogate",
     "SurrogateInfo",
     "TypeSupport",
+    "analyze",
     "debug_dump",
     "dump_on_error",
     "install",

@@ -50,6 +50,7 @@ class RecordFlag(enum.IntFlag):
     TRUNCATED = 1
     CAPTURE_ERROR = 2
     CUT_ITEMS = 4
+    CUT_RECORD = 8
 
 class CutReason(enum.IntEnum):
     """Why a value was cut; the lower-case name is the one statistics and messages use."""
@@ -94,6 +95,7 @@ class DumpWriter:
         redactor: _Redactor | None = None,
         redact_every_string: bool = False,
         redact_literals: Sequence[str | bytes] = [],
+        heap: bool = False,
     ) -> dict[str, Any]:
         """Walks everything reachable from root; returns the statistics (objects, errors, cut, types, largest,
         filenames, elapsed, first_unwritten, unwritten, raw_bytes)."""
@@ -128,9 +130,10 @@ class DumpReader:
 
 class Rebuilder:
     """The loader's core: holds the reader's records and makes their objects, asking the handler (the Python
-    loader's Rebuilder) for everything that needs policy; problems is the list both append one-line problems to."""
+    loader's Rebuilder) for everything that needs policy; problems is the list both append one-line problems to;
+    first_unwritten is the summary's (ids from it on without a record were cut by a walk-wide stop; 0: none)."""
 
-    def __init__(self, reader: DumpReader, handler: Any, problems: list[str]) -> None: ...
+    def __init__(self, reader: DumpReader, handler: Any, problems: list[str], first_unwritten: int = 0) -> None: ...
     def get(self, oid: int, /) -> Any: ...
     def record(self, oid: int, /) -> _RecordTuple | None: ...
     def complete(self, raw: _T, /) -> _T:
@@ -142,3 +145,29 @@ class Rebuilder:
     def nesting(self) -> int: ...
     def __len__(self) -> int: ...
     def close(self) -> None: ...
+
+def read_every_record(path: str) -> int:
+    """Reads every record and drops it (the benchmark's floor for the analysis); the record count."""
+
+# (id, type, shallow bytes, retained bytes) of one object of an analysis.
+_AnalysisRow = tuple[int, str, int, int]
+
+class Analysis:
+    """The heap analysis of one dump (native/analysis.h): the reference graph, dominators, retained sizes and
+    shortest paths from the roots, read from the records without making any object."""
+
+    def __init__(self, path: str, root_id: int = 1, expected_objects: int = 0, unreached_id: int = 0) -> None: ...
+    def summary(self) -> dict[str, Any]: ...
+    def top(self, n: int) -> list[_AnalysisRow]: ...
+    def top_types(self, n: int) -> list[tuple[str, int, int, int]]:
+        """(type, count, shallow, retained), largest retained first."""
+    def object(self, id: int) -> _AnalysisRow | None: ...
+    def dominator(self, id: int) -> int | None: ...
+    def dominated(self, id: int, n: int = 0) -> list[_AnalysisRow]: ...
+    def instances(self, type: str, n: int = 0) -> list[int]: ...
+    def paths(self, ids: Sequence[int]) -> list[list[tuple[int | None, str, str]]]:
+        """Per id, the shortest path from the roots: (id or None for a root step, type, how it is reached)."""
+    def references(self, id: int, n: int = 0) -> list[tuple[str, int, str, int, int]]: ...
+    def roots(self) -> list[tuple[str, str, int, str, int, int]]: ...
+    @property
+    def warnings(self) -> list[str]: ...

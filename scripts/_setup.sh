@@ -3,9 +3,11 @@
 # interpreter with the build and test dependencies, and pyheapdump itself.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# clang and its sanitizer/libFuzzer runtime build the fuzz targets (fuzz/run.sh, tests/python/integration/test_trust_fuzz.py).
+# clang and its sanitizer/libFuzzer runtime build the fuzz targets (fuzz/run.sh,
+# tests/python/integration/test_trust_fuzz.py); chromium renders `pyheapdump report`'s page headless
+# (tests/python/integration/test_analysis.py).
 DEBIAN_PACKAGES=(libabsl-dev libcereal-dev zlib1g-dev libgtest-dev cmake ninja-build g++ clang libclang-rt-14-dev
-                 pkg-config)
+                 pkg-config chromium)
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 

@@ -19,8 +19,9 @@ import threading
 from typing import Any
 
 from pyheapdump.surrogates.base import _BUILTINS_BY_NAME, CUT, Surrogate, SurrogateInfo, surrogate_class
+from pyheapdump.surrogates.truncated import truncated_class
 
-__all__ = ["NotDumped", "cut_container_class", "is_not_dumped", "not_dumped_class"]
+__all__ = ["NotDumped", "cut_container_class", "is_not_dumped", "not_dumped_class", "truncated_with_placeholders"]
 
 _lock = threading.Lock()
 _placeholder_classes: dict[tuple[str, str, str], type] = {}
@@ -55,7 +56,9 @@ def not_dumped_class(module: str, qualname: str, limit: str) -> type:
         return cls
     base = surrogate_class(module, qualname, reason=CUT)
     builtin = next((klass for klass in base.__mro__ if klass in _BUILTINS_BY_NAME.values()), None)
-    text = f"<{module}.{qualname} not dumped: {limit} reached>"
+    # An object left without any record (past the stop's allowance) has no class to name.
+    unnamed = (module, qualname) == ("pyheapdump", "CutObject")
+    text = f"<not dumped: {limit} reached>" if unnamed else f"<{module}.{qualname} not dumped: {limit} reached>"
     info = SurrogateInfo(module, qualname, CUT, f"not dumped: {limit}", text)
 
     def __repr__(self: Any) -> str:
@@ -174,3 +177,69 @@ def cut_container_class(builtin: type) -> type:
     with _lock:
         cls = _container_classes.setdefault(builtin, made)
     return cls
+
+
+# A container cut by max_items whose kept part also holds placeholders: its dumped length and the limit that cut it
+# are kept in its instance dict (its class has one), the placeholders are counted when asked, once it is filled.
+_CUT_LENGTH = "__pyheapdump_cut_length__"
+_cut_truncated_classes: dict[type, type] = {}
+
+
+def _cut_truncated_text(obj: Any) -> tuple[str, str, dict[str, Any]]:
+    """(detail, what the repr appends, facts) of a container cut by max_items that holds placeholders."""
+    kept, keys, values, limits = _count(obj)
+    length, limit = object.__getattribute__(obj, "__dict__").get(_CUT_LENGTH, (None, "max_items"))
+    missing = length - kept if type(length) is int and length >= kept else None
+    placeholder_limit = ", ".join(sorted(limits)) or "a limit"
+    if isinstance(obj, dict):
+        parts = [_plural(keys, "key")] if keys else []
+        parts += [_plural(values, "value")] if values or not keys else []
+        of_kept = f"{' and '.join(parts)} of the {kept:,} kept " + ("entry" if kept == 1 else "entries")
+        facts: dict[str, Any] = {"keys_not_dumped": keys, "values_not_dumped": values}
+    else:
+        of_kept = f"{values:,} of the {_plural(kept, 'kept item')}"
+        facts = {"not_dumped": values}
+    facts = {"kept": kept, "missing": missing, "length": length, "limit": limit, **facts,
+             "not_dumped_limit": placeholder_limit}
+    cut = f"kept {kept:,} of {length:,} items" if missing is not None else f"kept {kept:,} items"
+    detail = f"{cut}: {limit} reached; {of_kept} not dumped: {placeholder_limit}"
+    more = f"+{missing:,} more items not dumped: {limit}" if missing is not None else f"cut by {limit}"
+    return detail, f"{more}; {of_kept} not dumped: {placeholder_limit}", facts
+
+
+def _cut_truncated_describe(obj: Any) -> SurrogateInfo:
+    builtin = _builtin_of(type(obj))
+    detail, _, facts = _cut_truncated_text(obj)
+    return SurrogateInfo(builtin.__module__, builtin.__qualname__, CUT, detail, None, facts)
+
+
+def _cut_truncated_repr(builtin: Any) -> Any:
+    def __repr__(self: Any) -> str:
+        _, suffix, _ = _cut_truncated_text(self)
+        shown = builtin.__repr__(self)
+        if builtin is set and shown.startswith("set({"):
+            shown = shown[4:-1]
+        return f"{shown} <{suffix}>"
+
+    return __repr__
+
+
+def truncated_with_placeholders(builtin: type, kept: Any, kept_count: int, original_length: Any, limit: str) -> Any:
+    """A container that `limit` (max_items) cut, some of whose kept items a walk-wide limit left out: what
+    `surrogate_info` and its repr say counts both, the items not kept and the kept ones that are placeholders.
+    `kept` may be empty for a container filled later; the counts are taken when asked."""
+    cls = _cut_truncated_classes.get(builtin)
+    if cls is None:
+        namespace = {
+            "__module__": "builtins",
+            "__qualname__": builtin.__qualname__,
+            "__pyheapdump_describe__": staticmethod(_cut_truncated_describe),
+            "__repr__": _cut_truncated_repr(builtin),
+        }
+        made = type(builtin.__name__, (truncated_class(builtin),), namespace)
+        with _lock:
+            cls = _cut_truncated_classes.setdefault(builtin, made)
+    obj = cls(kept)
+    length = original_length if type(original_length) is int and original_length >= kept_count else None
+    object.__getattribute__(obj, "__dict__")[_CUT_LENGTH] = (length, limit)
+    return obj

@@ -36,7 +36,7 @@ def _truncated_repr(builtin: Any) -> Any:
     return __repr__
 
 
-def _truncated_class(builtin: type) -> type:
+def truncated_class(builtin: type) -> type:
     with _lock:
         cls = _classes.get(builtin)
         if cls is None:
@@ -57,7 +57,7 @@ def truncated(builtin: type, kept: Any, kept_count: int, original_length: Any, l
 
     `original_length` is what the dump recorded as the value's length; a damaged record may hold anything there.
     """
-    obj = _truncated_class(builtin)(kept)
+    obj = truncated_class(builtin)(kept)
     length = original_length if type(original_length) is int and original_length >= kept_count else None
     missing = length - kept_count if length is not None else None
     unit = _UNITS.get(builtin, "items")

@@ -73,6 +73,7 @@ def serve_request(request: dict[str, Any]) -> None:
             exc=False,  # a live dump: an exception the interrupted code is handling is not the reason
             frame=caller_frame(),  # the main thread's interrupted frame, as the signal hook records it
             threads=bool(request.get("threads", True)),
+            heap=bool(request.get("heap", False)),
             directory=request.get("directory"),
             reason="remote",
             description=f"live dump by pid, asked by `pyheapdump dump` (process {request.get('requester')})",
@@ -404,12 +405,14 @@ def dump_pid(
     path: str | os.PathLike[str] | None = None,
     directory: str | os.PathLike[str] | None = None,
     threads: bool = True,
+    heap: bool = False,
     limits: dict[str, Any] | None = None,
     timeout: float = 30.0,
     lend: bool = True,
     notes: list[str] | None = None,
 ) -> Path:
     """Dumps the running process `pid` and returns the dump's path; RemoteDumpError says why it could not.
+    `heap` asks for a whole-heap dump (save_dump(heap=True): every module and the objects only the collector knew).
 
     `notes` collects what the user should know about a dump that was written (options a signal hook ignores)."""
     target = inspect_target(pid)
@@ -420,7 +423,7 @@ def dump_pid(
     announcement = read_announcement(target)
     if target.version >= REMOTE_EXEC_VERSION:
         try:
-            return _dump_by_remote_exec(target, destination, threads, dict(limits or {}), timeout, lend)
+            return _dump_by_remote_exec(target, destination, threads, heap, dict(limits or {}), timeout, lend)
         except _Refused as refusal:
             if announcement is None:
                 raise RemoteDumpError(str(refusal)) from None
@@ -432,7 +435,7 @@ def dump_pid(
             f"(3.14+) and the process installed no pyheapdump signal hook. Start it with one "
             "(pyheapdump.install(directory, signal=signal.SIGUSR1), or PYHEAPDUMP_DIR=DIR PYHEAPDUMP_SIGNAL=USR1 in "
             "its environment), or run it on Python 3.14+")
-    return _dump_by_signal(target, announcement, destination, threads, dict(limits or {}), timeout, notes)
+    return _dump_by_signal(target, announcement, destination, threads, heap, dict(limits or {}), timeout, notes)
 
 
 class _Destination(NamedTuple):
@@ -456,8 +459,8 @@ class _Refused(Exception):
     """sys.remote_exec refused; the message is the one-line reason and what to do."""
 
 
-def _dump_by_remote_exec(target: Target, destination: _Destination, threads: bool, limits: dict[str, Any],
-                         timeout: float, lend: bool) -> Path:
+def _dump_by_remote_exec(target: Target, destination: _Destination, threads: bool, heap: bool,
+                         limits: dict[str, Any], timeout: float, lend: bool) -> Path:
     import shutil
     import tempfile
     folder = Path(tempfile.mkdtemp(prefix=f"pyheapdump-dump-{target.pid}-", dir=_request_root()))
@@ -466,6 +469,7 @@ def _dump_by_remote_exec(target: Target, destination: _Destination, threads: boo
         "path": os.fspath(destination.path) if destination.path is not None else None,
         "directory": os.fspath(destination.directory) if destination.path is None else None,
         "threads": threads,
+        "heap": heap,
         "limits": limits,
         "requester": os.getpid(),
         "lend": _lendable_parent() if lend else None,
@@ -692,7 +696,7 @@ def _catches(pid: int, signum: int) -> bool:
 
 
 def _dump_by_signal(target: Target, announcement: dict[str, Any], destination: _Destination, threads: bool,
-                    limits: dict[str, Any], timeout: float, notes: list[str] | None) -> Path:
+                    heap: bool, limits: dict[str, Any], timeout: float, notes: list[str] | None) -> Path:
     from pyheapdump.load.loader import read_header
 
     signum = int(announcement["signal"])
@@ -703,9 +707,9 @@ def _dump_by_signal(target: Target, announcement: dict[str, Any], destination: _
         except OSError as error:
             raise RemoteDumpError(f"cannot find where process {target.pid} writes its dumps: {error}") from None
     folder = Path(where)
-    if notes is not None and (limits or not threads):
-        notes.append(f"process {target.pid} was dumped by its signal hook, with the limits and threads setting it was "
-                     "installed with; the limits and --no-threads given here were not applied")
+    if notes is not None and (limits or not threads or heap):
+        notes.append(f"process {target.pid} was dumped by its signal hook, with the limits, threads and heap settings "
+                     "it was installed with; the limits, --no-threads and --heap given here were not applied")
     pattern = f"*-{target.pid}-*.heapdump"
     before = set(folder.glob(pattern))
     try:

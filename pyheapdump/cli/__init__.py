@@ -27,9 +27,9 @@ class Command(Protocol):
 
 def commands() -> list[Command]:
     """Every subcommand, in the order `--help` lists them. Imported when the parser is built, not with the package."""
-    from pyheapdump.cli import debug, dump, info, run, serve, stats, traceback
+    from pyheapdump.cli import debug, diff, dump, info, paths, report, run, serve, stats, top, traceback
 
-    return [debug, dump, info, run, serve, stats, traceback]
+    return [debug, diff, dump, info, paths, report, run, serve, stats, top, traceback]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "signal hook's dump stays in the hook's directory)")
     parser.add_argument("--threads", action=argparse.BooleanOptionalAction, default=True,
                         help="dump every thread (default), or only the main thread")
+    parser.add_argument("--heap", action="store_true",
+                        help="a whole-heap dump for leak hunting: also every module and the objects only the garbage "
+                             "collector knew of (save_dump(heap=True); `pyheapdump top/paths/report` read it)")
     for name, default in DEFAULT_LIMITS.items():
         parser.add_argument(f"--{name.replace('_', '-')}", dest=f"limit_{name}", default=None,
                             metavar="SECONDS" if name == "time_limit" else "N",
@@ -65,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         print("pyheapdump dump: --timeout must be more than 0 seconds", file=sys.stderr)
         return 2
     notes: list[str] = []
-    path = dump_pid(args.pid, path=args.output, directory=args.directory, threads=args.threads, limits=limits,
+    path = dump_pid(args.pid, path=args.output, directory=args.directory, threads=args.threads, heap=args.heap,
+                    limits=limits,
                     timeout=args.timeout, lend=args.lend, notes=notes)
     for note in notes:
         print(f"pyheapdump: note: {note}", file=sys.stderr)

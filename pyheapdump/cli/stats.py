@@ -56,9 +56,10 @@ def format_stats(path: str, header: dict[str, Any], top: int) -> list[str]:
     lines.append(f"{'Total':>5}  {total_objects:>12,}  {total_bytes:>14,}")
     largest = [row for row in header.get("largest") or [] if isinstance(row, list | tuple) and len(row) == 3]
     if largest:
-        lines += ["", "Largest objects:", f"{'id':>10}  {'#bytes':>14}  type"]
+        lines += ["", "Largest objects: (`pyheapdump paths DUMP @ID` shows what holds one)",
+                  f"{'id':>10}  {'#bytes':>14}  type"]
         for object_id, name, size in sorted(largest, key=lambda row: -_number(row[2])):
-            lines.append(f"{_number(object_id):>10}  {_number(size):>14,}  {name}")
+            lines.append(f"{'@' + str(_number(object_id)):>10}  {_number(size):>14,}  {name}")
     lines += ["", "Cut by limits:"]
     cut = {str(k): _number(v) for k, v in (header.get("cut") or {}).items() if _number(v)}
     if cut:

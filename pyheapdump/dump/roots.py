@@ -92,3 +92,21 @@ def build_root(
         "frame": frame,
     }
     return root, problems
+
+
+def module_globals() -> dict[str, dict[str, Any]]:
+    """Heap mode's extra roots: each module of sys.modules by name, as its globals dict (a module's record holds only
+    its name). Read through ModuleType's own slot and by exact types, so no module's property or __getattr__ runs."""
+    slots: Any = types.ModuleType.__dict__  # typeshed types it as the __dict__ property itself
+    read_dict = slots["__dict__"].__get__
+    found: dict[str, dict[str, Any]] = {}
+    for name, module in list(sys.modules.items()):
+        if type(name) is not str or not issubclass(type(module), types.ModuleType):
+            continue
+        try:
+            namespace = read_dict(module)
+        except Exception:  # noqa: BLE001 (a module being torn down)
+            continue
+        if type(namespace) is dict:
+            found[name] = namespace
+    return found

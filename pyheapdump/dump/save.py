@@ -21,7 +21,7 @@ import pyheapdump._native as _native
 from pyheapdump import config
 from pyheapdump.dump.policy import DumpOptions, TypePolicy
 from pyheapdump.dump.redaction import RedactionConfig, Redactor, program_names
-from pyheapdump.dump.roots import build_root, caller_frame
+from pyheapdump.dump.roots import build_root, caller_frame, module_globals
 from pyheapdump.errors import DumpError, DumpInProgressError, DumpMemoryError, DumpWriteError
 from pyheapdump.typesupport import qualified_name
 
@@ -180,6 +180,7 @@ def _summary(stats: dict[str, Any], root_problems: list[str], sources: int, reda
         "problems": root_problems,
         "types": types_histogram,
         "largest": [[oid, name, size] for size, oid, name in largest],
+        **({"heap": stats["heap"]} if "heap" in stats else {}),
     }
 
 
@@ -196,6 +197,7 @@ def save_dump(
     call_user_reduce: bool = False,
     call_user_repr: bool = False,
     redact: bool | RedactionConfig | None = None,
+    heap: bool = False,
     **limits: Any,
 ) -> pathlib.Path:
     """Writes every thread's stack and the objects reachable from it to a .heapdump file; returns its path.
@@ -206,6 +208,8 @@ def save_dump(
     `max_str`, `max_items`, `time_limit`, `max_repr`) bound the dump; every cut is recorded in it.
     The file is written under a temporary name, mode 0600, and renamed when complete.
     Secrets are redacted as `pyheapdump.config.redaction` says unless `redact` is given (False, True, or a config).
+    `heap=True` (leak hunting) also dumps every module's globals and the objects the garbage collector tracks that
+    nothing else reached (`pyheapdump top` names them as such).
     """
     unknown = set(limits) - set(DEFAULT_LIMITS)
     if unknown:
@@ -237,7 +241,7 @@ def save_dump(
         with _one_dump_at_a_time:
             return _write(target, exc, frame, current_top, threads, description,
                           reason or ("exception" if exc is not None else "explicit"), effective_limits, policy,
-                          zlib_level, redactor)
+                          zlib_level, redactor, heap)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -259,7 +263,8 @@ def _redactor(redact: bool | RedactionConfig | None) -> Redactor | None:
 
 def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameType | None,
            current_top: types.FrameType | None, threads: bool, description: str | None, reason: str,
-           limits: dict[str, Any], policy: TypePolicy, zlib_level: int, redactor: Redactor | None) -> pathlib.Path:
+           limits: dict[str, Any], policy: TypePolicy, zlib_level: int, redactor: Redactor | None,
+           heap: bool = False) -> pathlib.Path:
     try:
         writer = _native.DumpWriter(os.fspath(target), zlib_level)
     except MemoryError:  # also the native DumpMemoryError (zlib could not allocate)
@@ -270,6 +275,8 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
         raise DumpWriteError(f"cannot write {target}: {error}") from None
     try:
         root, problems = build_root(exc=exc, frame=frame, current_top=current_top, all_threads=threads)
+        if heap:
+            root["modules"] = module_globals()
         if redactor is not None:
             redactor.exempt_program_names(program_names(_traceback_frames(exc)))
         header = _header(description, reason, exc, len(root["threads"]), limits, redactor)
@@ -281,7 +288,8 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
         try:
             stats = writer.walk(root, limits, policy.for_type, redactor.redact if redactor is not None else None,
                                 redactor is not None and redactor.needs_every_string,
-                                [s.encode("utf-8", "surrogatepass") for s in redactor.literals] if redactor else [])
+                                [s.encode("utf-8", "surrogatepass") for s in redactor.literals] if redactor else [],
+                                heap)
         finally:
             sys.setswitchinterval(previous_interval)
         del root

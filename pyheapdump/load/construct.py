@@ -49,6 +49,7 @@ from pyheapdump.surrogates.base import (
     surrogate_class,
 )
 from pyheapdump.surrogates.not_dumped import cut_container_class as container_class_with_cuts
+from pyheapdump.surrogates.zones import datetime_in_a_missing_zone
 from pyheapdump.typesupport import support_named
 
 
@@ -211,6 +212,9 @@ class Construction(RebuilderCore):
         if function is not _MISSING:
             args = self._item(record, 1, complete=True)
             obj = self._call_reduce(function, args if isinstance(args, tuple) else ())
+            if obj is _MISSING:  # a datetime whose zone is not available here: its wall time and offset at dump time
+                attrs = self._attrs(record.attrs, record.attr_refs)
+                obj = datetime_in_a_missing_zone(function, args, attrs) or _MISSING
         if obj is _MISSING:
             # A surrogate needs nothing finished to exist; its state is read when it is filled, so a long chain of
             # such objects is filled one after the other, not nested.

@@ -27,6 +27,7 @@ from pyheapdump.load.records import (
     BYTES,
     CLASS,
     CUT_REASONS,
+    FLAG_CUT_ITEMS,
     FUNCTION,
     STR,
     Record,
@@ -41,7 +42,7 @@ from pyheapdump.surrogates.base import (
     surrogate_class,
 )
 from pyheapdump.surrogates.not_dumped import cut_container_class as container_class_with_cuts
-from pyheapdump.surrogates.not_dumped import not_dumped_class
+from pyheapdump.surrogates.not_dumped import not_dumped_class, truncated_with_placeholders
 from pyheapdump.surrogates.truncated import truncated
 
 
@@ -270,11 +271,7 @@ class RebuilderCore:
         if why is None and isinstance(first_unwritten, int) and 0 < first_unwritten <= oid:
             stopped_by = next((r for r in ("time_limit", "max_bytes") if r in self.metadata.get("limits_hit", ())),
                               "a limit")
-            cls = surrogate_class("pyheapdump", "CutObject", reason=surrogate_base.CUT)
-            obj = cls()
-            attach_info(obj, SurrogateInfo("pyheapdump", "CutObject", surrogate_base.CUT,
-                                           f"not dumped: {stopped_by} reached", f"<not dumped: {stopped_by} reached>"))
-            return obj
+            return not_dumped_class("pyheapdump", "CutObject", stopped_by)()
         cls = surrogate_class("pyheapdump", "LostObject", reason=surrogate_base.LOST)
         obj = cls()
         attach_info(obj, SurrogateInfo("pyheapdump", "LostObject", surrogate_base.LOST,
@@ -304,7 +301,8 @@ class RebuilderCore:
     def _truncated(record: Record, builtin: type, kept: Any, kept_count: int) -> Any:
         """A str, bytes or container that max_str or max_items cut: what was kept, marked as cut."""
         limit = "max_str" if record.kind in (STR, BYTES, BYTEARRAY) else "max_items"
-        return truncated(builtin, kept, kept_count, record.attrs.get("original_length"), limit)
+        make = truncated_with_placeholders if record.flags & FLAG_CUT_ITEMS else truncated
+        return make(builtin, kept, kept_count, record.attrs.get("original_length"), limit)
 
     def _class_name(self, class_id: int) -> tuple[str, str]:
         module, qualname = self._names(class_id, CLASS)

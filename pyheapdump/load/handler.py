@@ -9,7 +9,6 @@ shared `problems` list. `pyheapdump.load.rebuilder.Rebuilder` is the one impleme
 
 from __future__ import annotations
 
-import types
 from typing import Any, Protocol
 
 
@@ -46,23 +45,3 @@ class RebuildHandler(Protocol):
 
     def made_of_itself(self, oid: int) -> Any:
         """A placeholder for record `oid`, whose making needs itself (a damaged or forged type reference)."""
-
-
-# The names native/rebuilder.cc calls today -> the methods of RebuildHandler. The C++ test of the rebuilder
-# (tests/cpp/test_rebuilder.cc) drives the core with a handler of these names too; once both call the
-# public names, this table and native_handler go.
-NATIVE_NAMES = {
-    "_native_make": "make",
-    "_surrogate_instance_class": "plain_surrogate_class",
-    "_fast_reduce_callable": "fast_reduce_callable",
-    "_cut_class": "cut_class",
-    "_cut_container_class": "cut_container_class",
-    "_cut": "cut",
-    "_lost": "lost",
-    "_made_of_itself": "made_of_itself",
-}
-
-
-def native_handler(handler: RebuildHandler) -> Any:
-    """The object the native core calls: handler's methods under the names the core uses (NATIVE_NAMES)."""
-    return types.SimpleNamespace(**{native: getattr(handler, public) for native, public in NATIVE_NAMES.items()})

@@ -6,7 +6,6 @@ from typing import Any
 
 import pyheapdump._native as _native
 from pyheapdump.load.assemble import Assembly
-from pyheapdump.load.handler import native_handler
 from pyheapdump.load.records import RecordView
 
 
@@ -22,7 +21,9 @@ class Rebuilder(Assembly):
 
     def __init__(self, reader: Any, *, trusted: bool, metadata: dict[str, Any]) -> None:
         super().__init__(reader, trusted=trusted, metadata=metadata)
-        self.core = _native.Rebuilder(reader, native_handler(self), self.problems)
+        unwritten = metadata.get("first_unwritten")
+        self.core = _native.Rebuilder(reader, self, self.problems,
+                                      unwritten if type(unwritten) is int and 0 <= unwritten < 1 << 64 else 0)
         self.records = RecordView(self.core)
 
     def make(self, oid: int, shell: bool) -> Any:

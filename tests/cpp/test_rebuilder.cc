@@ -24,28 +24,28 @@ constexpr const char* kHandlerSource =
     "        self.instance_class = None\n"
     "        self.reduce_callable = None\n"
     "        self.made = {}\n"
-    "        self.cut_class = None\n"
+    "        self.placeholder_class = None\n"
     "        self.cut_container_classes = {}\n"
-    "    def _native_make(self, oid, shell):\n"
+    "    def make(self, oid, shell):\n"
     "        self.calls.append(('make', oid, shell))\n"
     "        return self.made.get(oid, ('made', oid))\n"
-    "    def _surrogate_instance_class(self, type_id):\n"
+    "    def plain_surrogate_class(self, type_id):\n"
     "        self.calls.append(('instance_class', type_id))\n"
     "        return self.instance_class\n"
-    "    def _fast_reduce_callable(self, callable_id):\n"
+    "    def fast_reduce_callable(self, callable_id):\n"
     "        self.calls.append(('reduce_callable', callable_id))\n"
     "        return self.reduce_callable\n"
-    "    def _cut_class(self, reason, class_id):\n"
+    "    def cut_class(self, reason, class_id):\n"
     "        self.calls.append(('cut_class', reason, class_id))\n"
-    "        return self.cut_class\n"
-    "    def _cut_container_class(self, kind):\n"
+    "        return self.placeholder_class\n"
+    "    def cut_container_class(self, kind):\n"
     "        self.calls.append(('cut_container_class', kind))\n"
     "        return self.cut_container_classes.get(kind)\n"
-    "    def _cut(self, reason, class_id):\n"
+    "    def cut(self, reason, class_id):\n"
     "        return ('cut', reason, class_id)\n"
-    "    def _lost(self, oid):\n"
+    "    def lost(self, oid):\n"
     "        return ('lost', oid)\n"
-    "    def _made_of_itself(self, oid):\n"
+    "    def made_of_itself(self, oid):\n"
     "        return ('itself', oid)\n"
     "class Plain:\n"
     "    pass\n"
@@ -215,7 +215,7 @@ TEST_F(RebuilderTest, CutsAndMissingRecordsBecomeTheHandlersPlaceholders) {
 }
 
 TEST_F(RebuilderTest, EachCutValueIsANewPlaceholderOfAClassAskedForOnceAndItsContainerIsMarked) {
-  SetHandlerAttribute("cut_class", "Placeholder");
+  SetHandlerAttribute("placeholder_class", "Placeholder");
   SetHandlerAttribute("cut_container_classes", "{7: CutList, 8: CutTuple, 9: CutDict}");
   // 1: [cut, cut, 2, 3]; 2: {cut: 1, cut: 2, "k": cut}; 3: (4, cut); 4: "k". Flagged CUT_ITEMS: marked containers.
   std::vector<Record> records = {

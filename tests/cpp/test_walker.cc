@@ -150,6 +150,23 @@ TEST_F(WalkerTest, MaxObjectsCutsTheFarthestObjects) {
   }
 }
 
+TEST_F(WalkerTest, ObjectsQueuedBeforeAStopAreFlaggedAsCutRecords) {
+  OwnedRef ns = RunPython("root = [[i] for i in range(5000)]\n");
+  WalkLimits limits;
+  limits.max_bytes = 1000;  // the root's record alone passes it: every element was queued before the stop
+  auto records = Dump(Get(ns, "root"), limits);
+  size_t flagged = 0;
+  for (size_t i = 1; i < records.size(); ++i) {
+    if (!(records[i].flags & kFlagCutRecord)) continue;
+    ++flagged;
+    EXPECT_EQ(records[i].kind, Kind::kSurrogate) << "[" << i << "]";
+  }
+  EXPECT_GT(flagged, 1000u);
+  EXPECT_FALSE(records[0].flags & kFlagCutRecord);
+  // Written before the stop, the root holds references, not cut values: the loader marks it from the flags above.
+  EXPECT_FALSE(records[0].flags & kFlagCutItems);
+}
+
 TEST_F(WalkerTest, MaxObjectsNeverCutsTheSkeletonNorTheNamesOfCode) {
   OwnedRef ns = RunPython(
       "import sys\n"

@@ -163,7 +163,7 @@ def test_largest_objects_report_the_size_their_sizeof_gives(tmp_path):
     shown = run_cli("stats", dump)
     assert shown.returncode == 0, shown.stderr
     largest = shown.stdout.split("Largest objects:")[1].split("Cut by limits:")[0]
-    rows = re.findall(r"^\s*\d+\s+([\d,]+)\s+(\S+)\s*$", largest, re.MULTILINE)
+    rows = re.findall(r"^\s*@\d+\s+([\d,]+)\s+(\S+)\s*$", largest, re.MULTILINE)
     reported = sorted((name, size.replace(",", "")) for size, name in rows)
     for name, size in expected:
         assert (name, size) in reported, (name, size, reported)

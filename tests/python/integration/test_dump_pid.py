@@ -7,6 +7,7 @@ real ones (an exited pid, `sleep`, PYTHON_DISABLE_REMOTE_DEBUG, a 3.11 process w
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import shutil
@@ -300,7 +301,7 @@ def test_a_311_process_with_the_signal_hook_is_asked_through_its_signal(targets,
     moved_to = tmp_path / "asked.heapdump"
     result = dump_cli(py311, target.pid, "-o", moved_to, "--max-objects", "10", cwd=tmp_path)
     assert printed_dump(result) == moved_to
-    assert "limits and --no-threads given here were not applied" in result.stderr
+    assert "limits, --no-threads and --heap given here were not applied" in result.stderr
     check_live_dump(moved_to, target)
     assert target.ping() >= 0
     target.finish()
@@ -444,3 +445,18 @@ def test_bad_arguments_exit_2(tmp_path):
     assert result.returncode == 2 and "the limit max_objects takes a number (or none), not 'many'" in result.stderr
     result = dump_cli(sys.executable, os.getpid(), "-o", "a", "--directory", "b", cwd=tmp_path)
     assert result.returncode == 2 and "not allowed with argument" in result.stderr
+
+
+def test_heap_asks_the_target_for_a_whole_heap_dump_that_the_analysis_reads(targets, tmp_path):
+    """--heap: the target's save_dump(heap=True) roots every module too, so `pyheapdump paths` finds the target's
+    module-level state by the module that holds it, and the target runs on."""
+    py314 = python("3.14")
+    target = targets(py314, "plain", env=without_pyheapdump(), cwd=tmp_path)
+    path = printed_dump(dump_cli(py314, target.pid, "--heap", "-o", tmp_path / "heap.heapdump", cwd=tmp_path))
+    assert pyheapdump.read_header(path)["heap"]["unreached_count"] >= 0
+    shown = subprocess.run([py314, "-m", "pyheapdump", "paths", path, "threading.Event", "--json"], cwd=REPO,
+                           capture_output=True, text=True, timeout=TIMEOUT)
+    assert shown.returncode == 0, shown.stderr
+    via = [" > ".join(step["via"] for step in found) for found in json.loads(shown.stdout)]
+    assert any(text.startswith("module __main__ > global 'release'") for text in via), via
+    assert target.ping() > 0

@@ -186,6 +186,25 @@ def test_the_cli_shows_the_locals_without_a_binding_error(extensions_dump: tuple
     assert "is_monotonic" in result.stdout
 
 
+def test_the_dump_loads_where_neither_pandas_nor_sqlalchemy_is_installed(
+        extensions_dump: tuple[Path, dict[str, Any]], bare_python: Path) -> None:
+    path, _ = extensions_dump
+    result = run_python(["-W", "error", "-m", "pyheapdump", "traceback", "--locals", path], python=bare_python)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "DumpLoadWarning" not in result.stderr, result.stderr
+    assert "incompatible function arguments" not in result.stderr
+    out = result.stdout
+    for text in ("frozen = immutabledict({'a': 1, 'b': [2, 3]})", "app_frozen = AppFrozen({'app': True})",
+                 "frame = <surrogate pandas.DataFrame: 3 rows x 2 columns", "columns: 'a' (int64), 'b' (float64)",
+                 "fused_function = <surrogate function pandas._libs.algos.is_monotonic>",
+                 "numbers = array('i', [1, 2, 3, 40000])", "price = Decimal('12.345')", "third = Fraction(1, 3)",
+                 "ordered = OrderedDict([('y', 2), ('z', 3), ('x', 1)])", "queue = deque([1, 2, 3], maxlen=5)",
+                 "counter = Counter({'a': 5, 'b': 2, 'r': 2, 'c': 1, 'd': 1})"):
+        assert text in out, f"{text!r} not in\n{out}"
+    probe = run_python(["-c", "import pandas"], python=bare_python)
+    assert probe.returncode != 0, "the bare venv must not have pandas"
+
+
 def test_an_object_that_fails_to_load_is_one_short_warning_line(tmp_path: Path) -> None:
     """A trusted load whose reduce raises a message of several lines names the object in one line of its warning."""
     path = tmp_path / "fragile.heapdump"

@@ -99,6 +99,20 @@ def test_a_deadlock_dump_shows_each_worker_waiting_and_which_locks_are_held(
     assert dump.metadata["description"] == "watchdog: no order finished in 0.5 s"
 
 
+def test_the_deadlock_dump_loads_in_a_venv_without_the_test_packages(
+        deadlock_dump: tuple[Path, Path], bare_python: Path) -> None:
+    directory, dump_path = deadlock_dump
+    shown = subprocess.run([str(bare_python), "-m", "pyheapdump", "traceback", "--locals", str(dump_path)],
+                           capture_output=True, text=True, timeout=120, env=program_env(directory), cwd=directory)
+    assert shown.returncode == 0, shown.stderr
+    out = shown.stdout
+    assert "with ledger_lock:  # WAITS_FOR_LEDGER" in out and "with inventory_lock:  # WAITS_FOR_INVENTORY" in out
+    assert out.count("order_id = 17") >= 2, out
+    assert "in reserve_stock" in out and "in post_payment" in out
+    assert "Traceback" not in shown.stderr, shown.stderr
+    assert ran_count(directory) == 1
+
+
 def test_a_trusted_load_of_a_deadlocked_program_does_not_deadlock_the_loader(
         deadlock_dump: tuple[Path, Path]) -> None:
     directory, dump_path = deadlock_dump

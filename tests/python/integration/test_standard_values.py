@@ -204,8 +204,10 @@ def test_weakref_subclass_overriding_call_stays_opaque(dumped):
     assert info is not None and info.original == "__main__.LoudRef"
 
 
-def test_cli_traceback_locals_show_the_values(dumped):
-    result = subprocess.run([sys.executable, "-m", "pyheapdump", "traceback", "--locals", str(dumped[0])],
+@pytest.mark.parametrize("where", ["here", "bare venv"])
+def test_cli_traceback_locals_show_the_values(dumped, where, request):
+    python = sys.executable if where == "here" else request.getfixturevalue("bare_python")
+    result = subprocess.run([str(python), "-m", "pyheapdump", "traceback", "--locals", str(dumped[0])],
                             capture_output=True, text=True, env=child_env(), timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     out = result.stdout
