@@ -64,6 +64,21 @@ enum class Kind : uint8_t {
 };
 inline constexpr uint8_t kMaxKind = 27;
 
+// The container kinds: their items are the elements, and CUT_ITEMS marks the ones holding cut values.
+constexpr bool IsContainerKind(Kind kind) {
+  switch (kind) {
+    case Kind::kList:
+    case Kind::kTuple:
+    case Kind::kDict:
+    case Kind::kSet:
+    case Kind::kFrozenSet:
+    case Kind::kDeque:
+      return true;
+    default:
+      return false;
+  }
+}
+
 enum class ValueTag : uint8_t {
   kRef = 0,
   kNone = 1,

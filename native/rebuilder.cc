@@ -210,18 +210,7 @@ void Rebuilder::MarkContainersOfCutRecords() {
   // The walker wrote these containers before the stop, not knowing that objects it had queued for them would be cut;
   // only a complete read of the records tells. One pass over the containers' items, and only for a stopped walk.
   for (Record& record : records_) {
-    switch (record.kind) {
-      case Kind::kList:
-      case Kind::kTuple:
-      case Kind::kDict:
-      case Kind::kSet:
-      case Kind::kFrozenSet:
-      case Kind::kDeque:
-        break;
-      default:
-        continue;
-    }
-    if (record.flags & kFlagCutItems) continue;
+    if (!IsContainerKind(record.kind) || (record.flags & kFlagCutItems)) continue;
     bool holds_cut = false;
     // Load validated every record, so a parse error cannot happen here; the visitor's Cancelled stops the parse at
     // the first cut reference, which is all this needs to know.

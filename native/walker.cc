@@ -411,20 +411,8 @@ void Walker::WriteCutRecord(PyObject* obj, uint64_t id, const char* reason) {
 }
 
 absl::Status Walker::FlushRecord(PyObject* obj) {
-  if (cut_items_ != 0) {
-    switch (record_.kind) {
-      case Kind::kList:
-      case Kind::kTuple:
-      case Kind::kDict:
-      case Kind::kSet:
-      case Kind::kFrozenSet:
-      case Kind::kDeque:
-        record_.flags |= kFlagCutItems;  // the loader marks the container as holding placeholders
-        break;
-      default:
-        break;
-    }
-  }
+  // The loader marks such a container as holding placeholders.
+  if (cut_items_ != 0 && IsContainerKind(record_.kind)) record_.flags |= kFlagCutItems;
   record_.item_count = item_count_;
   record_.items = items_.view();
   record_.attr_count = attr_count_;

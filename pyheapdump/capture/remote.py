@@ -22,6 +22,10 @@ How a process is asked (Linux: everything here reads /proc):
   dump directory in `/tmp/pyheapdump-UID/signal-PID.json` (mode 0700 folder owned by the user); the command sends
   the signal and waits for the new dump of that pid to appear there. A 3.14+ target that refuses `sys.remote_exec`
   (remote debugging turned off) is asked through its signal too when it announced one.
+
+Why one file of ~750 lines: the two sides share one protocol (the request and reply files, the announcement, the
+claim on a late request), and keeping them together keeps that protocol written once; the target side must also stay
+importable on its own (standard library only), which this module is.
 """
 
 from __future__ import annotations

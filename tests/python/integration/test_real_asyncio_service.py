@@ -17,10 +17,6 @@ from engine_support import REPO, child_env, frame_named, run_program
 
 import pyheapdump
 
-pytestmark = pytest.mark.skipif(
-    sys.version_info >= (3, 14),
-    reason="3.14's asyncio task discovery is being rewritten (another engineer's work); this corpus program waits")
-
 # task name -> (its innermost frame of the program, a local there and its value)
 WAITING = {
     "queue-worker": ("queue_worker", "processed", [10, 20, 30]),
