@@ -130,8 +130,11 @@ class DumpWriter:
             return None
         # The caps stop a storm of failures from filling the disk; a signal is an operator asking for this dump, so
         # it is always honoured (and still counted, so failures after it see the window as it is).
-        if self.budget is not None and not self._spend() and reason != "signal":
-            return None
+        if self.budget is not None:
+            if reason == "signal":
+                self._spend_for_operator()
+            elif not self._spend():
+                return None
         if not _DUMP_LOCK.acquire(timeout=_DUMP_LOCK_TIMEOUT):
             raise DumpInProgressError(
                 f"another thread's dump did not finish within {_DUMP_LOCK_TIMEOUT:g} s; this one was skipped"
@@ -154,6 +157,12 @@ class DumpWriter:
         finally:
             _STATE.busy = False
             _DUMP_LOCK.release()
+
+    def _spend_for_operator(self) -> None:
+        assert self.budget is not None
+        refusal = self.budget.try_spend()
+        if refusal is not None:
+            LOGGER.warning("heap dump asked by signal: written although %s", refusal)
 
     def _spend(self) -> bool:
         assert self.budget is not None

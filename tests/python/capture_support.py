@@ -101,9 +101,10 @@ def site_packages_of_this_python() -> Path:
     return Path(sysconfig.get_paths()["purelib"])
 
 
-def read_dump_announcement(stream) -> str:
-    """The service's line saying where the dump went; fails at once on the line saying the dump failed."""
-    seen = []
+def read_dump_announcement(stream, seen: list[str] | None = None) -> str:
+    """The service's line saying where the dump went; fails at once on the line saying the dump failed. Every line
+    read, the announcement included, is appended to `seen` when given."""
+    seen = [] if seen is None else seen
     for line in stream:
         seen.append(line)
         assert "pyheapdump: no heap dump" not in line, line

@@ -559,10 +559,10 @@ def test_an_operators_signal_is_honoured_past_the_caps_for_failures(tmp_path: Pa
         watchdog.start()
         try:
             assert service.stdout.readline().strip() == "ready"
-            announced = []
+            announced, logged = [], []
             for number in range(1, 6):
                 service.send_signal(signal.SIGUSR1)
-                announced.append(read_dump_announcement(service.stderr))
+                announced.append(read_dump_announcement(service.stderr, logged))
                 # A served line proves the handler has returned: a signal during a dump is refused by design.
                 service.stdin.write(f"after {number}\n")
                 service.stdin.flush()
@@ -575,3 +575,6 @@ def test_an_operators_signal_is_honoured_past_the_caps_for_failures(tmp_path: Pa
                 service.kill()
     assert len(dumps_in(tmp_path)) == 5
     assert all("(signal)" in line for line in announced)
+    # The log says what happened: the dumps past the cap were written, and why, never that they were skipped.
+    assert not any("skipped" in line for line in logged), logged
+    assert sum("asked by signal: written although" in line for line in logged) == 2, logged
