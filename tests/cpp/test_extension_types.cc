@@ -10,25 +10,13 @@
 
 #include "chunk_reader.h"
 #include "chunk_writer.h"
+#include "python_test_support.h"
 #include "rebuilder.h"
 #include "record_decoder.h"
 #include "walker.h"
 
 namespace pyheapdump {
 namespace {
-
-OwnedRef RunSource(const char* source) {
-  OwnedRef globals = OwnedRef::Steal(PyDict_New());
-  PyDict_SetItemString(globals.get(), "__builtins__", PyEval_GetBuiltins());
-  OwnedRef result = OwnedRef::Steal(PyRun_String(source, Py_file_input, globals.get(), globals.get()));
-  if (!result) {
-    PyErr_Print();
-    ADD_FAILURE() << "python source failed";
-  }
-  return globals;
-}
-
-PyObject* Name(const OwnedRef& globals, const char* name) { return PyDict_GetItemString(globals.get(), name); }
 
 // The attribute names of a record, in the order the walker wrote them.
 std::vector<std::string> AttrNames(const Record& record) {
@@ -47,7 +35,7 @@ class ExtensionWalkTest : public ::testing::Test {
   void SetUp() override {
     path_ = ::testing::TempDir() + "extension_test_" + std::to_string(getpid()) + ".heapdump";
     // Classes named Reduced* are reduced, other classes are plain instances, anything else is opaque.
-    policy_ = RunSource(
+    policy_ = RunPython(
         "def policy(cls):\n"
         "    if cls.__name__.startswith('Reduced'): return (2, None, None, False)\n"
         "    return (1, None, None, False) if cls.__flags__ & (1 << 9) else (4, None, None, False)\n");
@@ -58,7 +46,7 @@ class ExtensionWalkTest : public ::testing::Test {
     auto writer = DumpFileWriter::Create(path_, WriterOptions{});
     EXPECT_TRUE(writer.ok()) << writer.status();
     EXPECT_TRUE((*writer)->WriteHeader("{}").ok());
-    Walker walker(**writer, WalkLimits{}, BorrowedRef(Name(policy_, "policy")));
+    Walker walker(**writer, WalkLimits{}, BorrowedRef(Get(policy_, "policy")));
     absl::Status status = walker.Walk(BorrowedRef(root));
     EXPECT_TRUE(status.ok()) << status;
     stats_ = walker.stats();
@@ -82,7 +70,7 @@ class ExtensionWalkTest : public ::testing::Test {
 
 TEST_F(ExtensionWalkTest, AMemberThatASubclassNamesAgainIsWrittenOnce) {
   // As Cython's fused functions and their base both have a __module__ member: one name, one attribute.
-  OwnedRef ns = RunSource(
+  OwnedRef ns = RunPython(
       "class Base:\n"
       "    __slots__ = ('x', 'y')\n"
       "class Derived(Base):\n"
@@ -91,7 +79,7 @@ TEST_F(ExtensionWalkTest, AMemberThatASubclassNamesAgainIsWrittenOnce) {
       "root.x = 'derived'\n"
       "Base.x.__set__(root, 'hidden')\n"
       "root.y = 'base'\n");
-  auto records = Dump(Name(ns, "root"));
+  auto records = Dump(Get(ns, "root"));
   ASSERT_FALSE(records.empty());
   ASSERT_EQ(records[0].kind, Kind::kInstance);
   std::vector<std::string> names = AttrNames(records[0]);
@@ -111,9 +99,9 @@ TEST_F(ExtensionWalkTest, AMemberThatASubclassNamesAgainIsWrittenOnce) {
 }
 
 TEST_F(ExtensionWalkTest, ClassesAreToldFromExtensionTypesByTheirMaker) {
-  OwnedRef ns = RunSource("class Plain:\n    pass\nclass Child(int):\n    pass\n");
-  EXPECT_TRUE(IsClassStatementType(reinterpret_cast<PyTypeObject*>(Name(ns, "Plain"))));
-  EXPECT_TRUE(IsClassStatementType(reinterpret_cast<PyTypeObject*>(Name(ns, "Child"))));
+  OwnedRef ns = RunPython("class Plain:\n    pass\nclass Child(int):\n    pass\n");
+  EXPECT_TRUE(IsClassStatementType(reinterpret_cast<PyTypeObject*>(Get(ns, "Plain"))));
+  EXPECT_TRUE(IsClassStatementType(reinterpret_cast<PyTypeObject*>(Get(ns, "Child"))));
   EXPECT_FALSE(IsClassStatementType(&PyLong_Type));
   EXPECT_FALSE(IsClassStatementType(&PyDict_Type));
   // A heap type made by an extension without Py_TPFLAGS_IMMUTABLETYPE, with a deallocator of its own (as Cython
@@ -137,15 +125,15 @@ TEST_F(ExtensionWalkTest, ClassesAreToldFromExtensionTypesByTheirMaker) {
   OwnedRef ran = OwnedRef::Steal(
       PyRun_String("class OnTop(Compiled):\n    pass\n", Py_file_input, ns.get(), ns.get()));
   ASSERT_TRUE(ran);
-  EXPECT_TRUE(IsClassStatementType(reinterpret_cast<PyTypeObject*>(Name(ns, "OnTop"))));
+  EXPECT_TRUE(IsClassStatementType(reinterpret_cast<PyTypeObject*>(Get(ns, "OnTop"))));
 }
 
 TEST_F(ExtensionWalkTest, AReduceThatNamesAGlobalIsNoError) {
-  OwnedRef ns = RunSource(
+  OwnedRef ns = RunPython(
       "class ReducedGlobal:\n"
       "    def __reduce__(self): return 'SINGLETON'\n"
       "root = ReducedGlobal()\n");
-  auto records = Dump(Name(ns, "root"));
+  auto records = Dump(Get(ns, "root"));
   ASSERT_FALSE(records.empty());
   EXPECT_EQ(records[0].kind, Kind::kSurrogate);
   EXPECT_FALSE(records[0].flags & kFlagCaptureError);
@@ -155,7 +143,7 @@ TEST_F(ExtensionWalkTest, AReduceThatNamesAGlobalIsNoError) {
 }
 
 TEST_F(ExtensionWalkTest, ATypeWhoseEveryReduceFailsStopsBeingReduced) {
-  OwnedRef ns = RunSource(
+  OwnedRef ns = RunPython(
       "calls = []\n"
       "class ReducedNever:\n"
       "    __slots__ = ()\n"
@@ -163,8 +151,8 @@ TEST_F(ExtensionWalkTest, ATypeWhoseEveryReduceFailsStopsBeingReduced) {
       "        calls.append(1)\n"
       "        raise TypeError('cannot pickle')\n"
       "root = [ReducedNever() for _ in range(40)]\n");
-  auto records = Dump(Name(ns, "root"));
-  Py_ssize_t calls = PyList_GET_SIZE(Name(ns, "calls"));
+  auto records = Dump(Get(ns, "root"));
+  Py_ssize_t calls = PyList_GET_SIZE(Get(ns, "calls"));
   EXPECT_EQ(calls, 16) << "the reduce was tried past the failures that give up on it";
   size_t surrogates = 0, flagged = 0;
   for (const Record& record : records) {
@@ -176,16 +164,16 @@ TEST_F(ExtensionWalkTest, ATypeWhoseEveryReduceFailsStopsBeingReduced) {
 }
 
 TEST_F(ExtensionWalkTest, AnInstanceDictThatHoldsAReducerIsNotAskedToReduce) {
-  OwnedRef ns = RunSource(
+  OwnedRef ns = RunPython(
       "ran = []\n"
       "class ReducedShadowed:\n"
       "    def __reduce__(self): return (ReducedShadowed, ())\n"
       "root = ReducedShadowed()\n"
       "root.__reduce__ = lambda: ran.append('instance reducer') or (ReducedShadowed, ())\n");
-  auto records = Dump(Name(ns, "root"));
+  auto records = Dump(Get(ns, "root"));
   ASSERT_FALSE(records.empty());
   EXPECT_EQ(records[0].kind, Kind::kSurrogate);
-  EXPECT_EQ(PyList_GET_SIZE(Name(ns, "ran")), 0) << "the instance's own reducer ran";
+  EXPECT_EQ(PyList_GET_SIZE(Get(ns, "ran")), 0) << "the instance's own reducer ran";
 }
 
 // ---- the loader side ----

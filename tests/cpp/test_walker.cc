@@ -8,24 +8,11 @@
 
 #include "chunk_reader.h"
 #include "chunk_writer.h"
+#include "python_test_support.h"
 #include "walker.h"
 
 namespace pyheapdump {
 namespace {
-
-// Runs Python source in a fresh namespace and returns that namespace.
-OwnedRef RunPython(const char* source) {
-  OwnedRef globals = OwnedRef::Steal(PyDict_New());
-  PyDict_SetItemString(globals.get(), "__builtins__", PyEval_GetBuiltins());
-  OwnedRef result = OwnedRef::Steal(PyRun_String(source, Py_file_input, globals.get(), globals.get()));
-  if (!result) {
-    PyErr_Print();
-    ADD_FAILURE() << "python source failed";
-  }
-  return globals;
-}
-
-PyObject* Get(const OwnedRef& globals, const char* name) { return PyDict_GetItemString(globals.get(), name); }
 
 class WalkerTest : public ::testing::Test {
  protected:
