@@ -1,4 +1,5 @@
 // The only file that includes pybind11: the Python face of the core (pyheapdump._native).
+// Over 500 lines on purpose: the architecture keeps every pybind11 use in this one file.
 // absl::Status errors from the core (native/status.h) become Python exceptions here, and only here.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>

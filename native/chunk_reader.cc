@@ -1,3 +1,5 @@
+// The bounded reader in one file (~630 lines): every bound it checks (lengths, totals, crcs) guards the same cursor
+// over one chunk, and recovering the intact chunks of a damaged file needs them all in view.
 #include "chunk_reader.h"
 
 #include <fcntl.h>

@@ -1,3 +1,5 @@
+// The chunked zlib writer in one file (~600 lines): the temporary file, the chunks, the footer and the rename are
+// one sequence whose failure handling (a full disk, a crash mid-write) must be read together.
 #include "chunk_writer.h"
 
 #include <fcntl.h>

@@ -1,4 +1,5 @@
 // The .heapdump format: constants, the value encoding and the record (docs/format.md is the spec).
+// One file of ~550 lines on purpose: it is the format's whole vocabulary in code, read beside docs/format.md.
 // Plain C++: no Python, so the writer, the reader and their tests need no interpreter.
 #pragma once
 

@@ -1,3 +1,5 @@
+// The loader's core in one file (~950 lines): the order objects are made in, the pending fills and the bulk kinds
+// share one state (made objects, pending fills, their order) that splitting would have to pass around.
 #include "rebuilder.h"
 
 #include <algorithm>
