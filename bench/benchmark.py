@@ -507,19 +507,18 @@ def import_failure(python: str, module: str, environment: dict[str, str]) -> str
 
 
 def child_environment(python: str) -> dict[str, str]:
-    """The children's environment: an installed pyheapdump if there is one, else this source tree.
+    """The children's environment: this source tree when it imports (scripts/dev-build.sh built its native module
+    in place for that interpreter), else an installed pyheapdump.
 
-    scripts/dev-build.sh builds the native module in place, so the tree imports as the
-    package once its root is on the path.
+    The tree comes first because a benchmark run from a checkout measures that checkout: a venv made by
+    scripts/_setup.sh also holds an installed copy, as old as that venv's last setup.
     """
     environment = dict(os.environ)
-    if import_failure(python, "pyheapdump", environment) is None:
-        return environment
     in_tree = {
         **environment,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     }
-    if import_failure(python, "pyheapdump", in_tree) is None:
+    if import_failure(python, "pyheapdump._native", in_tree) is None:
         return in_tree
     return environment
 

@@ -295,8 +295,9 @@ class NativeDumpReader {
 // The loader's core (native/rebuilder.h) for pyheapdump/load/rebuilder.py's Rebuilder, which is its handler.
 class NativeRebuilder {
  public:
-  NativeRebuilder(NativeDumpReader& reader, py::object handler, py::list problems, uint64_t first_unwritten)
-      : core_(BorrowedRef(handler.ptr()), BorrowedRef(problems.ptr()), first_unwritten) {
+  NativeRebuilder(NativeDumpReader& reader, py::object handler, py::list problems, uint64_t first_unwritten,
+                  uint64_t expected_records)
+      : core_(BorrowedRef(handler.ptr()), BorrowedRef(problems.ptr()), first_unwritten, expected_records) {
     reader.LoadInto(core_);
   }
   // Ids come from records, so a damaged one may be anything: a short TypeError or ValueError here, which the loader
@@ -578,8 +579,8 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("file_size", &NativeDumpReader::FileSize);
 
   py::class_<NativeRebuilder>(m, "Rebuilder")
-      .def(py::init<NativeDumpReader&, py::object, py::list, uint64_t>(), py::arg("reader"), py::arg("handler"),
-           py::arg("problems"), py::arg("first_unwritten") = 0)
+      .def(py::init<NativeDumpReader&, py::object, py::list, uint64_t, uint64_t>(), py::arg("reader"),
+           py::arg("handler"), py::arg("problems"), py::arg("first_unwritten") = 0, py::arg("expected_records") = 0)
       .def("get", &NativeRebuilder::Get)
       .def("record", &NativeRebuilder::Record)
       .def("complete", &NativeRebuilder::Complete)

@@ -83,16 +83,17 @@ class RecordParser {
   explicit RecordParser(std::string_view input) : input_(input) {}
   size_t consumed() const { return consumed_; }
 
-  Record Parse() {
-    Record record;
+  // The record's blobs view the parser's input.
+  StoredRecord Parse() {
+    StoredRecord record;
     record.id = Fixed<uint64_t>();
     record.kind = static_cast<Kind>(Fixed<uint8_t>());
     record.type_id = Fixed<uint64_t>();
     record.flags = Fixed<uint32_t>();
     record.size = Fixed<uint64_t>();
-    ReadBlob(record.items);
-    ReadBlob(record.attrs);
-    ReadBlob(record.data);
+    record.items = ReadBlob();
+    record.attrs = ReadBlob();
+    record.data = ReadBlob();
     return record;
   }
 
@@ -106,11 +107,12 @@ class RecordParser {
     consumed_ += sizeof(T);
     return value;
   }
-  void ReadBlob(Blob& blob) {
+  std::string_view ReadBlob() {
     uint64_t size = Fixed<uint64_t>();
     if (size > input_.size() - consumed_) throw FormatError("blob longer than its chunk");
-    blob.bytes.assign(input_.data() + consumed_, size);
+    std::string_view blob = input_.substr(consumed_, size);
     consumed_ += size;
+    return blob;
   }
 
   std::string_view input_;
@@ -586,21 +588,25 @@ absl::Status DumpFileReader::ForEachInChunks(ChunkKind kind, const char* what, D
   return absl::OkStatus();
 }
 
-absl::Status DumpFileReader::ForEachRecord(const std::function<absl::Status(Record&&)>& on_record) {
+absl::Status DumpFileReader::ForEachStoredRecord(const std::function<absl::Status(const StoredRecord&)>& on_record) {
   return ForEachInChunks(
       ChunkKind::kRecords, "record",
       [](RecordInputArchive&, ViewStreambuf& buffer) {
         RecordParser parser(buffer.Unread());
-        Record record = parser.Parse();
+        StoredRecord record = parser.Parse();
         buffer.Consume(parser.consumed());
         return record;
       },
       [](Cursor& cursor, uint64_t& previous_id) {
-        Record record = LoadCompactRecord(cursor, previous_id);
+        StoredRecord record = LoadCompactRecordView(cursor, previous_id);
         previous_id = record.id;
         return record;
       },
-      on_record);
+      [&](StoredRecord&& record) { return on_record(record); });
+}
+
+absl::Status DumpFileReader::ForEachRecord(const std::function<absl::Status(Record&&)>& on_record) {
+  return ForEachStoredRecord([&](const StoredRecord& record) { return on_record(record.Copy()); });
 }
 
 absl::Status DumpFileReader::ForEachRecordIn(const std::vector<size_t>& chunks,

@@ -65,6 +65,8 @@ class DumpFileReader {
   // the chunk's index, offset and the reason. Stops at and returns the first non-OK status of on_record.
   // InvalidArgument, before any record is read, when the intact chunks declare more than limits.max_total_raw.
   absl::Status ForEachRecord(const std::function<absl::Status(Record&&)>& on_record);
+  // The same, without copying: each record's blobs view the chunk's decompressed bytes, valid while on_record runs.
+  absl::Status ForEachStoredRecord(const std::function<absl::Status(const StoredRecord&)>& on_record);
   // The same, for the listed chunks only (indices into Chunks()): the analysis re-reads the few records it names.
   absl::Status ForEachRecordIn(const std::vector<size_t>& chunks, const std::function<absl::Status(Record&&)>& on_record);
   // During ForEachRecord: the index into Chunks() of the chunk the record being delivered came from.

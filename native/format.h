@@ -303,6 +303,35 @@ struct Record {
   Blob data;   // raw bytes
 };
 
+// A record whose blobs view bytes owned elsewhere (a chunk being read, the loader's store of records): reading one
+// copies nothing. Valid as long as those bytes are.
+struct StoredRecord {
+  uint64_t id = 0;
+  Kind kind = Kind::kSurrogate;
+  uint64_t type_id = 0;
+  uint32_t flags = 0;
+  uint64_t size = 0;
+  std::string_view items;  // varint count, then values
+  std::string_view attrs;  // varint count, then (name, value) pairs
+  std::string_view data;   // raw bytes
+
+  static StoredRecord Of(const Record& r) {
+    return {r.id, r.kind, r.type_id, r.flags, r.size, r.items.bytes, r.attrs.bytes, r.data.bytes};
+  }
+  Record Copy() const {
+    Record r;
+    r.id = id;
+    r.kind = kind;
+    r.type_id = type_id;
+    r.flags = flags;
+    r.size = size;
+    r.items.bytes.assign(items.data(), items.size());
+    r.attrs.bytes.assign(attrs.data(), attrs.size());
+    r.data.bytes.assign(data.data(), data.size());
+    return r;
+  }
+};
+
 // ---- compact records (format 1.1, docs/format.md "Records") ----
 // varint id delta | u8 kind | varint type_id | varint flags | varint size | items, attrs, data: each a varint length +
 // bytes. The id is stored as ZigZag(id - the previous record's id in the chunk, 0 for the first): the walker writes
@@ -385,6 +414,20 @@ inline char* StoreCompactRecord(char* out, const Record& r, uint64_t previous_id
   return StoreBlob(out, r.data.bytes);
 }
 
+inline size_t CompactRecordSize(const StoredRecord& r, uint64_t previous_id = 0) {
+  using namespace compact_internal;
+  return FieldsSize(IdDelta(r.id, previous_id), r.type_id, r.flags, r.size) + BlobSize(r.items.size()) +
+         BlobSize(r.attrs.size()) + BlobSize(r.data.size());
+}
+
+inline char* StoreCompactRecord(char* out, const StoredRecord& r, uint64_t previous_id = 0) {
+  using namespace compact_internal;
+  out = StoreFields(out, IdDelta(r.id, previous_id), r.kind, r.type_id, r.flags, r.size);
+  out = StoreBlob(out, r.items);
+  out = StoreBlob(out, r.attrs);
+  return StoreBlob(out, r.data);
+}
+
 inline char* StoreCompactRecord(char* out, const RecordView& r, uint64_t previous_id = 0) {
   using namespace compact_internal;
   out = StoreFields(out, IdDelta(r.id, previous_id), r.kind, r.type_id, r.flags, r.size);
@@ -393,10 +436,10 @@ inline char* StoreCompactRecord(char* out, const RecordView& r, uint64_t previou
   return StoreBlob(out, r.data);
 }
 
-// Reads one compact record; throws FormatError on malformed input (lengths are checked before allocating).
-// previous_id: the id of the chunk's record before this one, 0 for the first.
-inline Record LoadCompactRecord(Cursor& in, uint64_t previous_id = 0) {
-  Record r;
+// Reads one compact record, its blobs viewing the cursor's bytes; throws FormatError on malformed input (every length
+// is checked against the bytes left). previous_id: the id of the chunk's record before this one, 0 for the first.
+inline StoredRecord LoadCompactRecordView(Cursor& in, uint64_t previous_id = 0) {
+  StoredRecord r;
   r.id = previous_id + static_cast<uint64_t>(UnZigZag(in.Varint()));  // wraps as the writer's subtraction did
   r.kind = static_cast<Kind>(in.Byte());                              // unknown kinds are kept, as in load(Record)
   r.type_id = in.Varint();
@@ -404,11 +447,14 @@ inline Record LoadCompactRecord(Cursor& in, uint64_t previous_id = 0) {
   if (flags > UINT32_MAX) throw FormatError("record flags wider than 32 bits");
   r.flags = static_cast<uint32_t>(flags);
   r.size = in.Varint();
-  for (Blob* blob : {&r.items, &r.attrs, &r.data}) {
-    std::string_view bytes = in.Bytes(in.Varint());
-    blob->bytes.assign(bytes.data(), bytes.size());
-  }
+  r.items = in.Bytes(in.Varint());
+  r.attrs = in.Bytes(in.Varint());
+  r.data = in.Bytes(in.Varint());
   return r;
+}
+
+inline Record LoadCompactRecord(Cursor& in, uint64_t previous_id = 0) {
+  return LoadCompactRecordView(in, previous_id).Copy();
 }
 
 // Bytes left in the stream being read; cereal's portable binary archive has no accessor for it.

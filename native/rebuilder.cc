@@ -111,7 +111,7 @@ bool MarkFinalized(PyObject* obj) {
 #endif
 }
 
-bool IsPlain(const Record& record) { return record.type_id == 0 && (record.flags & ~kFlagCutItems) == 0; }
+bool IsPlain(const StoredRecord& record) { return record.type_id == 0 && (record.flags & ~kFlagCutItems) == 0; }
 
 }  // namespace
 
@@ -159,16 +159,25 @@ bool PendingIsOneObjectsProblem() {
 
 }  // namespace
 
-Rebuilder::Rebuilder(BorrowedRef handler, BorrowedRef problems, uint64_t first_unwritten)
-    : handler_(OwnedRef::Borrow(handler)), problems_(OwnedRef::Borrow(problems)), first_unwritten_(first_unwritten) {}
+Rebuilder::Rebuilder(BorrowedRef handler, BorrowedRef problems, uint64_t first_unwritten, uint64_t expected_records)
+    : handler_(OwnedRef::Borrow(handler)), problems_(OwnedRef::Borrow(problems)), first_unwritten_(first_unwritten) {
+  // A forged summary may claim any count: the reservation is capped at what a dump's chunks can hold.
+  size_t expected = static_cast<size_t>(std::min<uint64_t>(expected_records, uint64_t{1} << 28));
+  store_.Reserve(expected);
+  try {
+    made_.reserve(expected);
+  } catch (const std::bad_alloc&) {
+    // Only a hint.
+  }
+}
 
 // ---- reading ----
 
 absl::Status Rebuilder::Load(DumpFileReader& reader) {
-  absl::Status status = reader.ForEachRecord([&](Record&& record) -> absl::Status {
+  absl::Status status = reader.ForEachStoredRecord([&](const StoredRecord& record) -> absl::Status {
     OwnedRef early;
     absl::Status valid = Validate(record);
-    const std::string& data = record.data.bytes;
+    std::string_view data = record.data;
     if (valid.ok() && record.kind == Kind::kStr) {
       early = OwnedRef::Steal(PyUnicode_DecodeUTF8(data.data(), data.size(), "surrogatepass"));
       if (!early) {
@@ -188,48 +197,51 @@ absl::Status Rebuilder::Load(DumpFileReader& reader) {
       warnings_.push_back("record " + std::to_string(record.id) + ": " + std::string(valid.message()));
       return absl::OkStatus();
     }
-    // str and bytes are made as they are read, but for a cut one: the handler makes it, marked as cut.
+    // str and bytes are made as they are read, but for a cut one: the handler makes it, marked as cut. The store
+    // keeps no second copy of the bytes of an object already made (RecordTuple hands out the object instead).
     if (record.flags & kFlagTruncated) early = OwnedRef();
     has_cut_records_ |= (record.flags & kFlagCutRecord) != 0;
-    records_.push_back(std::move(record));
+    if (!store_.Add(record, /*keep_data=*/!early)) return OutOfMemoryError("out of memory while reading the records");
     made_.push_back(std::move(early));
     return absl::OkStatus();
   });
   if (status.ok()) {
-    Index();
+    if (!store_.Index()) return OutOfMemoryError("out of memory while indexing the records");
+    pending_.assign(store_.size(), FillKind::kNone);
     if (has_cut_records_ || first_unwritten_ != 0) MarkContainersOfCutRecords();
   }
   return status;
 }
 
 bool Rebuilder::IsCutReference(uint64_t oid) const {
-  const Record* child = Find(oid);
-  if (child != nullptr) return (child->flags & kFlagCutRecord) != 0;
+  Found child = Find(oid);
+  if (child) return (child->flags & kFlagCutRecord) != 0;
   return first_unwritten_ != 0 && oid >= first_unwritten_;
 }
 
 void Rebuilder::MarkContainersOfCutRecords() {
   // The walker wrote these containers before the stop, not knowing that objects it had queued for them would be cut;
   // only a complete read of the records tells. One pass over the containers' items, and only for a stopped walk.
-  for (Record& record : records_) {
+  for (size_t position = 0; position < store_.size(); ++position) {
+    StoredRecord record = store_.At(position);
     if (!IsContainerKind(record.kind) || (record.flags & kFlagCutItems)) continue;
     bool holds_cut = false;
     // Load validated every record, so a parse error cannot happen here; the visitor's Cancelled stops the parse at
     // the first cut reference, which is all this needs to know.
     absl::Status stopped =
-        ParseItems(record.items.bytes, /*make_atoms=*/false, [&](uint64_t, DecodedValue&& value) -> absl::Status {
+        ParseItems(record.items, /*make_atoms=*/false, [&](uint64_t, DecodedValue&& value) -> absl::Status {
           if (value.type != DecodedValue::Type::kRef || !IsCutReference(value.id)) return absl::OkStatus();
           holds_cut = true;
           return absl::CancelledError("a cut reference");
         });
     static_cast<void>(stopped);
-    if (holds_cut) record.flags |= kFlagCutItems;
+    if (holds_cut) store_.AddFlags(position, kFlagCutItems);
   }
 }
 
 // The placeholder of a cut record, as one of a cut value of the same class and reason: the reason is the record's
 // "reason" attribute ("cut:time_limit"), a str made when the records were read.
-OwnedRef Rebuilder::CutRecordPlaceholder(const Record& record) {
+OwnedRef Rebuilder::CutRecordPlaceholder(const StoredRecord& record) {
   Parsed parsed;
   if (!Parse(record, false, &parsed)) return OwnedRef();
   uint64_t reason = 0;
@@ -253,49 +265,23 @@ OwnedRef Rebuilder::CutRecordPlaceholder(const Record& record) {
 }
 
 // Checks that a record decodes, as DecodeRecord would, without making anything but its attribute names.
-absl::Status Rebuilder::Validate(const Record& record) {
+absl::Status Rebuilder::Validate(const StoredRecord& record) {
   absl::Status status =
-      ParseItems(record.items.bytes, /*make_atoms=*/false, [](uint64_t, DecodedValue&&) { return absl::OkStatus(); });
+      ParseItems(record.items, /*make_atoms=*/false, [](uint64_t, DecodedValue&&) { return absl::OkStatus(); });
   if (!status.ok()) return status;
-  return ParseAttrs(record.attrs.bytes, /*make_atoms=*/false,
+  return ParseAttrs(record.attrs, /*make_atoms=*/false,
                     [this](std::string_view name, DecodedValue&&) { return AttributeName(name).status(); });
 }
 
-void Rebuilder::Index() {
-  pending_.resize(records_.size());
-  // The walker numbers records 1, 2, 3, ...: a plain array then beats a hash map on every lookup. A file with
-  // sparse ids (damaged, forged) gets the map. Of records sharing an id (a forged file), the last one counts.
-  uint64_t highest = 0;
-  for (const Record& record : records_) highest = std::max(highest, record.id);
-  if (highest <= 2 * records_.size() + 1024 && records_.size() < kNoRecord) {
-    dense_index_.assign(highest + 1, kNoRecord);
-    for (size_t i = 0; i < records_.size(); ++i) dense_index_[records_[i].id] = static_cast<uint32_t>(i);
-  } else {
-    index_.reserve(records_.size());
-    for (size_t i = 0; i < records_.size(); ++i) index_[records_[i].id] = i;
-  }
-}
-
-bool Rebuilder::Position(uint64_t oid, size_t* position) const {
-  if (!dense_index_.empty()) {
-    if (oid >= dense_index_.size() || dense_index_[oid] == kNoRecord) return false;
-    *position = dense_index_[oid];
-    return true;
-  }
-  auto found = index_.find(oid);
-  if (found == index_.end()) return false;
-  *position = found->second;
-  return true;
-}
-
-const Record* Rebuilder::Find(uint64_t oid) const {
+Rebuilder::Found Rebuilder::Find(uint64_t oid) const {
   size_t position = 0;
-  return Position(oid, &position) ? &records_[position] : nullptr;
+  if (!store_.Position(oid, &position)) return std::nullopt;
+  return store_.At(position);
 }
 
-bool Rebuilder::Parse(const Record& record, bool make_atoms, Parsed* parsed) {
+bool Rebuilder::Parse(const StoredRecord& record, bool make_atoms, Parsed* parsed) {
   absl::Status status = ParseItems(
-      record.items.bytes, make_atoms,
+      record.items, make_atoms,
       [parsed](uint64_t count) {
         parsed->items.reserve(count);
         return absl::OkStatus();
@@ -305,7 +291,7 @@ bool Rebuilder::Parse(const Record& record, bool make_atoms, Parsed* parsed) {
         return absl::OkStatus();
       });
   if (status.ok()) {
-    status = ParseAttrs(record.attrs.bytes, make_atoms, [parsed](std::string_view name, DecodedValue&& value) {
+    status = ParseAttrs(record.attrs, make_atoms, [parsed](std::string_view name, DecodedValue&& value) {
       parsed->attrs.emplace_back(name, std::move(value));
       return absl::OkStatus();
     });
@@ -328,11 +314,17 @@ absl::StatusOr<OwnedRef> Rebuilder::AttributeName(std::string_view bytes) {
 }
 
 absl::StatusOr<OwnedRef> Rebuilder::RecordTuple(uint64_t oid) {
-  const Record* record = Find(oid);
-  if (record == nullptr) return OwnedRef::Borrow(Py_None);
+  size_t position = 0;
+  if (!store_.Position(oid, &position)) return OwnedRef::Borrow(Py_None);
+  StoredRecord record = store_.At(position);
+  // A str or bytes made as it was read has no bytes in the store: its object is the record's data.
+  BorrowedRef made_data;
+  if ((record.kind == Kind::kStr || record.kind == Kind::kBytes) && !(record.flags & kFlagTruncated)) {
+    made_data = made_[position].borrow();
+  }
   // Load checked that every record decodes, so an error is memory; an InvalidArgument if it ever is not, which the
   // bindings raise as a ValueError, which the handler takes for a damaged record rather than ending the load.
-  return DecodeRecord(*record);
+  return DecodeRecord(record, made_data);
 }
 
 // ---- the objects map ----
@@ -378,7 +370,8 @@ void Rebuilder::Abandon() {
   abandoned_ = true;
   for (OwnedRef& made : made_) made = OwnedRef();
   made_without_record_.clear();
-  for (Fill& fill : pending_) fill = Fill();
+  std::fill(pending_.begin(), pending_.end(), FillKind::kNone);
+  python_fills_.clear();
   fill_order_.clear();
   hash_fill_order_.clear();
   instance_classes_.clear();
@@ -402,8 +395,8 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
   if (Abandoned()) return OwnedRef();
   if (BorrowedRef obj = Lookup(oid)) return OwnedRef::Borrow(obj);
   if (PyErr_Occurred()) return OwnedRef();
-  const Record* record = Find(oid);
-  if (record != nullptr && IsPlain(*record)) {
+  Found record = Find(oid);
+  if (record && IsPlain(*record)) {
     // Plain lists and tuples of atoms, the bulk of most heaps.
     if (record->kind == Kind::kList) return MakeShell(*record, oid);
     if (record->kind == Kind::kTuple) {
@@ -421,7 +414,7 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
         return tuple;
       }
     }
-  } else if (record != nullptr && record->kind == Kind::kInstance && record->flags == 0) {
+  } else if (record && record->kind == Kind::kInstance && record->flags == 0) {
     // Instances of a class that loads as a surrogate: the bulk of an application's heap.
     BorrowedRef cls;
     if (!InstanceClass(record->type_id, &cls)) return OwnedRef();
@@ -452,9 +445,9 @@ OwnedRef Rebuilder::Build(uint64_t root) {
       continue;
     }
     if (PyErr_Occurred()) return OwnedRef();
-    const Record* record = Find(oid);
+    Found record = Find(oid);
     OwnedRef made;
-    if (record == nullptr) {
+    if (!record) {
       made = CallHandler("lost", oid);
     } else if (record->flags & kFlagCutRecord) {
       made = CutRecordPlaceholder(*record);
@@ -489,7 +482,7 @@ OwnedRef Rebuilder::Build(uint64_t root) {
   return OwnedRef::Borrow(obj);
 }
 
-bool Rebuilder::Dependencies(const Record& record, std::vector<uint64_t>* dependencies) {
+bool Rebuilder::Dependencies(const StoredRecord& record, std::vector<uint64_t>* dependencies) {
   Parsed parsed;
   if (!Parse(record, false, &parsed)) return false;
   size_t item_count = record.kind == Kind::kReduce ? std::min<size_t>(parsed.items.size(), 2) : parsed.items.size();
@@ -510,7 +503,7 @@ bool Rebuilder::Dependencies(const Record& record, std::vector<uint64_t>* depend
   return true;
 }
 
-OwnedRef Rebuilder::MakeShell(const Record& record, uint64_t oid) {
+OwnedRef Rebuilder::MakeShell(const StoredRecord& record, uint64_t oid) {
   if (IsPlain(record) && (record.kind == Kind::kList || record.kind == Kind::kDict || record.kind == Kind::kSet)) {
     OwnedRef shell;
     FillKind fill = FillKind::kList;
@@ -539,7 +532,7 @@ OwnedRef Rebuilder::MakeShell(const Record& record, uint64_t oid) {
   return HandlerMake(record, /*shell=*/true);
 }
 
-OwnedRef Rebuilder::Construct(const Record& record, uint64_t oid) {
+OwnedRef Rebuilder::Construct(const StoredRecord& record, uint64_t oid) {
   bool plain_sequence = IsPlain(record) && (record.kind == Kind::kTuple || record.kind == Kind::kFrozenSet);
   if (plain_sequence || record.kind == Kind::kReduce) {
     making_.insert(oid);
@@ -574,7 +567,7 @@ OwnedRef Rebuilder::Construct(const Record& record, uint64_t oid) {
 
 // A reduce `callable(*args)` with nothing else to apply, whose arguments are finished values and whose callable the
 // handler declared safe for this load. Empty with no error set when the record needs the general path.
-OwnedRef Rebuilder::ConstructFastReduce(const Record& record) {
+OwnedRef Rebuilder::ConstructFastReduce(const StoredRecord& record) {
   Parsed parsed;
   if (!Parse(record, true, &parsed)) return OwnedRef();
   absl::Span<const DecodedValue> items = parsed.items;
@@ -598,8 +591,8 @@ OwnedRef Rebuilder::ConstructFastReduce(const Record& record) {
 
 bool Rebuilder::FinishedTuple(uint64_t oid, bool* finished) {
   *finished = false;
-  const Record* record = Find(oid);
-  if (record == nullptr || record->kind != Kind::kTuple) return true;
+  Found record = Find(oid);
+  if (!record || record->kind != Kind::kTuple) return true;
   if (!Lookup(oid)) return !PyErr_Occurred();
   Parsed parsed;
   if (!Parse(*record, false, &parsed)) return false;
@@ -607,8 +600,8 @@ bool Rebuilder::FinishedTuple(uint64_t oid, bool* finished) {
     if (value.type == DecodedValue::Type::kAtom) continue;
     if (value.type == DecodedValue::Type::kCut) return true;
     if (completed_.contains(value.id)) continue;
-    const Record* child = Find(value.id);
-    if (child == nullptr || !IsFinishedOnCreation(child->kind)) return true;
+    Found child = Find(value.id);
+    if (!child || !IsFinishedOnCreation(child->kind)) return true;
     if (!Lookup(value.id)) return !PyErr_Occurred();
   }
   completed_.insert(oid);
@@ -672,10 +665,10 @@ bool Rebuilder::CutContainerClass(Kind kind, BorrowedRef* cls) {
 }
 
 // Resolved one at a time from the blob: a list of a million items never exists twice over as decoded values.
-OwnedRef Rebuilder::ItemValues(const Record& record) {
+OwnedRef Rebuilder::ItemValues(const StoredRecord& record) {
   OwnedRef values;
   absl::Status status = ParseItems(
-      record.items.bytes, /*make_atoms=*/true,
+      record.items, /*make_atoms=*/true,
       [&values](uint64_t count) {
         values = OwnedRef::Steal(PyList_New(static_cast<Py_ssize_t>(count)));
         return values ? absl::OkStatus() : PythonErrorPending();
@@ -733,7 +726,7 @@ OwnedRef Rebuilder::CallHandler(const char* method, uint64_t a, uint64_t b) {
   return result;
 }
 
-OwnedRef Rebuilder::HandlerMake(const Record& record, bool shell) {
+OwnedRef Rebuilder::HandlerMake(const StoredRecord& record, bool shell) {
   if (!EnterHandler()) return OwnedRef();
   making_.insert(record.id);
   OwnedRef made = OwnedRef::Steal(PyObject_CallMethod(
@@ -769,8 +762,8 @@ bool Rebuilder::AskHandlerOnce(absl::flat_hash_map<uint64_t, OwnedRef>& answers,
 bool Rebuilder::InstanceClass(uint64_t type_id, BorrowedRef* cls) {
   // Only a CLASS record can be a type. Anything else is damage: the general path copes, without asking about a
   // record that may lead to another and another (each one a nested call into the handler).
-  const Record* type = Find(type_id);
-  if (type == nullptr || type->kind != Kind::kClass) {
+  Found type = Find(type_id);
+  if (!type || type->kind != Kind::kClass) {
     *cls = BorrowedRef();
     return true;
   }
@@ -786,15 +779,25 @@ bool Rebuilder::ReduceCallable(uint64_t callable_id, BorrowedRef* callable) {
 void Rebuilder::DeferNative(uint64_t oid, FillKind kind, BorrowedRef target, bool hashing) {
   size_t position = 0;
   if (!Position(oid, &position)) return;  // every object with something left to fill was made from a record
-  pending_[position] = Fill{kind, OwnedRef::Borrow(target)};
+  if (pending_[position] == FillKind::kPython && kind != FillKind::kPython) python_fills_.erase(position);
+  pending_[position] = kind;
+  if (kind == FillKind::kPython) python_fills_[position] = OwnedRef::Borrow(target);
   (hashing ? hash_fill_order_ : fill_order_).push_back(oid);
 }
 
 bool Rebuilder::TakeFill(uint64_t oid, Fill* fill) {
   size_t position = 0;
-  if (!Position(oid, &position) || pending_[position].kind == FillKind::kNone) return false;
-  *fill = std::move(pending_[position]);
-  pending_[position] = Fill();
+  if (!Position(oid, &position) || pending_[position] == FillKind::kNone) return false;
+  fill->kind = pending_[position];
+  pending_[position] = FillKind::kNone;
+  if (fill->kind == FillKind::kPython) {
+    auto found = python_fills_.find(position);
+    fill->target = std::move(found->second);
+    python_fills_.erase(found);
+  } else {
+    fill->target = made_[position];  // a native fill fills the object made for its record
+  }
+  if (!fill->target) return false;
   return true;
 }
 
@@ -850,8 +853,8 @@ bool Rebuilder::RunFill(uint64_t oid, const Fill& fill) {
 }
 
 bool Rebuilder::RunNativeFill(uint64_t oid, const Fill& fill) {
-  const Record* record = Find(oid);
-  if (record == nullptr) return true;
+  Found record = Find(oid);
+  if (!record) return true;
   PyObject* target = fill.target.get();  // the caller's Fill owns it
   if (fill.kind == FillKind::kInstance) {
     Parsed parsed;
@@ -933,8 +936,8 @@ bool Rebuilder::CompleteObject(BorrowedRef raw) {
     if (seen.contains(oid) || completed_.contains(oid)) continue;
     seen.insert(oid);
     if (!Object(oid)) return false;
-    const Record* record = Find(oid);
-    if (record == nullptr || IsByReference(record->kind)) continue;
+    Found record = Find(oid);
+    if (!record || IsByReference(record->kind)) continue;
     if (nesting_ > kMaxNestedFills) {
       deferred_any = true;  // deep enough: the outer drain finishes the rest, rather than the stack overflowing
       continue;

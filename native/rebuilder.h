@@ -20,6 +20,7 @@
 #include <Python.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,7 @@
 #include "format.h"
 #include "pyref.h"
 #include "record_decoder.h"
+#include "record_store.h"
 #include "status.h"
 
 namespace pyheapdump {
@@ -44,13 +46,14 @@ std::string OneLine(std::string_view message, size_t limit = 300);
 class Rebuilder {
  public:
   // problems (a list of str) is shared with the handler. first_unwritten is the summary's: ids from it on that have
-  // no record were queued when a walk-wide limit stopped the walk and left without one (0: none).
-  Rebuilder(BorrowedRef handler, BorrowedRef problems, uint64_t first_unwritten = 0);
+  // no record were queued when a walk-wide limit stopped the walk and left without one (0: none). expected_records,
+  // the summary's count of objects, sizes the store up front (a hint, 0: unknown).
+  Rebuilder(BorrowedRef handler, BorrowedRef problems, uint64_t first_unwritten = 0, uint64_t expected_records = 0);
 
   // Reads every record of the dump, checks each one decodes, and makes every str and bytes object. A record that does
   // not decode is left out with a warning, as DumpReader.records() does.
   absl::Status Load(DumpFileReader& reader);
-  size_t record_count() const { return records_.size(); }
+  size_t record_count() const { return store_.size(); }
   const std::vector<std::string>& warnings() const { return warnings_; }
 
   absl::StatusOr<OwnedRef> Get(uint64_t oid);
@@ -74,24 +77,24 @@ class Rebuilder {
     FillKind kind = FillKind::kNone;
     OwnedRef target;  // kPython: the callable; else the object being filled
   };
+  using Found = std::optional<StoredRecord>;
   // Inline capacity for the usual record (a few items or attributes): parsing then allocates nothing.
   struct Parsed {
     absl::InlinedVector<DecodedValue, 8> items;
     absl::InlinedVector<std::pair<std::string_view, DecodedValue>, 6> attrs;
   };
 
-  bool Position(uint64_t oid, size_t* position) const;
-  const Record* Find(uint64_t oid) const;
+  bool Position(uint64_t oid, size_t* position) const { return store_.Position(oid, position); }
+  Found Find(uint64_t oid) const;
   bool Abandoned() const;                       // true, with MemoryError set, once abandoned
-  absl::Status Validate(const Record& record);  // as DecodeRecord's
-  void Index();
+  absl::Status Validate(const StoredRecord& record);  // as DecodeRecord's
   // After a walk-wide stop: flags CUT_ITEMS on the plain containers that reference cut records or unwritten ids, so
   // they load marked as the containers holding cut values (tag 8) do.
   void MarkContainersOfCutRecords();
   bool IsCutReference(uint64_t oid) const;
-  OwnedRef CutRecordPlaceholder(const Record& record);
+  OwnedRef CutRecordPlaceholder(const StoredRecord& record);
   // Load checked every record, so parsing later fails only for memory: false with MemoryError set.
-  bool Parse(const Record& record, bool make_atoms, Parsed* parsed);
+  bool Parse(const StoredRecord& record, bool make_atoms, Parsed* parsed);
   absl::StatusOr<OwnedRef> AttributeName(std::string_view bytes);  // as DecodeAttributeName's, interned
   OwnedRef Object(uint64_t oid);
   bool CompleteObject(BorrowedRef raw);
@@ -101,17 +104,17 @@ class Rebuilder {
   bool Store(uint64_t oid, BorrowedRef obj);
   void DisarmFinalizer(PyObject* obj);
   OwnedRef Build(uint64_t root);
-  bool Dependencies(const Record& record, std::vector<uint64_t>* dependencies);
-  OwnedRef MakeShell(const Record& record, uint64_t oid);
-  OwnedRef Construct(const Record& record, uint64_t oid);
-  OwnedRef ConstructFastReduce(const Record& record);
+  bool Dependencies(const StoredRecord& record, std::vector<uint64_t>* dependencies);
+  OwnedRef MakeShell(const StoredRecord& record, uint64_t oid);
+  OwnedRef Construct(const StoredRecord& record, uint64_t oid);
+  OwnedRef ConstructFastReduce(const StoredRecord& record);
   bool FinishedTuple(uint64_t oid, bool* finished);
   OwnedRef Resolve(const DecodedValue& value);
-  OwnedRef ItemValues(const Record& record);  // the record's items as a list, references made
+  OwnedRef ItemValues(const StoredRecord& record);  // the record's items as a list, references made
   bool EnterHandler();                        // false, with an error set, when closed or nested too deep
   OwnedRef CallHandler(const char* method, uint64_t a);
   OwnedRef CallHandler(const char* method, uint64_t a, uint64_t b);
-  OwnedRef HandlerMake(const Record& record, bool shell);
+  OwnedRef HandlerMake(const StoredRecord& record, bool shell);
   // The handler's answer for id, asked once (kept in answers): *answer is empty when the handler said None.
   bool AskHandlerOnce(absl::flat_hash_map<uint64_t, OwnedRef>& answers, const char* method, uint64_t id,
                       BorrowedRef* answer);
@@ -128,15 +131,15 @@ class Rebuilder {
 
   OwnedRef handler_;
   OwnedRef problems_;
-  std::vector<Record> records_;
-  absl::flat_hash_map<uint64_t, size_t> index_;  // record id -> position in records_, unless dense_index_ is used
-  static constexpr uint32_t kNoRecord = UINT32_MAX;
-  std::vector<uint32_t> dense_index_;
+  RecordStore store_;
   std::vector<OwnedRef> made_;                                   // per record position, its object once made
   absl::flat_hash_map<uint64_t, OwnedRef> made_without_record_;  // placeholders for ids no record has
   std::vector<std::string> warnings_;
   absl::flat_hash_set<uint64_t> making_, expanding_, completed_;
-  std::vector<Fill> pending_;  // per record position: what is left to do to finish its object
+  // What is left to do to finish an object: per record position, the kind of fill; the object a native fill fills
+  // is the position's made object, and a Python fill's callable is kept aside (few objects have one).
+  std::vector<FillKind> pending_;
+  absl::flat_hash_map<size_t, OwnedRef> python_fills_;
   std::vector<uint64_t> fill_order_, hash_fill_order_;
   int nesting_ = 0;
   int handler_depth_ = 0;

@@ -95,7 +95,7 @@ OwnedRef AsPython(DecodedValue&& value) {
   return OwnedRef();
 }
 
-absl::Status DecodeItems(const std::string& blob, OwnedRef* items, OwnedRef* refs) {
+absl::Status DecodeItems(std::string_view blob, OwnedRef* items, OwnedRef* refs) {
   *refs = OwnedRef::Steal(PyList_New(0));
   if (!*refs) return TakeOutOfMemory();
   return ParseItems(
@@ -117,7 +117,7 @@ absl::Status DecodeItems(const std::string& blob, OwnedRef* items, OwnedRef* ref
       });
 }
 
-absl::Status DecodeAttrs(const std::string& blob, OwnedRef* attrs, OwnedRef* refs) {
+absl::Status DecodeAttrs(std::string_view blob, OwnedRef* attrs, OwnedRef* refs) {
   *attrs = OwnedRef::Steal(PyDict_New());
   *refs = OwnedRef::Steal(PyList_New(0));
   if (!*attrs || !*refs) return TakeOutOfMemory();
@@ -139,8 +139,8 @@ absl::Status DecodeAttrs(const std::string& blob, OwnedRef* attrs, OwnedRef* ref
   });
 }
 
-absl::StatusOr<OwnedRef> DecodeData(const Record& record) {
-  const std::string& bytes = record.data.bytes;
+absl::StatusOr<OwnedRef> DecodeData(const StoredRecord& record) {
+  std::string_view bytes = record.data;
   if (record.kind == Kind::kStr) {
     OwnedRef text = OwnedRef::Steal(PyUnicode_DecodeUTF8(bytes.data(), bytes.size(), "surrogatepass"));
     if (!text) {
@@ -196,11 +196,13 @@ absl::StatusOr<OwnedRef> DecodeAttributeName(std::string_view bytes) {
   return name;
 }
 
-absl::StatusOr<OwnedRef> DecodeRecord(const Record& record) {
+absl::StatusOr<OwnedRef> DecodeRecord(const StoredRecord& record, BorrowedRef data_object) {
   OwnedRef items, item_refs, attrs, attr_refs;
-  absl::Status status = DecodeItems(record.items.bytes, &items, &item_refs);
-  if (status.ok()) status = DecodeAttrs(record.attrs.bytes, &attrs, &attr_refs);
-  absl::StatusOr<OwnedRef> data = status.ok() ? DecodeData(record) : absl::StatusOr<OwnedRef>(status);
+  absl::Status status = DecodeItems(record.items, &items, &item_refs);
+  if (status.ok()) status = DecodeAttrs(record.attrs, &attrs, &attr_refs);
+  absl::StatusOr<OwnedRef> data = !status.ok()   ? absl::StatusOr<OwnedRef>(status)
+                                  : data_object ? OwnedRef::Borrow(data_object)
+                                                : DecodeData(record);
   OwnedRef tuple;
   if (data.ok()) {
     tuple = OwnedRef::Steal(

@@ -48,7 +48,9 @@ absl::StatusOr<OwnedRef> DecodeAttributeName(std::string_view bytes);
 // - attrs: dict name -> value, attr_refs: the names whose value is a reference or a cut;
 // - data: str for STR records (UTF-8, surrogatepass), bytes otherwise.
 // A malformed record is an InvalidArgument status, running out of memory an OutOfMemoryError; no Python error is
-// left set.
-absl::StatusOr<OwnedRef> DecodeRecord(const Record& record);
+// left set. data_object, when given, is the data already made (the loader makes str and bytes as it reads them and
+// keeps no second copy of their bytes).
+absl::StatusOr<OwnedRef> DecodeRecord(const StoredRecord& record, BorrowedRef data_object = BorrowedRef());
+inline absl::StatusOr<OwnedRef> DecodeRecord(const Record& record) { return DecodeRecord(StoredRecord::Of(record)); }
 
 }  // namespace pyheapdump

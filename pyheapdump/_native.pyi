@@ -131,9 +131,11 @@ class DumpReader:
 class Rebuilder:
     """The loader's core: holds the reader's records and makes their objects, asking the handler (the Python
     loader's Rebuilder) for everything that needs policy; problems is the list both append one-line problems to;
-    first_unwritten is the summary's (ids from it on without a record were cut by a walk-wide stop; 0: none)."""
+    first_unwritten is the summary's (ids from it on without a record were cut by a walk-wide stop; 0: none);
+    expected_records, the summary's object count, sizes the record store up front (0: unknown)."""
 
-    def __init__(self, reader: DumpReader, handler: Any, problems: list[str], first_unwritten: int = 0) -> None: ...
+    def __init__(self, reader: DumpReader, handler: Any, problems: list[str], first_unwritten: int = 0,
+                 expected_records: int = 0) -> None: ...
     def get(self, oid: int, /) -> Any: ...
     def record(self, oid: int, /) -> _RecordTuple | None: ...
     def complete(self, raw: _T, /) -> _T:

@@ -21,9 +21,8 @@ class Rebuilder(Assembly):
 
     def __init__(self, reader: Any, *, trusted: bool, metadata: dict[str, Any]) -> None:
         super().__init__(reader, trusted=trusted, metadata=metadata)
-        unwritten = metadata.get("first_unwritten")
-        self.core = _native.Rebuilder(reader, self, self.problems,
-                                      unwritten if type(unwritten) is int and 0 <= unwritten < 1 << 64 else 0)
+        self.core = _native.Rebuilder(reader, self, self.problems, _count(metadata.get("first_unwritten")),
+                                      _count(metadata.get("objects")))
         self.records = RecordView(self.core)
 
     def make(self, oid: int, shell: bool) -> Any:
@@ -33,3 +32,8 @@ class Rebuilder(Assembly):
             return self.lost(oid, f"record {oid} does not decode")
         return self._guarded(record, self._shell if shell else self._construct)
 
+
+
+def _count(value: Any) -> int:
+    """A summary's id or count as the core takes it; 0, which the core reads as "none" or "unknown", when damaged."""
+    return value if type(value) is int and 0 <= value < 1 << 64 else 0

@@ -1,0 +1,109 @@
+#include "record_store.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace pyheapdump {
+
+void RecordStore::Reserve(size_t records) {
+  try {
+    at_.reserve(records);
+  } catch (const std::bad_alloc&) {
+    // Only a hint: the store grows as records come.
+  }
+}
+
+char* RecordStore::Allocate(size_t size) {
+  if (size > free_left_) {
+    // A record larger than a quarter block gets a block of its own, so the rest of the current block is not wasted.
+    size_t block = size > kBlockSize / 4 ? size : kBlockSize;
+    std::unique_ptr<char[]> bytes(new (std::nothrow) char[block]);
+    if (!bytes) return nullptr;
+    char* start = bytes.get();
+    try {
+      blocks_.push_back(std::move(bytes));
+    } catch (const std::bad_alloc&) {
+      return nullptr;
+    }
+    if (block == size) return start;
+    free_ = start;
+    free_left_ = block;
+  }
+  char* start = free_;
+  free_ += size;
+  free_left_ -= size;
+  return start;
+}
+
+bool RecordStore::Add(const StoredRecord& record, bool keep_data) {
+  StoredRecord kept = record;
+  if (!keep_data) kept.data = std::string_view();
+  size_t length = CompactRecordSize(kept);
+  char* out = Allocate(VarintSize(length) + length);
+  if (out == nullptr) return false;
+  try {
+    at_.push_back(out);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  StoreCompactRecord(StoreVarint(out, length), kept);
+  return true;
+}
+
+StoredRecord RecordStore::At(size_t position) const {
+  const char* at = at_[position];
+  // The store wrote these bytes itself, so they decode; the varint of the length is read without bounds.
+  uint64_t length = 0;
+  for (int shift = 0;; shift += 7) {
+    auto byte = static_cast<uint8_t>(*at++);
+    length |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) break;
+  }
+  Cursor cursor(std::string_view(at, length));
+  StoredRecord record = LoadCompactRecordView(cursor);
+  if (!added_flags_.empty()) {
+    auto found = added_flags_.find(position);
+    if (found != added_flags_.end()) record.flags |= found->second;
+  }
+  return record;
+}
+
+void RecordStore::AddFlags(size_t position, uint32_t flags) { added_flags_[position] |= flags; }
+
+bool RecordStore::Index() {
+  // The walker numbers records 1, 2, 3, ...: a plain array then beats a hash map on every lookup. A file with
+  // sparse ids (damaged, forged) gets the map.
+  try {
+    uint64_t highest = 0;
+    std::vector<uint64_t> ids(at_.size());
+    for (size_t i = 0; i < at_.size(); ++i) {
+      ids[i] = At(i).id;
+      highest = std::max(highest, ids[i]);
+    }
+    if (highest <= 2 * at_.size() + 1024 && at_.size() < kNoRecord) {
+      dense_index_.assign(highest + 1, kNoRecord);
+      for (size_t i = 0; i < ids.size(); ++i) dense_index_[ids[i]] = static_cast<uint32_t>(i);
+    } else {
+      index_.reserve(ids.size());
+      for (size_t i = 0; i < ids.size(); ++i) index_[ids[i]] = i;
+    }
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  return true;
+}
+
+bool RecordStore::Position(uint64_t id, size_t* position) const {
+  if (!dense_index_.empty()) {
+    if (id >= dense_index_.size() || dense_index_[id] == kNoRecord) return false;
+    *position = dense_index_[id];
+    return true;
+  }
+  auto found = index_.find(id);
+  if (found == index_.end()) return false;
+  *position = found->second;
+  return true;
+}
+
+}  // namespace pyheapdump
