@@ -250,6 +250,8 @@ class Cursor {
     return static_cast<uint8_t>(data_[pos_++]);
   }
   uint64_t Varint() {
+    // Most varints of a dump (ids close to the previous one, small ints, lengths) are one byte.
+    if (pos_ < data_.size() && !(static_cast<uint8_t>(data_[pos_]) & 0x80)) return static_cast<uint8_t>(data_[pos_++]);
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       uint8_t b = Byte();

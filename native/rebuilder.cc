@@ -266,11 +266,9 @@ OwnedRef Rebuilder::CutRecordPlaceholder(const StoredRecord& record) {
 
 // Checks that a record decodes, as DecodeRecord would, without making anything but its attribute names.
 absl::Status Rebuilder::Validate(const StoredRecord& record) {
-  absl::Status status =
-      ParseItems(record.items, /*make_atoms=*/false, [](uint64_t, DecodedValue&&) { return absl::OkStatus(); });
+  absl::Status status = CheckItems(record.items);
   if (!status.ok()) return status;
-  return ParseAttrs(record.attrs, /*make_atoms=*/false,
-                    [this](std::string_view name, DecodedValue&&) { return AttributeName(name).status(); });
+  return CheckAttrs(record.attrs, [this](std::string_view name) { return AttributeName(name).status(); });
 }
 
 Rebuilder::Found Rebuilder::Find(uint64_t oid) const {
@@ -337,13 +335,16 @@ BorrowedRef Rebuilder::Lookup(uint64_t oid) {
 }
 
 bool Rebuilder::Store(uint64_t oid, BorrowedRef obj) {
-  DisarmFinalizer(obj.get());
   size_t position = 0;
-  if (Position(oid, &position)) {
-    made_[position] = OwnedRef::Borrow(obj);
-  } else {
-    made_without_record_[oid] = OwnedRef::Borrow(obj);
-  }
+  if (Position(oid, &position)) return StoreAt(position, obj);
+  DisarmFinalizer(obj.get());
+  made_without_record_[oid] = OwnedRef::Borrow(obj);
+  return true;
+}
+
+bool Rebuilder::StoreAt(size_t position, BorrowedRef obj) {
+  DisarmFinalizer(obj.get());
+  made_[position] = OwnedRef::Borrow(obj);
   return true;
 }
 
@@ -393,12 +394,24 @@ absl::StatusOr<OwnedRef> Rebuilder::Get(uint64_t oid) {
 
 OwnedRef Rebuilder::Object(uint64_t oid) {
   if (Abandoned()) return OwnedRef();
-  if (BorrowedRef obj = Lookup(oid)) return OwnedRef::Borrow(obj);
+  // The id is looked up once here and the position passed on: on a heap of millions of objects the repeated
+  // lookups were a large part of building each one.
+  size_t position = 0;
+  if (!Position(oid, &position)) {
+    auto found = made_without_record_.find(oid);
+    if (found != made_without_record_.end()) return found->second;
+    return PyErr_Occurred() ? OwnedRef() : Build(oid);
+  }
+  if (made_[position]) return made_[position];
   if (PyErr_Occurred()) return OwnedRef();
-  Found record = Find(oid);
+  Found record = store_.At(position);
   if (record && IsPlain(*record)) {
-    // Plain lists and tuples of atoms, the bulk of most heaps.
-    if (record->kind == Kind::kList) return MakeShell(*record, oid);
+    // Plain lists, dicts, sets and tuples of atoms, the bulk of most heaps. A dict or set holding cut values may
+    // need the handler, which Build guards against re-entry.
+    bool complete = record->flags == 0;
+    if (record->kind == Kind::kList || (complete && (record->kind == Kind::kDict || record->kind == Kind::kSet))) {
+      return MakeShell(*record, position);
+    }
     if (record->kind == Kind::kTuple) {
       Parsed parsed;
       if (!Parse(*record, true, &parsed)) return OwnedRef();
@@ -410,7 +423,7 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
         for (size_t i = 0; i < parsed.items.size(); ++i) {
           PyTuple_SET_ITEM(tuple.get(), static_cast<Py_ssize_t>(i), parsed.items[i].atom.release());
         }
-        if (!Store(oid, tuple.borrow())) return OwnedRef();
+        if (!StoreAt(position, tuple.borrow())) return OwnedRef();
         return tuple;
       }
     }
@@ -423,8 +436,8 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
       if (!no_args) return OwnedRef();
       OwnedRef obj =
           OwnedRef::Steal(PyBaseObject_Type.tp_new(reinterpret_cast<PyTypeObject*>(cls.get()), no_args.get(), nullptr));
-      if (!obj || !Store(oid, obj.borrow())) return OwnedRef();
-      DeferNative(oid, FillKind::kInstance, obj.borrow(), /*hashing=*/false);
+      if (!obj || !StoreAt(position, obj.borrow())) return OwnedRef();
+      DeferNative(position, FillKind::kInstance, obj.borrow(), /*hashing=*/false);
       return obj;
     }
   }
@@ -445,14 +458,16 @@ OwnedRef Rebuilder::Build(uint64_t root) {
       continue;
     }
     if (PyErr_Occurred()) return OwnedRef();
-    Found record = Find(oid);
+    size_t position = 0;
+    Found record;
+    if (Position(oid, &position)) record = store_.At(position);
     OwnedRef made;
     if (!record) {
       made = CallHandler("lost", oid);
     } else if (record->flags & kFlagCutRecord) {
       made = CutRecordPlaceholder(*record);
     } else if (IsShellKind(record->kind)) {
-      made = MakeShell(*record, oid);
+      made = MakeShell(*record, position);
     } else {
       // Back on top after its dependencies were pushed: they were made (or could not be), so make it now.
       if (!expanding_.erase(oid)) {
@@ -503,7 +518,7 @@ bool Rebuilder::Dependencies(const StoredRecord& record, std::vector<uint64_t>* 
   return true;
 }
 
-OwnedRef Rebuilder::MakeShell(const StoredRecord& record, uint64_t oid) {
+OwnedRef Rebuilder::MakeShell(const StoredRecord& record, size_t position) {
   if (IsPlain(record) && (record.kind == Kind::kList || record.kind == Kind::kDict || record.kind == Kind::kSet)) {
     OwnedRef shell;
     FillKind fill = FillKind::kList;
@@ -525,8 +540,8 @@ OwnedRef Rebuilder::MakeShell(const StoredRecord& record, uint64_t oid) {
       shell = OwnedRef::Steal(PySet_New(nullptr));
       fill = FillKind::kSet;
     }
-    if (!shell || !Store(oid, shell.borrow())) return OwnedRef();
-    DeferNative(oid, fill, shell.borrow(), /*hashing=*/fill != FillKind::kList);
+    if (!shell || !StoreAt(position, shell.borrow())) return OwnedRef();
+    DeferNative(position, fill, shell.borrow(), /*hashing=*/fill != FillKind::kList);
     return shell;
   }
   return HandlerMake(record, /*shell=*/true);
@@ -664,6 +679,25 @@ bool Rebuilder::CutContainerClass(Kind kind, BorrowedRef* cls) {
   return true;
 }
 
+bool Rebuilder::ResolveItems(const StoredRecord& record, ResolvedItems* values) {
+  absl::Status status = ParseItems(
+      record.items, /*make_atoms=*/true,
+      [values](uint64_t count) {
+        values->reserve(count);
+        return absl::OkStatus();
+      },
+      [this, values](uint64_t, DecodedValue&& decoded) {
+        OwnedRef value = Resolve(decoded);
+        if (!value) return PythonErrorPending();
+        values->push_back(std::move(value));
+        return absl::OkStatus();
+      });
+  if (status.ok()) return true;
+  // Every record was checked by Load; what fails here but Python is memory.
+  if (!PyErr_Occurred()) PyErr_SetString(PyExc_MemoryError, std::string(status.message()).c_str());
+  return false;
+}
+
 // Resolved one at a time from the blob: a list of a million items never exists twice over as decoded values.
 OwnedRef Rebuilder::ItemValues(const StoredRecord& record) {
   OwnedRef values;
@@ -776,18 +810,15 @@ bool Rebuilder::ReduceCallable(uint64_t callable_id, BorrowedRef* callable) {
 
 // ---- fills ----
 
-void Rebuilder::DeferNative(uint64_t oid, FillKind kind, BorrowedRef target, bool hashing) {
-  size_t position = 0;
-  if (!Position(oid, &position)) return;  // every object with something left to fill was made from a record
+void Rebuilder::DeferNative(size_t position, FillKind kind, BorrowedRef target, bool hashing) {
   if (pending_[position] == FillKind::kPython && kind != FillKind::kPython) python_fills_.erase(position);
   pending_[position] = kind;
   if (kind == FillKind::kPython) python_fills_[position] = OwnedRef::Borrow(target);
-  (hashing ? hash_fill_order_ : fill_order_).push_back(oid);
+  (hashing ? hash_fill_order_ : fill_order_).push_back(position);
 }
 
-bool Rebuilder::TakeFill(uint64_t oid, Fill* fill) {
-  size_t position = 0;
-  if (!Position(oid, &position) || pending_[position] == FillKind::kNone) return false;
+bool Rebuilder::TakeFill(size_t position, Fill* fill) {
+  if (pending_[position] == FillKind::kNone) return false;
   fill->kind = pending_[position];
   pending_[position] = FillKind::kNone;
   if (fill->kind == FillKind::kPython) {
@@ -802,14 +833,16 @@ bool Rebuilder::TakeFill(uint64_t oid, Fill* fill) {
 }
 
 void Rebuilder::Defer(uint64_t oid, BorrowedRef fill, bool hashing) {
-  DeferNative(oid, FillKind::kPython, fill, hashing);
+  size_t position = 0;
+  if (!Position(oid, &position)) return;  // every object with something left to fill was made from a record
+  DeferNative(position, FillKind::kPython, fill, hashing);
 }
 
-bool Rebuilder::TakePending(std::vector<uint64_t>& order) {
-  uint64_t oid = order.back();
+bool Rebuilder::TakePending(std::vector<size_t>& order) {
+  size_t position = order.back();
   order.pop_back();
   Fill fill;
-  return !TakeFill(oid, &fill) || RunFill(oid, fill);
+  return !TakeFill(position, &fill) || RunFill(position, fill);
 }
 
 absl::Status Rebuilder::Drain(bool hashing) { return DrainFills(hashing) ? absl::OkStatus() : PythonErrorPending(); }
@@ -835,44 +868,45 @@ bool Rebuilder::DrainFills(bool hashing) {
 
 bool Rebuilder::FinishFills() { return nesting_ > 1 || DrainFills(/*hashing=*/false); }
 
-bool Rebuilder::RunFill(uint64_t oid, const Fill& fill) {
+bool Rebuilder::RunFill(size_t position, const Fill& fill) {
   ++nesting_;
   bool ok;
   if (fill.kind == FillKind::kPython) {
     OwnedRef result = OwnedRef::Steal(PyObject_CallNoArgs(fill.target.get()));
     ok = bool(result);
   } else {
-    ok = RunNativeFill(oid, fill);
+    ok = RunNativeFill(position, fill);
   }
   --nesting_;
   if (ok) return true;
   if (!PyErr_Occurred() || !PendingIsOneObjectsProblem()) return false;
-  std::string problem = "object " + std::to_string(oid) + ": filling it failed: " + TakeExceptionText();
+  std::string problem = "object " + std::to_string(store_.At(position).id) + ": filling it failed: " + TakeExceptionText();
   OwnedRef text = OwnedRef::Steal(PyUnicode_DecodeUTF8(problem.data(), problem.size(), "replace"));
   return text && PyList_Append(problems_.get(), text.get()) == 0;
 }
 
-bool Rebuilder::RunNativeFill(uint64_t oid, const Fill& fill) {
-  Found record = Find(oid);
-  if (!record) return true;
+bool Rebuilder::RunNativeFill(size_t position, const Fill& fill) {
+  Found record = store_.At(position);
   PyObject* target = fill.target.get();  // the caller's Fill owns it
   if (fill.kind == FillKind::kInstance) {
     Parsed parsed;
     return Parse(*record, true, &parsed) && FillInstance(fill.target.borrow(), parsed);
   }
-  OwnedRef values = ItemValues(*record);
-  if (!values) return false;
+  if (fill.kind == FillKind::kList) {
+    OwnedRef values = ItemValues(*record);
+    return values && PyList_SetSlice(target, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, values.get()) == 0;
+  }
+  // Dicts and sets: the values are held here rather than in a Python list, one allocation less per container.
+  ResolvedItems values;
+  if (!ResolveItems(*record, &values)) return false;
   // Keys may hash by their state: finish what making the values just made before a dict or set hashes them.
-  if (fill.kind != FillKind::kList && !FinishFills()) return false;
-  Py_ssize_t count = PyList_GET_SIZE(values.get());
+  if (!FinishFills()) return false;
   switch (fill.kind) {
-    case FillKind::kList:
-      return PyList_SetSlice(target, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, values.get()) == 0;
     case FillKind::kDict: {
       bool atoms_only = true;
-      for (Py_ssize_t i = 0; i + 1 < count; i += 2) {
-        PyObject* key = PyList_GET_ITEM(values.get(), i);
-        PyObject* value = PyList_GET_ITEM(values.get(), i + 1);
+      for (size_t i = 0; i + 1 < values.size(); i += 2) {
+        PyObject* key = values[i].get();
+        PyObject* value = values[i + 1].get();
         if (PyDict_SetItem(target, key, value) != 0) return false;
         atoms_only = atoms_only && !PyObject_GC_IsTracked(key) && !PyObject_GC_IsTracked(value);
       }
@@ -886,8 +920,8 @@ bool Rebuilder::RunNativeFill(uint64_t oid, const Fill& fill) {
       return true;
     }
     case FillKind::kSet:
-      for (Py_ssize_t i = 0; i < count; ++i) {
-        if (PySet_Add(target, PyList_GET_ITEM(values.get(), i)) != 0) return false;
+      for (const OwnedRef& value : values) {
+        if (PySet_Add(target, value.get()) != 0) return false;
       }
       return true;
     default:
@@ -943,7 +977,8 @@ bool Rebuilder::CompleteObject(BorrowedRef raw) {
       continue;
     }
     Fill fill;
-    if (TakeFill(oid, &fill) && !RunFill(oid, fill)) return false;
+    size_t position = 0;
+    if (Position(oid, &position) && TakeFill(position, &fill) && !RunFill(position, fill)) return false;
     Parsed parsed;
     if (!Parse(*record, false, &parsed)) return false;
     for (const DecodedValue& value : parsed.items) {

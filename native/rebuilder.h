@@ -102,15 +102,19 @@ class Rebuilder {
   bool FinishFills();
   BorrowedRef Lookup(uint64_t oid);  // empty when not made yet (or on error: check)
   bool Store(uint64_t oid, BorrowedRef obj);
+  bool StoreAt(size_t position, BorrowedRef obj);  // the same, for the object of the record at position
   void DisarmFinalizer(PyObject* obj);
   OwnedRef Build(uint64_t root);
   bool Dependencies(const StoredRecord& record, std::vector<uint64_t>* dependencies);
-  OwnedRef MakeShell(const StoredRecord& record, uint64_t oid);
+  OwnedRef MakeShell(const StoredRecord& record, size_t position);
   OwnedRef Construct(const StoredRecord& record, uint64_t oid);
   OwnedRef ConstructFastReduce(const StoredRecord& record);
   bool FinishedTuple(uint64_t oid, bool* finished);
   OwnedRef Resolve(const DecodedValue& value);
   OwnedRef ItemValues(const StoredRecord& record);  // the record's items as a list, references made
+  // The same, held in C++: a dict's or set's fill needs no list of its own.
+  using ResolvedItems = absl::InlinedVector<OwnedRef, 8>;
+  bool ResolveItems(const StoredRecord& record, ResolvedItems* values);  // false with an error set
   bool EnterHandler();                        // false, with an error set, when closed or nested too deep
   OwnedRef CallHandler(const char* method, uint64_t a);
   OwnedRef CallHandler(const char* method, uint64_t a, uint64_t b);
@@ -122,11 +126,12 @@ class Rebuilder {
   bool ReduceCallable(uint64_t callable_id, BorrowedRef* callable);
   OwnedRef CutPlaceholder(uint64_t reason, uint64_t class_id);
   bool CutContainerClass(Kind kind, BorrowedRef* cls);  // *cls: empty for the general path
-  void DeferNative(uint64_t oid, FillKind kind, BorrowedRef target, bool hashing);
-  bool TakePending(std::vector<uint64_t>& order);
-  bool TakeFill(uint64_t oid, Fill* fill);
-  bool RunFill(uint64_t oid, const Fill& fill);
-  bool RunNativeFill(uint64_t oid, const Fill& fill);
+  // Fills are kept by record position: every object with something left to fill was made from a record.
+  void DeferNative(size_t position, FillKind kind, BorrowedRef target, bool hashing);
+  bool TakePending(std::vector<size_t>& order);
+  bool TakeFill(size_t position, Fill* fill);
+  bool RunFill(size_t position, const Fill& fill);
+  bool RunNativeFill(size_t position, const Fill& fill);
   bool FillInstance(BorrowedRef obj, const Parsed& parsed);
 
   OwnedRef handler_;
@@ -140,7 +145,7 @@ class Rebuilder {
   // is the position's made object, and a Python fill's callable is kept aside (few objects have one).
   std::vector<FillKind> pending_;
   absl::flat_hash_map<size_t, OwnedRef> python_fills_;
-  std::vector<uint64_t> fill_order_, hash_fill_order_;
+  std::vector<size_t> fill_order_, hash_fill_order_;  // record positions
   int nesting_ = 0;
   int handler_depth_ = 0;
   absl::flat_hash_set<uint64_t> asking_;  // ids whose handler answer is being asked for

@@ -38,6 +38,12 @@ absl::Status ParseItems(std::string_view blob, bool make_atoms, CountVisitor on_
 absl::Status ParseItems(std::string_view blob, bool make_atoms, ItemVisitor on_item);
 absl::Status ParseAttrs(std::string_view blob, bool make_atoms, AttrVisitor on_attr);
 
+// What ParseItems and ParseAttrs check, without visiting values: the same errors for the same input. on_name gets
+// each attribute name.
+using NameVisitor = absl::FunctionRef<absl::Status(std::string_view name)>;
+absl::Status CheckItems(std::string_view blob);
+absl::Status CheckAttrs(std::string_view blob, NameVisitor on_name);
+
 // An attribute name as the records store it (UTF-8, surrogateescape): InvalidArgument when it is not UTF-8,
 // OutOfMemoryError; no Python error is left set.
 absl::StatusOr<OwnedRef> DecodeAttributeName(std::string_view bytes);
