@@ -121,45 +121,7 @@ class RecordParser {
 
 }  // namespace
 
-// One zlib inflate state reused for every chunk.
-class DumpFileReader::Inflater {
- public:
-  ~Inflater() {
-    if (initialized_) inflateEnd(&stream_);
-  }
-  bool Init() {
-    initialized_ = inflateInit(&stream_) == Z_OK;
-    return initialized_;
-  }
-  bool Start(std::string_view stored) {
-    if (inflateReset(&stream_) != Z_OK) return false;
-    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(stored.data()));
-    stream_.avail_in = static_cast<uInt>(stored.size());
-    return true;
-  }
-  // Inflates into out[0, room), adding the bytes written to *produced; returns zlib's code.
-  int Run(char* out, size_t room, size_t* produced) {
-    stream_.next_out = reinterpret_cast<Bytef*>(room > 0 ? out : &no_room_);  // zlib refuses a null next_out
-    stream_.avail_out = static_cast<uInt>(room);
-    int rc = inflate(&stream_, Z_NO_FLUSH);
-    *produced += room - stream_.avail_out;
-    return rc;
-  }
-  uInt input_left() const { return stream_.avail_in; }
-  std::string Error(int rc) const {
-    if (rc == Z_MEM_ERROR) return "zlib ran out of memory";
-    if (rc == Z_NEED_DICT) return "zlib error: it needs a preset dictionary";
-    return absl::StrCat("zlib error: ", stream_.msg ? stream_.msg : "invalid data");
-  }
-
- private:
-  bool initialized_ = false;
-  z_stream stream_{};
-  char no_room_ = 0;
-};
-
-DumpFileReader::DumpFileReader(std::string path, ReaderLimits limits)
-    : path_(std::move(path)), limits_(limits), inflater_(std::make_unique<Inflater>()) {}
+DumpFileReader::DumpFileReader(std::string path, ReaderLimits limits) : path_(std::move(path)), limits_(limits) {}
 
 DumpFileReader::~DumpFileReader() {
   if (map_ != nullptr) munmap(const_cast<char*>(map_), size_);
@@ -207,7 +169,6 @@ absl::StatusOr<std::unique_ptr<DumpFileReader>> DumpFileReader::Open(const std::
                         "upgrade pyheapdump",
                         reader->major_, reader->minor_, kFormatMajor));
   }
-  if (!reader->inflater_->Init()) return OutOfMemoryError("zlib could not allocate an inflate state");
   return reader;
 }
 
@@ -403,56 +364,8 @@ absl::Status DumpFileReader::CheckDeclaredTotal() {
   return absl::OkStatus();
 }
 
-bool DumpFileReader::GrowRaw(size_t capacity, size_t keep) {
-  if (capacity <= raw_capacity_) return true;
-  std::unique_ptr<char[]> bigger(new (std::nothrow) char[capacity]);
-  if (!bigger) return false;
-  if (keep > 0) std::memcpy(bigger.get(), raw_.get(), keep);
-  raw_ = std::move(bigger);
-  raw_capacity_ = capacity;
-  return true;
-}
-
-std::string DumpFileReader::Inflate(const ChunkInfo& chunk) {
-  raw_size_ = 0;
-  const size_t declared = chunk.raw_size;  // checked against kMaxChunkSize and the deflate ratio by the scan
-  if (!inflater_->Start(Bytes(chunk.offset + kChunkHeaderSize, chunk.stored_size))) {
-    return "zlib could not reset its inflate state";
-  }
-  // The buffer grows with the output that actually arrives (never past the declared size), so a header that lies
-  // about its raw size costs no more memory than its data really decompresses to.
-  size_t produced = 0;
-  if (!GrowRaw(std::min(declared, std::max<size_t>(chunk.stored_size, 64 << 10)), 0)) {
-    return absl::StrFormat("no memory to decompress its %d raw bytes", declared);
-  }
-  while (true) {
-    size_t limit = std::min(raw_capacity_, declared);
-    int rc = inflater_->Run(raw_.get() + produced, limit - produced, &produced);
-    if (rc == Z_STREAM_END) break;
-    if (rc != Z_OK && rc != Z_BUF_ERROR) return inflater_->Error(rc);
-    if (produced < limit) return "its zlib stream ends early";  // zlib stopped with room left: no input left
-    if (produced == declared) {
-      // Full: the stream must now end without one more byte.
-      char extra;
-      size_t more = 0;
-      rc = inflater_->Run(&extra, 1, &more);
-      if (more > 0) return absl::StrFormat("it decompresses to more than its declared raw size %d", declared);
-      if (rc == Z_STREAM_END) break;
-      if (rc != Z_OK && rc != Z_BUF_ERROR) return inflater_->Error(rc);
-      return "its zlib stream ends early";
-    }
-    if (!GrowRaw(std::min(declared, 2 * raw_capacity_), produced)) {
-      return absl::StrFormat("no memory to decompress its %d raw bytes", declared);
-    }
-  }
-  if (produced != declared) {
-    return absl::StrFormat("it decompresses to %d bytes, not its declared raw size %d", produced, declared);
-  }
-  if (inflater_->input_left() != 0) {
-    return absl::StrFormat("%d bytes of garbage follow its zlib stream", inflater_->input_left());
-  }
-  raw_size_ = produced;
-  return {};
+std::string_view DumpFileReader::StoredBytes(const ChunkInfo& chunk) const {
+  return Bytes(chunk.offset + kChunkHeaderSize, chunk.stored_size);
 }
 
 absl::StatusOr<std::string> DumpFileReader::ReadJsonChunk(uint64_t offset, ChunkKind kind, uint64_t end) {
@@ -465,10 +378,12 @@ absl::StatusOr<std::string> DumpFileReader::ReadJsonChunk(uint64_t offset, Chunk
     return absl::DataLossError(absl::StrCat("the chunk at offset ", offset, " of ", path_, " is a ", KindName(h.kind),
                                             " chunk, not the ", KindName(static_cast<uint32_t>(kind))));
   }
-  if (std::string problem = Inflate(ChunkInfo{kind, offset, h.stored_size, h.raw_size, true}); !problem.empty()) {
-    return absl::DataLossError(absl::StrCat(what, " of ", path_, " is damaged: ", problem));
-  }
-  return raw_size_ > 0 ? std::string(raw_.get(), raw_size_) : std::string();
+  absl::Status inflated =
+      inflated_->Inflate(StoredBytes(ChunkInfo{kind, offset, h.stored_size, h.raw_size, true}), h.raw_size);
+  if (IsOutOfMemory(inflated)) return inflated;
+  if (!inflated.ok())
+    return absl::DataLossError(absl::StrCat(what, " of ", path_, " is damaged: ", inflated.message()));
+  return std::string(inflated_->bytes());
 }
 
 absl::StatusOr<std::string> DumpFileReader::ReadHeaderJson() {
@@ -510,20 +425,50 @@ template <class Decode, class DecodeCompact, class Deliver>
 absl::Status DumpFileReader::ForEachInChunks(ChunkKind kind, const char* what, Decode&& decode,
                                              DecodeCompact&& decode_compact, Deliver&& deliver) {
   if (absl::Status status = CheckDeclaredTotal(); !status.ok()) return status;
+  std::vector<size_t> selected;
   for (size_t i = 0; i < chunks_.size(); ++i) {
     const ChunkInfo& chunk = chunks_[i];
     if (!chunk.intact || chunk.kind != kind) continue;
     if (only_chunks_ && (i >= only_chunks_->size() || !(*only_chunks_)[i])) continue;
+    selected.push_back(i);
+  }
+  // Chunk n + 1 inflates on a background thread while chunk n is decoded and delivered: the two buffers swap roles
+  // each step. `ahead` is declared after the buffers it fills, so its destructor lets a job finish before they go.
+  ChunkReadAhead ahead;
+  absl::Status next_inflated;
+  if (!selected.empty())
+    next_inflated = inflated_ahead_->Inflate(StoredBytes(chunks_[selected[0]]), chunks_[selected[0]].raw_size);
+  for (size_t n = 0; n < selected.size(); ++n) {
+    size_t i = selected[n];
     current_chunk_ = i;
+    std::swap(inflated_, inflated_ahead_);  // the chunk just inflated becomes the one decoded
+    absl::Status inflated = std::move(next_inflated);
+    if (n + 1 < selected.size()) {
+      const ChunkInfo& next = chunks_[selected[n + 1]];
+      ahead.Start(StoredBytes(next), next.raw_size, inflated_ahead_.get());
+    }
+    // Waits for the read-ahead at the end of every step, however the step ends.
+    struct WaitForAhead {
+      ChunkReadAhead& ahead;
+      absl::Status& result;
+      bool started;
+      ~WaitForAhead() {
+        if (started) result = ahead.Wait();
+      }
+    } wait_for_ahead{ahead, next_inflated, n + 1 < selected.size()};
     auto warn_once = [&](const std::string& message) {
       if (decode_warned_[i]) return;
       decode_warned_[i] = true;
       Warn(absl::StrCat(Describe(i), ": ", message));
     };
-    if (std::string problem = Inflate(chunk); !problem.empty()) {
-      warn_once(absl::StrCat("damaged (", problem, "): skipped"));
+    if (IsOutOfMemory(inflated)) {
+      return OutOfMemoryError(absl::StrCat(inflated.message(), " while reading ", Describe(i), " of ", path_));
+    }
+    if (!inflated.ok()) {
+      warn_once(absl::StrCat("damaged (", inflated.message(), "): skipped"));
       continue;
     }
+    std::string_view raw = inflated_->bytes();
     auto report = [&](uint64_t decoded, const std::string& error) {
       warn_once(absl::StrFormat(
           "%s %d of the chunk does not decode (%s): kept the %d %ss before it, skipped the rest of the chunk", what,
@@ -531,10 +476,10 @@ absl::Status DumpFileReader::ForEachInChunks(ChunkKind kind, const char* what, D
     };
     // The first byte says the layout: a cereal archive (its endianness marker: 1, little-endian), or, for RECORDS
     // chunks since format 1.1, compact records.
-    uint8_t marker = raw_size_ == 0 ? 0 : static_cast<uint8_t>(raw_[0]);
+    uint8_t marker = raw.empty() ? 0 : static_cast<uint8_t>(raw[0]);
     if constexpr (!std::is_same_v<std::decay_t<DecodeCompact>, std::nullptr_t>) {
       if (marker == kRecordsCompact) {
-        Cursor cursor(std::string_view(raw_.get() + 1, raw_size_ - 1));
+        Cursor cursor(raw.substr(1));
         uint64_t decoded = 0;
         uint64_t previous_id = 0;  // compact records store their id after the previous one's
         while (!cursor.AtEnd()) {
@@ -561,7 +506,7 @@ absl::Status DumpFileReader::ForEachInChunks(ChunkKind kind, const char* what, D
       warn_once("damaged (it does not start with the little-endian marker): skipped");
       continue;
     }
-    ViewStreambuf buffer(raw_.get(), raw_size_);
+    ViewStreambuf buffer(raw.data(), raw.size());
     std::istream stream(&buffer);
     RecordInputArchive archive(stream);
     uint64_t decoded = 0;

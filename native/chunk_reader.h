@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "chunk_inflate.h"
 #include "format.h"
 #include "status.h"
 
@@ -68,7 +69,8 @@ class DumpFileReader {
   // The same, without copying: each record's blobs view the chunk's decompressed bytes, valid while on_record runs.
   absl::Status ForEachStoredRecord(const std::function<absl::Status(const StoredRecord&)>& on_record);
   // The same, for the listed chunks only (indices into Chunks()): the analysis re-reads the few records it names.
-  absl::Status ForEachRecordIn(const std::vector<size_t>& chunks, const std::function<absl::Status(Record&&)>& on_record);
+  absl::Status ForEachRecordIn(const std::vector<size_t>& chunks,
+                               const std::function<absl::Status(Record&&)>& on_record);
   // During ForEachRecord: the index into Chunks() of the chunk the record being delivered came from.
   size_t current_chunk() const { return current_chunk_; }
   // The same for the (filename, text) pairs of the SOURCES chunks.
@@ -78,7 +80,6 @@ class DumpFileReader {
   const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
-  class Inflater;
   struct Header {
     uint32_t kind, stored_size, raw_size, crc;
   };
@@ -96,9 +97,7 @@ class DumpFileReader {
   void CheckFooterMatches(uint64_t footer);
   void CheckChunkKinds();
   absl::Status CheckDeclaredTotal();
-  // Decompresses an intact chunk into raw_; empty on success, else why it failed.
-  std::string Inflate(const ChunkInfo& chunk);
-  bool GrowRaw(size_t capacity, size_t keep);  // keeps raw_[0, keep)
+  std::string_view StoredBytes(const ChunkInfo& chunk) const;  // the chunk's zlib stream
   absl::StatusOr<std::string> ReadJsonChunk(uint64_t offset, ChunkKind kind, uint64_t end);
   std::string Describe(size_t index) const;
   void Warn(std::string message);
@@ -120,10 +119,9 @@ class DumpFileReader {
   std::vector<ChunkInfo> chunks_;
   std::vector<bool> decode_warned_;  // per chunk: its decoding problem is already in warnings_
   std::vector<std::string> warnings_;
-  std::unique_ptr<Inflater> inflater_;
-  std::unique_ptr<char[]> raw_;
-  size_t raw_capacity_ = 0;
-  size_t raw_size_ = 0;
+  // Two buffers: the chunk being decoded, and the next one, inflated meanwhile on a background thread.
+  std::unique_ptr<InflatedChunk> inflated_ = std::make_unique<InflatedChunk>();
+  std::unique_ptr<InflatedChunk> inflated_ahead_ = std::make_unique<InflatedChunk>();
   size_t current_chunk_ = 0;
   const std::vector<bool>* only_chunks_ = nullptr;  // ForEachRecordIn's selection
 };

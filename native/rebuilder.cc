@@ -252,9 +252,8 @@ OwnedRef Rebuilder::CutRecordPlaceholder(const StoredRecord& record) {
     } else if (value.type == DecodedValue::Type::kRef) {
       BorrowedRef text = Lookup(value.id);
       if (text && PyUnicode_CheckExact(text.get())) {
-        for (auto [candidate, code] : {std::pair<const char*, uint64_t>{"cut:max_objects", 1},
-                                       {"cut:max_bytes", 2},
-                                       {"cut:time_limit", 3}}) {
+        for (auto [candidate, code] :
+             {std::pair<const char*, uint64_t>{"cut:max_objects", 1}, {"cut:max_bytes", 2}, {"cut:time_limit", 3}}) {
           if (PyUnicode_CompareWithASCIIString(text.get(), candidate) == 0) reason = code;
         }
       }
@@ -880,7 +879,8 @@ bool Rebuilder::RunFill(size_t position, const Fill& fill) {
   --nesting_;
   if (ok) return true;
   if (!PyErr_Occurred() || !PendingIsOneObjectsProblem()) return false;
-  std::string problem = "object " + std::to_string(store_.At(position).id) + ": filling it failed: " + TakeExceptionText();
+  std::string problem =
+      "object " + std::to_string(store_.At(position).id) + ": filling it failed: " + TakeExceptionText();
   OwnedRef text = OwnedRef::Steal(PyUnicode_DecodeUTF8(problem.data(), problem.size(), "replace"));
   return text && PyList_Append(problems_.get(), text.get()) == 0;
 }

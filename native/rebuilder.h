@@ -86,7 +86,7 @@ class Rebuilder {
 
   bool Position(uint64_t oid, size_t* position) const { return store_.Position(oid, position); }
   Found Find(uint64_t oid) const;
-  bool Abandoned() const;                       // true, with MemoryError set, once abandoned
+  bool Abandoned() const;                             // true, with MemoryError set, once abandoned
   absl::Status Validate(const StoredRecord& record);  // as DecodeRecord's
   // After a walk-wide stop: flags CUT_ITEMS on the plain containers that reference cut records or unwritten ids, so
   // they load marked as the containers holding cut values (tag 8) do.
@@ -115,7 +115,7 @@ class Rebuilder {
   // The same, held in C++: a dict's or set's fill needs no list of its own.
   using ResolvedItems = absl::InlinedVector<OwnedRef, 8>;
   bool ResolveItems(const StoredRecord& record, ResolvedItems* values);  // false with an error set
-  bool EnterHandler();                        // false, with an error set, when closed or nested too deep
+  bool EnterHandler();  // false, with an error set, when closed or nested too deep
   OwnedRef CallHandler(const char* method, uint64_t a);
   OwnedRef CallHandler(const char* method, uint64_t a, uint64_t b);
   OwnedRef HandlerMake(const StoredRecord& record, bool shell);
@@ -153,11 +153,11 @@ class Rebuilder {
   uint64_t first_unwritten_ = 0;
   bool has_cut_records_ = false;
   bool finalizer_warned_ = false;
-  absl::flat_hash_map<uint64_t, OwnedRef> instance_classes_;  // empty ref: the general path
-  absl::flat_hash_map<uint64_t, OwnedRef> reduce_callables_;  // empty ref: not callable here
+  absl::flat_hash_map<uint64_t, OwnedRef> instance_classes_;                  // empty ref: the general path
+  absl::flat_hash_map<uint64_t, OwnedRef> reduce_callables_;                  // empty ref: not callable here
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, OwnedRef> cut_classes_;  // (reason, class id) -> class
   absl::flat_hash_map<uint64_t, OwnedRef> cut_container_classes_;             // kind -> class, empty: general path
-  absl::flat_hash_map<std::string, OwnedRef> names_;          // attribute names, decoded and interned once
+  absl::flat_hash_map<std::string, OwnedRef> names_;  // attribute names, decoded and interned once
 };
 
 }  // namespace pyheapdump

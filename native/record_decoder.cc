@@ -248,7 +248,7 @@ absl::StatusOr<OwnedRef> DecodeRecord(const StoredRecord& record, BorrowedRef da
   OwnedRef items, item_refs, attrs, attr_refs;
   absl::Status status = DecodeItems(record.items, &items, &item_refs);
   if (status.ok()) status = DecodeAttrs(record.attrs, &attrs, &attr_refs);
-  absl::StatusOr<OwnedRef> data = !status.ok()   ? absl::StatusOr<OwnedRef>(status)
+  absl::StatusOr<OwnedRef> data = !status.ok()  ? absl::StatusOr<OwnedRef>(status)
                                   : data_object ? OwnedRef::Borrow(data_object)
                                                 : DecodeData(record);
   OwnedRef tuple;

@@ -1,0 +1,96 @@
+// Inflating chunks (native/chunk_inflate.h) and the reader's read-ahead: the next chunk inflates on a background
+// thread while the caller decodes the current one, and the records arrive exactly as without it.
+#include "chunk_inflate.h"
+#include "chunk_test_support.h"
+
+namespace pyheapdump::chunk_test {
+namespace {
+
+std::string Text(size_t size, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string text(size, ' ');
+  for (char& c : text) c = static_cast<char>('a' + rng() % 7);  // compressible, unlike random bytes
+  return text;
+}
+
+TEST(InflatedChunk, GivesBackTheBytesThatWereDeflated) {
+  InflatedChunk chunk;
+  for (size_t size : {size_t{0}, size_t{1}, size_t{100}, size_t{70000}, size_t{3} << 20}) {
+    std::string raw = Text(size, size);
+    absl::Status status = chunk.Inflate(Deflate(raw), raw.size());
+    ASSERT_TRUE(status.ok()) << status;
+    EXPECT_EQ(chunk.bytes(), raw) << size;
+  }
+}
+
+TEST(InflatedChunk, AWrongDeclaredSizeIsDamageNotLackOfMemory) {
+  std::string raw = Text(5000, 3);
+  std::string stored = Deflate(raw);
+  InflatedChunk chunk;
+  absl::Status longer = chunk.Inflate(stored, raw.size() + 1);
+  EXPECT_EQ(longer.code(), absl::StatusCode::kDataLoss) << longer;
+  EXPECT_EQ(longer.message(), "it decompresses to 5000 bytes, not its declared raw size 5001");
+  absl::Status shorter = chunk.Inflate(stored, raw.size() - 1);
+  EXPECT_EQ(shorter.code(), absl::StatusCode::kDataLoss) << shorter;
+  EXPECT_TRUE(absl::StrContains(shorter.message(), "more than its declared raw size")) << shorter;
+  absl::Status garbage = chunk.Inflate(stored + "xyz", raw.size());
+  EXPECT_EQ(garbage.message(), "3 bytes of garbage follow its zlib stream");
+  absl::Status not_zlib = chunk.Inflate(std::string(64, 'q'), raw.size());
+  EXPECT_EQ(not_zlib.code(), absl::StatusCode::kDataLoss) << not_zlib;
+  // The same buffer still works after each failure.
+  ASSERT_TRUE(chunk.Inflate(stored, raw.size()).ok());
+  EXPECT_EQ(chunk.bytes(), raw);
+}
+
+TEST(ChunkReadAhead, InflatesOnAnotherThreadTheBytesAnInlineInflateGives) {
+  std::vector<std::string> raws, stored;
+  for (uint64_t i = 0; i < 12; ++i) {
+    raws.push_back(Text(200000 + 1000 * i, i));
+    stored.push_back(Deflate(raws.back()));
+  }
+  InflatedChunk buffers[2];
+  ChunkReadAhead ahead;
+  for (size_t i = 0; i < raws.size(); ++i) {
+    InflatedChunk& into = buffers[i % 2];
+    ahead.Start(stored[i], raws[i].size(), &into);
+    absl::Status status = ahead.Wait();
+    ASSERT_TRUE(status.ok()) << status;
+    EXPECT_EQ(into.bytes(), raws[i]) << "chunk " << i;
+  }
+  // A damaged chunk is reported by Wait, and the next one inflates as before.
+  ahead.Start(stored[0], raws[0].size() + 5, &buffers[0]);
+  EXPECT_EQ(ahead.Wait().code(), absl::StatusCode::kDataLoss);
+  ahead.Start(stored[1], raws[1].size(), &buffers[0]);
+  ASSERT_TRUE(ahead.Wait().ok());
+  EXPECT_EQ(buffers[0].bytes(), raws[1]);
+}
+
+TEST(ChunkReadAhead, DestroyedWithAJobInFlightLetsTheJobFinish) {
+  std::string raw = Text(4 << 20, 9);
+  std::string stored = Deflate(raw);
+  InflatedChunk into;
+  {
+    ChunkReadAhead ahead;
+    ahead.Start(stored, raw.size(), &into);
+  }  // no Wait: the destructor must not leave the thread writing into `into`
+  EXPECT_EQ(into.bytes(), raw);
+}
+
+TEST_F(ChunkFiles, ReadingStoppedByTheCallerMidFileCanBeginAgainAndReadsEveryRecordInOrder) {
+  std::vector<Record> written = MakeRecords(20000, 5);  // several chunks: each read overlaps the next inflate
+  WriteDump(path_, written);
+  auto reader = OpenOrDie(path_);
+  ASSERT_TRUE(reader);
+  ASSERT_GE(RecordsPerChunk(ReadFile(path_)).size(), 3u);
+  size_t seen = 0;
+  absl::Status stopped = reader->ForEachRecord(
+      [&](Record&&) { return ++seen == written.size() / 2 ? absl::CancelledError("enough") : absl::OkStatus(); });
+  EXPECT_EQ(stopped.code(), absl::StatusCode::kCancelled);
+  std::vector<Record> read = ReadRecords(*reader);
+  ASSERT_EQ(read.size(), written.size()) << Warnings(*reader);
+  for (size_t i = 0; i < read.size(); ++i) ExpectSameRecord(read[i], written[i]);
+  EXPECT_TRUE(reader->warnings().empty()) << Warnings(*reader);
+}
+
+}  // namespace
+}  // namespace pyheapdump::chunk_test
