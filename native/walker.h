@@ -105,7 +105,7 @@ class Walker {
     return it == memo_.end() ? 0 : it->second;
   }
 
-  // ---- used by the encoders (encoders.cc) ----
+  // ---- used by the encoders (encoders*.cc) ----
   // Appends a value: inline atom, reference (the object is queued on first sight), or a cut marker.
   void PutValue(ByteBuffer& out, PyObject* obj);
   void PutItem(PyObject* obj) {
@@ -170,7 +170,7 @@ class Walker {
   PyTypeObject* defaultdict_type() const { return defaultdict_type_; }
   PyTypeObject* deque_type() const { return deque_type_; }
   // The C implementations of datetime's types and of decimal.Decimal (null when the program has not imported them,
-  // or uses the pure Python ones): their reduce tuple is built from their fields (encoders.cc, BuiltinReduce).
+  // or uses the pure Python ones): their reduce tuple is built from their fields (encoders_policy.cc, BuiltinReduce).
   struct ValueTypes {
     PyTypeObject* datetime = nullptr;
     PyTypeObject* date = nullptr;
@@ -267,7 +267,8 @@ class Walker {
   ValueTypes value_types_;
 };
 
-// Encoders per object family (encoders.cc). Each fills the walker's current record for one object.
+// Encoders per object family (encoders.cc dispatches to encoders_*.cc). Each fills the walker's current record for
+// one object.
 void EncodeObjectFamily(Walker& walker, PyObject* obj);
 
 // Whether a class was made by a class statement (type.__new__), as opposed to by an extension module. The flags do
