@@ -531,7 +531,7 @@ PYBIND11_MODULE(_native, m) {
       .def("may_hold_secret", &pyheapdump::NativeSecretFilter::MayHoldSecret, py::arg("value"));
 
   py::class_<NativeDumpReader>(m, "DumpReader")
-      .def(py::init<const std::string&, uint64_t>(), py::arg("path"), py::arg("max_total_raw") = 8ull << 30)
+      .def(py::init<const std::string&, uint64_t>(), py::arg("path"), py::arg("max_total_raw"))
       .def("header_json", &NativeDumpReader::HeaderJson)
       .def("summary_json", &NativeDumpReader::SummaryJson)
       .def("records", &NativeDumpReader::Records)
