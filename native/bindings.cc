@@ -11,12 +11,12 @@
 #include <string>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "analysis.h"
 #include "asyncio_tasks.h"
 #include "chunk_reader.h"
 #include "chunk_writer.h"
+#include "heap_roots.h"
 #include "rebuilder.h"
 #include "record_decoder.h"
 #include "walker.h"
@@ -43,7 +43,9 @@ void PrepareToThrow() {
 }
 
 void ThrowIfWriteError(const absl::Status& status) {
-  if (!status.ok()) RaiseDumpError(IsOutOfMemory(status) ? "DumpMemoryError" : "DumpWriteError", status);
+  if (status.ok()) return;
+  if (IsPythonErrorPending(status) && PyErr_Occurred()) throw py::error_already_set();
+  RaiseDumpError(IsOutOfMemory(status) ? "DumpMemoryError" : "DumpWriteError", status);
 }
 
 void ThrowIfReadError(const absl::Status& status) {
@@ -102,20 +104,6 @@ py::dict StatsToDict(const WalkStats& stats) {
   return out;
 }
 
-// Heap mode: the objects the collector tracks that the walk did not reach, less those a reached object refers to.
-struct UnreachedObjects {
-  absl::flat_hash_set<PyObject*> candidates;
-  absl::flat_hash_set<PyObject*> held;
-  // A tp_traverse visitor: only C, no Python code runs.
-  bool only_dicts = false;  // visiting an unreached instance: only its dict counts as held
-  static int Visit(PyObject* referent, void* arg) {
-    auto* self = static_cast<UnreachedObjects*>(arg);
-    if (self->only_dicts && !PyDict_CheckExact(referent)) return 0;
-    if (self->candidates.contains(referent)) self->held.insert(referent);
-    return 0;
-  }
-};
-
 // One dump being written: the temporary file, then walk, sources, commit (or abort on any failure).
 class NativeDumpWriter {
  public:
@@ -136,37 +124,11 @@ class NativeDumpWriter {
     double elapsed = walker.stats().elapsed;
     py::dict heap_roots;
     if (heap) {
-      // The objects the collector tracks that the roots did not reach (cycles waiting for collection, objects held
-      // only by C code): walked from one more list, whose record id the summary names.
-      py::list unreached;
-      {
-        py::list everything = py::module_::import("gc").attr("get_objects")();
-        UnreachedObjects found;
-        for (py::handle obj : everything) {
-          if (walker.IdOf(obj.ptr()) == 0) found.candidates.insert(obj.ptr());
-        }
-        // An object a reached one refers to is not unreached: the walk shows it inside its holder (an instance's
-        // __dict__, which Python 3.12+ makes a separate object once read, is in the instance's record) or cut it.
-        // Among the unreached, an instance's own dict is walked with the instance, not on its own.
-        for (py::handle obj : everything) {
-          PyObject* holder = obj.ptr();
-          PyTypeObject* type = Py_TYPE(holder);
-          if (!PyObject_IS_GC(holder) || !type->tp_traverse) continue;
-          found.only_dicts = walker.IdOf(holder) == 0;
-          if (found.only_dicts && (PyDict_Check(holder) || (type->tp_dictoffset == 0 &&
-                                                            !(type->tp_flags & Py_TPFLAGS_MANAGED_DICT)))) {
-            continue;
-          }
-          type->tp_traverse(holder, &UnreachedObjects::Visit, &found);
-        }
-        for (py::handle obj : everything) {
-          if (found.candidates.contains(obj.ptr()) && !found.held.contains(obj.ptr())) unreached.append(obj);
-        }
-      }
-      ThrowIfWriteError(walker.Walk(BorrowedRef(unreached.ptr())));
+      absl::StatusOr<UnreachedRoots> unreached = WalkUnreached(walker);
+      ThrowIfWriteError(unreached.status());
       elapsed += walker.stats().elapsed;
-      heap_roots["unreached"] = walker.IdOf(unreached.ptr());
-      heap_roots["unreached_count"] = py::len(unreached);
+      heap_roots["unreached"] = unreached->id;
+      heap_roots["unreached_count"] = unreached->count;
     }
     py::dict stats = StatsToDict(walker.stats());
     stats["elapsed"] = elapsed;
@@ -386,7 +348,8 @@ class NativeAnalysis {
   }
   py::list TopTypes(size_t n) const {
     py::list out;
-    for (const TypeTotal& row : core_->TopTypes(n)) out.append(py::make_tuple(row.type, row.count, row.shallow, row.retained));
+    for (const TypeTotal& row : core_->TopTypes(n))
+      out.append(py::make_tuple(row.type, row.count, row.shallow, row.retained));
     return out;
   }
   py::object Object(uint64_t id) const {
@@ -431,8 +394,8 @@ class NativeAnalysis {
     for (const std::vector<PathStep>& steps : *paths) {
       py::list path;
       for (const PathStep& step : steps) {
-        path.append(py::make_tuple(step.id ? py::object(py::int_(step.id)) : py::object(py::none()), step.type,
-                                   step.via));
+        path.append(
+            py::make_tuple(step.id ? py::object(py::int_(step.id)) : py::object(py::none()), step.type, step.via));
       }
       out.append(path);
     }
@@ -498,12 +461,11 @@ void AddFormatEnums(py::module_& m) {
   };
   if (kinds.size() != kMaxKind) throw std::logic_error("a record kind of format.h is missing from the bindings");
   AddEnum(m, "IntEnum", "Kind", kinds);
-  AddEnum<RecordFlags>(
-      m, "IntFlag", "RecordFlag",
-      {{"TRUNCATED", kFlagTruncated},
-       {"CAPTURE_ERROR", kFlagCaptureError},
-       {"CUT_ITEMS", kFlagCutItems},
-       {"CUT_RECORD", kFlagCutRecord}});
+  AddEnum<RecordFlags>(m, "IntFlag", "RecordFlag",
+                       {{"TRUNCATED", kFlagTruncated},
+                        {"CAPTURE_ERROR", kFlagCaptureError},
+                        {"CUT_ITEMS", kFlagCutItems},
+                        {"CUT_RECORD", kFlagCutRecord}});
   // The lower-case names are the ones the walker's statistics and the loader's messages use ("max_objects").
   AddEnum<CutReason>(m, "IntEnum", "CutReason",
                      {{"MAX_OBJECTS", CutReason::kMaxObjects},
@@ -569,7 +531,7 @@ PYBIND11_MODULE(_native, m) {
       .def("may_hold_secret", &pyheapdump::NativeSecretFilter::MayHoldSecret, py::arg("value"));
 
   py::class_<NativeDumpReader>(m, "DumpReader")
-      .def(py::init<const std::string&, uint64_t>(), py::arg("path"), py::arg("max_total_raw") = 8ull << 30)
+      .def(py::init<const std::string&, uint64_t>(), py::arg("path"), py::arg("max_total_raw"))
       .def("header_json", &NativeDumpReader::HeaderJson)
       .def("summary_json", &NativeDumpReader::SummaryJson)
       .def("records", &NativeDumpReader::Records)

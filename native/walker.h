@@ -30,11 +30,11 @@ namespace pyheapdump {
 
 struct WalkLimits {
   uint64_t max_objects = 10'000'000;  // records written, cut objects excluded
-  uint64_t max_bytes = 1ull << 30;   // raw record bytes
-  uint64_t max_str = 1u << 20;       // characters of one str, bytes of one bytes/bytearray
-  uint64_t max_items = 1'000'000;    // elements of one container
-  double time_limit = 60.0;          // seconds of walking
-  uint64_t max_repr = 500;           // characters of a captured repr
+  uint64_t max_bytes = 1ull << 30;    // raw record bytes
+  uint64_t max_str = 1u << 20;        // characters of one str, bytes of one bytes/bytearray
+  uint64_t max_items = 1'000'000;     // elements of one container
+  double time_limit = 60.0;           // seconds of walking
+  uint64_t max_repr = 500;            // characters of a captured repr
 };
 
 // How objects of one type (outside the builtin families) are captured; decided once per type by Python.
@@ -99,6 +99,7 @@ class Walker {
   // Heap mode (save_dump(heap=True)): every object goes through the memo, so that IdOf can tell afterwards which
   // objects the walk reached (an object referenced once otherwise skips it).
   void set_memo_everything(bool on) { memo_everything_ = on; }
+  bool memo_everything() const { return memo_everything_; }
   // The record id the walk gave obj; 0 when it did not reach it (or did not memoize it).
   uint64_t IdOf(PyObject* obj) const {
     auto it = memo_.find(obj);

@@ -1,5 +1,5 @@
-"""What the subcommands share: the DUMP argument and its check, the --trusted option, loading behind a progress
-display."""
+"""What the subcommands share: the DUMP argument, the --trusted option, loading behind a progress display. Whether DUMP
+names a dump is checked where it is opened (pyheapdump.load.dumpfile.open_dump_file), for every subcommand alike."""
 
 from __future__ import annotations
 
@@ -8,25 +8,13 @@ import collections
 import re
 import sys
 import warnings
-from pathlib import Path
 
-from pyheapdump.errors import DumpNotFoundError
 from pyheapdump.model import HeapDump
 
 
 def add_dump_argument(parser: argparse.ArgumentParser) -> None:
-    """The DUMP positional argument, `args.dump`: what require_dump_file and load_dump_for read."""
+    """The DUMP positional argument, `args.dump`: what load_dump_for loads."""
     parser.add_argument("dump", metavar="DUMP", help="the .heapdump file")
-
-
-def require_dump_file(name: str) -> Path:
-    """`name` as a path to an existing file; a directory or a missing file is a one-line error."""
-    path = Path(name)
-    if path.is_dir():
-        raise DumpNotFoundError(f"{name} is a directory: name one dump in it (`pyheapdump info {name}` lists them)")
-    if not path.exists():
-        raise DumpNotFoundError(f"{name}: no such dump file")
-    return path
 
 
 def add_trusted_argument(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +30,6 @@ def load_dump_for(args: argparse.Namespace) -> HeapDump:
     from pyheapdump.cli._progress import run_busy
     from pyheapdump.load.loader import DumpLoadWarning, load_dump
 
-    require_dump_file(args.dump)
     with warnings.catch_warnings(record=True) as problems:
         warnings.simplefilter("always")
         dump = run_busy(f"loading {args.dump}", lambda: load_dump(args.dump, trusted=args.trusted))

@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def dump_files(paths: list[str]) -> list[Path]:
-    """The files named, with each directory replaced by its dumps; a directory without dumps is an error."""
+    """The files named, with each directory replaced by its dumps; a directory without dumps is an error. Any other
+    name stays: reading its header says what is wrong with it, as every subcommand says it."""
     files: list[Path] = []
     for name in paths:
         path = Path(name)
@@ -31,10 +32,8 @@ def dump_files(paths: list[str]) -> list[Path]:
             if not found:
                 raise DumpNotFoundError(f"{name}: no {SUFFIX} files in this directory")
             files.extend(_newest_first(found))
-        elif path.exists():
-            files.append(path)
         else:
-            raise DumpNotFoundError(f"{name}: no such dump file or directory")
+            files.append(path)
     return files
 
 
@@ -47,10 +46,10 @@ def _dump_time(path: Path) -> float:
     import datetime
     import json
 
-    import pyheapdump._native as _native
+    from pyheapdump.load.dumpfile import open_dump_file
 
     try:
-        stamp = json.loads(_native.DumpReader(str(path)).header_json()).get("time")
+        stamp = json.loads(open_dump_file(path).header_json()).get("time")
         return datetime.datetime.fromisoformat(stamp).timestamp()
     except (DumpError, ValueError, TypeError, AttributeError, OSError):
         return path.stat().st_mtime

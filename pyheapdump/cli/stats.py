@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pyheapdump.cli._common import add_dump_argument, require_dump_file
+from pyheapdump.cli._common import add_dump_argument
 from pyheapdump.errors import DumpFormatError
 
 NAME = "stats"
@@ -75,6 +75,6 @@ def format_stats(path: str, header: dict[str, Any], top: int) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from pyheapdump.load.loader import read_header
 
-    header = read_header(require_dump_file(args.dump))
+    header = read_header(args.dump)
     print("\n".join(format_stats(args.dump, header, args.top)))
     return 0

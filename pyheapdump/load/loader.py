@@ -15,33 +15,21 @@ import os
 import warnings
 from typing import Any
 
-import pyheapdump._native as _native
-from pyheapdump.errors import DumpFormatError, DumpMemoryError, DumpNotFoundError
+from pyheapdump.errors import DumpFormatError, DumpMemoryError
+from pyheapdump.load.dumpfile import open_dump_file
 from pyheapdump.load.rebuilder import Rebuilder
 from pyheapdump.model import HeapDump
 
 __all__ = ["load_dump", "read_header", "DumpLoadWarning"]
-
-# A dump may declare at most this many decompressed bytes; loading holds a bounded multiple of it in memory.
-MAX_TOTAL_RAW = 8 << 30
 
 
 class DumpLoadWarning(UserWarning):
     """Part of a dump could not be loaded; the rest was."""
 
 
-def _open_reader(path: str | os.PathLike[str]) -> Any:
-    filename = os.fspath(path)
-    if os.path.isdir(filename):
-        raise DumpFormatError(f"{filename} is a directory, not a dump file")
-    if not os.path.exists(filename):
-        raise DumpNotFoundError(f"no dump at {filename}: check the path")
-    return _native.DumpReader(filename, MAX_TOTAL_RAW)
-
-
 def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The dump's header merged with its summary, plus `file_size` and `warnings`, without loading any object."""
-    reader = _open_reader(path)
+    reader = open_dump_file(path)
     header = _read_json(reader.header_json, "header")
     try:
         summary = _read_json(reader.summary_json, "summary")
@@ -76,7 +64,9 @@ def load_dump(path: str | os.PathLike[str], *, trusted: bool = False) -> HeapDum
     """Loads a dump. Safe by default; `trusted=True` imports the dumped program's modules to rebuild real objects.
 
     A damaged file loads every intact part, with a DumpLoadWarning listing what was lost; DumpFormatError is raised
-    only when nothing can be recovered. DumpMemoryError (a MemoryError too) when this process has too little memory.
+    only when nothing can be recovered, or when `path` names no dump at all (a directory, another file).
+    DumpNotFoundError when nothing is at `path`. DumpMemoryError (a MemoryError too) when this process has too little
+    memory.
     """
     metadata: dict[str, Any] = {}
     try:
@@ -115,7 +105,7 @@ def _mib(size: int) -> str:
 
 def _load(path: str | os.PathLike[str], trusted: bool, metadata: dict[str, Any]) -> HeapDump:
     """load_dump's work; fills `metadata` (header, then summary) as soon as it is read, for the error messages."""
-    reader = _open_reader(path)
+    reader = open_dump_file(path)
     metadata.update(_read_json(reader.header_json, "header"))
     problems: list[str] = []
     try:

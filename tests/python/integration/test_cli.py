@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from debug_support import child_env, crash_and_dump, marker_line, run_cli
 
+import pyheapdump
+
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -75,14 +77,53 @@ def test_info_on_a_limited_dump_names_the_limit_hit(tmp_path: Path) -> None:
     assert re.search(r"limits hit   max_objects \(cut: max_objects \d+\)", completed.stdout)
 
 
-@pytest.mark.parametrize("command", ["info", "traceback", "stats", "debug"])
-def test_a_missing_file_is_a_one_line_error(tmp_path: Path, command: str) -> None:
-    assert_one_line_error(run_cli(command, tmp_path / "absent.heapdump"), "absent.heapdump")
+# Every subcommand that reads a dump, with what it needs besides DUMP ({tmp}: the test's directory). diff reads DUMP
+# as both OLD and NEW.
+DUMP_COMMANDS: dict[str, list[str]] = {
+    "info": [],
+    "traceback": [],
+    "stats": [],
+    "debug": [],
+    "serve": ["--port", "0"],
+    "top": [],
+    "paths": ["@1"],
+    "report": ["-o", "{tmp}/report.html"],
+    "diff": [],
+}
+NOT_DUMPS = ["missing", "directory", "text", "fifo"]
 
 
-@pytest.mark.parametrize("command", ["traceback", "stats", "debug"])
-def test_a_directory_where_a_dump_is_needed_is_a_one_line_error(tmp_path: Path, command: str) -> None:
-    assert_one_line_error(run_cli(command, tmp_path), "is a directory", "pyheapdump info")
+def test_every_subcommand_that_reads_a_dump_is_in_the_table() -> None:
+    from pyheapdump.cli import commands
+
+    assert set(DUMP_COMMANDS) == {command.NAME for command in commands()} - {"dump", "run"}  # those two make dumps
+
+
+def not_a_dump(tmp_path: Path, kind: str) -> Path:
+    path = tmp_path / f"{kind}.heapdump"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "text":
+        path.write_text("just some notes, not a dump\n" * 4)
+    elif kind == "fifo":
+        os.mkfifo(path)  # opening it for reading would wait for a writer
+    return path
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    # `info DIR` lists the dumps in DIR (test_info_lists_a_directory_newest_first).
+    [(command, kind) for command in DUMP_COMMANDS for kind in NOT_DUMPS if (command, kind) != ("info", "directory")],
+)
+def test_a_path_that_names_no_dump_is_load_dumps_error_on_one_line(tmp_path: Path, command: str, kind: str) -> None:
+    path = not_a_dump(tmp_path, kind)
+    with pytest.raises(pyheapdump.DumpError) as raised:
+        pyheapdump.load_dump(path)
+    dumps = [path, path] if command == "diff" else [path]
+    completed = run_cli(command, *dumps, *(arg.format(tmp=tmp_path) for arg in DUMP_COMMANDS[command]))
+    assert completed.returncode == 1
+    assert completed.stderr == f"pyheapdump: error: {raised.value}\n"
+    assert completed.stdout == ""
 
 
 def test_info_on_a_directory_without_dumps_is_a_one_line_error(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ shows as a signal in the return code instead of taking pytest down.
 from __future__ import annotations
 
 import json
+import os
 import random
 import struct
 from pathlib import Path
@@ -188,11 +189,31 @@ def test_files_that_are_not_dumps_raise_a_format_error(tmp_path: Path) -> None:
 
 
 def test_a_missing_file_raises_dump_not_found(tmp_path: Path) -> None:
-    with pytest.raises(pyheapdump.DumpNotFoundError, match="no dump at") as raised:
-        pyheapdump.load_dump(tmp_path / "does-not-exist.heapdump")
+    missing = tmp_path / "does-not-exist.heapdump"
+    with pytest.raises(pyheapdump.DumpNotFoundError) as raised:
+        pyheapdump.load_dump(missing)
+    assert str(raised.value) == f"no dump at {missing}: check the path"
     assert isinstance(raised.value, FileNotFoundError)
-    with pytest.raises(pyheapdump.DumpNotFoundError):
-        pyheapdump.read_header(tmp_path / "does-not-exist.heapdump")
+    with pytest.raises(pyheapdump.DumpNotFoundError, match="check the path"):
+        pyheapdump.read_header(missing)
+    (tmp_path / "a-file").write_text("a file where the path wants a directory")
+    with pytest.raises(pyheapdump.DumpNotFoundError, match="check the path"):
+        pyheapdump.load_dump(tmp_path / "a-file" / "below-a-file.heapdump")
+
+
+def test_a_directory_raises_a_format_error_that_says_to_name_one_dump_in_it(tmp_path: Path) -> None:
+    for read in (pyheapdump.load_dump, pyheapdump.read_header):
+        with pytest.raises(pyheapdump.DumpFormatError) as raised:
+            read(tmp_path)
+        assert str(raised.value) == (f"{tmp_path} is a directory, not a dump: name one dump in it "
+                                     f"(`pyheapdump info {tmp_path}` lists them)")
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.heapdump"
+    os.mkfifo(fifo)
+    with pytest.raises(pyheapdump.DumpFormatError, match="is not a regular file, so not a dump"):
+        pyheapdump.load_dump(fifo)
 
 
 def test_the_header_of_a_truncated_dump_is_still_readable(bulk: Path, tmp_path: Path) -> None:

@@ -472,7 +472,7 @@ def test_serve_warns_when_listening_beyond_loopback(crash: tuple[Path, Path]) ->
 def test_serve_with_a_missing_dump_or_a_busy_port_fails_with_one_line(crash: tuple[Path, Path], tmp_path: Path) -> None:
     missing = run_cli("serve", tmp_path / "nothing.heapdump", "--port", "0")
     assert missing.returncode == 1
-    assert missing.stderr == f"pyheapdump: error: {tmp_path / 'nothing.heapdump'}: no such dump file\n"
+    assert missing.stderr == f"pyheapdump: error: no dump at {tmp_path / 'nothing.heapdump'}: check the path\n"
     with socket.create_server(("127.0.0.1", 0)) as taken:
         busy = run_cli("serve", crash[0], "--port", str(taken.getsockname()[1]))
     assert busy.returncode == 1

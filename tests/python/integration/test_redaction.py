@@ -10,6 +10,7 @@ from debug_support import child_env
 import pyheapdump
 import pyheapdump.config
 from pyheapdump.dump.redaction import RedactionConfig, Redactor, placeholder
+from pyheapdump.load.dumpfile import open_dump_file
 
 GITHUB_TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0" * 2
 PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\n"
@@ -55,7 +56,7 @@ def test_secrets_are_not_in_the_file_and_distinct_secrets_stay_distinct(tmp_path
 
 def test_redacted_values_do_not_appear_anywhere_in_the_decompressed_file(tmp_path):
     path, _ = dump_locals(tmp_path)
-    reader = pyheapdump._native.DumpReader(str(path))
+    reader = open_dump_file(path)
     everything = repr(reader.records()) + reader.header_json() + reader.summary_json()
     for secret in ("hunter22", "correcthorse", "s3cr3t-pw", GITHUB_TOKEN, "MIIEowIBAAKCAQEA", "AKIAIOSFODNN7EXAMPLE",
                    "abcdef0123456789", "sk_test_51Habc"):

@@ -4,7 +4,7 @@ bounded multiple of its declared decompressed size.
 
 The bounds (README, "Reliability"): every chunk declares at most 64 MiB stored and 64 MiB raw, and at most 1032 raw
 bytes per stored byte (deflate's own limit); a chunk that inflates past its declared size is cut off at that size;
-the intact chunks together may declare at most 8 GiB (pyheapdump.load.loader.MAX_TOTAL_RAW), checked before any record
+the intact chunks together may declare at most 8 GiB (pyheapdump.load.dumpfile.MAX_TOTAL_RAW), checked before any record
 is read; and every length inside a chunk is checked against the bytes left before anything is allocated. Loading then
 holds at most about MEMORY_FACTOR bytes of Python objects per declared raw byte.
 """
