@@ -455,6 +455,35 @@ inline StoredRecord LoadCompactRecordView(Cursor& in, uint64_t previous_id = 0) 
   return r;
 }
 
+// Reads back a record this process stored with StoreCompactRecord(out, r) (previous_id 0): its bytes are well formed,
+// so no read is bounds-checked (RecordStore's lookups; bounds checks were most of their cost).
+inline StoredRecord LoadStoredCompactRecord(const char* at) {
+  auto varint = [&at] {
+    uint64_t value = 0;
+    for (int shift = 0;; shift += 7) {
+      auto byte = static_cast<uint8_t>(*at++);
+      value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) return value;
+    }
+  };
+  auto blob = [&at, &varint] {
+    size_t length = varint();
+    std::string_view bytes(at, length);
+    at += length;
+    return bytes;
+  };
+  StoredRecord r;
+  r.id = static_cast<uint64_t>(UnZigZag(varint()));
+  r.kind = static_cast<Kind>(static_cast<uint8_t>(*at++));
+  r.type_id = varint();
+  r.flags = static_cast<uint32_t>(varint());
+  r.size = varint();
+  r.items = blob();
+  r.attrs = blob();
+  r.data = blob();
+  return r;
+}
+
 inline Record LoadCompactRecord(Cursor& in, uint64_t previous_id = 0) {
   return LoadCompactRecordView(in, previous_id).Copy();
 }

@@ -293,9 +293,7 @@ bool Rebuilder::Parse(const StoredRecord& record, bool make_atoms, Parsed* parse
       return absl::OkStatus();
     });
   }
-  // Every record was checked by Load; what fails now is memory.
-  if (!status.ok() && !PyErr_Occurred()) PyErr_SetString(PyExc_MemoryError, std::string(status.message()).c_str());
-  return status.ok();
+  return SucceededOrMemoryError(status);
 }
 
 absl::StatusOr<OwnedRef> Rebuilder::AttributeName(std::string_view bytes) {
@@ -403,17 +401,17 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
   }
   if (made_[position]) return made_[position];
   if (PyErr_Occurred()) return OwnedRef();
-  Found record = store_.At(position);
-  if (record && IsPlain(*record)) {
+  StoredRecord record = store_.At(position);
+  if (IsPlain(record)) {
     // Plain lists, dicts, sets and tuples of atoms, the bulk of most heaps. A dict or set holding cut values may
     // need the handler, which Build guards against re-entry.
-    bool complete = record->flags == 0;
-    if (record->kind == Kind::kList || (complete && (record->kind == Kind::kDict || record->kind == Kind::kSet))) {
-      return MakeShell(*record, position);
+    bool complete = record.flags == 0;
+    if (record.kind == Kind::kList || (complete && (record.kind == Kind::kDict || record.kind == Kind::kSet))) {
+      return MakeShell(record, position);
     }
-    if (record->kind == Kind::kTuple) {
+    if (record.kind == Kind::kTuple) {
       Parsed parsed;
-      if (!Parse(*record, true, &parsed)) return OwnedRef();
+      if (!Parse(record, true, &parsed)) return OwnedRef();
       bool atoms_only = true;
       for (const DecodedValue& value : parsed.items) atoms_only &= value.type == DecodedValue::Type::kAtom;
       if (atoms_only) {
@@ -426,10 +424,10 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
         return tuple;
       }
     }
-  } else if (record && record->kind == Kind::kInstance && record->flags == 0) {
+  } else if (record.kind == Kind::kInstance && record.flags == 0) {
     // Instances of a class that loads as a surrogate: the bulk of an application's heap.
     BorrowedRef cls;
-    if (!InstanceClass(record->type_id, &cls)) return OwnedRef();
+    if (!InstanceClass(record.type_id, &cls)) return OwnedRef();
     if (cls) {
       OwnedRef no_args = OwnedRef::Steal(PyTuple_New(0));
       if (!no_args) return OwnedRef();
@@ -678,44 +676,51 @@ bool Rebuilder::CutContainerClass(Kind kind, BorrowedRef* cls) {
   return true;
 }
 
-bool Rebuilder::ResolveItems(const StoredRecord& record, ResolvedItems* values) {
+bool Rebuilder::ResolveEachItem(const StoredRecord& record, absl::FunctionRef<bool(uint64_t count)> on_count,
+                                absl::FunctionRef<void(uint64_t index, OwnedRef value)> on_value) {
   absl::Status status = ParseItems(
       record.items, /*make_atoms=*/true,
-      [values](uint64_t count) {
-        values->reserve(count);
-        return absl::OkStatus();
-      },
-      [this, values](uint64_t, DecodedValue&& decoded) {
+      [&on_count](uint64_t count) { return on_count(count) ? absl::OkStatus() : PythonErrorPending(); },
+      [this, &on_value](uint64_t index, DecodedValue&& decoded) {
         OwnedRef value = Resolve(decoded);
         if (!value) return PythonErrorPending();
-        values->push_back(std::move(value));
+        on_value(index, std::move(value));
         return absl::OkStatus();
       });
-  if (status.ok()) return true;
-  // Every record was checked by Load; what fails here but Python is memory.
-  if (!PyErr_Occurred()) PyErr_SetString(PyExc_MemoryError, std::string(status.message()).c_str());
-  return false;
+  return SucceededOrMemoryError(status);
+}
+
+bool Rebuilder::ResolveItems(const StoredRecord& record, ResolvedItems* values) {
+  return ResolveEachItem(
+      record,
+      [values](uint64_t count) {
+        values->reserve(count);
+        return true;
+      },
+      [values](uint64_t, OwnedRef value) { values->push_back(std::move(value)); });
 }
 
 // Resolved one at a time from the blob: a list of a million items never exists twice over as decoded values.
 OwnedRef Rebuilder::ItemValues(const StoredRecord& record) {
   OwnedRef values;
-  absl::Status status = ParseItems(
-      record.items, /*make_atoms=*/true,
+  bool resolved = ResolveEachItem(
+      record,
       [&values](uint64_t count) {
         values = OwnedRef::Steal(PyList_New(static_cast<Py_ssize_t>(count)));
-        return values ? absl::OkStatus() : PythonErrorPending();
+        return bool(values);
       },
-      [this, &values](uint64_t i, DecodedValue&& decoded) {
-        OwnedRef value = Resolve(decoded);
-        if (!value) return PythonErrorPending();
-        PyList_SET_ITEM(values.get(), static_cast<Py_ssize_t>(i), value.release());
-        return absl::OkStatus();
+      [&values](uint64_t index, OwnedRef value) {
+        PyList_SET_ITEM(values.get(), static_cast<Py_ssize_t>(index), value.release());
       });
-  if (status.ok()) return values;
-  // Every record was checked by Load; what fails here but Python is memory.
+  return resolved ? values : OwnedRef();
+}
+
+// Every record was checked by Load, so a parse of one fails later only for memory (or a pending Python error): false,
+// with an error set.
+bool Rebuilder::SucceededOrMemoryError(const absl::Status& status) {
+  if (status.ok()) return true;
   if (!PyErr_Occurred()) PyErr_SetString(PyExc_MemoryError, std::string(status.message()).c_str());
-  return OwnedRef();
+  return false;
 }
 
 // ---- the handler ----
@@ -886,19 +891,19 @@ bool Rebuilder::RunFill(size_t position, const Fill& fill) {
 }
 
 bool Rebuilder::RunNativeFill(size_t position, const Fill& fill) {
-  Found record = store_.At(position);
+  StoredRecord record = store_.At(position);
   PyObject* target = fill.target.get();  // the caller's Fill owns it
   if (fill.kind == FillKind::kInstance) {
     Parsed parsed;
-    return Parse(*record, true, &parsed) && FillInstance(fill.target.borrow(), parsed);
+    return Parse(record, true, &parsed) && FillInstance(fill.target.borrow(), parsed);
   }
   if (fill.kind == FillKind::kList) {
-    OwnedRef values = ItemValues(*record);
+    OwnedRef values = ItemValues(record);
     return values && PyList_SetSlice(target, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, values.get()) == 0;
   }
   // Dicts and sets: the values are held here rather than in a Python list, one allocation less per container.
   ResolvedItems values;
-  if (!ResolveItems(*record, &values)) return false;
+  if (!ResolveItems(record, &values)) return false;
   // Keys may hash by their state: finish what making the values just made before a dict or set hashes them.
   if (!FinishFills()) return false;
   switch (fill.kind) {

@@ -115,6 +115,10 @@ class Rebuilder {
   // The same, held in C++: a dict's or set's fill needs no list of its own.
   using ResolvedItems = absl::InlinedVector<OwnedRef, 8>;
   bool ResolveItems(const StoredRecord& record, ResolvedItems* values);  // false with an error set
+  // Resolves the record's items one by one; on_count first (false, with an error set, stops). False with an error set.
+  bool ResolveEachItem(const StoredRecord& record, absl::FunctionRef<bool(uint64_t count)> on_count,
+                       absl::FunctionRef<void(uint64_t index, OwnedRef value)> on_value);
+  static bool SucceededOrMemoryError(const absl::Status& status);
   bool EnterHandler();  // false, with an error set, when closed or nested too deep
   OwnedRef CallHandler(const char* method, uint64_t a);
   OwnedRef CallHandler(const char* method, uint64_t a, uint64_t b);

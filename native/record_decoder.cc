@@ -61,32 +61,6 @@ DecodedValue ReadValue(Cursor& cursor, bool make_atoms) {
   throw FormatError("unknown value tag " + std::to_string(tag));
 }
 
-// Steps over one value as ReadValue reads it, with the same checks, making nothing: the loader checks every record
-// of a dump this way before it makes any object.
-void SkipValue(Cursor& cursor) {
-  uint8_t tag = cursor.Byte();
-  switch (static_cast<ValueTag>(tag)) {
-    case ValueTag::kRef:
-    case ValueTag::kInt:
-      cursor.Varint();
-      return;
-    case ValueTag::kFloat:
-      cursor.Float();
-      return;
-    case ValueTag::kNone:
-    case ValueTag::kFalse:
-    case ValueTag::kTrue:
-    case ValueTag::kEllipsis:
-    case ValueTag::kNotImplemented:
-      return;
-    case ValueTag::kCut:
-      cursor.Varint();
-      cursor.Varint();
-      return;
-  }
-  throw FormatError("unknown value tag " + std::to_string(tag));
-}
-
 // Runs a parse whose reads may throw: FormatError and PythonOutOfMemory become statuses here, so neither leaves
 // this file.
 template <class Body>
@@ -215,7 +189,7 @@ absl::Status ParseAttrs(std::string_view blob, bool make_atoms, AttrVisitor on_a
 absl::Status CheckItems(std::string_view blob) {
   return Parse([&]() -> absl::Status {
     Cursor cursor(blob);
-    for (uint64_t count = cursor.Count(); count > 0; --count) SkipValue(cursor);
+    for (uint64_t count = cursor.Count(); count > 0; --count) ReadValue(cursor, /*make_atoms=*/false);
     if (!cursor.AtEnd()) throw FormatError("trailing bytes after the items");
     return absl::OkStatus();
   });
@@ -226,7 +200,7 @@ absl::Status CheckAttrs(std::string_view blob, NameVisitor on_name) {
     Cursor cursor(blob);
     for (uint64_t count = cursor.Count(); count > 0; --count) {
       std::string_view name = cursor.Bytes(cursor.Varint());
-      SkipValue(cursor);
+      ReadValue(cursor, /*make_atoms=*/false);
       if (absl::Status status = on_name(name); !status.ok()) return status;
     }
     if (!cursor.AtEnd()) throw FormatError("trailing bytes after the attributes");

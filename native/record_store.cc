@@ -9,7 +9,6 @@ namespace pyheapdump {
 void RecordStore::Reserve(size_t records) {
   try {
     at_.reserve(records);
-    ids_.reserve(records);
   } catch (const std::bad_alloc&) {
     // Only a hint: the store grows as records come.
   }
@@ -44,7 +43,6 @@ bool RecordStore::Add(const StoredRecord& record, bool keep_data) {
   if (out == nullptr) return false;
   try {
     at_.push_back(out);
-    ids_.push_back(record.id);
   } catch (const std::bad_alloc&) {
     return false;
   }
@@ -52,39 +50,8 @@ bool RecordStore::Add(const StoredRecord& record, bool keep_data) {
   return true;
 }
 
-namespace {
-
-// The store wrote the bytes it reads back, so they are well formed: its reads skip the bounds checks of Cursor,
-// which were most of the cost of a lookup.
-inline uint64_t ReadVarint(const char*& at) {
-  uint64_t value = 0;
-  for (int shift = 0;; shift += 7) {
-    auto byte = static_cast<uint8_t>(*at++);
-    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if (!(byte & 0x80)) return value;
-  }
-}
-
-inline std::string_view ReadBlob(const char*& at) {
-  size_t length = ReadVarint(at);
-  std::string_view blob(at, length);
-  at += length;
-  return blob;
-}
-
-}  // namespace
-
 StoredRecord RecordStore::At(size_t position) const {
-  const char* at = at_[position];
-  StoredRecord record;
-  record.id = static_cast<uint64_t>(UnZigZag(ReadVarint(at)));  // stored with no previous id
-  record.kind = static_cast<Kind>(static_cast<uint8_t>(*at++));
-  record.type_id = ReadVarint(at);
-  record.flags = static_cast<uint32_t>(ReadVarint(at));
-  record.size = ReadVarint(at);
-  record.items = ReadBlob(at);
-  record.attrs = ReadBlob(at);
-  record.data = ReadBlob(at);
+  StoredRecord record = LoadStoredCompactRecord(at_[position]);
   if (!added_flags_.empty()) {
     auto found = added_flags_.find(position);
     if (found != added_flags_.end()) record.flags |= found->second;
@@ -98,10 +65,12 @@ bool RecordStore::Index() {
   // The walker numbers records 1, 2, 3, ...: a plain array then beats a hash map on every lookup. A file with
   // sparse ids (damaged, forged) gets the map.
   try {
-    std::vector<uint64_t> ids = std::move(ids_);  // freed on return: the index replaces it
-    ids_ = {};
     uint64_t highest = 0;
-    for (uint64_t id : ids) highest = std::max(highest, id);
+    std::vector<uint64_t> ids(at_.size());  // freed on return: the index replaces it
+    for (size_t i = 0; i < at_.size(); ++i) {
+      ids[i] = At(i).id;
+      highest = std::max(highest, ids[i]);
+    }
     if (highest <= 2 * at_.size() + 1024 && at_.size() < kNoRecord) {
       dense_index_.assign(highest + 1, kNoRecord);
       for (size_t i = 0; i < ids.size(); ++i) dense_index_[ids[i]] = static_cast<uint32_t>(i);

@@ -44,7 +44,6 @@ class RecordStore {
   char* free_ = nullptr;  // the unused rest of the newest block
   size_t free_left_ = 0;
   std::vector<const char*> at_;                        // per position: the record's bytes, in compact form
-  std::vector<uint64_t> ids_;                          // per position, until Index(): the record's id
   absl::flat_hash_map<size_t, uint32_t> added_flags_;  // per position, flags added after reading; rare
   absl::flat_hash_map<uint64_t, size_t> index_;        // id -> position, unless dense_index_ is used
   std::vector<uint32_t> dense_index_;
