@@ -22,13 +22,14 @@ class InflatedChunk::Inflater {
     if (initialized_) inflateEnd(&stream_);
   }
   // False when zlib could not allocate its state.
+  bool Init() {
+    if (!initialized_) initialized_ = inflateInit(&stream_) == Z_OK;
+    return initialized_;
+  }
+  // False when zlib could not allocate its state.
   bool Start(std::string_view stored) {
-    if (!initialized_) {
-      initialized_ = inflateInit(&stream_) == Z_OK;
-      if (!initialized_) return false;
-    } else if (inflateReset(&stream_) != Z_OK) {
-      return false;
-    }
+    if (!initialized_) return Init() && Start(stored);
+    if (inflateReset(&stream_) != Z_OK) return false;
     stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(stored.data()));
     stream_.avail_in = static_cast<uInt>(stored.size());
     return true;
@@ -66,6 +67,8 @@ bool InflatedChunk::Grow(size_t capacity, size_t keep) {
   capacity_ = capacity;
   return true;
 }
+
+bool InflatedChunk::Prepare(size_t declared) { return inflater_->Init() && Grow(declared, 0); }
 
 absl::Status InflatedChunk::Inflate(std::string_view stored, size_t declared) {
   size_ = 0;
@@ -138,6 +141,12 @@ void ChunkReadAhead::Start(std::string_view stored, size_t declared, InflatedChu
       inline_ = true;  // no thread to be had: inflate on the caller's thread
     }
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  }
+  if (!inline_ && !into->Prepare(declared)) {
+    result_ = OutOfMemoryError(absl::StrFormat("no memory to decompress a chunk of %d raw bytes", declared));
+    has_job_ = false;
+    finished_ = true;
+    return;
   }
   if (inline_) {
     result_ = InflateGuarded(into, stored, declared);

@@ -25,6 +25,10 @@ class InflatedChunk {
   // Inflates `stored`, a zlib stream that must decompress to exactly `declared` bytes. DataLoss, with why the chunk
   // is damaged as its message; ResourceExhausted (OutOfMemoryError) when memory ran out, which is not damage.
   absl::Status Inflate(std::string_view stored, size_t declared);
+  // Allocates, on the calling thread, all that Inflate(stored, declared) needs (zlib's state, a buffer of the declared
+  // size): the read-ahead thread then allocates nothing, and so gets no malloc arena of its own, whose reserved
+  // address space (64 MiB) a process under an address-space limit cannot spare. False when memory ran out.
+  bool Prepare(size_t declared);
   // The bytes of the last successful Inflate.
   std::string_view bytes() const { return std::string_view(raw_.get(), size_); }
 

@@ -14,6 +14,7 @@ if sys.argv[1] != "-":
     pyheapdump.install(sys.argv[1], signal=signal.SIGUSR1)
 
 stop = threading.Event()
+signal_blocked = threading.Event()  # "ready" waits for it: a signal sent before the block could land on the poller
 
 
 def poll_queue(queue_name):
@@ -21,6 +22,7 @@ def poll_queue(queue_name):
     # for the main thread, blocked reading stdin, to run Python again (the README's caveat for signal dumps); the test
     # sends its next line only after the dump, so that would hang. A service that wants prompt signal dumps does this.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    signal_blocked.set()
     polls = 0
     while not stop.wait(0.05):
         polls += 1
@@ -28,6 +30,7 @@ def poll_queue(queue_name):
 
 poller = threading.Thread(target=poll_queue, args=("orders",), name="queue-poller", daemon=True)
 poller.start()
+signal_blocked.wait()
 
 
 def serve():
