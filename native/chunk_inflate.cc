@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <new>
 #include <string>
@@ -16,6 +17,40 @@
 
 namespace pyheapdump {
 
+// zlib's memory comes from a block allocated with the inflater, on the thread that creates it: inflate allocates its
+// window lazily, on its first call, which may be on the read-ahead thread (see InflatedChunk::Fill). A request the
+// block cannot hold goes to operator new.
+class ZlibMemory {
+ public:
+  bool Reserve() {
+    if (!block_) block_.reset(new (std::nothrow) char[kBlockSize]);
+    return block_ != nullptr;
+  }
+  static voidpf Alloc(voidpf opaque, uInt items, uInt size) {
+    auto* self = static_cast<ZlibMemory*>(opaque);
+    size_t bytes = static_cast<size_t>(items) * size;
+    size_t start = (self->used_ + kAlign - 1) / kAlign * kAlign;
+    if (self->block_ && bytes <= kBlockSize && start <= kBlockSize - bytes) {
+      self->used_ = start + bytes;
+      return self->block_.get() + start;
+    }
+    return ::operator new(bytes, std::nothrow);
+  }
+  static void Free(voidpf opaque, voidpf address) {
+    auto* self = static_cast<ZlibMemory*>(opaque);
+    char* p = static_cast<char*>(address);
+    if (self->block_ && p >= self->block_.get() && p < self->block_.get() + kBlockSize) return;  // freed with it
+    ::operator delete(address);
+  }
+
+ private:
+  // inflate's state (about 7 KiB) and its 32 KiB window, with room to spare for other zlib versions.
+  static constexpr size_t kBlockSize = 64 << 10;
+  static constexpr size_t kAlign = alignof(std::max_align_t);
+  std::unique_ptr<char[]> block_;
+  size_t used_ = 0;
+};
+
 class InflatedChunk::Inflater {
  public:
   ~Inflater() {
@@ -23,13 +58,17 @@ class InflatedChunk::Inflater {
   }
   // False when zlib could not allocate its state.
   bool Init() {
-    if (!initialized_) initialized_ = inflateInit(&stream_) == Z_OK;
+    if (initialized_) return true;
+    if (!memory_.Reserve()) return false;
+    stream_.zalloc = &ZlibMemory::Alloc;
+    stream_.zfree = &ZlibMemory::Free;
+    stream_.opaque = &memory_;
+    initialized_ = inflateInit(&stream_) == Z_OK;
     return initialized_;
   }
   // False when zlib could not allocate its state.
   bool Start(std::string_view stored) {
-    if (!initialized_) return Init() && Start(stored);
-    if (inflateReset(&stream_) != Z_OK) return false;
+    if (!Init() || inflateReset(&stream_) != Z_OK) return false;
     stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(stored.data()));
     stream_.avail_in = static_cast<uInt>(stored.size());
     return true;
@@ -50,6 +89,7 @@ class InflatedChunk::Inflater {
   }
 
  private:
+  ZlibMemory memory_;  // declared before the stream it serves, so it outlives inflateEnd
   bool initialized_ = false;
   z_stream stream_{};
   char no_room_ = 0;
@@ -68,47 +108,65 @@ bool InflatedChunk::Grow(size_t capacity, size_t keep) {
   return true;
 }
 
-bool InflatedChunk::Prepare(size_t declared) { return inflater_->Init() && Grow(declared, 0); }
+absl::Status InflatedChunk::NoMemory() const {
+  return OutOfMemoryError(absl::StrFormat("no memory to decompress a chunk of %d raw bytes", declared_));
+}
 
-absl::Status InflatedChunk::Inflate(std::string_view stored, size_t declared) {
+absl::Status InflatedChunk::Begin(std::string_view stored, size_t declared) {
   size_ = 0;
-  auto no_memory = [declared] {
-    return OutOfMemoryError(absl::StrFormat("no memory to decompress a chunk of %d raw bytes", declared));
-  };
+  declared_ = declared;
+  produced_ = 0;
   if (!inflater_->Start(stored)) return OutOfMemoryError("zlib could not allocate an inflate state");
-  // The buffer grows with the output that actually arrives (never past the declared size), so a header that lies
-  // about its raw size costs no more memory than its data really decompresses to.
-  size_t produced = 0;
-  if (!Grow(std::min(declared, std::max<size_t>(stored.size(), 64 << 10)), 0)) return no_memory();
-  while (true) {
-    size_t limit = std::min(capacity_, declared);
-    int rc = inflater_->Run(raw_.get() + produced, limit - produced, &produced);
-    if (rc == Z_STREAM_END) break;
+  // Records deflate about 3-6 to 1, so eight times the stored size usually holds the whole chunk in one Fill.
+  constexpr size_t kExpectedRatio = 8;
+  size_t first_room = std::min(declared, std::max<size_t>(stored.size() * kExpectedRatio, 64 << 10));
+  if (!Grow(first_room, 0)) return NoMemory();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> InflatedChunk::Fill() {
+  size_t limit = std::min(capacity_, declared_);
+  int rc = inflater_->Run(raw_.get() + produced_, limit - produced_, &produced_);
+  if (rc != Z_STREAM_END) {
     if (rc != Z_OK && rc != Z_BUF_ERROR) return inflater_->Error(rc);
-    if (produced < limit) return absl::DataLossError("its zlib stream ends early");  // stopped with room left
-    if (produced == declared) {
-      // Full: the stream must now end without one more byte.
-      char extra;
-      size_t more = 0;
-      rc = inflater_->Run(&extra, 1, &more);
-      if (more > 0) {
-        return absl::DataLossError(absl::StrFormat("it decompresses to more than its declared raw size %d", declared));
-      }
-      if (rc == Z_STREAM_END) break;
+    if (produced_ < limit) return absl::DataLossError("its zlib stream ends early");  // stopped with room left
+    if (produced_ < declared_) return false;
+    // Full: the stream must now end without one more byte.
+    char extra;
+    size_t more = 0;
+    rc = inflater_->Run(&extra, 1, &more);
+    if (more > 0) {
+      return absl::DataLossError(absl::StrFormat("it decompresses to more than its declared raw size %d", declared_));
+    }
+    if (rc != Z_STREAM_END) {
       if (rc != Z_OK && rc != Z_BUF_ERROR) return inflater_->Error(rc);
       return absl::DataLossError("its zlib stream ends early");
     }
-    if (!Grow(std::min(declared, 2 * capacity_), produced)) return no_memory();
   }
-  if (produced != declared) {
+  if (produced_ != declared_) {
     return absl::DataLossError(
-        absl::StrFormat("it decompresses to %d bytes, not its declared raw size %d", produced, declared));
+        absl::StrFormat("it decompresses to %d bytes, not its declared raw size %d", produced_, declared_));
   }
   if (inflater_->input_left() != 0) {
     return absl::DataLossError(absl::StrFormat("%d bytes of garbage follow its zlib stream", inflater_->input_left()));
   }
-  size_ = produced;
+  size_ = produced_;
+  return true;
+}
+
+absl::Status InflatedChunk::MakeRoom() {
+  if (!Grow(std::min(declared_, 2 * capacity_), produced_)) return NoMemory();
   return absl::OkStatus();
+}
+
+absl::Status InflatedChunk::Inflate(std::string_view stored, size_t declared) {
+  if (absl::Status status = Begin(stored, declared); !status.ok()) return status;
+  while (true) {
+    absl::StatusOr<bool> complete = Fill();
+    if (!complete.ok()) return complete.status();
+    if (*complete) return absl::OkStatus();
+    if (absl::Status status = MakeRoom(); !status.ok()) return status;
+  }
 }
 
 ChunkReadAhead::~ChunkReadAhead() {
@@ -120,9 +178,9 @@ ChunkReadAhead::~ChunkReadAhead() {
   if (thread_.joinable()) thread_.join();
 }
 
-absl::Status ChunkReadAhead::InflateGuarded(InflatedChunk* into, std::string_view stored, size_t declared) {
+absl::StatusOr<bool> ChunkReadAhead::FillGuarded(InflatedChunk* into) {
   try {
-    return into->Inflate(stored, declared);
+    return into->Fill();
   } catch (const std::bad_alloc&) {  // a message that could not be formatted
     return OutOfMemoryError("out of memory while decompressing a chunk");
   }
@@ -142,21 +200,15 @@ void ChunkReadAhead::Start(std::string_view stored, size_t declared, InflatedChu
     }
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   }
-  if (!inline_ && !into->Prepare(declared)) {
-    result_ = OutOfMemoryError(absl::StrFormat("no memory to decompress a chunk of %d raw bytes", declared));
-    has_job_ = false;
-    finished_ = true;
-    return;
-  }
-  if (inline_) {
-    result_ = InflateGuarded(into, stored, declared);
-    has_job_ = false;
-    finished_ = true;
-    return;
-  }
-  stored_ = stored;
-  declared_ = declared;
   into_ = into;
+  absl::Status begun = into->Begin(stored, declared);
+  if (inline_ || !begun.ok()) {
+    result_ = begun;
+    if (begun.ok()) result_ = FillGuarded(into);  // Wait finishes it
+    has_job_ = false;
+    finished_ = true;
+    return;
+  }
   has_job_ = true;
   finished_ = false;
   lock.unlock();
@@ -164,9 +216,18 @@ void ChunkReadAhead::Start(std::string_view stored, size_t declared, InflatedChu
 }
 
 absl::Status ChunkReadAhead::Wait() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [this] { return finished_; });
-  return std::move(result_);
+  absl::StatusOr<bool> filled;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return finished_; });
+    filled = std::move(result_);
+  }
+  // A chunk that needed more room than Begin gave is finished here, where growing the buffer may allocate.
+  while (filled.ok() && !*filled) {
+    if (absl::Status status = into_->MakeRoom(); !status.ok()) return status;
+    filled = FillGuarded(into_);
+  }
+  return filled.status();
 }
 
 void ChunkReadAhead::Run() {
@@ -176,12 +237,10 @@ void ChunkReadAhead::Run() {
     if (!has_job_) return;  // stopping with nothing left: a job in progress always finishes first
     has_job_ = false;
     InflatedChunk* into = into_;
-    std::string_view stored = stored_;
-    size_t declared = declared_;
     lock.unlock();
-    absl::Status result = InflateGuarded(into, stored, declared);
+    absl::StatusOr<bool> filled = FillGuarded(into);
     lock.lock();
-    result_ = std::move(result);
+    result_ = std::move(filled);
     finished_ = true;
     done_.notify_all();
   }

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace pyheapdump {
 
@@ -24,22 +25,36 @@ class InflatedChunk {
 
   // Inflates `stored`, a zlib stream that must decompress to exactly `declared` bytes. DataLoss, with why the chunk
   // is damaged as its message; ResourceExhausted (OutOfMemoryError) when memory ran out, which is not damage.
+  // Begin, then Fill and MakeRoom until Fill says the chunk is complete.
   absl::Status Inflate(std::string_view stored, size_t declared);
-  // Allocates, on the calling thread, all that Inflate(stored, declared) needs (zlib's state, a buffer of the declared
-  // size): the read-ahead thread then allocates nothing, and so gets no malloc arena of its own, whose reserved
-  // address space (64 MiB) a process under an address-space limit cannot spare. False when memory ran out.
-  bool Prepare(size_t declared);
+
+  // The steps of Inflate, for the read-ahead: Begin and MakeRoom allocate, on the calling thread; Fill allocates
+  // nothing, so the read-ahead thread that runs it gets no malloc arena of its own (64 MiB of reserved address space,
+  // which a process under an address-space limit cannot spare).
+  //
+  // Begin sets up zlib's state and room for a first Fill: at most the declared size, and no more than a few times the
+  // stored size (or the room an earlier chunk needed), so a header that lies about its raw size costs no more memory
+  // than its data really decompresses to.
+  absl::Status Begin(std::string_view stored, size_t declared);
+  // Inflates into the room there is. True when the chunk is complete and checked; false when it needs more room.
+  absl::StatusOr<bool> Fill();
+  // Doubles the room, never past the declared size.
+  absl::Status MakeRoom();
+
   // The bytes of the last successful Inflate.
   std::string_view bytes() const { return std::string_view(raw_.get(), size_); }
 
  private:
   class Inflater;
   bool Grow(size_t capacity, size_t keep);  // keeps raw_[0, keep)
+  absl::Status NoMemory() const;
 
   std::unique_ptr<Inflater> inflater_;
   std::unique_ptr<char[]> raw_;
   size_t capacity_ = 0;
-  size_t size_ = 0;
+  size_t size_ = 0;      // of the last successful Inflate
+  size_t declared_ = 0;  // of the chunk being inflated
+  size_t produced_ = 0;  // bytes of it inflated so far
 };
 
 // Inflates one chunk at a time on a background thread. The thread touches only the InflatedChunk it was given and
@@ -54,25 +69,25 @@ class ChunkReadAhead {
 
   // Starts inflating into `into`, which the caller must not touch until Wait returns. One job at a time.
   void Start(std::string_view stored, size_t declared, InflatedChunk* into);
-  // Waits for the started job and returns its result.
+  // Waits for the started job, finishes on this thread what needed more room than the job had, and returns the
+  // result of the whole inflate.
   absl::Status Wait();
 
  private:
   void Run();
-  static absl::Status InflateGuarded(InflatedChunk* into, std::string_view stored, size_t declared);
+  // Runs on the thread: one Fill of `into`, with bad_alloc (a message that could not be formatted) as a status.
+  static absl::StatusOr<bool> FillGuarded(InflatedChunk* into);
 
   std::mutex mutex_;
-  std::condition_variable work_;  // a job was started, or the read-ahead is stopping
-  std::condition_variable done_;  // the job finished
-  std::string_view stored_;
-  size_t declared_ = 0;
-  InflatedChunk* into_ = nullptr;
+  std::condition_variable work_;   // a job was started, or the read-ahead is stopping
+  std::condition_variable done_;   // the job finished
+  InflatedChunk* into_ = nullptr;  // begun on the caller's thread, filled on this one
   bool has_job_ = false;
   bool finished_ = false;
   bool stopping_ = false;
-  bool inline_ = false;  // no thread could be started
-  absl::Status result_;
-  std::thread thread_;  // declared last: started after, and joined before, everything above
+  bool inline_ = false;          // no thread could be started
+  absl::StatusOr<bool> result_;  // of the thread's Fill
+  std::thread thread_;           // declared last: started after, and joined before, everything above
 };
 
 }  // namespace pyheapdump

@@ -4,20 +4,26 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <thread>
 
 namespace pyheapdump::chunk_test {
 
 std::atomic<bool> g_watch_allocations{false};
 std::atomic<size_t> g_largest_allocation{0};
+std::atomic<size_t> g_allocations_off_the_watching_thread{0};
+std::thread::id g_watching_thread;
 
 }  // namespace pyheapdump::chunk_test
 
 namespace {
+using pyheapdump::chunk_test::g_allocations_off_the_watching_thread;
 using pyheapdump::chunk_test::g_largest_allocation;
 using pyheapdump::chunk_test::g_watch_allocations;
+using pyheapdump::chunk_test::g_watching_thread;
 
 void NoteAllocation(size_t size) {
   if (!g_watch_allocations.load(std::memory_order_relaxed)) return;
+  if (std::this_thread::get_id() != g_watching_thread) ++g_allocations_off_the_watching_thread;
   size_t seen = g_largest_allocation.load(std::memory_order_relaxed);
   while (size > seen && !g_largest_allocation.compare_exchange_weak(seen, size)) {
   }

@@ -22,6 +22,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -37,15 +38,21 @@ namespace pyheapdump::chunk_test {
 
 extern std::atomic<bool> g_watch_allocations;
 extern std::atomic<size_t> g_largest_allocation;
+extern std::atomic<size_t> g_allocations_off_the_watching_thread;
+extern std::thread::id g_watching_thread;  // the thread that made the watch
 
 class WatchAllocations {
  public:
   WatchAllocations() {
     g_largest_allocation = 0;
+    g_allocations_off_the_watching_thread = 0;
+    g_watching_thread = std::this_thread::get_id();
     g_watch_allocations = true;
   }
   ~WatchAllocations() { g_watch_allocations = false; }
   size_t largest() const { return g_largest_allocation.load(); }
+  // Allocations made by threads other than the one that made the watch.
+  size_t off_the_watching_thread() const { return g_allocations_off_the_watching_thread.load(); }
 };
 
 // ---- files ----

@@ -65,6 +65,25 @@ TEST(ChunkReadAhead, InflatesOnAnotherThreadTheBytesAnInlineInflateGives) {
   EXPECT_EQ(buffers[0].bytes(), raws[1]);
 }
 
+TEST(ChunkReadAhead, TheThreadAllocatesNothingEvenWhenAChunkNeedsMoreRoomThanItWasGiven) {
+  // A thread's first allocation gives it a malloc arena: 64 MiB of address space a process under an address-space
+  // limit may not have. So the caller allocates: zlib's state and window with the buffer, and any growth in Wait.
+  std::string compressible(6 << 20, 'z');  // deflates about 1000 to 1: far more than the first room Begin gives
+  std::string text = Text(300000, 4);
+  std::string compressible_stored = Deflate(compressible), text_stored = Deflate(text);
+  InflatedChunk buffers[2];  // fresh: zlib has not allocated its window yet
+  ChunkReadAhead ahead;
+  WatchAllocations watch;
+  for (const std::string* raw : {&compressible, &text, &compressible}) {
+    InflatedChunk& into = buffers[raw == &text];
+    ahead.Start(raw == &text ? text_stored : compressible_stored, raw->size(), &into);
+    absl::Status status = ahead.Wait();
+    ASSERT_TRUE(status.ok()) << status;
+    EXPECT_EQ(into.bytes(), *raw);
+  }
+  EXPECT_EQ(watch.off_the_watching_thread(), 0u);
+}
+
 TEST(ChunkReadAhead, DestroyedWithAJobInFlightLetsTheJobFinish) {
   std::string raw = Text(4 << 20, 9);
   std::string stored = Deflate(raw);
