@@ -25,9 +25,6 @@ FULL_SIZES: dict[str, int] = {
     "service-records": 1_000_000,
 }
 
-# Run only when --workloads names them exactly: a 3,000,000-object heap takes coredumpy many minutes.
-OPT_IN: frozenset[str] = frozenset({"service-records"})
-
 # Small enough that the whole --quick run (every tool, every workload) takes seconds.
 QUICK_SIZES: dict[str, int] = {
     "list-ints": 20_000,

@@ -56,10 +56,10 @@ def test_quick_pickle_run_prints_one_table_per_workload_with_round_trips_verifie
     completed = run_benchmark("--tools", "pickle", "--json", str(raw), cwd=tmp_path)
 
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.count(TABLE_HEADER) == 4
+    assert completed.stdout.count(TABLE_HEADER) == 5
     for tool in ("pickle+zlib-6", "pickle+zlib-1"):
         rows = table_rows(completed.stdout, tool)
-        assert len(rows) == 4
+        assert len(rows) == 5
         # The flat workloads are within pickle's reach: measured, and checked after loading.
         list_row = rows[0]
         for timing in (list_row[1], list_row[2]):
@@ -70,7 +70,9 @@ def test_quick_pickle_run_prints_one_table_per_workload_with_round_trips_verifie
 
     figures = json.loads(raw.read_text())
     assert figures["quick"] is True
-    assert set(figures["workloads"]) == {"list-ints", "dict-str-lists", "linked-instances", "dataclass-records"}
+    assert set(figures["workloads"]) == {
+        "list-ints", "dict-str-lists", "linked-instances", "dataclass-records", "service-records"
+    }
     list_cell = figures["workloads"]["list-ints"]["tools"]["pickle+zlib-6"]
     assert len(list_cell["dump_seconds"]) == 1 and len(list_cell["dump_cpu_seconds"]) == 1
     assert list_cell["file_bytes"][0] > 0
@@ -90,6 +92,22 @@ def test_quick_run_with_pyheapdump_prints_its_row_and_the_target_verdicts(tmp_pa
     verdict_lines = [line for line in completed.stdout.splitlines() if line.startswith(("PASS", "FAIL", "info"))]
     assert any("round trip keeps the data" in line for line in verdict_lines)
     assert any("pickle+zlib-6" in line for line in verdict_lines)
+    # Issue 12's load targets are checked beside issue 2's dump targets.
+    assert any(line.split(None, 2)[2].startswith("load <= 1x pickle+zlib-6") for line in verdict_lines)
+    assert any(line.split(None, 2)[2].startswith("load peak <= 1x pickle+zlib-6") for line in verdict_lines)
+
+
+def test_coredumpy_runs_the_three_million_object_heap_only_when_that_workload_is_named(tmp_path: Path) -> None:
+    if subprocess.run([sys.executable, "-c", "import coredumpy"], check=False).returncode != 0:
+        pytest.skip("coredumpy is not installed")
+    by_default = run_benchmark("--tools", "pickle+zlib-6,coredumpy", "--workloads", "list,service", cwd=tmp_path)
+    assert by_default.returncode == 0, by_default.stderr
+    assert len(table_rows(by_default.stdout, "coredumpy")) == 1  # list-ints only
+    assert "Not run on this workload: coredumpy" in by_default.stdout
+    named = run_benchmark("--tools", "pickle+zlib-6,coredumpy", "--workloads", "service-records", cwd=tmp_path)
+    assert named.returncode == 0, named.stderr
+    assert len(table_rows(named.stdout, "coredumpy")) == 1
+    assert "Not run on this workload" not in named.stdout
 
 
 def test_a_child_that_runs_too_long_marks_its_cell_timeout_and_the_run_goes_on(tmp_path: Path) -> None:
