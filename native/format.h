@@ -250,17 +250,23 @@ class Cursor {
     return static_cast<uint8_t>(data_[pos_++]);
   }
   uint64_t Varint() {
-    // Most varints of a dump (ids close to the previous one, small ints, lengths) are one byte.
-    if (pos_ < data_.size() && !(static_cast<uint8_t>(data_[pos_]) & 0x80)) return static_cast<uint8_t>(data_[pos_++]);
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      uint8_t b = Byte();
-      // The tenth byte holds only bit 63: anything more would be silently dropped by the shift.
-      if (shift == 63 && b > 1) throw FormatError("varint overflows 64 bits");
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) return v;
+    // Most varints of a dump (ids, small ints, lengths) take one to three bytes: those are read here, inlined into
+    // every reader, with one bounds check per byte; longer ones, and malformed ones, in LongVarint.
+    size_t left = data_.size() - pos_;
+    const auto* p = reinterpret_cast<const uint8_t*>(data_.data()) + pos_;
+    if (left >= 1 && p[0] < 0x80) {
+      pos_ += 1;
+      return p[0];
     }
-    throw FormatError("varint longer than 10 bytes");
+    if (left >= 2 && p[1] < 0x80) {  // p[0] has its continuation bit
+      pos_ += 2;
+      return (p[0] & 0x7fu) | (static_cast<uint64_t>(p[1]) << 7);
+    }
+    if (left >= 3 && p[2] < 0x80) {
+      pos_ += 3;
+      return (p[0] & 0x7fu) | (static_cast<uint64_t>(p[1] & 0x7f) << 7) | (static_cast<uint64_t>(p[2]) << 14);
+    }
+    return LongVarint();
   }
   double Float() {
     if (Remaining() < 8) throw FormatError("float runs past the end of its record");
@@ -283,6 +289,18 @@ class Cursor {
   }
 
  private:
+  __attribute__((noinline)) uint64_t LongVarint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t b = Byte();
+      // The tenth byte holds only bit 63: anything more would be silently dropped by the shift.
+      if (shift == 63 && b > 1) throw FormatError("varint overflows 64 bits");
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    throw FormatError("varint longer than 10 bytes");
+  }
+
   std::string_view data_;
   size_t pos_ = 0;
 };
@@ -482,6 +500,16 @@ inline StoredRecord LoadStoredCompactRecord(const char* at) {
   r.attrs = blob();
   r.data = blob();
   return r;
+}
+
+// The id alone of a record stored as for LoadStoredCompactRecord: its first field.
+inline uint64_t LoadStoredCompactRecordId(const char* at) {
+  uint64_t value = 0;
+  for (int shift = 0;; shift += 7) {
+    auto byte = static_cast<uint8_t>(*at++);
+    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return static_cast<uint64_t>(UnZigZag(value));
+  }
 }
 
 inline Record LoadCompactRecord(Cursor& in, uint64_t previous_id = 0) {

@@ -13,52 +13,82 @@ void Check(bool ok) {
   if (!ok) throw PythonOutOfMemory();
 }
 
-DecodedValue ReadValue(Cursor& cursor, bool make_atoms) {
-  DecodedValue value;
+// One value as its bytes say it, before any Python object is made: reading it checks it, which is all the record
+// checks need (CheckItems, CheckAttrs).
+struct RawValue {
+  ValueTag tag;
+  uint64_t number = 0;    // kRef: the id; kInt: the zigzagged int; kCut: the reason
+  uint64_t class_id = 0;  // kCut
+  double real = 0;        // kFloat
+};
+
+inline RawValue ReadRawValue(Cursor& cursor) {
   uint8_t tag = cursor.Byte();
-  switch (static_cast<ValueTag>(tag)) {
+  RawValue raw{static_cast<ValueTag>(tag)};
+  switch (raw.tag) {
     case ValueTag::kRef:
-      value.type = DecodedValue::Type::kRef;
-      value.id = cursor.Varint();
-      return value;
-    case ValueTag::kNone:
-      value.atom = OwnedRef::Borrow(Py_None);
-      return value;
-    case ValueTag::kFalse:
-      value.atom = OwnedRef::Borrow(Py_False);
-      return value;
-    case ValueTag::kTrue:
-      value.atom = OwnedRef::Borrow(Py_True);
-      return value;
-    case ValueTag::kInt: {
-      int64_t number = UnZigZag(cursor.Varint());
-      if (make_atoms) {
-        value.atom = OwnedRef::Steal(PyLong_FromLongLong(number));
-        Check(bool(value.atom));
-      }
-      return value;
-    }
-    case ValueTag::kFloat: {
-      double number = cursor.Float();
-      if (make_atoms) {
-        value.atom = OwnedRef::Steal(PyFloat_FromDouble(number));
-        Check(bool(value.atom));
-      }
-      return value;
-    }
-    case ValueTag::kEllipsis:
-      value.atom = OwnedRef::Borrow(Py_Ellipsis);
-      return value;
-    case ValueTag::kNotImplemented:
-      value.atom = OwnedRef::Borrow(Py_NotImplemented);
-      return value;
+    case ValueTag::kInt:
+      raw.number = cursor.Varint();
+      return raw;
+    case ValueTag::kFloat:
+      raw.real = cursor.Float();
+      return raw;
     case ValueTag::kCut:
-      value.type = DecodedValue::Type::kCut;
-      value.reason = cursor.Varint();
-      value.id = cursor.Varint();
-      return value;
+      raw.number = cursor.Varint();
+      raw.class_id = cursor.Varint();
+      return raw;
+    case ValueTag::kNone:
+    case ValueTag::kFalse:
+    case ValueTag::kTrue:
+    case ValueTag::kEllipsis:
+    case ValueTag::kNotImplemented:
+      return raw;
   }
   throw FormatError("unknown value tag " + std::to_string(tag));
+}
+
+DecodedValue ReadValue(Cursor& cursor, bool make_atoms) {
+  RawValue raw = ReadRawValue(cursor);
+  DecodedValue value;
+  switch (raw.tag) {
+    case ValueTag::kRef:
+      value.type = DecodedValue::Type::kRef;
+      value.id = raw.number;
+      break;
+    case ValueTag::kCut:
+      value.type = DecodedValue::Type::kCut;
+      value.reason = raw.number;
+      value.id = raw.class_id;
+      break;
+    case ValueTag::kInt:
+      if (make_atoms) {
+        value.atom = OwnedRef::Steal(PyLong_FromLongLong(UnZigZag(raw.number)));
+        Check(bool(value.atom));
+      }
+      break;
+    case ValueTag::kFloat:
+      if (make_atoms) {
+        value.atom = OwnedRef::Steal(PyFloat_FromDouble(raw.real));
+        Check(bool(value.atom));
+      }
+      break;
+    case ValueTag::kNone:
+      value.atom = OwnedRef::Borrow(Py_None);
+      break;
+    case ValueTag::kFalse:
+      value.atom = OwnedRef::Borrow(Py_False);
+      break;
+    case ValueTag::kTrue:
+      value.atom = OwnedRef::Borrow(Py_True);
+      break;
+    case ValueTag::kEllipsis:
+      value.atom = OwnedRef::Borrow(Py_Ellipsis);
+      break;
+    case ValueTag::kNotImplemented:
+      value.atom = OwnedRef::Borrow(Py_NotImplemented);
+      break;
+  }
+  return value;
 }
 
 // Runs a parse whose reads may throw: FormatError and PythonOutOfMemory become statuses here, so neither leaves
@@ -189,7 +219,7 @@ absl::Status ParseAttrs(std::string_view blob, bool make_atoms, AttrVisitor on_a
 absl::Status CheckItems(std::string_view blob) {
   return Parse([&]() -> absl::Status {
     Cursor cursor(blob);
-    for (uint64_t count = cursor.Count(); count > 0; --count) ReadValue(cursor, /*make_atoms=*/false);
+    for (uint64_t count = cursor.Count(); count > 0; --count) ReadRawValue(cursor);
     if (!cursor.AtEnd()) throw FormatError("trailing bytes after the items");
     return absl::OkStatus();
   });
@@ -200,7 +230,7 @@ absl::Status CheckAttrs(std::string_view blob, NameVisitor on_name) {
     Cursor cursor(blob);
     for (uint64_t count = cursor.Count(); count > 0; --count) {
       std::string_view name = cursor.Bytes(cursor.Varint());
-      ReadValue(cursor, /*make_atoms=*/false);
+      ReadRawValue(cursor);
       if (absl::Status status = on_name(name); !status.ok()) return status;
     }
     if (!cursor.AtEnd()) throw FormatError("trailing bytes after the attributes");

@@ -64,19 +64,18 @@ void RecordStore::AddFlags(size_t position, uint32_t flags) { added_flags_[posit
 bool RecordStore::Index() {
   // The walker numbers records 1, 2, 3, ...: a plain array then beats a hash map on every lookup. A file with
   // sparse ids (damaged, forged) gets the map.
+  // Ids are read from the records themselves (the first field of each), twice rather than copied into a vector:
+  // that copy would be 8 bytes per record at the moment memory is tightest.
+  auto id_at = [this](size_t position) { return LoadStoredCompactRecordId(at_[position]); };
   try {
     uint64_t highest = 0;
-    std::vector<uint64_t> ids(at_.size());  // freed on return: the index replaces it
-    for (size_t i = 0; i < at_.size(); ++i) {
-      ids[i] = At(i).id;
-      highest = std::max(highest, ids[i]);
-    }
+    for (size_t i = 0; i < at_.size(); ++i) highest = std::max(highest, id_at(i));
     if (highest <= 2 * at_.size() + 1024 && at_.size() < kNoRecord) {
       dense_index_.assign(highest + 1, kNoRecord);
-      for (size_t i = 0; i < ids.size(); ++i) dense_index_[ids[i]] = static_cast<uint32_t>(i);
+      for (size_t i = 0; i < at_.size(); ++i) dense_index_[id_at(i)] = static_cast<uint32_t>(i);
     } else {
-      index_.reserve(ids.size());
-      for (size_t i = 0; i < ids.size(); ++i) index_[ids[i]] = i;
+      index_.reserve(at_.size());
+      for (size_t i = 0; i < at_.size(); ++i) index_[id_at(i)] = i;
     }
   } catch (const std::bad_alloc&) {
     return false;
