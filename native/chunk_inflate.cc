@@ -203,8 +203,11 @@ void ChunkReadAhead::Start(std::string_view stored, size_t declared, InflatedChu
   into_ = into;
   absl::Status begun = into->Begin(stored, declared);
   if (inline_ || !begun.ok()) {
-    result_ = begun;
-    if (begun.ok()) result_ = FillGuarded(into);  // Wait finishes it
+    if (begun.ok()) {
+      result_ = FillGuarded(into);  // Wait finishes it
+    } else {
+      result_ = std::move(begun);
+    }
     has_job_ = false;
     finished_ = true;
     return;

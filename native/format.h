@@ -244,6 +244,7 @@ class Cursor {
   explicit Cursor(std::string_view bytes) : data_(bytes) {}
   bool AtEnd() const { return pos_ >= data_.size(); }
   size_t Remaining() const { return data_.size() - pos_; }
+  const char* Here() const { return data_.data() + pos_; }
 
   uint8_t Byte() {
     if (pos_ >= data_.size()) throw FormatError("value runs past the end of its record");
@@ -334,6 +335,9 @@ struct StoredRecord {
   std::string_view items;  // varint count, then values
   std::string_view attrs;  // varint count, then (name, value) pairs
   std::string_view data;   // raw bytes
+  // Read from compact bytes (LoadCompactRecordView): those bytes from its kind through its attrs blob, checked, which
+  // the loader's store copies as they are instead of encoding the fields again. Empty otherwise.
+  std::string_view encoded_fields;
 
   static StoredRecord Of(const Record& r) {
     return {r.id, r.kind, r.type_id, r.flags, r.size, r.items.bytes, r.attrs.bytes, r.data.bytes};
@@ -448,6 +452,19 @@ inline char* StoreCompactRecord(char* out, const StoredRecord& r, uint64_t previ
   return StoreBlob(out, r.data);
 }
 
+// The same bytes as CompactRecordSize/StoreCompactRecord(out, r) with previous_id 0, and `data` as its data blob,
+// for a record read from compact bytes: its encoded fields are copied, not encoded again.
+inline size_t CompactRecordSizeFromEncoded(const StoredRecord& r, std::string_view data) {
+  using namespace compact_internal;
+  return VarintSize(IdDelta(r.id, 0)) + r.encoded_fields.size() + BlobSize(data.size());
+}
+inline char* StoreCompactRecordFromEncoded(char* out, const StoredRecord& r, std::string_view data) {
+  using namespace compact_internal;
+  out = StoreVarint(out, IdDelta(r.id, 0));
+  std::memcpy(out, r.encoded_fields.data(), r.encoded_fields.size());
+  return StoreBlob(out + r.encoded_fields.size(), data);
+}
+
 inline char* StoreCompactRecord(char* out, const RecordView& r, uint64_t previous_id = 0) {
   using namespace compact_internal;
   out = StoreFields(out, IdDelta(r.id, previous_id), r.kind, r.type_id, r.flags, r.size);
@@ -461,7 +478,8 @@ inline char* StoreCompactRecord(char* out, const RecordView& r, uint64_t previou
 inline StoredRecord LoadCompactRecordView(Cursor& in, uint64_t previous_id = 0) {
   StoredRecord r;
   r.id = previous_id + static_cast<uint64_t>(UnZigZag(in.Varint()));  // wraps as the writer's subtraction did
-  r.kind = static_cast<Kind>(in.Byte());                              // unknown kinds are kept, as in load(Record)
+  const char* fields = in.Here();
+  r.kind = static_cast<Kind>(in.Byte());  // unknown kinds are kept, as in load(Record)
   r.type_id = in.Varint();
   uint64_t flags = in.Varint();
   if (flags > UINT32_MAX) throw FormatError("record flags wider than 32 bits");
@@ -469,6 +487,7 @@ inline StoredRecord LoadCompactRecordView(Cursor& in, uint64_t previous_id = 0) 
   r.size = in.Varint();
   r.items = in.Bytes(in.Varint());
   r.attrs = in.Bytes(in.Varint());
+  r.encoded_fields = std::string_view(fields, static_cast<size_t>(in.Here() - fields));
   r.data = in.Bytes(in.Varint());
   return r;
 }

@@ -217,6 +217,7 @@ absl::Status ParseAttrs(std::string_view blob, bool make_atoms, AttrVisitor on_a
 }
 
 absl::Status CheckItems(std::string_view blob) {
+  if (blob == std::string_view("\0", 1)) return absl::OkStatus();  // none: most records hold no items or no attrs
   return Parse([&]() -> absl::Status {
     Cursor cursor(blob);
     for (uint64_t count = cursor.Count(); count > 0; --count) ReadRawValue(cursor);
@@ -226,6 +227,7 @@ absl::Status CheckItems(std::string_view blob) {
 }
 
 absl::Status CheckAttrs(std::string_view blob, NameVisitor on_name) {
+  if (blob == std::string_view("\0", 1)) return absl::OkStatus();
   return Parse([&]() -> absl::Status {
     Cursor cursor(blob);
     for (uint64_t count = cursor.Count(); count > 0; --count) {

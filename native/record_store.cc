@@ -37,16 +37,22 @@ char* RecordStore::Allocate(size_t size) {
 }
 
 bool RecordStore::Add(const StoredRecord& record, bool keep_data) {
+  std::string_view data = keep_data ? record.data : std::string_view();
+  bool encoded = !record.encoded_fields.empty();
   StoredRecord kept = record;
-  if (!keep_data) kept.data = std::string_view();
-  char* out = Allocate(CompactRecordSize(kept));
+  kept.data = data;
+  char* out = Allocate(encoded ? CompactRecordSizeFromEncoded(record, data) : CompactRecordSize(kept));
   if (out == nullptr) return false;
   try {
     at_.push_back(out);
   } catch (const std::bad_alloc&) {
     return false;
   }
-  StoreCompactRecord(out, kept);
+  if (encoded) {
+    StoreCompactRecordFromEncoded(out, record, data);
+  } else {
+    StoreCompactRecord(out, kept);
+  }
   return true;
 }
 

@@ -3,8 +3,9 @@
 `save_dump()` writes every thread's stack and the objects reachable from it to one file; `load_dump()` reads it
 back (safely by default: nothing the dump names is imported or called) for a debugger, on any machine.
 
-The public names are imported on first use (PEP 562): `import pyheapdump` in a service that only calls `install()`
-or `save_dump()` does not pay for the loader, the debuggers and the analysis.
+What dumps is imported with the package: it runs when the program is failing, perhaps out of memory, which is no
+time to import anything. What loads, debugs and analyses a dump is imported on first use (PEP 562), so a service that
+only installs the hooks does not hold the loader, the debuggers and the analysis.
 """
 
 from __future__ import annotations
@@ -13,56 +14,41 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from pyheapdump._version import __version__ as __version__
+from pyheapdump.capture.hooks import dump_on_error, install, uninstall
+from pyheapdump.capture.logging_handler import HeapDumpHandler
+from pyheapdump.dump.save import save_dump
+from pyheapdump.errors import (
+    DumpError,
+    DumpFormatError,
+    DumpInProgressError,
+    DumpMemoryError,
+    DumpNotFoundError,
+    DumpWriteError,
+    RebuildError,
+)
+from pyheapdump.typesupport import TypeSupport, register_type, unregister_type
 
 if TYPE_CHECKING:
     from pyheapdump.analysis import analyze
-    from pyheapdump.capture.hooks import dump_on_error, install, uninstall
-    from pyheapdump.capture.logging_handler import HeapDumpHandler
     from pyheapdump.debug.debugger import debug_dump
-    from pyheapdump.dump.save import save_dump
-    from pyheapdump.errors import (
-        DumpError,
-        DumpFormatError,
-        DumpInProgressError,
-        DumpMemoryError,
-        DumpNotFoundError,
-        DumpWriteError,
-        RebuildError,
-    )
     from pyheapdump.load.loader import load_dump, read_header
     from pyheapdump.model import DumpedCode, DumpedFrame, DumpedThread, DumpedTraceback, HeapDump
     from pyheapdump.surrogates.base import Surrogate, SurrogateInfo, surrogate_info
-    from pyheapdump.typesupport import TypeSupport, register_type, unregister_type
 
-# Each public name and the module that defines it.
-_PUBLIC_MODULES: dict[str, str] = {
-    "DumpError": "pyheapdump.errors",
-    "DumpFormatError": "pyheapdump.errors",
-    "DumpInProgressError": "pyheapdump.errors",
-    "DumpMemoryError": "pyheapdump.errors",
-    "DumpNotFoundError": "pyheapdump.errors",
-    "DumpWriteError": "pyheapdump.errors",
+# The names imported on first use, and the modules that define them.
+_LAZY_MODULES: dict[str, str] = {
     "DumpedCode": "pyheapdump.model",
     "DumpedFrame": "pyheapdump.model",
     "DumpedThread": "pyheapdump.model",
     "DumpedTraceback": "pyheapdump.model",
     "HeapDump": "pyheapdump.model",
-    "HeapDumpHandler": "pyheapdump.capture.logging_handler",
-    "RebuildError": "pyheapdump.errors",
     "Surrogate": "pyheapdump.surrogates.base",
     "SurrogateInfo": "pyheapdump.surrogates.base",
-    "TypeSupport": "pyheapdump.typesupport",
     "analyze": "pyheapdump.analysis",
     "debug_dump": "pyheapdump.debug.debugger",
-    "dump_on_error": "pyheapdump.capture.hooks",
-    "install": "pyheapdump.capture.hooks",
     "load_dump": "pyheapdump.load.loader",
     "read_header": "pyheapdump.load.loader",
-    "register_type": "pyheapdump.typesupport",
-    "save_dump": "pyheapdump.dump.save",
     "surrogate_info": "pyheapdump.surrogates.base",
-    "uninstall": "pyheapdump.capture.hooks",
-    "unregister_type": "pyheapdump.typesupport",
 }
 
 __all__ = [
@@ -97,7 +83,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _PUBLIC_MODULES.get(name)
+    module = _LAZY_MODULES.get(name)
     if module is None:
         raise AttributeError(f"module 'pyheapdump' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)

@@ -1,5 +1,7 @@
 // Inflating chunks (native/chunk_inflate.h) and the reader's read-ahead: the next chunk inflates on a background
 // thread while the caller decodes the current one, and the records arrive exactly as without it.
+#include <fstream>
+
 #include "chunk_inflate.h"
 #include "chunk_test_support.h"
 
@@ -82,6 +84,42 @@ TEST(ChunkReadAhead, TheThreadAllocatesNothingEvenWhenAChunkNeedsMoreRoomThanItW
     EXPECT_EQ(into.bytes(), *raw);
   }
   EXPECT_EQ(watch.off_the_watching_thread(), 0u);
+}
+
+size_t AddressSpaceInUse() {
+  std::ifstream statm("/proc/self/statm");
+  size_t pages = 0;
+  statm >> pages;
+  return pages * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+TEST(ChunkReadAhead, WithNoRoomForAThreadInflatesOnTheCallersThread) {
+  std::string small = Text(50000, 5), large(3 << 20, 'y');  // large needs more room than its first Fill has
+  std::string small_stored = Deflate(small), large_stored = Deflate(large);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    InflatedChunk into;
+    into.Inflate(small_stored, small.size());  // zlib's state and a first buffer, before the limit
+    // A thread's stack alone is 8 MiB of address space: with 4 MiB to spare, none can start.
+    rlimit limit{AddressSpaceInUse() + (4 << 20), RLIM_INFINITY};
+    setrlimit(RLIMIT_AS, &limit);
+    ChunkReadAhead ahead;
+    int failures = 0;
+    for (int round = 0; round < 2; ++round) {
+      ahead.Start(small_stored, small.size(), &into);
+      failures += !ahead.Wait().ok() || into.bytes() != small;
+    }
+    limit.rlim_cur = RLIM_INFINITY;  // room for the large chunk's buffer, still on this thread (no new thread)
+    setrlimit(RLIMIT_AS, &limit);
+    ahead.Start(large_stored, large.size(), &into);
+    failures += !ahead.Wait().ok() || into.bytes() != large;
+    _exit(failures);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child died, signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "inflates on the caller's thread gave wrong bytes or an error";
 }
 
 TEST(ChunkReadAhead, DestroyedWithAJobInFlightLetsTheJobFinish) {

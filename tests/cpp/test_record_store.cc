@@ -1,0 +1,93 @@
+// The loader's store of records (native/record_store.h): what goes in comes back field for field, found by id.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "format.h"
+#include "record_store.h"
+
+namespace pyheapdump {
+namespace {
+
+Record MakeRecord(uint64_t id, Kind kind, std::string items, std::string attrs, std::string data) {
+  Record r;
+  r.id = id;
+  r.kind = kind;
+  r.type_id = 300 + id;  // multi-byte varints
+  r.flags = static_cast<uint32_t>(id % 3);
+  r.size = 1000 * id;
+  r.items.bytes = std::move(items);
+  r.attrs.bytes = std::move(attrs);
+  r.data.bytes = std::move(data);
+  return r;
+}
+
+void ExpectSame(const StoredRecord& got, const Record& want, bool with_data) {
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.kind, want.kind);
+  EXPECT_EQ(got.type_id, want.type_id);
+  EXPECT_EQ(got.flags, want.flags);
+  EXPECT_EQ(got.size, want.size);
+  EXPECT_EQ(got.items, want.items.bytes);
+  EXPECT_EQ(got.attrs, want.attrs.bytes);
+  EXPECT_EQ(got.data, with_data ? want.data.bytes : "");
+}
+
+std::vector<Record> SomeRecords() {
+  return {MakeRecord(1, Kind::kDict, std::string("\x02\x05\x02\x05\x04", 5), "", ""),
+          MakeRecord(2, Kind::kStr, "", "", "key-123"),
+          MakeRecord(200000, Kind::kInstance, "", std::string("\x01\x03abc\x01", 6), ""),
+          MakeRecord(3, Kind::kBytes, "", "", std::string(70000, 'b'))};  // a blob length of three bytes
+}
+
+TEST(RecordStore, RecordsReadFromAChunkComeBackFieldForFieldWithOrWithoutTheirData) {
+  // As the reader hands them over: views into a chunk's compact bytes, ids relative to the record before.
+  std::vector<Record> records = SomeRecords();
+  std::string chunk;
+  uint64_t previous = 0;
+  for (const Record& r : records) {
+    std::string bytes(CompactRecordBound(r), '\0');
+    bytes.resize(StoreCompactRecord(bytes.data(), r, previous) - bytes.data());
+    chunk += bytes;
+    previous = r.id;
+  }
+  RecordStore store;
+  Cursor cursor(chunk);
+  previous = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    StoredRecord read = LoadCompactRecordView(cursor, previous);
+    previous = read.id;
+    ASSERT_FALSE(read.encoded_fields.empty());  // the store copies these bytes instead of encoding them again
+    ASSERT_TRUE(store.Add(read, /*keep_data=*/i % 2 == 0));
+  }
+  ASSERT_TRUE(store.Index());
+  for (size_t i = 0; i < records.size(); ++i) {
+    size_t position = 0;
+    ASSERT_TRUE(store.Position(records[i].id, &position)) << records[i].id;
+    EXPECT_EQ(position, i);
+    SCOPED_TRACE(i);
+    ExpectSame(store.At(position), records[i], i % 2 == 0);
+  }
+}
+
+TEST(RecordStore, RecordsMadeInMemoryComeBackTooAndFlagsAddedLaterAreKept) {
+  std::vector<Record> records = SomeRecords();
+  RecordStore store;
+  for (const Record& r : records) ASSERT_TRUE(store.Add(StoredRecord::Of(r), /*keep_data=*/true));
+  ASSERT_TRUE(store.Index());
+  store.AddFlags(2, 0x40);
+  for (size_t i = 0; i < records.size(); ++i) {
+    SCOPED_TRACE(i);
+    Record want = records[i];
+    if (i == 2) want.flags |= 0x40;
+    ExpectSame(store.At(i), want, true);
+  }
+  size_t position = 0;
+  EXPECT_FALSE(store.Position(4, &position));  // sparse ids (200000 among four records) use the map
+  EXPECT_TRUE(store.Position(200000, &position));
+  EXPECT_EQ(position, 2u);
+}
+
+}  // namespace
+}  // namespace pyheapdump
