@@ -4,6 +4,8 @@ The test sends SIGUSR1, waits for the dump's log line on stderr, then sends more
 process went on running. argv: DIRECTORY, or "-" to leave installing to `pyheapdump run --signal`.
 """
 
+import os
+import select
 import signal
 import sys
 import threading
@@ -34,11 +36,25 @@ signal_blocked.wait()
 
 
 def serve():
+    # A signal's handler runs when the main thread next runs Python (README, "Dumping a running process by its
+    # pid"). A read() blocked when the signal comes is interrupted, but a signal that comes just before the read
+    # starts waits for the next line; so this loop waits for input in short slices, as a service loop with a timeout
+    # does, and the handler runs here, in serve.
     handled = 0
+    buffered = ""
     print("ready", flush=True)
-    for line in sys.stdin:
-        handled += 1
-        print(f"handled {line.strip()} ({handled})", flush=True)
+    while True:
+        ready, _, _ = select.select([sys.stdin], [], [], 0.05)
+        if not ready:
+            continue
+        chunk = os.read(sys.stdin.fileno(), 4096).decode()
+        buffered += chunk or "\n"
+        *lines, buffered = buffered.split("\n")
+        for line in filter(None, lines):
+            handled += 1
+            print(f"handled {line.strip()} ({handled})", flush=True)
+        if not chunk:
+            break
     stop.set()
     return handled
 
