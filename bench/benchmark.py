@@ -85,7 +85,9 @@ class Tool:
 
 
 def _pyheapdump_prepare() -> None:
-    import pyheapdump  # noqa: F401
+    # The package imports its loader on first use (PEP 562): import it here, outside the timed load, as the other
+    # tools' imports are.
+    import pyheapdump.load.loader  # noqa: F401
 
 
 def _pyheapdump_dump(workload: Any, frame: FrameType, path: Path) -> None:
