@@ -48,6 +48,7 @@ bool RecordStore::Add(const StoredRecord& record, bool keep_data) {
   } catch (const std::bad_alloc&) {
     return false;
   }
+  ids_are_positions_ = ids_are_positions_ && record.id == at_.size();
   if (encoded) {
     StoreCompactRecordFromEncoded(out, record, data);
   } else {
@@ -72,6 +73,7 @@ bool RecordStore::Index() {
   // sparse ids (damaged, forged) gets the map.
   // Ids are read from the records themselves (the first field of each), twice rather than copied into a vector:
   // that copy would be 8 bytes per record at the moment memory is tightest.
+  if (ids_are_positions_) return true;
   auto id_at = [this](size_t position) { return LoadStoredCompactRecordId(at_[position]); };
   try {
     uint64_t highest = 0;
@@ -90,6 +92,11 @@ bool RecordStore::Index() {
 }
 
 bool RecordStore::Position(uint64_t id, size_t* position) const {
+  if (ids_are_positions_) {
+    if (id == 0 || id > at_.size()) return false;
+    *position = id - 1;
+    return true;
+  }
   if (!dense_index_.empty()) {
     if (id >= dense_index_.size() || dense_index_[id] == kNoRecord) return false;
     *position = dense_index_[id];

@@ -46,7 +46,10 @@ class RecordStore {
   std::vector<const char*> at_;                        // per position: the record's bytes, in compact form
   absl::flat_hash_map<size_t, uint32_t> added_flags_;  // per position, flags added after reading; rare
   absl::flat_hash_map<uint64_t, size_t> index_;        // id -> position, unless dense_index_ is used
-  std::vector<uint32_t> dense_index_;
+  std::vector<uint32_t> dense_index_;                  // id -> position, unless ids_are_positions_
+  // Every record so far has the id 1 + its position: as the walker writes them, unless a chunk was lost or the file
+  // was forged. Then no index is needed at all.
+  bool ids_are_positions_ = true;
 };
 
 }  // namespace pyheapdump

@@ -1,6 +1,7 @@
 // The loader's store of records (native/record_store.h): what goes in comes back field for field, found by id.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,31 @@ TEST(RecordStore, RecordsMadeInMemoryComeBackTooAndFlagsAddedLaterAreKept) {
   EXPECT_FALSE(store.Position(4, &position));  // sparse ids (200000 among four records) use the map
   EXPECT_TRUE(store.Position(200000, &position));
   EXPECT_EQ(position, 2u);
+}
+
+TEST(RecordStore, FindsRecordsByIdWhetherIdsFollowPositionsHaveGapsOrRepeat) {
+  auto store_of = [](const std::vector<uint64_t>& ids) {
+    auto store = std::make_unique<RecordStore>();
+    for (uint64_t id : ids) EXPECT_TRUE(store->Add(StoredRecord::Of(MakeRecord(id, Kind::kList, "", "", "")), false));
+    EXPECT_TRUE(store->Index());
+    return store;
+  };
+  auto position_of = [](const RecordStore& store, uint64_t id) -> int64_t {
+    size_t position = 0;
+    return store.Position(id, &position) ? static_cast<int64_t>(position) : -1;
+  };
+  auto in_order = store_of({1, 2, 3, 4});  // as the walker writes them: no index is built
+  EXPECT_EQ(position_of(*in_order, 1), 0);
+  EXPECT_EQ(position_of(*in_order, 4), 3);
+  EXPECT_EQ(position_of(*in_order, 0), -1);
+  EXPECT_EQ(position_of(*in_order, 5), -1);
+  auto gap = store_of({1, 2, 4, 5});  // a lost chunk took record 3
+  EXPECT_EQ(position_of(*gap, 3), -1);
+  EXPECT_EQ(position_of(*gap, 4), 2);
+  EXPECT_EQ(position_of(*gap, 5), 3);
+  auto repeated = store_of({1, 2, 2, 3});  // a forged file: the last record of an id counts
+  EXPECT_EQ(position_of(*repeated, 2), 2);
+  EXPECT_EQ(position_of(*repeated, 3), 3);
 }
 
 }  // namespace
