@@ -406,6 +406,10 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
     // Plain lists, dicts, sets and tuples of atoms, the bulk of most heaps. A dict or set holding cut values may
     // need the handler, which Build guards against re-entry.
     bool complete = record.flags == 0;
+    if (complete && record.kind == Kind::kDict) {
+      OwnedRef dict = DictOfFinishedValues(record, position);
+      if (dict || PyErr_Occurred()) return dict;
+    }
     if (record.kind == Kind::kList || (complete && (record.kind == Kind::kDict || record.kind == Kind::kSet))) {
       return MakeShell(record, position);
     }
@@ -542,6 +546,40 @@ OwnedRef Rebuilder::MakeShell(const StoredRecord& record, size_t position) {
     return shell;
   }
   return HandlerMake(record, /*shell=*/true);
+}
+
+OwnedRef Rebuilder::DictOfFinishedValues(const StoredRecord& record, size_t position) {
+  // Larger dicts take the general path: a dict that turns out to hold a container would be parsed twice, and the
+  // values of a small one fit in the inline vector.
+  constexpr uint64_t kMostItems = 16;
+  absl::InlinedVector<OwnedRef, kMostItems> values;
+  absl::Status status = ParseItems(
+      record.items, /*make_atoms=*/true,
+      [](uint64_t count) { return count <= kMostItems ? absl::OkStatus() : absl::CancelledError(); },
+      [&](uint64_t, DecodedValue&& decoded) {
+        if (decoded.type == DecodedValue::Type::kAtom) {
+          values.push_back(std::move(decoded.atom));
+          return absl::OkStatus();
+        }
+        size_t part = 0;
+        if (decoded.type != DecodedValue::Type::kRef || !Position(decoded.id, &part) || !made_[part]) {
+          return absl::CancelledError();
+        }
+        PyObject* made = made_[part].get();
+        // Made as their records were read, and final: their hash cannot change once the dict holds them.
+        if (!PyUnicode_CheckExact(made) && !PyBytes_CheckExact(made)) return absl::CancelledError();
+        values.push_back(made_[part]);
+        return absl::OkStatus();
+      });
+  if (status.code() == absl::StatusCode::kCancelled) return OwnedRef();
+  if (!SucceededOrMemoryError(status)) return OwnedRef();
+  OwnedRef dict = OwnedRef::Steal(PyDict_New());
+  if (!dict) return OwnedRef();
+  for (size_t i = 0; i + 1 < values.size(); i += 2) {
+    if (PyDict_SetItem(dict.get(), values[i].get(), values[i + 1].get()) != 0) return OwnedRef();
+  }
+  if (!StoreAt(position, dict.borrow())) return OwnedRef();
+  return dict;
 }
 
 OwnedRef Rebuilder::Construct(const StoredRecord& record, uint64_t oid) {

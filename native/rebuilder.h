@@ -107,6 +107,9 @@ class Rebuilder {
   OwnedRef Build(uint64_t root);
   bool Dependencies(const StoredRecord& record, std::vector<uint64_t>* dependencies);
   OwnedRef MakeShell(const StoredRecord& record, size_t position);
+  // A small plain dict whose keys and values are all atoms, str or bytes already made: made whole, with no shell and
+  // no fill to queue (most dicts of a service's heap). Empty, with no error set, when it is not such a dict.
+  OwnedRef DictOfFinishedValues(const StoredRecord& record, size_t position);
   OwnedRef Construct(const StoredRecord& record, uint64_t oid);
   OwnedRef ConstructFastReduce(const StoredRecord& record);
   bool FinishedTuple(uint64_t oid, bool* finished);

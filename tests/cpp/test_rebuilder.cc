@@ -178,6 +178,34 @@ TEST_F(RebuilderTest, SharedAndCyclicContainersComeBackSharedAndCyclicWithoutThe
   EXPECT_EQ(HandlerCalls(), "[]") << "plain containers and str took the general path";
 }
 
+TEST_F(RebuilderTest, SmallDictsOfStrAndAtomsShareTheirStrAndLargerOrNestedDictsStillComeBack) {
+  // 1: [3, 4, 6]; 2: "name"; 3: {"name": 2, "n": 7} twice over through 4: {"name": "name", "inner": 3};
+  // 5: "inner"; 6: a dict of 20 entries, past the small dicts made whole
+  std::string large;
+  PutVarint(large, 40);
+  for (int i = 0; i < 20; ++i) large += Int(i) + Ref(2);
+  Load({MakeRecord(1, Kind::kList, Items({Ref(3), Ref(4), Ref(6)})),
+        MakeRecord(2, Kind::kStr, Items({}), Attrs({}), "name"),
+        MakeRecord(3, Kind::kDict, Items({Ref(2), Ref(2), Ref(7), Int(7)})),
+        MakeRecord(4, Kind::kDict, Items({Ref(2), Ref(2), Ref(5), Ref(3)})),
+        MakeRecord(5, Kind::kStr, Items({}), Attrs({}), "inner"), MakeRecord(6, Kind::kDict, large),
+        MakeRecord(7, Kind::kStr, Items({}), Attrs({}), "n")});
+  OwnedRef root = Finished(1);
+  ASSERT_TRUE(PyList_Check(root.get()));
+  PyObject* flat = PyList_GET_ITEM(root.get(), 0);
+  PyObject* nested = PyList_GET_ITEM(root.get(), 1);
+  EXPECT_EQ(Repr(flat), "{'name': 'name', 'n': 7}");
+  EXPECT_EQ(Repr(nested), "{'name': 'name', 'inner': {'name': 'name', 'n': 7}}");
+  EXPECT_EQ(PyDict_GetItemString(nested, "inner"), flat) << "the nested dict must be the same object";
+  EXPECT_EQ(PyDict_GetItemString(flat, "name"), PyDict_GetItemString(nested, "name")) << "a shared str is one object";
+  PyObject* big = PyList_GET_ITEM(root.get(), 2);
+  ASSERT_TRUE(PyDict_Check(big));
+  EXPECT_EQ(PyDict_Size(big), 20);
+  OwnedRef nineteen = OwnedRef::Steal(PyLong_FromLong(19));
+  EXPECT_EQ(PyDict_GetItem(big, nineteen.get()), PyDict_GetItemString(flat, "name"));
+  EXPECT_EQ(HandlerCalls(), "[]");
+}
+
 TEST_F(RebuilderTest, InstancesOfASurrogateClassGetTheirStateAndTheClassIsAskedForOnce) {
   SetHandlerAttribute("instance_class", "Plain");
   // 1: [2, 3]; 2, 3: instances of class record 9 with dict:x = 1/2 and dict:peer pointing at each other
