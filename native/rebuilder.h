@@ -115,6 +115,8 @@ class Rebuilder {
   bool FinishedTuple(uint64_t oid, bool* finished);
   OwnedRef Resolve(const DecodedValue& value);
   OwnedRef ItemValues(const StoredRecord& record);  // the record's items as a list, references made
+  // Puts a plain list's items into the slots its shell was made with (MakeShell); on failure, empties it.
+  bool FillListInPlace(const StoredRecord& record, PyObject* list);
   // The same, held in C++: a dict's or set's fill needs no list of its own.
   using ResolvedItems = absl::InlinedVector<OwnedRef, 8>;
   bool ResolveItems(const StoredRecord& record, ResolvedItems* values);  // false with an error set
