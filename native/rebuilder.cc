@@ -561,30 +561,33 @@ OwnedRef Rebuilder::MakeShell(const StoredRecord& record, size_t position) {
 }
 
 OwnedRef Rebuilder::DictOfFinishedValues(const StoredRecord& record, size_t position) {
-  // Larger dicts take the general path: a dict that turns out to hold a container would be parsed twice, and the
-  // values of a small one fit in the inline vector.
+  // Larger dicts take the general path: a dict that turns out to hold a container would be read twice, and the
+  // values of a small one fit in the inline vector. Read straight from the bytes Load checked (no visitor, no
+  // DecodedValue): this runs once for most records of a service's heap.
   constexpr uint64_t kMostItems = 16;
   absl::InlinedVector<OwnedRef, kMostItems> values;
-  absl::Status status = ParseItems(
-      record.items, /*make_atoms=*/true,
-      [](uint64_t count) { return count <= kMostItems ? absl::OkStatus() : absl::CancelledError(); },
-      [&](uint64_t, DecodedValue&& decoded) {
-        if (decoded.type == DecodedValue::Type::kAtom) {
-          values.push_back(std::move(decoded.atom));
-          return absl::OkStatus();
-        }
-        size_t part = 0;
-        if (decoded.type != DecodedValue::Type::kRef || !Position(decoded.id, &part) || !made_[part]) {
-          return absl::CancelledError();
-        }
-        PyObject* made = made_[part].get();
-        // Made as their records were read, and final: their hash cannot change once the dict holds them.
-        if (!PyUnicode_CheckExact(made) && !PyBytes_CheckExact(made)) return absl::CancelledError();
-        values.push_back(made_[part]);
-        return absl::OkStatus();
-      });
-  if (status.code() == absl::StatusCode::kCancelled) return OwnedRef();
-  if (!SucceededOrMemoryError(status)) return OwnedRef();
+  try {
+    Cursor cursor(record.items);
+    uint64_t count = cursor.Count();
+    if (count > kMostItems) return OwnedRef();
+    for (uint64_t i = 0; i < count; ++i) {
+      RawValue raw = ReadRawValue(cursor);
+      if (raw.tag == ValueTag::kCut) return OwnedRef();
+      if (raw.tag != ValueTag::kRef) {
+        values.push_back(AtomObject(raw));
+        if (!values.back()) return OwnedRef();  // MemoryError set
+        continue;
+      }
+      size_t part = 0;
+      if (!Position(raw.number, &part) || !made_[part]) return OwnedRef();
+      PyObject* made = made_[part].get();
+      // Made as their records were read, and final: their hash cannot change once the dict holds them.
+      if (!PyUnicode_CheckExact(made) && !PyBytes_CheckExact(made)) return OwnedRef();
+      values.push_back(made_[part]);
+    }
+  } catch (const FormatError&) {
+    return OwnedRef();  // Load checked the record: the general path reports what is wrong with it
+  }
   OwnedRef dict = OwnedRef::Steal(PyDict_New());
   if (!dict) return OwnedRef();
   for (size_t i = 0; i + 1 < values.size(); i += 2) {

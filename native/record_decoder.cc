@@ -13,80 +13,19 @@ void Check(bool ok) {
   if (!ok) throw PythonOutOfMemory();
 }
 
-// One value as its bytes say it, before any Python object is made: reading it checks it, which is all the record
-// checks need (CheckItems, CheckAttrs).
-struct RawValue {
-  ValueTag tag;
-  uint64_t number = 0;    // kRef: the id; kInt: the zigzagged int; kCut: the reason
-  uint64_t class_id = 0;  // kCut
-  double real = 0;        // kFloat
-};
-
-inline RawValue ReadRawValue(Cursor& cursor) {
-  uint8_t tag = cursor.Byte();
-  RawValue raw{static_cast<ValueTag>(tag)};
-  switch (raw.tag) {
-    case ValueTag::kRef:
-    case ValueTag::kInt:
-      raw.number = cursor.Varint();
-      return raw;
-    case ValueTag::kFloat:
-      raw.real = cursor.Float();
-      return raw;
-    case ValueTag::kCut:
-      raw.number = cursor.Varint();
-      raw.class_id = cursor.Varint();
-      return raw;
-    case ValueTag::kNone:
-    case ValueTag::kFalse:
-    case ValueTag::kTrue:
-    case ValueTag::kEllipsis:
-    case ValueTag::kNotImplemented:
-      return raw;
-  }
-  throw FormatError("unknown value tag " + std::to_string(tag));
-}
-
 DecodedValue ReadValue(Cursor& cursor, bool make_atoms) {
   RawValue raw = ReadRawValue(cursor);
   DecodedValue value;
-  switch (raw.tag) {
-    case ValueTag::kRef:
-      value.type = DecodedValue::Type::kRef;
-      value.id = raw.number;
-      break;
-    case ValueTag::kCut:
-      value.type = DecodedValue::Type::kCut;
-      value.reason = raw.number;
-      value.id = raw.class_id;
-      break;
-    case ValueTag::kInt:
-      if (make_atoms) {
-        value.atom = OwnedRef::Steal(PyLong_FromLongLong(UnZigZag(raw.number)));
-        Check(bool(value.atom));
-      }
-      break;
-    case ValueTag::kFloat:
-      if (make_atoms) {
-        value.atom = OwnedRef::Steal(PyFloat_FromDouble(raw.real));
-        Check(bool(value.atom));
-      }
-      break;
-    case ValueTag::kNone:
-      value.atom = OwnedRef::Borrow(Py_None);
-      break;
-    case ValueTag::kFalse:
-      value.atom = OwnedRef::Borrow(Py_False);
-      break;
-    case ValueTag::kTrue:
-      value.atom = OwnedRef::Borrow(Py_True);
-      break;
-    case ValueTag::kEllipsis:
-      value.atom = OwnedRef::Borrow(Py_Ellipsis);
-      break;
-    case ValueTag::kNotImplemented:
-      value.atom = OwnedRef::Borrow(Py_NotImplemented);
-      break;
+  if (raw.tag == ValueTag::kRef) {
+    value.type = DecodedValue::Type::kRef;
+    value.id = raw.number;
+  } else if (raw.tag == ValueTag::kCut) {
+    value.type = DecodedValue::Type::kCut;
+    value.reason = raw.number;
+    value.id = raw.class_id;
+  } else if (make_atoms || (raw.tag != ValueTag::kInt && raw.tag != ValueTag::kFloat)) {
+    value.atom = AtomObject(raw);  // the singletons cost nothing to make
+    Check(bool(value.atom));
   }
   return value;
 }
@@ -186,6 +125,29 @@ absl::StatusOr<OwnedRef> DecodeData(const StoredRecord& record) {
 }
 
 }  // namespace
+
+OwnedRef AtomObject(const RawValue& raw) {
+  switch (raw.tag) {
+    case ValueTag::kInt:
+      return OwnedRef::Steal(PyLong_FromLongLong(UnZigZag(raw.number)));
+    case ValueTag::kFloat:
+      return OwnedRef::Steal(PyFloat_FromDouble(raw.real));
+    case ValueTag::kNone:
+      return OwnedRef::Borrow(Py_None);
+    case ValueTag::kFalse:
+      return OwnedRef::Borrow(Py_False);
+    case ValueTag::kTrue:
+      return OwnedRef::Borrow(Py_True);
+    case ValueTag::kEllipsis:
+      return OwnedRef::Borrow(Py_Ellipsis);
+    case ValueTag::kNotImplemented:
+      return OwnedRef::Borrow(Py_NotImplemented);
+    case ValueTag::kRef:
+    case ValueTag::kCut:
+      break;
+  }
+  return OwnedRef();
+}
 
 absl::Status ParseItems(std::string_view blob, bool make_atoms, CountVisitor on_count, ItemVisitor on_item) {
   return Parse([&]() -> absl::Status {

@@ -5,6 +5,7 @@
 #include <Python.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "absl/functional/function_ref.h"
@@ -15,6 +16,45 @@
 #include "status.h"
 
 namespace pyheapdump {
+
+// One value as its bytes say it, before any Python object is made: reading it checks it, which is all the record
+// checks need (CheckItems, CheckAttrs), and the loader's fast paths read values this way (no visitor, no
+// DecodedValue). Throws FormatError on malformed bytes, which a record Load checked does not have.
+struct RawValue {
+  ValueTag tag;
+  uint64_t number = 0;    // kRef: the id; kInt: the zigzagged int; kCut: the reason
+  uint64_t class_id = 0;  // kCut
+  double real = 0;        // kFloat
+};
+
+inline RawValue ReadRawValue(Cursor& cursor) {
+  uint8_t tag = cursor.Byte();
+  RawValue raw{static_cast<ValueTag>(tag)};
+  switch (raw.tag) {
+    case ValueTag::kRef:
+    case ValueTag::kInt:
+      raw.number = cursor.Varint();
+      return raw;
+    case ValueTag::kFloat:
+      raw.real = cursor.Float();
+      return raw;
+    case ValueTag::kCut:
+      raw.number = cursor.Varint();
+      raw.class_id = cursor.Varint();
+      return raw;
+    case ValueTag::kNone:
+    case ValueTag::kFalse:
+    case ValueTag::kTrue:
+    case ValueTag::kEllipsis:
+    case ValueTag::kNotImplemented:
+      return raw;
+  }
+  throw FormatError("unknown value tag " + std::to_string(tag));
+}
+
+// The object of an atom (an int, a float, a singleton), a new reference; empty when it is not an atom, and empty
+// with MemoryError set when Python has no memory for it.
+OwnedRef AtomObject(const RawValue& raw);
 
 // One value of an items or attrs blob: an inline atom, a reference to a record, or a cut.
 struct DecodedValue {
