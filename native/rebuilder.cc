@@ -267,7 +267,7 @@ OwnedRef Rebuilder::CutRecordPlaceholder(const StoredRecord& record) {
 absl::Status Rebuilder::Validate(const StoredRecord& record) {
   absl::Status status = CheckItems(record.items);
   if (!status.ok()) return status;
-  return CheckAttrs(record.attrs, [this](std::string_view name) { return AttributeName(name).status(); });
+  return CheckAttrs(record.attrs);
 }
 
 Rebuilder::Found Rebuilder::Find(uint64_t oid) const {

@@ -188,14 +188,13 @@ absl::Status CheckItems(std::string_view blob) {
   });
 }
 
-absl::Status CheckAttrs(std::string_view blob, NameVisitor on_name) {
+absl::Status CheckAttrs(std::string_view blob) {
   if (blob == std::string_view("\0", 1)) return absl::OkStatus();
   return Parse([&]() -> absl::Status {
     Cursor cursor(blob);
     for (uint64_t count = cursor.Count(); count > 0; --count) {
-      std::string_view name = cursor.Bytes(cursor.Varint());
+      cursor.Bytes(cursor.Varint());  // the name
       ReadRawValue(cursor);
-      if (absl::Status status = on_name(name); !status.ok()) return status;
     }
     if (!cursor.AtEnd()) throw FormatError("trailing bytes after the attributes");
     return absl::OkStatus();

@@ -78,11 +78,10 @@ absl::Status ParseItems(std::string_view blob, bool make_atoms, CountVisitor on_
 absl::Status ParseItems(std::string_view blob, bool make_atoms, ItemVisitor on_item);
 absl::Status ParseAttrs(std::string_view blob, bool make_atoms, AttrVisitor on_attr);
 
-// What ParseItems and ParseAttrs check, without visiting values: the same errors for the same input. on_name gets
-// each attribute name.
-using NameVisitor = absl::FunctionRef<absl::Status(std::string_view name)>;
+// What ParseItems and ParseAttrs check, without visiting values: the same errors for the same input. (An attribute
+// name needs no check: every byte string decodes as UTF-8 with surrogateescape.)
 absl::Status CheckItems(std::string_view blob);
-absl::Status CheckAttrs(std::string_view blob, NameVisitor on_name);
+absl::Status CheckAttrs(std::string_view blob);
 
 // An attribute name as the records store it (UTF-8, surrogateescape): InvalidArgument when it is not UTF-8,
 // OutOfMemoryError; no Python error is left set.
