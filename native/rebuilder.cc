@@ -676,6 +676,17 @@ bool Rebuilder::FinishedTuple(uint64_t oid, bool* finished) {
 
 // ---- values ----
 
+OwnedRef Rebuilder::ResolveRaw(const RawValue& raw) {
+  switch (raw.tag) {
+    case ValueTag::kRef:
+      return Object(raw.number);
+    case ValueTag::kCut:
+      return CutPlaceholder(raw.number, raw.class_id);
+    default:
+      return AtomObject(raw);
+  }
+}
+
 OwnedRef Rebuilder::Resolve(const DecodedValue& value) {
   switch (value.type) {
     case DecodedValue::Type::kAtom:
@@ -738,10 +749,7 @@ bool Rebuilder::ResolveEachItem(const StoredRecord& record, absl::FunctionRef<bo
     uint64_t count = cursor.Count();
     if (!on_count(count)) return false;
     for (uint64_t i = 0; i < count; ++i) {
-      RawValue raw = ReadRawValue(cursor);
-      OwnedRef value = raw.tag == ValueTag::kRef   ? Object(raw.number)
-                       : raw.tag == ValueTag::kCut ? CutPlaceholder(raw.number, raw.class_id)
-                                                   : AtomObject(raw);
+      OwnedRef value = ResolveRaw(ReadRawValue(cursor));
       if (!value) return false;  // with the error set
       on_value(i, std::move(value));
     }
@@ -955,8 +963,7 @@ bool Rebuilder::RunNativeFill(size_t position, const Fill& fill) {
   StoredRecord record = store_.At(position);
   PyObject* target = fill.target.get();  // the caller's Fill owns it
   if (fill.kind == FillKind::kInstance) {
-    Parsed parsed;
-    return Parse(record, true, &parsed) && FillInstance(fill.target.borrow(), parsed);
+    return FillInstance(fill.target.borrow(), record);
   }
   if (fill.kind == FillKind::kList) {
     if (PyList_CheckExact(target) && PyList_GET_SIZE(target) > 0) return FillListInPlace(record, target);
@@ -1020,20 +1027,28 @@ bool Rebuilder::FillListInPlace(const StoredRecord& record, PyObject* list) {
   return filled;
 }
 
-bool Rebuilder::FillInstance(BorrowedRef obj, const Parsed& parsed) {
+bool Rebuilder::FillInstance(BorrowedRef obj, const StoredRecord& record) {
   // The instance dict itself, as object.__getattribute__(obj, "__dict__"): no __setattr__ or property runs.
   OwnedRef state = OwnedRef::Steal(PyObject_GenericGetDict(obj.get(), nullptr));
   if (!state) return false;
-  for (const auto& [name, value] : parsed.attrs) {
-    if (!IsStateAttribute(name)) continue;
-    absl::StatusOr<OwnedRef> key = AttributeName(name.substr(5));
-    if (!key.ok()) {
-      // Load decoded every name of every record, so this is memory.
-      PyErr_SetString(PyExc_MemoryError, std::string(key.status().message()).c_str());
-      return false;
+  // Read straight from the bytes Load checked, as the items of containers are (ResolveEachItem).
+  try {
+    Cursor cursor(record.attrs);
+    for (uint64_t count = cursor.Count(); count > 0; --count) {
+      std::string_view name = cursor.Bytes(cursor.Varint());
+      RawValue raw = ReadRawValue(cursor);
+      if (!IsStateAttribute(name)) continue;
+      absl::StatusOr<OwnedRef> key = AttributeName(name.substr(5));
+      if (!key.ok()) {
+        // Every name decodes (UTF-8, surrogateescape), so this is memory.
+        PyErr_SetString(PyExc_MemoryError, std::string(key.status().message()).c_str());
+        return false;
+      }
+      OwnedRef resolved = ResolveRaw(raw);
+      if (!resolved || PyDict_SetItem(state.get(), key->get(), resolved.get()) != 0) return false;
     }
-    OwnedRef resolved = Resolve(value);
-    if (!resolved || PyDict_SetItem(state.get(), key->get(), resolved.get()) != 0) return false;
+  } catch (const FormatError& error) {
+    return SucceededOrMemoryError(absl::InvalidArgumentError(error.what()));  // as for any parse after Load's check
   }
   return true;
 }

@@ -114,6 +114,7 @@ class Rebuilder {
   OwnedRef ConstructFastReduce(const StoredRecord& record);
   bool FinishedTuple(uint64_t oid, bool* finished);
   OwnedRef Resolve(const DecodedValue& value);
+  OwnedRef ResolveRaw(const RawValue& raw);         // the same, for a value read with ReadRawValue
   OwnedRef ItemValues(const StoredRecord& record);  // the record's items as a list, references made
   // Puts a plain list's items into the slots its shell was made with (MakeShell); on failure, empties it.
   bool FillListInPlace(const StoredRecord& record, PyObject* list);
@@ -141,7 +142,7 @@ class Rebuilder {
   bool TakeFill(size_t position, Fill* fill);
   bool RunFill(size_t position, const Fill& fill);
   bool RunNativeFill(size_t position, const Fill& fill);
-  bool FillInstance(BorrowedRef obj, const Parsed& parsed);
+  bool FillInstance(BorrowedRef obj, const StoredRecord& record);
 
   OwnedRef handler_;
   OwnedRef problems_;
