@@ -499,24 +499,32 @@ OwnedRef Rebuilder::Build(uint64_t root) {
 }
 
 bool Rebuilder::Dependencies(const StoredRecord& record, std::vector<uint64_t>* dependencies) {
-  Parsed parsed;
-  if (!Parse(record, false, &parsed)) return false;
-  size_t item_count = record.kind == Kind::kReduce ? std::min<size_t>(parsed.items.size(), 2) : parsed.items.size();
-  std::vector<uint64_t> candidates;
-  for (size_t i = 0; i < item_count; ++i) {
-    if (parsed.items[i].type == DecodedValue::Type::kRef) candidates.push_back(parsed.items[i].id);
-  }
-  for (const auto& [name, value] : parsed.attrs) {
-    if (value.type == DecodedValue::Type::kRef && IsConstructionAttribute(name)) candidates.push_back(value.id);
-  }
-  if (record.type_id != 0) candidates.push_back(record.type_id);
-  for (uint64_t candidate : candidates) {
+  // Lookup only reads, and the order of the dependencies is the order of the record: items, attributes, type.
+  auto consider = [&](uint64_t candidate) {
     if (!Lookup(candidate)) {
       if (PyErr_Occurred()) return false;
       dependencies->push_back(candidate);
     }
+    return true;
+  };
+  try {
+    Cursor items(record.items);
+    uint64_t count = items.Count();
+    uint64_t considered = record.kind == Kind::kReduce ? std::min<uint64_t>(count, 2) : count;
+    for (uint64_t i = 0; i < considered; ++i) {
+      RawValue raw = ReadRawValue(items);
+      if (raw.tag == ValueTag::kRef && !consider(raw.number)) return false;
+    }
+    Cursor attrs(record.attrs);
+    for (uint64_t left = attrs.Count(); left > 0; --left) {
+      std::string_view name = attrs.Bytes(attrs.Varint());
+      RawValue raw = ReadRawValue(attrs);
+      if (raw.tag == ValueTag::kRef && IsConstructionAttribute(name) && !consider(raw.number)) return false;
+    }
+  } catch (const FormatError& error) {
+    return SucceededOrMemoryError(absl::InvalidArgumentError(error.what()));  // as for any parse after Load's check
   }
-  return true;
+  return record.type_id == 0 || consider(record.type_id);
 }
 
 OwnedRef Rebuilder::MakeShell(const StoredRecord& record, size_t position) {
