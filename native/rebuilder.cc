@@ -695,18 +695,6 @@ OwnedRef Rebuilder::ResolveRaw(const RawValue& raw) {
   }
 }
 
-OwnedRef Rebuilder::Resolve(const DecodedValue& value) {
-  switch (value.type) {
-    case DecodedValue::Type::kAtom:
-      return value.atom;
-    case DecodedValue::Type::kRef:
-      return Object(value.id);
-    case DecodedValue::Type::kCut:
-      return CutPlaceholder(value.reason, value.id);
-  }
-  return OwnedRef();
-}
-
 // One new placeholder per cut value (two cut keys must stay two keys), of a class the handler gives once per
 // (reason, class): making it is a call of that class with no arguments, no Python frame.
 OwnedRef Rebuilder::CutPlaceholder(uint64_t reason, uint64_t class_id) {
