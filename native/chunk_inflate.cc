@@ -125,6 +125,14 @@ absl::Status InflatedChunk::Begin(std::string_view stored, size_t declared) {
 }
 
 absl::StatusOr<bool> InflatedChunk::Fill() {
+  try {
+    return FillRoom();
+  } catch (const std::bad_alloc&) {  // a message that could not be formatted
+    return OutOfMemoryError("out of memory while decompressing a chunk");
+  }
+}
+
+absl::StatusOr<bool> InflatedChunk::FillRoom() {
   size_t limit = std::min(capacity_, declared_);
   int rc = inflater_->Run(raw_.get() + produced_, limit - produced_, &produced_);
   if (rc != Z_STREAM_END) {
@@ -159,14 +167,17 @@ absl::Status InflatedChunk::MakeRoom() {
   return absl::OkStatus();
 }
 
+absl::Status InflatedChunk::Finish(absl::StatusOr<bool> filled) {
+  while (filled.ok() && !*filled) {
+    if (absl::Status status = MakeRoom(); !status.ok()) return status;
+    filled = Fill();
+  }
+  return filled.status();
+}
+
 absl::Status InflatedChunk::Inflate(std::string_view stored, size_t declared) {
   if (absl::Status status = Begin(stored, declared); !status.ok()) return status;
-  while (true) {
-    absl::StatusOr<bool> complete = Fill();
-    if (!complete.ok()) return complete.status();
-    if (*complete) return absl::OkStatus();
-    if (absl::Status status = MakeRoom(); !status.ok()) return status;
-  }
+  return Finish(Fill());
 }
 
 ChunkReadAhead::~ChunkReadAhead() {
@@ -176,14 +187,6 @@ ChunkReadAhead::~ChunkReadAhead() {
   }
   work_.notify_one();
   if (thread_.joinable()) thread_.join();
-}
-
-absl::StatusOr<bool> ChunkReadAhead::FillGuarded(InflatedChunk* into) {
-  try {
-    return into->Fill();
-  } catch (const std::bad_alloc&) {  // a message that could not be formatted
-    return OutOfMemoryError("out of memory while decompressing a chunk");
-  }
 }
 
 void ChunkReadAhead::Start(std::string_view stored, size_t declared, InflatedChunk* into) {
@@ -204,7 +207,7 @@ void ChunkReadAhead::Start(std::string_view stored, size_t declared, InflatedChu
   absl::Status begun = into->Begin(stored, declared);
   if (inline_ || !begun.ok()) {
     if (begun.ok()) {
-      result_ = FillGuarded(into);  // Wait finishes it
+      result_ = into->Fill();  // Wait finishes it
     } else {
       result_ = std::move(begun);
     }
@@ -226,11 +229,7 @@ absl::Status ChunkReadAhead::Wait() {
     filled = std::move(result_);
   }
   // A chunk that needed more room than Begin gave is finished here, where growing the buffer may allocate.
-  while (filled.ok() && !*filled) {
-    if (absl::Status status = into_->MakeRoom(); !status.ok()) return status;
-    filled = FillGuarded(into_);
-  }
-  return filled.status();
+  return into_->Finish(std::move(filled));
 }
 
 void ChunkReadAhead::Run() {
@@ -241,7 +240,7 @@ void ChunkReadAhead::Run() {
     has_job_ = false;
     InflatedChunk* into = into_;
     lock.unlock();
-    absl::StatusOr<bool> filled = FillGuarded(into);
+    absl::StatusOr<bool> filled = into->Fill();
     lock.lock();
     result_ = std::move(filled);
     finished_ = true;

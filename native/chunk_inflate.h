@@ -37,9 +37,12 @@ class InflatedChunk {
   // than its data really decompresses to.
   absl::Status Begin(std::string_view stored, size_t declared);
   // Inflates into the room there is. True when the chunk is complete and checked; false when it needs more room.
+  // Out of memory (even for an error's message) is a status, never an exception.
   absl::StatusOr<bool> Fill();
   // Doubles the room, never past the declared size.
   absl::Status MakeRoom();
+  // Given what a Fill returned: makes room and fills until the chunk is complete; the result of the whole inflate.
+  absl::Status Finish(absl::StatusOr<bool> filled);
 
   // The bytes of the last successful Inflate.
   std::string_view bytes() const { return std::string_view(raw_.get(), size_); }
@@ -48,6 +51,7 @@ class InflatedChunk {
   class Inflater;
   bool Grow(size_t capacity, size_t keep);  // keeps raw_[0, keep)
   absl::Status NoMemory() const;
+  absl::StatusOr<bool> FillRoom();  // Fill, which may throw bad_alloc
 
   std::unique_ptr<Inflater> inflater_;
   std::unique_ptr<char[]> raw_;
@@ -75,8 +79,6 @@ class ChunkReadAhead {
 
  private:
   void Run();
-  // Runs on the thread: one Fill of `into`, with bad_alloc (a message that could not be formatted) as a status.
-  static absl::StatusOr<bool> FillGuarded(InflatedChunk* into);
 
   std::mutex mutex_;
   std::condition_variable work_;   // a job was started, or the read-ahead is stopping

@@ -494,27 +494,29 @@ inline StoredRecord LoadCompactRecordView(Cursor& in, uint64_t previous_id = 0) 
 
 // Reads back a record this process stored with StoreCompactRecord(out, r) (previous_id 0): its bytes are well formed,
 // so no read is bounds-checked (RecordStore's lookups; bounds checks were most of their cost).
+// One varint of bytes this process wrote itself (the loader's store): no bounds check. Advances `at` past it.
+inline uint64_t LoadStoredVarint(const char*& at) {
+  uint64_t value = 0;
+  for (int shift = 0;; shift += 7) {
+    auto byte = static_cast<uint8_t>(*at++);
+    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return value;
+  }
+}
+
 inline StoredRecord LoadStoredCompactRecord(const char* at) {
-  auto varint = [&at] {
-    uint64_t value = 0;
-    for (int shift = 0;; shift += 7) {
-      auto byte = static_cast<uint8_t>(*at++);
-      value |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if (!(byte & 0x80)) return value;
-    }
-  };
-  auto blob = [&at, &varint] {
-    size_t length = varint();
+  auto blob = [&at] {
+    size_t length = LoadStoredVarint(at);
     std::string_view bytes(at, length);
     at += length;
     return bytes;
   };
   StoredRecord r;
-  r.id = static_cast<uint64_t>(UnZigZag(varint()));
+  r.id = static_cast<uint64_t>(UnZigZag(LoadStoredVarint(at)));
   r.kind = static_cast<Kind>(static_cast<uint8_t>(*at++));
-  r.type_id = varint();
-  r.flags = static_cast<uint32_t>(varint());
-  r.size = varint();
+  r.type_id = LoadStoredVarint(at);
+  r.flags = static_cast<uint32_t>(LoadStoredVarint(at));
+  r.size = LoadStoredVarint(at);
   r.items = blob();
   r.attrs = blob();
   r.data = blob();
@@ -523,12 +525,7 @@ inline StoredRecord LoadStoredCompactRecord(const char* at) {
 
 // The id alone of a record stored as for LoadStoredCompactRecord: its first field.
 inline uint64_t LoadStoredCompactRecordId(const char* at) {
-  uint64_t value = 0;
-  for (int shift = 0;; shift += 7) {
-    auto byte = static_cast<uint8_t>(*at++);
-    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if (!(byte & 0x80)) return static_cast<uint64_t>(UnZigZag(value));
-  }
+  return static_cast<uint64_t>(UnZigZag(LoadStoredVarint(at)));
 }
 
 inline Record LoadCompactRecord(Cursor& in, uint64_t previous_id = 0) {

@@ -507,7 +507,7 @@ bool Rebuilder::Dependencies(const StoredRecord& record, std::vector<uint64_t>* 
     }
     return true;
   };
-  try {
+  return ReadingCheckedBytes([&] {
     Cursor items(record.items);
     uint64_t count = items.Count();
     uint64_t considered = record.kind == Kind::kReduce ? std::min<uint64_t>(count, 2) : count;
@@ -521,10 +521,8 @@ bool Rebuilder::Dependencies(const StoredRecord& record, std::vector<uint64_t>* 
       RawValue raw = ReadRawValue(attrs);
       if (raw.tag == ValueTag::kRef && IsConstructionAttribute(name) && !consider(raw.number)) return false;
     }
-  } catch (const FormatError& error) {
-    return SucceededOrMemoryError(absl::InvalidArgumentError(error.what()));  // as for any parse after Load's check
-  }
-  return record.type_id == 0 || consider(record.type_id);
+    return record.type_id == 0 || consider(record.type_id);
+  });
 }
 
 OwnedRef Rebuilder::MakeShell(const StoredRecord& record, size_t position) {
@@ -740,7 +738,7 @@ bool Rebuilder::ResolveEachItem(const StoredRecord& record, absl::FunctionRef<bo
                                 absl::FunctionRef<void(uint64_t index, OwnedRef value)> on_value) {
   // Read straight from the bytes Load checked, with no visitor or DecodedValue per item: every item of every
   // container the core fills passes here.
-  try {
+  return ReadingCheckedBytes([&] {
     Cursor cursor(record.items);
     uint64_t count = cursor.Count();
     if (!on_count(count)) return false;
@@ -749,10 +747,8 @@ bool Rebuilder::ResolveEachItem(const StoredRecord& record, absl::FunctionRef<bo
       if (!value) return false;  // with the error set
       on_value(i, std::move(value));
     }
-  } catch (const FormatError& error) {
-    return SucceededOrMemoryError(absl::InvalidArgumentError(error.what()));  // as for any parse after Load's check
-  }
-  return true;
+    return true;
+  });
 }
 
 bool Rebuilder::ResolveItems(const StoredRecord& record, ResolvedItems* values) {
@@ -1028,7 +1024,7 @@ bool Rebuilder::FillInstance(BorrowedRef obj, const StoredRecord& record) {
   OwnedRef state = OwnedRef::Steal(PyObject_GenericGetDict(obj.get(), nullptr));
   if (!state) return false;
   // Read straight from the bytes Load checked, as the items of containers are (ResolveEachItem).
-  try {
+  return ReadingCheckedBytes([&] {
     Cursor cursor(record.attrs);
     for (uint64_t count = cursor.Count(); count > 0; --count) {
       std::string_view name = cursor.Bytes(cursor.Varint());
@@ -1043,10 +1039,8 @@ bool Rebuilder::FillInstance(BorrowedRef obj, const StoredRecord& record) {
       OwnedRef resolved = ResolveRaw(raw);
       if (!resolved || PyDict_SetItem(state.get(), key->get(), resolved.get()) != 0) return false;
     }
-  } catch (const FormatError& error) {
-    return SucceededOrMemoryError(absl::InvalidArgumentError(error.what()));  // as for any parse after Load's check
-  }
-  return true;
+    return true;
+  });
 }
 
 // ---- completing (Rebuilder._complete in pyheapdump/load/) ----

@@ -114,7 +114,17 @@ class Rebuilder {
   OwnedRef ConstructFastReduce(const StoredRecord& record);
   bool FinishedTuple(uint64_t oid, bool* finished);
   OwnedRef Resolve(const DecodedValue& value);
-  OwnedRef ResolveRaw(const RawValue& raw);         // the same, for a value read with ReadRawValue
+  OwnedRef ResolveRaw(const RawValue& raw);
+  // Runs `read`, which reads a record's bytes with a Cursor and returns false with a Python error set: Load checked
+  // those bytes, so a FormatError cannot come, and one that did is reported as memory, as for every later parse.
+  template <class Read>
+  bool ReadingCheckedBytes(Read&& read) {
+    try {
+      return read();
+    } catch (const FormatError& error) {
+      return SucceededOrMemoryError(absl::InvalidArgumentError(error.what()));
+    }
+  }  // the same, for a value read with ReadRawValue
   OwnedRef ItemValues(const StoredRecord& record);  // the record's items as a list, references made
   // Puts a plain list's items into the slots its shell was made with (MakeShell); on failure, empties it.
   bool FillListInPlace(const StoredRecord& record, PyObject* list);

@@ -38,10 +38,14 @@ char* RecordStore::Allocate(size_t size) {
 
 bool RecordStore::Add(const StoredRecord& record, bool keep_data) {
   std::string_view data = keep_data ? record.data : std::string_view();
+  // A record read from compact bytes is copied as read; another (read from a cereal chunk) is encoded.
   bool encoded = !record.encoded_fields.empty();
-  StoredRecord kept = record;
-  kept.data = data;
-  char* out = Allocate(encoded ? CompactRecordSizeFromEncoded(record, data) : CompactRecordSize(kept));
+  StoredRecord encodable;
+  if (!encoded) {
+    encodable = record;
+    encodable.data = data;
+  }
+  char* out = Allocate(encoded ? CompactRecordSizeFromEncoded(record, data) : CompactRecordSize(encodable));
   if (out == nullptr) return false;
   try {
     at_.push_back(out);
@@ -52,7 +56,7 @@ bool RecordStore::Add(const StoredRecord& record, bool keep_data) {
   if (encoded) {
     StoreCompactRecordFromEncoded(out, record, data);
   } else {
-    StoreCompactRecord(out, kept);
+    StoreCompactRecord(out, encodable);
   }
   return true;
 }
