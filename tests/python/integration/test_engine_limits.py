@@ -50,9 +50,10 @@ def test_max_items_keeps_the_first_items_of_a_long_container_and_records_the_cut
     assert list(scene["long_dict"].items()) == [(f"key-{i}", i) for i in range(100)]
     assert_marked_as_cut(scene["long_list"], list, 100, 5000, "max_items")
     assert_marked_as_cut(scene["long_dict"], dict, 100, 3000, "max_items")
+    assert_marked_as_cut(scene["late_table"], dict, 100, 3000, "max_items")
     assert len(scene["items"]) == 50 and scene["items"][49].number == 49  # under the limit: all kept
     assert surrogate_info(scene["items"]) is None  # not cut: a plain list
-    assert dump.metadata["cut"]["max_items"] == 2
+    assert dump.metadata["cut"]["max_items"] == 3  # long_list, long_dict, late_table
     assert dump.metadata["limits_hit"] == ["max_items"]
     assert dump.metadata["limits"]["max_items"] == 100
     assert pyheapdump.read_header(dump.path)["limits_hit"] == ["max_items"]
