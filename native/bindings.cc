@@ -264,15 +264,28 @@ class NativeRebuilder {
   }
   // Ids come from records, so a damaged one may be anything: a short TypeError or ValueError here, which the loader
   // puts in one line, not pybind11's multi-line listing of the signatures that did not match.
-  py::object Get(py::handle oid) { return Checked(core_.Get(RecordId(oid))); }
-  py::object Record(py::handle oid) { return Checked(core_.RecordTuple(RecordId(oid))); }
+  py::object Get(py::handle oid) {
+    Running running(calls_running_);
+    return Checked(core_.Get(RecordId(oid)));
+  }
+  py::object Record(py::handle oid) {
+    Running running(calls_running_);
+    return Checked(core_.RecordTuple(RecordId(oid)));
+  }
   py::object Complete(py::object raw) {
+    Running running(calls_running_);
     Check(core_.Complete(BorrowedRef(raw.ptr())));
     return raw;
   }
   void Defer(uint64_t oid, py::object fill, bool hashing) { core_.Defer(oid, BorrowedRef(fill.ptr()), hashing); }
-  void Drain(bool hashing) { Check(core_.Drain(hashing)); }
-  void FinishNewFills() { Check(core_.FinishNewFills()); }
+  void Drain(bool hashing) {
+    Running running(calls_running_);
+    Check(core_.Drain(hashing));
+  }
+  void FinishNewFills() {
+    Running running(calls_running_);
+    Check(core_.FinishNewFills());
+  }
   int Nesting() const { return core_.nesting(); }
   size_t Count() const { return core_.record_count(); }
   void Close() { core_.Close(); }
@@ -301,15 +314,28 @@ class NativeRebuilder {
       PyErr_SetString(PyExc_RuntimeError, "the rebuilder failed without an error");
     }
     // Out of memory: free what was made before the error unwinds through Python code, which needs memory to run
-    // its exception handlers (3.13.0 loops forever in one that cannot allocate its resume position).
-    if (PyErr_ExceptionMatches(PyExc_MemoryError)) core_.Abandon();
+    // its exception handlers (3.11 and 3.13.0 loop forever in one that cannot allocate its resume position). The
+    // outermost call also empties the containers made: its caller may hold one (the root) that holds all the rest.
+    if (PyErr_ExceptionMatches(PyExc_MemoryError)) core_.Abandon(/*empty_containers=*/calls_running_ == 1);
     throw py::error_already_set();
   }
   py::object Checked(absl::StatusOr<OwnedRef> obj) {
     Check(obj.status());
     return py::reinterpret_steal<py::object>(obj->release());
   }
+  // Counts the calls into the core now running: the core calls the handler, whose Python code calls the core again.
+  class Running {
+   public:
+    explicit Running(int& count) : count_(count) { ++count_; }
+    ~Running() { --count_; }
+    Running(const Running&) = delete;
+    Running& operator=(const Running&) = delete;
+
+   private:
+    int& count_;
+  };
   Rebuilder core_;
+  int calls_running_ = 0;
 };
 
 // The heap analysis (native/analysis.h) for pyheapdump.analysis: record ids in, tuples of plain values out.

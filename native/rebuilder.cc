@@ -361,12 +361,17 @@ void Rebuilder::DisarmFinalizer(PyObject* obj) {
 
 // ---- getting objects by id (Rebuilder.get and _build in pyheapdump/load/) ----
 
-void Rebuilder::Abandon() {
+void Rebuilder::Abandon(bool empty_containers) {
   // Drop every object made so far (outer C++ frames keep their own references to the ones they use), so the Python
-  // code the MemoryError unwinds through has memory to run its handlers again. The records stay: frames below may
-  // still point into them.
+  // code the MemoryError unwinds through has memory to run its handlers again: CPython 3.11 and 3.13.0 loop for ever
+  // in a handler that cannot allocate its resume position. The records stay: frames below may still point into them.
   abandoned_ = true;
-  for (OwnedRef& made : made_) made = OwnedRef();
+  PyObject *type, *value, *traceback;  // the MemoryError, kept aside while objects are freed
+  PyErr_Fetch(&type, &value, &traceback);
+  for (size_t position = 0; position < made_.size(); ++position) {
+    if (empty_containers && made_[position]) EmptyIfMadeContainer(position);
+    made_[position] = OwnedRef();
+  }
   made_without_record_.clear();
   std::fill(pending_.begin(), pending_.end(), FillKind::kNone);
   python_fills_.clear();
@@ -376,6 +381,22 @@ void Rebuilder::Abandon() {
   reduce_callables_.clear();
   cut_classes_.clear();
   cut_container_classes_.clear();
+  PyErr_Restore(type, value, traceback);
+}
+
+void Rebuilder::EmptyIfMadeContainer(size_t position) {
+  // Only the plain containers this core made from their records: a record of another kind may stand for a real
+  // object (a module or class, in a trusted load) that is not the loader's to change. Emptying allocates nothing.
+  StoredRecord record = store_.At(position);
+  if (!IsPlain(record)) return;
+  PyObject* obj = made_[position].get();
+  if (record.kind == Kind::kList && PyList_CheckExact(obj)) {
+    if (PyList_SetSlice(obj, 0, PY_SSIZE_T_MAX, nullptr) != 0) PyErr_Clear();
+  } else if (record.kind == Kind::kDict && PyDict_CheckExact(obj)) {
+    PyDict_Clear(obj);
+  } else if (record.kind == Kind::kSet && PySet_CheckExact(obj)) {
+    if (PySet_Clear(obj) != 0) PyErr_Clear();
+  }
 }
 
 bool Rebuilder::Abandoned() const {

@@ -68,8 +68,11 @@ class Rebuilder {
   int nesting() const { return nesting_; }
   // Drops the handler: it holds this object, and the two must not keep each other alive.
   void Close() { handler_ = OwnedRef(); }
-  // After a MemoryError: frees the objects made so far and makes every later call fail with MemoryError.
-  void Abandon();
+  // After a MemoryError: frees the objects made so far and makes every later call fail with MemoryError. With
+  // `empty_containers` (only when no call into this core is still running: none of its frames may be filling one),
+  // the lists, dicts and sets it made are emptied first, so that an object the caller still holds (a frame, the root)
+  // no longer keeps the whole half-made heap alive.
+  void Abandon(bool empty_containers);
 
  private:
   enum class FillKind : uint8_t { kNone, kPython, kList, kDict, kSet, kInstance };
@@ -86,7 +89,8 @@ class Rebuilder {
 
   bool Position(uint64_t oid, size_t* position) const { return store_.Position(oid, position); }
   Found Find(uint64_t oid) const;
-  bool Abandoned() const;                             // true, with MemoryError set, once abandoned
+  bool Abandoned() const;  // true, with MemoryError set, once abandoned
+  void EmptyIfMadeContainer(size_t position);
   absl::Status Validate(const StoredRecord& record);  // as DecodeRecord's
   // After a walk-wide stop: flags CUT_ITEMS on the plain containers that reference cut records or unwritten ids, so
   // they load marked as the containers holding cut values (tag 8) do.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import mmap
 import os
 import warnings
 from typing import Any
@@ -116,6 +117,7 @@ def _load(path: str | os.PathLike[str], trusted: bool, metadata: dict[str, Any])
     collecting = gc.isenabled()
     gc.disable()
     rebuilder = None
+    reserve = _address_space_reserve()
     try:
         rebuilder = Rebuilder(reader, trusted=trusted, metadata=metadata)
         sources = dict(reader.sources())
@@ -125,6 +127,9 @@ def _load(path: str | os.PathLike[str], trusted: bool, metadata: dict[str, Any])
                 f"{os.fspath(path)}: no object could be recovered ({'; '.join(problems) or 'empty'})")
         dump = rebuilder.heap_dump(os.fspath(path), metadata, sources)
     finally:
+        # First, and allocating nothing: a load that ran out of memory still holds every object it made, and the
+        # calls below need some. Without it CPython 3.11 loops for ever raising MemoryError in this block.
+        del reserve
         if rebuilder is not None:
             rebuilder.close()
         if collecting:
@@ -133,3 +138,16 @@ def _load(path: str | os.PathLike[str], trusted: bool, metadata: dict[str, Any])
     return dump
 
 
+# Address space kept back while loading, for the cleanup after running out of memory (see _load): a few thousand
+# small objects, a pymalloc arena or two.
+_RESERVE_BYTES = 8 << 20
+
+
+def _address_space_reserve() -> mmap.mmap | None:
+    """An untouched anonymous mapping: it costs address space (what a memory limit counts, RLIMIT_AS) and no RAM, and
+    freeing it returns that space at once, whatever the allocator keeps. None when even that cannot be had: the load
+    then fails at once anyway."""
+    try:
+        return mmap.mmap(-1, _RESERVE_BYTES)
+    except (OSError, ValueError):
+        return None

@@ -307,5 +307,35 @@ TEST_F(RebuilderTest, AFillThatRaisesIsRecordedAsAProblemAndTheLoadGoesOn) {
   EXPECT_TRUE(absl::StrContains(problems, "unhashable type: 'list'")) << problems;
 }
 
+TEST_F(RebuilderTest, AbandoningAfterMemoryRanOutEmptiesTheContainersItMadeAndLeavesTheHandlersObjectsAlone) {
+  // A MemoryError's caller may still hold the root, which holds the whole half-made heap: abandoning the load must
+  // free it anyway. 1: [2, 3, 4, 5]; 2: {"k": 6}; 3: {6}; 4: [7]; 5: made by the handler (a real list of its own)
+  SetHandlerAttribute("made", "{5: ['the handler', 'owns this']}");
+  Load({MakeRecord(1, Kind::kList, Items({Ref(2), Ref(3), Ref(4), Ref(5)})),
+        MakeRecord(2, Kind::kDict, Items({Ref(8), Ref(6)})), MakeRecord(3, Kind::kSet, Items({Ref(6)})),
+        MakeRecord(4, Kind::kList, Items({Ref(7)})), MakeRecord(5, Kind::kInstance, Items({}), Attrs({}), "", 9),
+        MakeRecord(6, Kind::kStr, Items({}), Attrs({}), "v"), MakeRecord(7, Kind::kStr, Items({}), Attrs({}), "w"),
+        MakeRecord(8, Kind::kStr, Items({}), Attrs({}), "k"), MakeRecord(9, Kind::kClass)});
+  OwnedRef root = Finished(1);
+  ASSERT_EQ(Repr(root.get()), "[{'k': 'v'}, {'v'}, ['w'], ['the handler', 'owns this']]");
+  OwnedRef dict = OwnedRef::Borrow(PyList_GET_ITEM(root.get(), 0));
+  OwnedRef set = OwnedRef::Borrow(PyList_GET_ITEM(root.get(), 1));
+  OwnedRef inner = OwnedRef::Borrow(PyList_GET_ITEM(root.get(), 2));
+  OwnedRef handlers = OwnedRef::Borrow(PyList_GET_ITEM(root.get(), 3));
+
+  PyErr_NoMemory();
+  core_->Abandon(/*empty_containers=*/true);
+  ASSERT_TRUE(PyErr_ExceptionMatches(PyExc_MemoryError)) << "abandoning keeps the MemoryError that caused it";
+  PyErr_Clear();
+  EXPECT_EQ(Repr(root.get()), "[]");
+  EXPECT_EQ(Repr(dict.get()), "{}");
+  EXPECT_EQ(Repr(set.get()), "set()");
+  EXPECT_EQ(Repr(inner.get()), "[]");
+  EXPECT_EQ(Repr(handlers.get()), "['the handler', 'owns this']") << "not the core's to empty";
+  EXPECT_FALSE(core_->Get(1).ok()) << "an abandoned load makes nothing more";
+  EXPECT_TRUE(PyErr_ExceptionMatches(PyExc_MemoryError));
+  PyErr_Clear();
+}
+
 }  // namespace
 }  // namespace pyheapdump
