@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from pyheapdump._version import __version__ as __version__
 from pyheapdump.capture.hooks import dump_on_error, install, uninstall
-from pyheapdump.capture.logging_handler import HeapDumpHandler
 from pyheapdump.dump.save import save_dump
 from pyheapdump.errors import (
     DumpError,
@@ -30,6 +29,7 @@ from pyheapdump.typesupport import TypeSupport, register_type, unregister_type
 
 if TYPE_CHECKING:
     from pyheapdump.analysis import analyze
+    from pyheapdump.capture.logging_handler import HeapDumpHandler
     from pyheapdump.debug.debugger import debug_dump
     from pyheapdump.load.loader import load_dump, read_header
     from pyheapdump.model import DumpedCode, DumpedFrame, DumpedThread, DumpedTraceback, HeapDump
@@ -42,6 +42,7 @@ _LAZY_MODULES: dict[str, str] = {
     "DumpedThread": "pyheapdump.model",
     "DumpedTraceback": "pyheapdump.model",
     "HeapDump": "pyheapdump.model",
+    "HeapDumpHandler": "pyheapdump.capture.logging_handler",  # with logging, which its users have imported
     "Surrogate": "pyheapdump.surrogates.base",
     "SurrogateInfo": "pyheapdump.surrogates.base",
     "analyze": "pyheapdump.analysis",

@@ -4,13 +4,39 @@ budget shared by install() and dump_on_error()."""
 from __future__ import annotations
 
 import collections
-import logging
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable
+from typing import Any
 
-LOGGER = logging.getLogger("pyheapdump")
+
+class _ProgramsLogging:
+    """The "pyheapdump" logger of the program's logging, without importing logging into a program that does not use it
+    (it costs a service every hook is installed in over 2 MB): there, as unconfigured logging would, warnings are
+    printed on stderr and info is dropped. Checked at each message, so a program that sets up logging later gets
+    them."""
+
+    def warning(self, message: str, *args: Any) -> None:
+        self._log(30, message, args)
+
+    def info(self, message: str, *args: Any) -> None:
+        self._log(20, message, args)
+
+    @staticmethod
+    def _log(level: int, message: str, args: tuple[Any, ...]) -> None:
+        logging = sys.modules.get("logging")
+        if logging is not None:
+            logging.getLogger("pyheapdump").log(level, message, *args)
+        elif level >= 30 and sys.stderr is not None:
+            try:
+                sys.stderr.write((message % args) + "\n")
+            except (OSError, ValueError):  # a closed or broken stderr: as logging's last resort, nothing to do
+                pass
+
+
+LOGGER = _ProgramsLogging()
 
 DEFAULT_MAX_DUMPS = 10
 DEFAULT_MAX_PER_WINDOW = 3

@@ -4,7 +4,6 @@ right after they load, so programs that never use them pay nothing."""
 from __future__ import annotations
 
 import functools
-import importlib.abc
 import importlib.machinery
 import sys
 import threading
@@ -90,7 +89,7 @@ def _patch_process_pool_executor(installation: _Installation, module: types.Modu
     _patch_exception_with_traceback(installation, module._ExceptionWithTraceback, "process-pool")
 
 
-class _PatchingLoader(importlib.abc.Loader):
+class _PatchingLoader:
     """Delegates to the real loader; once the module has executed, applies the hooks waiting for it."""
 
     def __init__(self, loader: Any, on_loaded: Callable[[types.ModuleType], None]) -> None:
@@ -112,8 +111,11 @@ class _PatchingLoader(importlib.abc.Loader):
         return getattr(self.loader, name)
 
 
-class _ImportWatcher(importlib.abc.MetaPathFinder):
+class _ImportWatcher:
     """A `sys.meta_path` finder that applies hooks to watched modules right after they are first imported.
+
+    Neither it nor its loader derives from importlib.abc: the import system needs only their methods, and importing
+    importlib.abc brings importlib.resources, tempfile and pathlib into every program the hooks are installed in.
 
     It answers only for the watched names (a dict lookup for every other import) and leaves `sys.meta_path` once
     nothing is left to watch.

@@ -11,7 +11,6 @@ import linecache
 import os
 import pathlib
 import platform
-import socket
 import sys
 import threading
 import types
@@ -92,7 +91,7 @@ def _header(description: str | None, reason: str, exc: BaseException | None, thr
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
         "platform": _platform_name(),
-        "hostname": socket.gethostname(),
+        "hostname": platform.node(),
         "pid": os.getpid(),
         "argv": [clean(arg) for arg in sys.argv],
         "executable": sys.executable,

@@ -400,6 +400,27 @@ def test_dump_on_error_leaves_system_exit_alone(tmp_path: Path) -> None:
     assert dumps_in(tmp_path) == []
 
 
+def test_installing_the_hooks_imports_no_logging_into_the_program_and_the_dump_is_still_reported_on_stderr(
+        tmp_path: Path) -> None:
+    # Installing the hooks must not change what the program imports beyond pyheapdump's own needs: logging (with its
+    # last-resort handler), importlib.resources and tempfile were imported into every such program until Dec 2026.
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import pyheapdump
+        pyheapdump.install({str(tmp_path)!r})
+        print(*(name in sys.modules for name in ("logging", "importlib.resources", "tempfile")), flush=True)
+        1 / 0
+        """
+    )
+    completed = run_python(["-c", code])
+    assert completed.returncode == 1
+    assert completed.stdout.split() == ["False", "False", "False"], completed.stdout
+    dump_path = only_dump(tmp_path, completed)
+    assert f"heap dump written to {dump_path}" in completed.stderr
+    assert "ZeroDivisionError" in completed.stderr
+
+
 def test_logged_exception_dumps_through_the_logging_handler(tmp_path: Path) -> None:
     completed = run_program("capture_logging.py", tmp_path)
 
