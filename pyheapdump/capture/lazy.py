@@ -9,11 +9,13 @@ import sys
 import threading
 import types
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pyheapdump.capture.writer import _complain
 
 if TYPE_CHECKING:
+    import importlib.abc
+
     from pyheapdump.capture.install import _Installation
 
 
@@ -150,7 +152,8 @@ class _ImportWatcher:
         spec = self._spec_from_other_finders(fullname, path, target)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        spec.loader = _PatchingLoader(spec.loader, functools.partial(self._loaded, fullname))
+        patching = _PatchingLoader(spec.loader, functools.partial(self._loaded, fullname))
+        spec.loader = cast("importlib.abc.Loader", patching)  # a Loader by its methods, not by its base
         return spec
 
     def _spec_from_other_finders(self, fullname: str, path: Any, target: Any) -> importlib.machinery.ModuleSpec | None:
