@@ -19,6 +19,7 @@
 #include "heap_roots.h"
 #include "rebuilder.h"
 #include "record_decoder.h"
+#include "sha256.h"
 #include "walker.h"
 
 namespace py = pybind11;
@@ -516,6 +517,9 @@ PYBIND11_MODULE(_native, m) {
   m.doc() = "pyheapdump's C++ core: the object-graph walker, the chunked writer and the bounded reader";
   m.attr("FORMAT_VERSION") = py::make_tuple(pyheapdump::kFormatMajor, pyheapdump::kFormatMinor);
   pyheapdump::AddFormatEnums(m);
+  m.def(
+      "sha256_hex", [](py::bytes data) { return pyheapdump::Sha256Hex(std::string_view(data)); }, py::arg("data"),
+      "SHA-256 of data as 64 hex digits, as hashlib.sha256(data).hexdigest(), without loading OpenSSL.");
   m.def(
       "is_class_statement_type",
       [](py::handle cls) {

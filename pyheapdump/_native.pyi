@@ -75,6 +75,9 @@ _Redactor = Callable[[str | bytes], str | bytes | None]
 # (id, kind, type_id, flags, size, items, item_refs, attrs, attr_refs, data): native/record_decoder.h
 _RecordTuple = tuple[int, int, int, int, int, list[Any], list[int], dict[str, Any], list[str], str | bytes]
 
+def sha256_hex(data: bytes) -> str:
+    """SHA-256 of data as 64 hex digits, as hashlib.sha256(data).hexdigest(), without loading OpenSSL."""
+
 def is_class_statement_type(cls: object) -> bool:
     """Whether cls was made by a class statement (type.__new__), not by an extension module."""
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
 
+import pyheapdump._native as _native
 from pyheapdump.capture.retention import DUMP_SUFFIX
 
 # Longest test-name stem before it is shortened and given a hash of the full id.
@@ -19,11 +19,11 @@ _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
 def sanitize_stem(text: str) -> str:
     """A file-name stem for a test id: runs of characters outside [A-Za-z0-9._-] become one "_".
 
-    Long ids are cut and given 10 hex digits of their SHA-1, so distinct ids stay distinct.
+    Long ids are cut and given 10 hex digits of their SHA-256, so distinct ids stay distinct.
     """
     stem = _UNSAFE_RUN.sub("_", text).strip("._") or "dump"
     if len(stem) > _MAX_STEM:
-        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        digest = _native.sha256_hex(text.encode("utf-8", "surrogatepass"))[:10]
         stem = f"{stem[: _MAX_STEM - 11]}-{digest}"
     return stem
 

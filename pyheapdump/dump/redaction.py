@@ -11,11 +11,12 @@ and the same secret is recognisable wherever it appears.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import pyheapdump._native as _native
 
 # A match is replaced whole, or only its group named "secret" when it has one (the name stays readable).
 DEFAULT_PATTERNS: tuple[str, ...] = (
@@ -85,7 +86,7 @@ class RedactionConfig:
 
 def placeholder(secret: str | bytes) -> str:
     data = secret.encode("utf-8", "surrogatepass") if isinstance(secret, str) else secret
-    return f"<redacted:{hashlib.sha256(data).hexdigest()[:12]} len={len(secret)}>"
+    return f"<redacted:{_native.sha256_hex(data)[:12]} len={len(secret)}>"
 
 
 def _token_like_env_values(environ: Mapping[str, str], min_length: int) -> list[str]:
