@@ -452,15 +452,16 @@ inline char* StoreCompactRecord(char* out, const StoredRecord& r, uint64_t previ
   return StoreBlob(out, r.data);
 }
 
-// The same bytes as CompactRecordSize/StoreCompactRecord(out, r) with previous_id 0, and `data` as its data blob,
-// for a record read from compact bytes: its encoded fields are copied, not encoded again.
-inline size_t CompactRecordSizeFromEncoded(const StoredRecord& r, std::string_view data) {
+// The same bytes as CompactRecordSize/StoreCompactRecord(out, r, previous_id), and `data` as its data blob, for a
+// record read from compact bytes: its encoded fields are copied, not encoded again.
+inline size_t CompactRecordSizeFromEncoded(const StoredRecord& r, std::string_view data, uint64_t previous_id = 0) {
   using namespace compact_internal;
-  return VarintSize(IdDelta(r.id, 0)) + r.encoded_fields.size() + BlobSize(data.size());
+  return VarintSize(IdDelta(r.id, previous_id)) + r.encoded_fields.size() + BlobSize(data.size());
 }
-inline char* StoreCompactRecordFromEncoded(char* out, const StoredRecord& r, std::string_view data) {
+inline char* StoreCompactRecordFromEncoded(char* out, const StoredRecord& r, std::string_view data,
+                                           uint64_t previous_id = 0) {
   using namespace compact_internal;
-  out = StoreVarint(out, IdDelta(r.id, 0));
+  out = StoreVarint(out, IdDelta(r.id, previous_id));
   std::memcpy(out, r.encoded_fields.data(), r.encoded_fields.size());
   return StoreBlob(out + r.encoded_fields.size(), data);
 }
@@ -492,8 +493,8 @@ inline StoredRecord LoadCompactRecordView(Cursor& in, uint64_t previous_id = 0) 
   return r;
 }
 
-// Reads back a record this process stored with StoreCompactRecord(out, r) (previous_id 0): its bytes are well formed,
-// so no read is bounds-checked (RecordStore's lookups; bounds checks were most of their cost).
+// Reads back a record this process stored with StoreCompactRecord(out, r, previous_id): its bytes are well formed, so
+// no read is bounds-checked (RecordStore's lookups; bounds checks were most of their cost).
 // One varint of bytes this process wrote itself (the loader's store): no bounds check. Advances `at` past it.
 inline uint64_t LoadStoredVarint(const char*& at) {
   uint64_t value = 0;
@@ -504,7 +505,7 @@ inline uint64_t LoadStoredVarint(const char*& at) {
   }
 }
 
-inline StoredRecord LoadStoredCompactRecord(const char* at) {
+inline StoredRecord LoadStoredCompactRecord(const char* at, uint64_t previous_id = 0) {
   auto blob = [&at] {
     size_t length = LoadStoredVarint(at);
     std::string_view bytes(at, length);
@@ -512,7 +513,7 @@ inline StoredRecord LoadStoredCompactRecord(const char* at) {
     return bytes;
   };
   StoredRecord r;
-  r.id = static_cast<uint64_t>(UnZigZag(LoadStoredVarint(at)));
+  r.id = previous_id + static_cast<uint64_t>(UnZigZag(LoadStoredVarint(at)));
   r.kind = static_cast<Kind>(static_cast<uint8_t>(*at++));
   r.type_id = LoadStoredVarint(at);
   r.flags = static_cast<uint32_t>(LoadStoredVarint(at));
@@ -524,8 +525,8 @@ inline StoredRecord LoadStoredCompactRecord(const char* at) {
 }
 
 // The id alone of a record stored as for LoadStoredCompactRecord: its first field.
-inline uint64_t LoadStoredCompactRecordId(const char* at) {
-  return static_cast<uint64_t>(UnZigZag(LoadStoredVarint(at)));
+inline uint64_t LoadStoredCompactRecordId(const char* at, uint64_t previous_id = 0) {
+  return previous_id + static_cast<uint64_t>(UnZigZag(LoadStoredVarint(at)));
 }
 
 inline Record LoadCompactRecord(Cursor& in, uint64_t previous_id = 0) {

@@ -115,5 +115,73 @@ TEST(RecordStore, FindsRecordsByIdWhetherIdsFollowPositionsHaveGapsOrRepeat) {
   EXPECT_EQ(position_of(*repeated, 3), 3);
 }
 
+TEST(RecordStore, AStoreOfMoreBlocksThanHandlesReachSwitchesToPointersAndKeepsEveryRecord) {
+  // Handles reach 1,024 blocks (4 GiB of records); this store switches after 2, at its third block.
+  RecordStore store(/*handle_blocks=*/2);
+  std::vector<Record> records;
+  for (uint64_t id = 1; id <= 40; ++id) {
+    // A few records of 300 KB fill a 4 MiB block; one of 2 MB takes a block of its own.
+    std::string data(id == 7 ? 2'000'000 : 300'000, static_cast<char>('a' + id % 26));
+    records.push_back(MakeRecord(id, Kind::kBytes, "", "", std::move(data)));
+    ASSERT_TRUE(store.Add(StoredRecord::Of(records.back()), /*keep_data=*/true)) << "record " << id;
+  }
+  ASSERT_TRUE(store.Index());
+  ASSERT_EQ(store.size(), records.size());
+  for (size_t position = 0; position < records.size(); ++position) {
+    ExpectSame(store.At(position), records[position], /*with_data=*/true);
+    size_t found = 0;
+    ASSERT_TRUE(store.Position(records[position].id, &found));
+    EXPECT_EQ(found, position);
+  }
+}
+
+TEST(RecordStore, IdsThatDoNotFollowPositionsComeBackAsTheyWere) {
+  // Ids are stored relative to positions: one that is smaller than its position, or far larger, still comes back.
+  RecordStore store;
+  std::vector<uint64_t> ids = {5, 1, 3, uint64_t{1} << 40, 2};
+  for (uint64_t id : ids) ASSERT_TRUE(store.Add(StoredRecord::Of(MakeRecord(id, Kind::kList, "", "", "")), false));
+  ASSERT_TRUE(store.Index());
+  for (size_t position = 0; position < ids.size(); ++position) {
+    EXPECT_EQ(store.At(position).id, ids[position]);
+    size_t found = 0;
+    ASSERT_TRUE(store.Position(ids[position], &found));
+    EXPECT_EQ(found, position);
+  }
+}
+
+TEST(RecordStore, StrAndBytesMadeWhileReadingKeepTheirKindAndIdAndOthersAreStoredWhole) {
+  auto plain = [](uint64_t id, Kind kind, std::string data, uint32_t flags = 0) {
+    Record r = MakeRecord(id, kind, "", "", std::move(data));
+    r.type_id = 0;
+    r.flags = flags;
+    return r;
+  };
+  std::vector<Record> records = {plain(1, Kind::kStr, "made"),
+                                 plain(2, Kind::kBytes, "made too"),
+                                 plain(3, Kind::kStr, "cut", /*flags=*/kFlagTruncated),  // kept whole: its flags
+                                 plain(9, Kind::kStr, "out of place"),  // kept whole: its id is not 1 + its position
+                                 plain(5, Kind::kStr, "made"),
+                                 plain(6, Kind::kStr, "made")};
+  // As read from a file: the empty items and attrs blobs hold a count of 0.
+  records.back().items.bytes = std::string(1, '\0');
+  records.back().attrs.bytes = std::string(1, '\0');
+  RecordStore store;
+  for (const Record& record : records) ASSERT_TRUE(store.Add(StoredRecord::Of(record), /*keep_data=*/false));
+  ASSERT_TRUE(store.Index());
+  for (size_t position = 0; position < records.size(); ++position) {
+    StoredRecord got = store.At(position);
+    const Record& want = records[position];
+    EXPECT_EQ(got.id, want.id);
+    EXPECT_EQ(got.kind, want.kind);
+    EXPECT_EQ(got.flags, want.flags);
+    EXPECT_EQ(got.type_id, 0u);
+    EXPECT_EQ(got.data, "") << "made while reading: the store keeps no copy of the data";
+    EXPECT_EQ(got.items, want.items.bytes);
+    EXPECT_EQ(got.attrs, want.attrs.bytes);
+    const bool shared = want.flags == 0 && want.id == position + 1;
+    EXPECT_EQ(got.size, shared ? 0 : want.size) << "position " << position;
+  }
+}
+
 }  // namespace
 }  // namespace pyheapdump
