@@ -130,7 +130,6 @@ class HeapAnalysis {
   HeapAnalysis();
   absl::Status Build(uint64_t root_id, uint64_t expected_objects, uint64_t unreached_id);
   absl::Status MapEdges(std::vector<uint32_t>& edges);
-  absl::Status ResolveTypeNames();
   absl::Status ResolveRoots(uint64_t root_id, uint64_t unreached_id, std::vector<uint32_t>& root_edges);
   // The records of ids (those the dump has), re-read from the chunks holding them.
   absl::StatusOr<absl::flat_hash_map<uint64_t, Record>> Fetch(const std::vector<uint64_t>& ids);
