@@ -194,20 +194,40 @@ class NativeDumpReader {
   py::list Records() {
     PrepareToThrow();
     py::list records;
-    absl::Status status = reader_->ForEachRecord([&](Record&& record) -> absl::Status {
+    absl::Status status;
+    try {
+      status = ReadEveryRecord(records);
+    } catch (const std::bad_alloc&) {
+      status = OutOfMemoryError("out of memory while reading the records");
+    }
+    if (PyErr_Occurred()) {
+      if (!PyErr_ExceptionMatches(PyExc_MemoryError)) throw py::error_already_set();
+      PyErr_Clear();
+      status = OutOfMemoryError("out of memory while reading the records");
+    }
+    if (!status.ok()) {
+      // The records read so far are freed first: raising the error needs memory too.
+      if (PyList_SetSlice(records.ptr(), 0, PY_SSIZE_T_MAX, nullptr) != 0) PyErr_Clear();
+      if (IsOutOfMemory(status)) status = OutOfMemoryError("out of memory while reading the records");
+    }
+    ThrowIfReadError(status);
+    return records;
+  }
+
+  // Each record decoded into records; a record that does not decode is left out with a warning.
+  absl::Status ReadEveryRecord(py::list& records) {
+    return reader_->ForEachRecord([&](Record&& record) -> absl::Status {
       auto decoded = DecodeRecord(record);
       if (!decoded.ok()) {
-        // A record that does not decode is lost with a warning, and so, here, is one that memory did not suffice
-        // for (the loader's native path, LoadInto, fails instead).
+        // Out of memory ends the reading (DumpMemoryError): going on would hand out the records with some missing.
+        if (IsOutOfMemory(decoded.status())) return decoded.status();
+        // A record that does not decode is lost with a warning.
         decode_warnings_.push_back(std::string(decoded.status().message()));
         return absl::OkStatus();
       }
       if (PyList_Append(records.ptr(), decoded->get()) != 0) return PythonErrorPending();
       return absl::OkStatus();
     });
-    if (PyErr_Occurred()) throw py::error_already_set();
-    ThrowIfReadError(status);
-    return records;
   }
   py::list Sources() {
     py::list sources;

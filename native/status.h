@@ -13,13 +13,26 @@
 #pragma once
 
 #include <cerrno>
+#include <new>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace pyheapdump {
 
-inline absl::Status OutOfMemoryError(absl::string_view message) { return absl::ResourceExhaustedError(message); }
+// A status with a message allocates it; one without is kept inline. When there is no memory even for the message, the
+// status goes without it rather than throw std::bad_alloc from the error path.
+inline absl::Status StatusWithoutAllocating(absl::StatusCode code, absl::string_view message) {
+  try {
+    return absl::Status(code, message);
+  } catch (const std::bad_alloc&) {
+    return absl::Status(code, "");
+  }
+}
+
+inline absl::Status OutOfMemoryError(absl::string_view message) {
+  return StatusWithoutAllocating(absl::StatusCode::kResourceExhausted, message);
+}
 inline bool IsOutOfMemory(const absl::Status& status) { return absl::IsResourceExhausted(status); }
 
 // A failed system call's errno as a status. absl gives ENOSPC, EDQUOT, EMFILE, ENFILE, ... the code of ENOMEM, and
@@ -31,7 +44,9 @@ inline absl::Status ErrnoStatus(int error_number, absl::string_view message) {
   return absl::Status(code, message);
 }
 
-inline absl::Status PythonErrorPending() { return absl::UnknownError("a Python exception is pending"); }
+inline absl::Status PythonErrorPending() {
+  return StatusWithoutAllocating(absl::StatusCode::kUnknown, "a Python exception is pending");
+}
 inline bool IsPythonErrorPending(const absl::Status& status) { return absl::IsUnknown(status); }
 
 }  // namespace pyheapdump

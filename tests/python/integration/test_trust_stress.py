@@ -123,6 +123,14 @@ def test_loading_a_dump_too_large_for_the_memory_left_raises_dump_memory_error_n
     assert "load it on a machine with more memory" in message
 
 
+@pytest.mark.parametrize("spare_mib", [16, 40])
+def test_reading_every_record_without_the_memory_for_them_raises_dump_memory_error_instead_of_leaving_some_out(
+        tmp_path: Path, records_dump: dict[str, Any], spare_mib: int) -> None:
+    report = scenario(tmp_path, "lowmem-records", records_dump["path"], spare_mib)
+    assert report["error"] == "DumpMemoryError" and report["dump_error"], report
+    assert "out of memory" in report["message"], report
+
+
 def _cli_under_limit(tmp_path: Path, spare_mib: int, *argv: str) -> subprocess.CompletedProcess[str]:
     return run_python([PROGRAMS / "trust_stress.py", "lowmem-cli", tmp_path, spare_mib, *argv], cwd=tmp_path,
                       timeout=120)

@@ -17,6 +17,8 @@ lowmem-load PATH MIB
                load the dump PATH with only MIB MiB of address space to spare; reports the outcome
 lowmem-cli MIB ARGS...
                the `pyheapdump` command line with only MIB MiB of address space to spare; exits with its status
+lowmem-records PATH MIB
+               every record of the dump PATH as tuples (DumpReader.records()) with only MIB MiB to spare; reports
 signal         a dump requested from a signal handler while a dump of a large heap runs
 thread         a dump requested from another thread while a dump of a large heap runs
 """
@@ -429,6 +431,22 @@ def lowmem_load(path: str, spare_mib: int) -> None:
     report(**outcome)
 
 
+def lowmem_records(path: str, spare_mib: int) -> None:
+    from pyheapdump.load.dumpfile import open_dump_file
+
+    reader = open_dump_file(path)
+    limit_address_space(spare_mib)
+    try:
+        records = reader.records()
+    except MemoryError as error:
+        outcome = {"error": type(error).__name__, "message": str(error),
+                   "dump_error": isinstance(error, pyheapdump.DumpError)}
+    else:
+        outcome = {"error": None, "records": len(records), "warnings": len(reader.warnings)}
+        del records
+    report(**outcome)
+
+
 def lowmem_cli(spare_mib: int, argv: list[str]) -> int:
     from pyheapdump.cli import build_parser, main
 
@@ -509,6 +527,8 @@ def main() -> int:
         records(where, int(args[0]))
     elif scenario == "lowmem-load":
         lowmem_load(args[0], int(args[1]))
+    elif scenario == "lowmem-records":
+        lowmem_records(args[0], int(args[1]))
     elif scenario == "lowmem-cli":
         return lowmem_cli(int(args[0]), args[1:])
     elif scenario == "signal":
