@@ -365,12 +365,18 @@ void Rebuilder::Abandon(bool empty_containers) {
   // Drop every object made so far (outer C++ frames keep their own references to the ones they use), so the Python
   // code the MemoryError unwinds through has memory to run its handlers again: CPython 3.11 and 3.13.0 loop for ever
   // in a handler that cannot allocate its resume position. The records stay: frames below may still point into them.
+  // The containers made are kept until a call with empty_containers (the outermost one) empties them: emptying them
+  // now could pull items from under a frame still filling one.
   abandoned_ = true;
   PyObject *type, *value, *traceback;  // the MemoryError, kept aside while objects are freed
   PyErr_Fetch(&type, &value, &traceback);
   for (size_t position = 0; position < made_.size(); ++position) {
-    if (empty_containers && made_[position]) EmptyIfMadeContainer(position);
-    made_[position] = OwnedRef();
+    if (!made_[position] || !IsMadeContainer(position)) {
+      made_[position] = OwnedRef();
+    } else if (empty_containers) {
+      EmptyContainer(made_[position].get());
+      made_[position] = OwnedRef();
+    }
   }
   made_without_record_.clear();
   std::fill(pending_.begin(), pending_.end(), FillKind::kNone);
@@ -384,18 +390,24 @@ void Rebuilder::Abandon(bool empty_containers) {
   PyErr_Restore(type, value, traceback);
 }
 
-void Rebuilder::EmptyIfMadeContainer(size_t position) {
+bool Rebuilder::IsMadeContainer(size_t position) const {
   // Only the plain containers this core made from their records: a record of another kind may stand for a real
-  // object (a module or class, in a trusted load) that is not the loader's to change. Emptying allocates nothing.
+  // object (a module or class, in a trusted load) that is not the loader's to change.
   StoredRecord record = store_.At(position);
-  if (!IsPlain(record)) return;
+  if (!IsPlain(record)) return false;
   PyObject* obj = made_[position].get();
-  if (record.kind == Kind::kList && PyList_CheckExact(obj)) {
-    if (PyList_SetSlice(obj, 0, PY_SSIZE_T_MAX, nullptr) != 0) PyErr_Clear();
-  } else if (record.kind == Kind::kDict && PyDict_CheckExact(obj)) {
-    PyDict_Clear(obj);
-  } else if (record.kind == Kind::kSet && PySet_CheckExact(obj)) {
-    if (PySet_Clear(obj) != 0) PyErr_Clear();
+  return (record.kind == Kind::kList && PyList_CheckExact(obj)) ||
+         (record.kind == Kind::kDict && PyDict_CheckExact(obj)) || (record.kind == Kind::kSet && PySet_CheckExact(obj));
+}
+
+void Rebuilder::EmptyContainer(PyObject* container) {
+  // Allocates nothing: a list's items, a dict's or set's table are freed and replaced by the empty ones.
+  if (PyList_CheckExact(container)) {
+    if (PyList_SetSlice(container, 0, PY_SSIZE_T_MAX, nullptr) != 0) PyErr_Clear();
+  } else if (PyDict_CheckExact(container)) {
+    PyDict_Clear(container);
+  } else if (PySet_Clear(container) != 0) {
+    PyErr_Clear();
   }
 }
 

@@ -89,8 +89,9 @@ class Rebuilder {
 
   bool Position(uint64_t oid, size_t* position) const { return store_.Position(oid, position); }
   Found Find(uint64_t oid) const;
-  bool Abandoned() const;  // true, with MemoryError set, once abandoned
-  void EmptyIfMadeContainer(size_t position);
+  bool Abandoned() const;                       // true, with MemoryError set, once abandoned
+  bool IsMadeContainer(size_t position) const;  // a plain list, dict or set made from its record here
+  static void EmptyContainer(PyObject* container);
   absl::Status Validate(const StoredRecord& record);  // as DecodeRecord's
   // After a walk-wide stop: flags CUT_ITEMS on the plain containers that reference cut records or unwritten ids, so
   // they load marked as the containers holding cut values (tag 8) do.
