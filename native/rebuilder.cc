@@ -447,16 +447,36 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
       return MakeShell(record, position);
     }
     if (record.kind == Kind::kTuple) {
-      Parsed parsed;
-      if (!Parse(record, true, &parsed)) return OwnedRef();
-      bool atoms_only = true;
-      for (const DecodedValue& value : parsed.items) atoms_only &= value.type == DecodedValue::Type::kAtom;
-      if (atoms_only) {
-        OwnedRef tuple = OwnedRef::Steal(PyTuple_New(static_cast<Py_ssize_t>(parsed.items.size())));
-        if (!tuple) return OwnedRef();
-        for (size_t i = 0; i < parsed.items.size(); ++i) {
-          PyTuple_SET_ITEM(tuple.get(), static_cast<Py_ssize_t>(i), parsed.items[i].atom.release());
+      // A tuple of atoms and of objects finished when made (str, bytes: made as they were read) is made here,
+      // straight from the checked bytes; one holding anything else is built the general way, after what it holds.
+      OwnedRef tuple;
+      bool atoms_only = false;
+      bool read = ReadingCheckedBytes([&] {
+        Cursor items(record.items);
+        uint64_t count = items.Count();
+        tuple = OwnedRef::Steal(PyTuple_New(static_cast<Py_ssize_t>(count)));
+        if (!tuple) return false;
+        for (uint64_t i = 0; i < count; ++i) {
+          RawValue raw = ReadRawValue(items);
+          if (raw.tag == ValueTag::kCut) return true;
+          OwnedRef item;
+          if (raw.tag == ValueTag::kRef) {
+            BorrowedRef made = Lookup(raw.number);
+            if (!made) return !PyErr_Occurred();
+            Found child = Find(raw.number);
+            if (!child || !IsFinishedOnCreation(child->kind)) return true;
+            item = OwnedRef::Borrow(made);
+          } else {
+            item = AtomObject(raw);
+            if (!item) return false;
+          }
+          PyTuple_SET_ITEM(tuple.get(), static_cast<Py_ssize_t>(i), item.release());
         }
+        atoms_only = true;
+        return true;
+      });
+      if (!read) return OwnedRef();
+      if (atoms_only) {
         if (!StoreAt(position, tuple.borrow())) return OwnedRef();
         return tuple;
       }
@@ -480,7 +500,7 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
 
 OwnedRef Rebuilder::Build(uint64_t root) {
   if (making_.contains(root)) return CallHandler("made_of_itself", root);
-  std::vector<uint64_t> stack = {root};
+  IdList stack = {root};
   while (!stack.empty()) {
     uint64_t oid = stack.back();
     if (making_.contains(oid)) {
@@ -505,7 +525,7 @@ OwnedRef Rebuilder::Build(uint64_t root) {
     } else {
       // Back on top after its dependencies were pushed: they were made (or could not be), so make it now.
       if (!expanding_.erase(oid)) {
-        std::vector<uint64_t> dependencies;
+        IdList dependencies;
         if (!Dependencies(*record, &dependencies)) return OwnedRef();
         if (!dependencies.empty()) {
           expanding_.insert(oid);
@@ -531,7 +551,7 @@ OwnedRef Rebuilder::Build(uint64_t root) {
   return OwnedRef::Borrow(obj);
 }
 
-bool Rebuilder::Dependencies(const StoredRecord& record, std::vector<uint64_t>* dependencies) {
+bool Rebuilder::Dependencies(const StoredRecord& record, IdList* dependencies) {
   // Lookup only reads, and the order of the dependencies is the order of the record: items, attributes, type.
   auto consider = [&](uint64_t candidate) {
     if (!Lookup(candidate)) {
@@ -641,7 +661,9 @@ OwnedRef Rebuilder::Construct(const StoredRecord& record, uint64_t oid) {
   if (plain_sequence || record.kind == Kind::kReduce) {
     making_.insert(oid);
     OwnedRef made;
-    if (plain_sequence) {
+    if (plain_sequence && record.kind == Kind::kTuple && !(record.flags & kFlagCutItems)) {
+      made = ItemTuple(record);
+    } else if (plain_sequence) {
       BorrowedRef marked;  // the class of a container holding placeholders
       OwnedRef values = ItemValues(record);
       if (values && (record.flags & kFlagCutItems)) {
@@ -672,20 +694,31 @@ OwnedRef Rebuilder::Construct(const StoredRecord& record, uint64_t oid) {
 // A reduce `callable(*args)` with nothing else to apply, whose arguments are finished values and whose callable the
 // handler declared safe for this load. Empty with no error set when the record needs the general path.
 OwnedRef Rebuilder::ConstructFastReduce(const StoredRecord& record) {
-  Parsed parsed;
-  if (!Parse(record, true, &parsed)) return OwnedRef();
-  absl::Span<const DecodedValue> items = parsed.items;
-  if (items.size() < 2 || items[0].type != DecodedValue::Type::kRef || items[1].type != DecodedValue::Type::kRef) {
-    return OwnedRef();
-  }
-  for (size_t i = 2; i < items.size() && i < 5; ++i) {
-    if (items[i].type != DecodedValue::Type::kAtom || items[i].atom.get() != Py_None) return OwnedRef();
-  }
+  // A reduce's items: the callable, its arguments, then its state, list items and dict items (None when absent). Only
+  // a call with nothing after its arguments is made here; read from the checked bytes, with no value made for them.
+  uint64_t callable_id = 0, args_id = 0;
+  bool plain_call = false;
+  bool read = ReadingCheckedBytes([&] {
+    Cursor items(record.items);
+    uint64_t count = items.Count();
+    if (count < 2) return true;
+    RawValue callable = ReadRawValue(items);
+    RawValue args = ReadRawValue(items);
+    if (callable.tag != ValueTag::kRef || args.tag != ValueTag::kRef) return true;
+    for (uint64_t i = 2; i < count && i < 5; ++i) {
+      if (ReadRawValue(items).tag != ValueTag::kNone) return true;
+    }
+    callable_id = callable.number;
+    args_id = args.number;
+    plain_call = true;
+    return true;
+  });
+  if (!read || !plain_call) return OwnedRef();
   BorrowedRef callable;
-  if (!ReduceCallable(items[0].id, &callable) || !callable) return OwnedRef();
+  if (!ReduceCallable(callable_id, &callable) || !callable) return OwnedRef();
   bool finished = false;
-  if (!FinishedTuple(items[1].id, &finished) || !finished) return OwnedRef();
-  BorrowedRef args = Lookup(items[1].id);
+  if (!FinishedTuple(args_id, &finished) || !finished) return OwnedRef();
+  BorrowedRef args = Lookup(args_id);
   if (!args || !PyTuple_CheckExact(args.get())) return OwnedRef();
   // The call may reach the handler, and a MemoryError there abandons the load, which drops the maps these two are
   // borrowed from: the call holds its own references.
@@ -698,18 +731,25 @@ bool Rebuilder::FinishedTuple(uint64_t oid, bool* finished) {
   Found record = Find(oid);
   if (!record || record->kind != Kind::kTuple) return true;
   if (!Lookup(oid)) return !PyErr_Occurred();
-  Parsed parsed;
-  if (!Parse(*record, false, &parsed)) return false;
-  for (const DecodedValue& value : parsed.items) {
-    if (value.type == DecodedValue::Type::kAtom) continue;
-    if (value.type == DecodedValue::Type::kCut) return true;
-    if (completed_.contains(value.id)) continue;
-    Found child = Find(value.id);
-    if (!child || !IsFinishedOnCreation(child->kind)) return true;
-    if (!Lookup(value.id)) return !PyErr_Occurred();
+  bool every_item_finished = false;
+  bool read = ReadingCheckedBytes([&] {
+    Cursor items(record->items);
+    for (uint64_t left = items.Count(); left > 0; --left) {
+      RawValue value = ReadRawValue(items);
+      if (value.tag == ValueTag::kCut) return true;
+      if (value.tag != ValueTag::kRef || completed_.contains(value.number)) continue;  // an atom, or finished
+      Found child = Find(value.number);
+      if (!child || !IsFinishedOnCreation(child->kind)) return true;
+      if (!Lookup(value.number)) return !PyErr_Occurred();
+    }
+    every_item_finished = true;
+    return true;
+  });
+  if (!read) return false;
+  if (every_item_finished) {
+    completed_.insert(oid);
+    *finished = true;
   }
-  completed_.insert(oid);
-  *finished = true;
   return true;
 }
 
@@ -807,6 +847,20 @@ OwnedRef Rebuilder::ItemValues(const StoredRecord& record) {
         PyList_SET_ITEM(values.get(), static_cast<Py_ssize_t>(index), value.release());
       });
   return resolved ? values : OwnedRef();
+}
+
+OwnedRef Rebuilder::ItemTuple(const StoredRecord& record) {
+  OwnedRef tuple;
+  bool resolved = ResolveEachItem(
+      record,
+      [&tuple](uint64_t count) {
+        tuple = OwnedRef::Steal(PyTuple_New(static_cast<Py_ssize_t>(count)));
+        return bool(tuple);
+      },
+      [&tuple](uint64_t index, OwnedRef value) {
+        PyTuple_SET_ITEM(tuple.get(), static_cast<Py_ssize_t>(index), value.release());
+      });
+  return resolved ? tuple : OwnedRef();
 }
 
 // Every record was checked by Load, so a parse of one fails later only for memory (or a pending Python error): false,

@@ -110,7 +110,9 @@ class Rebuilder {
   bool StoreAt(size_t position, BorrowedRef obj);  // the same, for the object of the record at position
   void DisarmFinalizer(PyObject* obj);
   OwnedRef Build(uint64_t root);
-  bool Dependencies(const StoredRecord& record, std::vector<uint64_t>* dependencies);
+  // Ids, held inline while few: Build keeps one list per object it makes, and a heap allocation each was 2% of a load.
+  using IdList = absl::InlinedVector<uint64_t, 16>;
+  bool Dependencies(const StoredRecord& record, IdList* dependencies);
   OwnedRef MakeShell(const StoredRecord& record, size_t position);
   // A small plain dict whose keys and values are all atoms, str or bytes already made: made whole, with no shell and
   // no fill to queue (most dicts of a service's heap). Empty, with no error set, when it is not such a dict.
@@ -131,6 +133,7 @@ class Rebuilder {
     }
   }  // the same, for a value read with ReadRawValue
   OwnedRef ItemValues(const StoredRecord& record);  // the record's items as a list, references made
+  OwnedRef ItemTuple(const StoredRecord& record);   // the same as a tuple, with no list between
   // Puts a plain list's items into the slots its shell was made with (MakeShell); on failure, empties it.
   bool FillListInPlace(const StoredRecord& record, PyObject* list);
   // The same, held in C++: a dict's or set's fill needs no list of its own.
