@@ -446,9 +446,10 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
     if (record.kind == Kind::kList || (complete && (record.kind == Kind::kDict || record.kind == Kind::kSet))) {
       return MakeShell(record, position);
     }
-    if (record.kind == Kind::kTuple) {
+    if (complete && record.kind == Kind::kTuple) {
       // A tuple of atoms and of objects finished when made (str, bytes: made as they were read) is made here,
-      // straight from the checked bytes; one holding anything else is built the general way, after what it holds.
+      // straight from the checked bytes; one holding anything else, or marked as holding cut values (a placeholder
+      // str among them), is built the general way, after what it holds.
       OwnedRef tuple;
       bool atoms_only = false;
       bool read = ReadingCheckedBytes([&] {

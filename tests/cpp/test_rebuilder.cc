@@ -178,6 +178,21 @@ TEST_F(RebuilderTest, SharedAndCyclicContainersComeBackSharedAndCyclicWithoutThe
   EXPECT_EQ(HandlerCalls(), "[]") << "plain containers and str took the general path";
 }
 
+TEST_F(RebuilderTest, TuplesOfAtomsAndStrAndReducesOfThemAreMadeWithoutTheHandler) {
+  SetHandlerAttribute("reduce_callable", "int");
+  // 1: [2, 4, 2]; 2: ("s", 7) reached from a list; 3: "s"; 4: reduce int("42") with its None slots; 5: ("42",);
+  // 6: "42"; 7: the callable's class record
+  Load({MakeRecord(1, Kind::kList, Items({Ref(2), Ref(4), Ref(2)})),
+        MakeRecord(2, Kind::kTuple, Items({Ref(3), Int(7)})), MakeRecord(3, Kind::kStr, Items({}), Attrs({}), "s"),
+        MakeRecord(4, Kind::kReduce, Items({Ref(7), Ref(5), None(), None(), None()})),
+        MakeRecord(5, Kind::kTuple, Items({Ref(6)})), MakeRecord(6, Kind::kStr, Items({}), Attrs({}), "42"),
+        MakeRecord(7, Kind::kClass)});
+  OwnedRef root = Finished(1);
+  ASSERT_EQ(Repr(root.get()), "[('s', 7), 42, ('s', 7)]");
+  EXPECT_EQ(PyList_GET_ITEM(root.get(), 0), PyList_GET_ITEM(root.get(), 2)) << "one tuple, referenced twice";
+  EXPECT_EQ(HandlerCalls(), "[('make', 7, False), ('reduce_callable', 7)]") << "only the callable needs the handler";
+}
+
 TEST_F(RebuilderTest, SmallDictsOfStrAndAtomsShareTheirStrAndLargerOrNestedDictsStillComeBack) {
   // 1: [3, 4, 6]; 2: "name"; 3: {"name": 2, "n": 7} twice over through 4: {"name": "name", "inner": 3};
   // 5: "inner"; 6: a dict of 20 entries, past the small dicts made whole
