@@ -198,19 +198,17 @@ class NativeDumpReader {
     try {
       status = ReadEveryRecord(records);
     } catch (const std::bad_alloc&) {
-      status = OutOfMemoryError("out of memory while reading the records");
+      status = OutOfMemoryError("");
     }
     if (PyErr_Occurred()) {
       if (!PyErr_ExceptionMatches(PyExc_MemoryError)) throw py::error_already_set();
       PyErr_Clear();
-      status = OutOfMemoryError("out of memory while reading the records");
+      status = OutOfMemoryError("");
     }
-    if (!status.ok()) {
-      // The records read so far are freed first: raising the error needs memory too.
-      if (PyList_SetSlice(records.ptr(), 0, PY_SSIZE_T_MAX, nullptr) != 0) PyErr_Clear();
-      if (IsOutOfMemory(status)) status = OutOfMemoryError("out of memory while reading the records");
-    }
-    ThrowIfReadError(status);
+    if (status.ok()) return records;
+    // The records read so far are freed first: raising the error, with its message, needs memory too.
+    if (PyList_SetSlice(records.ptr(), 0, PY_SSIZE_T_MAX, nullptr) != 0) PyErr_Clear();
+    ThrowIfReadError(IsOutOfMemory(status) ? OutOfMemoryError("out of memory while reading the records") : status);
     return records;
   }
 

@@ -493,8 +493,6 @@ inline StoredRecord LoadCompactRecordView(Cursor& in, uint64_t previous_id = 0) 
   return r;
 }
 
-// Reads back a record this process stored with StoreCompactRecord(out, r, previous_id): its bytes are well formed, so
-// no read is bounds-checked (RecordStore's lookups; bounds checks were most of their cost).
 // One varint of bytes this process wrote itself (the loader's store): no bounds check. Advances `at` past it.
 inline uint64_t LoadStoredVarint(const char*& at) {
   uint64_t value = 0;
@@ -505,6 +503,8 @@ inline uint64_t LoadStoredVarint(const char*& at) {
   }
 }
 
+// Reads back a record this process stored with StoreCompactRecord(out, r, previous_id): its bytes are well formed, so
+// no read is bounds-checked (RecordStore's lookups; bounds checks were most of their cost).
 inline StoredRecord LoadStoredCompactRecord(const char* at, uint64_t previous_id = 0) {
   auto blob = [&at] {
     size_t length = LoadStoredVarint(at);

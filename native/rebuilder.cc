@@ -447,9 +447,8 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
       return MakeShell(record, position);
     }
     if (complete && record.kind == Kind::kTuple) {
-      // A tuple of atoms and of objects finished when made (str, bytes: made as they were read) is made here,
-      // straight from the checked bytes; one holding anything else, or marked as holding cut values (a placeholder
-      // str among them), is built the general way, after what it holds.
+      // A tuple of atoms and of str or bytes already made is made here, straight from the checked bytes; one holding
+      // anything else, or marked as holding cut values, is built the general way, after what it holds.
       OwnedRef tuple;
       bool atoms_only = false;
       bool read = ReadingCheckedBytes([&] {
@@ -462,10 +461,8 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
           if (raw.tag == ValueTag::kCut) return true;
           OwnedRef item;
           if (raw.tag == ValueTag::kRef) {
-            BorrowedRef made = Lookup(raw.number);
-            if (!made) return !PyErr_Occurred();
-            Found child = Find(raw.number);
-            if (!child || !IsFinishedOnCreation(child->kind)) return true;
+            BorrowedRef made = MadeStrOrBytes(raw.number);
+            if (!made) return true;
             item = OwnedRef::Borrow(made);
           } else {
             item = AtomObject(raw);
@@ -638,12 +635,9 @@ OwnedRef Rebuilder::DictOfFinishedValues(const StoredRecord& record, size_t posi
         if (!values.back()) return OwnedRef();  // MemoryError set
         continue;
       }
-      size_t part = 0;
-      if (!Position(raw.number, &part) || !made_[part]) return OwnedRef();
-      PyObject* made = made_[part].get();
-      // Made as their records were read, and final: their hash cannot change once the dict holds them.
-      if (!PyUnicode_CheckExact(made) && !PyBytes_CheckExact(made)) return OwnedRef();
-      values.push_back(made_[part]);
+      BorrowedRef made = MadeStrOrBytes(raw.number);
+      if (!made) return OwnedRef();
+      values.push_back(OwnedRef::Borrow(made));
     }
   } catch (const FormatError&) {
     return OwnedRef();  // Load checked the record: the general path reports what is wrong with it
@@ -663,10 +657,10 @@ OwnedRef Rebuilder::Construct(const StoredRecord& record, uint64_t oid) {
     making_.insert(oid);
     OwnedRef made;
     if (plain_sequence && record.kind == Kind::kTuple && !(record.flags & kFlagCutItems)) {
-      made = ItemTuple(record);
+      made = ItemValues(record, Sequence::kTuple);
     } else if (plain_sequence) {
       BorrowedRef marked;  // the class of a container holding placeholders
-      OwnedRef values = ItemValues(record);
+      OwnedRef values = ItemValues(record, Sequence::kList);
       if (values && (record.flags & kFlagCutItems)) {
         if (!CutContainerClass(record.kind, &marked)) {
           making_.erase(oid);
@@ -836,32 +830,24 @@ bool Rebuilder::ResolveItems(const StoredRecord& record, ResolvedItems* values) 
 }
 
 // Resolved one at a time from the blob: a list of a million items never exists twice over as decoded values.
-OwnedRef Rebuilder::ItemValues(const StoredRecord& record) {
+OwnedRef Rebuilder::ItemValues(const StoredRecord& record, Sequence as) {
+  const bool tuple = as == Sequence::kTuple;
   OwnedRef values;
   bool resolved = ResolveEachItem(
       record,
-      [&values](uint64_t count) {
-        values = OwnedRef::Steal(PyList_New(static_cast<Py_ssize_t>(count)));
+      [&](uint64_t count) {
+        Py_ssize_t size = static_cast<Py_ssize_t>(count);
+        values = OwnedRef::Steal(tuple ? PyTuple_New(size) : PyList_New(size));
         return bool(values);
       },
-      [&values](uint64_t index, OwnedRef value) {
-        PyList_SET_ITEM(values.get(), static_cast<Py_ssize_t>(index), value.release());
+      [&](uint64_t index, OwnedRef value) {
+        if (tuple) {
+          PyTuple_SET_ITEM(values.get(), static_cast<Py_ssize_t>(index), value.release());
+        } else {
+          PyList_SET_ITEM(values.get(), static_cast<Py_ssize_t>(index), value.release());
+        }
       });
   return resolved ? values : OwnedRef();
-}
-
-OwnedRef Rebuilder::ItemTuple(const StoredRecord& record) {
-  OwnedRef tuple;
-  bool resolved = ResolveEachItem(
-      record,
-      [&tuple](uint64_t count) {
-        tuple = OwnedRef::Steal(PyTuple_New(static_cast<Py_ssize_t>(count)));
-        return bool(tuple);
-      },
-      [&tuple](uint64_t index, OwnedRef value) {
-        PyTuple_SET_ITEM(tuple.get(), static_cast<Py_ssize_t>(index), value.release());
-      });
-  return resolved ? tuple : OwnedRef();
 }
 
 // Every record was checked by Load, so a parse of one fails later only for memory (or a pending Python error): false,
@@ -1047,7 +1033,7 @@ bool Rebuilder::RunNativeFill(size_t position, const Fill& fill) {
   }
   if (fill.kind == FillKind::kList) {
     if (PyList_CheckExact(target) && PyList_GET_SIZE(target) > 0) return FillListInPlace(record, target);
-    OwnedRef values = ItemValues(record);
+    OwnedRef values = ItemValues(record, Sequence::kList);
     return values && PyList_SetSlice(target, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, values.get()) == 0;
   }
   // Dicts and sets: the values are held here rather than in a Python list, one allocation less per container.

@@ -11,6 +11,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+_WARNING, _INFO = 30, 20  # logging.WARNING and logging.INFO, without importing logging
+
 
 class _ProgramsLogging:
     """The "pyheapdump" logger of the program's logging, without importing logging into a program that does not use it
@@ -19,17 +21,17 @@ class _ProgramsLogging:
     them."""
 
     def warning(self, message: str, *args: Any) -> None:
-        self._log(30, message, args)
+        self._log(_WARNING, message, args)
 
     def info(self, message: str, *args: Any) -> None:
-        self._log(20, message, args)
+        self._log(_INFO, message, args)
 
     @staticmethod
     def _log(level: int, message: str, args: tuple[Any, ...]) -> None:
         logging = sys.modules.get("logging")
         if logging is not None:
             logging.getLogger("pyheapdump").log(level, message, *args)
-        elif level >= 30 and sys.stderr is not None:
+        elif level >= _WARNING and sys.stderr is not None:
             try:
                 sys.stderr.write((message % args) + "\n")
             except (OSError, ValueError):  # a closed or broken stderr: as logging's last resort, nothing to do
