@@ -144,12 +144,14 @@ class Rebuilder {
   OwnedRef ItemValues(const StoredRecord& record, Sequence as);
   // Puts a plain list's items into the slots its shell was made with (MakeShell); on failure, empties it.
   bool FillListInPlace(const StoredRecord& record, PyObject* list);
-  // The same, held in C++: a dict's or set's fill needs no list of its own.
-  using ResolvedItems = absl::InlinedVector<OwnedRef, 8>;
-  bool ResolveItems(const StoredRecord& record, ResolvedItems* values);  // false with an error set
-  // Resolves the record's items one by one; on_count first (false, with an error set, stops). False with an error set.
+  // Resolves the record's items one by one; on_count first. on_count or on_value returning false (with an error set)
+  // stops. False with an error set.
   bool ResolveEachItem(const StoredRecord& record, absl::FunctionRef<bool(uint64_t count)> on_count,
-                       absl::FunctionRef<void(uint64_t index, OwnedRef value)> on_value);
+                       absl::FunctionRef<bool(uint64_t index, OwnedRef value)> on_value);
+  // A plain dict's or set's fill (or a marked one's); on failure the container is left empty.
+  bool FillDictOrSet(const StoredRecord& record, bool dict, PyObject* target);
+  // Makes every object the record's items reference that is not made yet; false with an error set.
+  bool MakeReferencedItems(const StoredRecord& record);
   static bool SucceededOrMemoryError(const absl::Status& status);
   bool EnterHandler();  // false, with an error set, when closed or nested too deep
   OwnedRef CallHandler(const char* method, uint64_t a);

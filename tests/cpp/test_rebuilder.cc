@@ -322,6 +322,20 @@ TEST_F(RebuilderTest, AFillThatRaisesIsRecordedAsAProblemAndTheLoadGoesOn) {
   EXPECT_TRUE(absl::StrContains(problems, "unhashable type: 'list'")) << problems;
 }
 
+TEST_F(RebuilderTest, ADictOrSetWhoseFillFailsPartWayIsLeftEmptyNotHalfFilled) {
+  // Their first items go in before the list 4, an unhashable key, is reached. 1: [2, 3, 4]; 2: {1: 10, [5]: 20};
+  // 3: {7, [5]}; 4: [5]
+  Load({MakeRecord(1, Kind::kList, Items({Ref(2), Ref(3), Ref(4)})),
+        MakeRecord(2, Kind::kDict, Items({Int(1), Int(10), Ref(4), Int(20)})),
+        MakeRecord(3, Kind::kSet, Items({Int(7), Ref(4)})), MakeRecord(4, Kind::kList, Items({Int(5)}))});
+  OwnedRef root = Finished(1);
+  EXPECT_FALSE(PyErr_Occurred());
+  EXPECT_EQ(Repr(root.get()), "[{}, set(), [5]]");
+  const std::string problems = Repr(problems_.get());
+  EXPECT_TRUE(absl::StrContains(problems, "object 2: filling it failed: TypeError: ")) << problems;
+  EXPECT_TRUE(absl::StrContains(problems, "object 3: filling it failed: TypeError: ")) << problems;
+}
+
 TEST_F(RebuilderTest, AbandoningAfterMemoryRanOutEmptiesTheContainersItMadeAndLeavesTheHandlersObjectsAlone) {
   // A MemoryError's caller may still hold the root, which holds the whole half-made heap: abandoning the load must
   // free it anyway. 1: [2, 3, 4, 5]; 2: {"k": 6}; 3: {6}; 4: [7]; 5: made by the handler (a real list of its own)
