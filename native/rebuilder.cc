@@ -207,7 +207,7 @@ absl::Status Rebuilder::Load(DumpFileReader& reader) {
   });
   if (status.ok()) {
     if (!store_.Index()) return OutOfMemoryError("out of memory while indexing the records");
-    pending_.assign(store_.size(), FillKind::kNone);
+    state_.assign(store_.size(), 0);
     if (has_cut_records_ || first_unwritten_ != 0) MarkContainersOfCutRecords();
   }
   return status;
@@ -379,7 +379,7 @@ void Rebuilder::Abandon(bool empty_containers) {
     }
   }
   made_without_record_.clear();
-  std::fill(pending_.begin(), pending_.end(), FillKind::kNone);
+  for (uint8_t& state : state_) state &= static_cast<uint8_t>(~kFillKindBits);
   python_fills_.clear();
   fill_order_.clear();
   hash_fill_order_.clear();
@@ -420,6 +420,36 @@ absl::StatusOr<OwnedRef> Rebuilder::Get(uint64_t oid) {
   OwnedRef obj = Object(oid);
   if (!obj) return PythonErrorPending();
   return obj;
+}
+
+bool Rebuilder::Marked(uint64_t oid, Mark mark) const {
+  size_t position = 0;
+  if (Position(oid, &position)) return state_[position] & mark;
+  auto found = marks_without_record_.find(oid);
+  return found != marks_without_record_.end() && (found->second & mark);
+}
+
+void Rebuilder::SetMark(uint64_t oid, Mark mark) {
+  size_t position = 0;
+  if (Position(oid, &position)) {
+    state_[position] |= mark;
+  } else {
+    marks_without_record_[oid] |= mark;
+  }
+}
+
+bool Rebuilder::ClearMark(uint64_t oid, Mark mark) {
+  size_t position = 0;
+  if (Position(oid, &position)) {
+    bool was = state_[position] & mark;
+    state_[position] &= static_cast<uint8_t>(~mark);
+    return was;
+  }
+  auto found = marks_without_record_.find(oid);
+  if (found == marks_without_record_.end() || !(found->second & mark)) return false;
+  found->second &= static_cast<uint8_t>(~mark);
+  if (found->second == 0) marks_without_record_.erase(found);
+  return true;
 }
 
 OwnedRef Rebuilder::Object(uint64_t oid) {
@@ -497,11 +527,11 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
 }
 
 OwnedRef Rebuilder::Build(uint64_t root) {
-  if (making_.contains(root)) return CallHandler("made_of_itself", root);
+  if (Marked(root, kMaking)) return CallHandler("made_of_itself", root);
   IdList stack = {root};
   while (!stack.empty()) {
     uint64_t oid = stack.back();
-    if (making_.contains(oid)) {
+    if (Marked(oid, kMaking)) {
       stack.pop_back();
       continue;
     }
@@ -522,11 +552,11 @@ OwnedRef Rebuilder::Build(uint64_t root) {
       made = MakeShell(*record, position);
     } else {
       // Back on top after its dependencies were pushed: they were made (or could not be), so make it now.
-      if (!expanding_.erase(oid)) {
+      if (!ClearMark(oid, kExpanding)) {
         IdList dependencies;
         if (!Dependencies(*record, &dependencies)) return OwnedRef();
         if (!dependencies.empty()) {
-          expanding_.insert(oid);
+          SetMark(oid, kExpanding);
           stack.insert(stack.end(), dependencies.begin(), dependencies.end());
           continue;
         }
@@ -654,7 +684,7 @@ OwnedRef Rebuilder::DictOfFinishedValues(const StoredRecord& record, size_t posi
 OwnedRef Rebuilder::Construct(const StoredRecord& record, uint64_t oid) {
   bool plain_sequence = IsPlain(record) && (record.kind == Kind::kTuple || record.kind == Kind::kFrozenSet);
   if (plain_sequence || record.kind == Kind::kReduce) {
-    making_.insert(oid);
+    SetMark(oid, kMaking);
     OwnedRef made;
     if (plain_sequence && record.kind == Kind::kTuple && !(record.flags & kFlagCutItems)) {
       made = ItemValues(record, Sequence::kTuple);
@@ -663,7 +693,7 @@ OwnedRef Rebuilder::Construct(const StoredRecord& record, uint64_t oid) {
       OwnedRef values = ItemValues(record, Sequence::kList);
       if (values && (record.flags & kFlagCutItems)) {
         if (!CutContainerClass(record.kind, &marked)) {
-          making_.erase(oid);
+          ClearMark(oid, kMaking);
           return OwnedRef();
         }
         if (marked) made = OwnedRef::Steal(PyObject_CallOneArg(OwnedRef::Borrow(marked).get(), values.get()));
@@ -674,7 +704,7 @@ OwnedRef Rebuilder::Construct(const StoredRecord& record, uint64_t oid) {
     } else {
       made = ConstructFastReduce(record);
     }
-    making_.erase(oid);
+    ClearMark(oid, kMaking);
     if (made) return made;
     // What failed here (an unhashable member of a damaged frozenset, a reduce refusing its arguments) goes the
     // general way, which records the problem and makes a surrogate.
@@ -732,7 +762,7 @@ bool Rebuilder::FinishedTuple(uint64_t oid, bool* finished) {
     for (uint64_t left = items.Count(); left > 0; --left) {
       RawValue value = ReadRawValue(items);
       if (value.tag == ValueTag::kCut) return true;
-      if (value.tag != ValueTag::kRef || completed_.contains(value.number)) continue;  // an atom, or finished
+      if (value.tag != ValueTag::kRef || Marked(value.number, kCompleted)) continue;  // an atom, or finished
       Found child = Find(value.number);
       if (!child || !IsFinishedOnCreation(child->kind)) return true;
       if (!Lookup(value.number)) return !PyErr_Occurred();
@@ -742,7 +772,7 @@ bool Rebuilder::FinishedTuple(uint64_t oid, bool* finished) {
   });
   if (!read) return false;
   if (every_item_finished) {
-    completed_.insert(oid);
+    SetMark(oid, kCompleted);
     *finished = true;
   }
   return true;
@@ -891,10 +921,10 @@ OwnedRef Rebuilder::CallHandler(const char* method, uint64_t a, uint64_t b) {
 
 OwnedRef Rebuilder::HandlerMake(const StoredRecord& record, bool shell) {
   if (!EnterHandler()) return OwnedRef();
-  making_.insert(record.id);
+  SetMark(record.id, kMaking);
   OwnedRef made = OwnedRef::Steal(PyObject_CallMethod(
       handler_.get(), "make", "KO", static_cast<unsigned long long>(record.id), shell ? Py_True : Py_False));
-  making_.erase(record.id);
+  ClearMark(record.id, kMaking);
   --handler_depth_;
   return made;
 }
@@ -940,16 +970,16 @@ bool Rebuilder::ReduceCallable(uint64_t callable_id, BorrowedRef* callable) {
 // ---- fills ----
 
 void Rebuilder::DeferNative(size_t position, FillKind kind, BorrowedRef target, bool hashing) {
-  if (pending_[position] == FillKind::kPython && kind != FillKind::kPython) python_fills_.erase(position);
-  pending_[position] = kind;
+  if (PendingFill(position) == FillKind::kPython && kind != FillKind::kPython) python_fills_.erase(position);
+  SetPendingFill(position, kind);
   if (kind == FillKind::kPython) python_fills_[position] = OwnedRef::Borrow(target);
   (hashing ? hash_fill_order_ : fill_order_).push_back(position);
 }
 
 bool Rebuilder::TakeFill(size_t position, Fill* fill) {
-  if (pending_[position] == FillKind::kNone) return false;
-  fill->kind = pending_[position];
-  pending_[position] = FillKind::kNone;
+  fill->kind = PendingFill(position);
+  if (fill->kind == FillKind::kNone) return false;
+  SetPendingFill(position, FillKind::kNone);
   if (fill->kind == FillKind::kPython) {
     auto found = python_fills_.find(position);
     fill->target = std::move(found->second);
@@ -1152,7 +1182,7 @@ bool Rebuilder::CompleteObject(BorrowedRef raw) {
     PyErr_Clear();
     return true;
   }
-  if (completed_.contains(root)) return true;
+  if (Marked(root, kCompleted)) return true;
   bool finished = false;
   if (!FinishedTuple(root, &finished)) return false;
   if (finished) return true;
@@ -1162,7 +1192,7 @@ bool Rebuilder::CompleteObject(BorrowedRef raw) {
   while (!stack.empty()) {
     uint64_t oid = stack.back();
     stack.pop_back();
-    if (seen.contains(oid) || completed_.contains(oid)) continue;
+    if (seen.contains(oid) || Marked(oid, kCompleted)) continue;
     seen.insert(oid);
     if (!Object(oid)) return false;
     Found record = Find(oid);
@@ -1184,7 +1214,9 @@ bool Rebuilder::CompleteObject(BorrowedRef raw) {
     }
   }
   // Finished objects stay finished: a datetime's shared tzinfo is walked once, not once per datetime.
-  if (!deferred_any) completed_.insert(seen.begin(), seen.end());
+  if (!deferred_any) {
+    for (uint64_t oid : seen) SetMark(oid, kCompleted);
+  }
   return true;
 }
 

@@ -178,10 +178,21 @@ class Rebuilder {
   std::vector<OwnedRef> made_;                                   // per record position, its object once made
   absl::flat_hash_map<uint64_t, OwnedRef> made_without_record_;  // placeholders for ids no record has
   std::vector<std::string> warnings_;
-  absl::flat_hash_set<uint64_t> making_, expanding_, completed_;
+  // Marks Build and CompleteObject keep per object: kept beside the pending fill kind in each record's state byte
+  // (hash sets of ids were 3% of a load of many small objects); ids with no record keep theirs in a map.
+  enum Mark : uint8_t { kMaking = 1 << 3, kExpanding = 1 << 4, kCompleted = 1 << 5 };
+  static constexpr uint8_t kFillKindBits = 0x7;
+  bool Marked(uint64_t oid, Mark mark) const;
+  void SetMark(uint64_t oid, Mark mark);
+  bool ClearMark(uint64_t oid, Mark mark);  // whether it was set
+  FillKind PendingFill(size_t position) const { return static_cast<FillKind>(state_[position] & kFillKindBits); }
+  void SetPendingFill(size_t position, FillKind kind) {
+    state_[position] = static_cast<uint8_t>((state_[position] & ~kFillKindBits) | static_cast<uint8_t>(kind));
+  }
+  absl::flat_hash_map<uint64_t, uint8_t> marks_without_record_;
   // What is left to do to finish an object: per record position, the kind of fill; the object a native fill fills
   // is the position's made object, and a Python fill's callable is kept aside (few objects have one).
-  std::vector<FillKind> pending_;
+  std::vector<uint8_t> state_;  // per record position: the FillKind (kFillKindBits) and the Marks
   absl::flat_hash_map<size_t, OwnedRef> python_fills_;
   std::vector<size_t> fill_order_, hash_fill_order_;  // record positions
   int nesting_ = 0;
