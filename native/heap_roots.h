@@ -13,12 +13,13 @@
 
 namespace pyheapdump {
 
-// A new list of the objects gc.get_objects() returns that `walker` did not reach, less those a reached object refers
-// to (the walk shows each inside its holder, or cut it there) and less an unreached instance's own __dict__ (walked
-// with its instance). The list itself is made afterwards, so it never lists itself. The walker must memoize every
-// object (set_memo_everything) and have walked the roots; the caller holds the GIL with the collector disabled. Only
-// tp_traverse runs: no Python code of the program. Errors: FailedPrecondition without the memo, OutOfMemory, or a
-// pending Python exception (PythonErrorPending) when gc.get_objects() or a list append fails.
+// A new list of the objects gc.get_objects() returns that `walker` did not reach, less those a reached object leads
+// to through references (the walk shows each inside its holder, cut it there, or wrote its holder by reference, as
+// a class with its methods) and less an unreached instance's own __dict__ (walked with its instance). The list itself
+// is made afterwards, so it never lists itself. The walker must memoize every object (set_memo_everything) and have
+// walked the roots; the caller holds the GIL with the collector disabled. Only tp_traverse runs: no Python code of the
+// program. Errors: FailedPrecondition without the memo, OutOfMemory, or a pending Python exception (PythonErrorPending)
+// when gc.get_objects() or a list append fails.
 absl::StatusOr<OwnedRef> FindUnreached(const Walker& walker);
 
 struct UnreachedRoots {

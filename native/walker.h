@@ -105,6 +105,16 @@ class Walker {
     auto it = memo_.find(obj);
     return it == memo_.end() ? 0 : it->second;
   }
+  // Calls visit(obj) for every object the memo holds, every one the walk made itself (KeepAlive) and the callables
+  // it was given, in no order: each is alive (the walker owns a reference to it).
+  template <class Visit>
+  void ForEachReachedOrOwned(Visit&& visit) const {
+    for (const auto& [obj, id] : memo_) visit(obj);
+    for (const OwnedRef& made : keep_alive_) visit(made.get());
+    for (const OwnedRef* given : {&policy_callback_, &redactor_}) {
+      if (*given) visit(given->get());
+    }
+  }
 
   // ---- used by the encoders (encoders*.cc) ----
   // Appends a value: inline atom, reference (the object is queued on first sight), or a cut marker.
