@@ -5,13 +5,14 @@ back (safely by default: nothing the dump names is imported or called) for a deb
 
 What dumps is imported with the package: it runs when the program is failing, perhaps out of memory, which is no
 time to import anything. What loads, debugs and analyses a dump is imported on first use (PEP 562), so a service that
-only installs the hooks does not hold the loader, the debuggers and the analysis.
+only installs the hooks does not hold the loader, the debuggers and the analysis. For the same reason the modules
+imported with the package keep to a few small standard modules (os, sys, time, re, threading, weakref): no typing
+(TYPE_CHECKING is a constant of their own), dataclasses, pathlib, json, platform, datetime, inspect or importlib.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import sys
 
 from pyheapdump._version import __version__ as __version__
 from pyheapdump.capture.hooks import dump_on_error, install, uninstall
@@ -27,7 +28,10 @@ from pyheapdump.errors import (
 )
 from pyheapdump.typesupport import TypeSupport, register_type, unregister_type
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyheapdump.analysis import analyze
     from pyheapdump.capture.logging_handler import HeapDumpHandler
     from pyheapdump.debug.debugger import debug_dump
@@ -87,7 +91,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY_MODULES.get(name)
     if module is None:
         raise AttributeError(f"module 'pyheapdump' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    __import__(module)
+    value = getattr(sys.modules[module], name)
     globals()[name] = value  # the next lookup finds it without this function
     return value
 

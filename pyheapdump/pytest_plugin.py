@@ -59,7 +59,7 @@ class _HeapDumpSession:
         self.directory = directory
         self.writer = DumpWriter(directory, threads=threads, limits=limits)
         self.used_names: set[str] = set()
-        self.written: list[tuple[str, Path]] = []
+        self.written: list[tuple[str, str]] = []  # (test id, dump path)
 
 
 def pytest_configure(config: pytest.Config) -> None:

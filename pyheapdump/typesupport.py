@@ -2,21 +2,25 @@
 
 Each file in `surrogates/` defines one `TypeSupport` for a kind of object pickle cannot handle (numpy arrays,
 locks, files, sockets, ...). Users register their own with `register_type`.
+
+Imported with the package (the walker asks it about every type), so it keeps to what a process that installs the
+hooks has loaded anyway: no dataclasses, typing or pkgutil.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
-import pkgutil
 import sys
 import threading
-from collections.abc import Callable, Iterable
-from typing import Any
+
+from pyheapdump._valueclass import FrozenValueClass
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
 
 
-@dataclasses.dataclass(frozen=True)
-class TypeSupport:
+class TypeSupport(FrozenValueClass):
     """How one family of objects is captured and rebuilt.
 
     - `name`: stored in the dump beside the captured state; the loader finds the support by it.
@@ -36,18 +40,36 @@ class TypeSupport:
     - `make() -> obj` and `fill(obj, state)`: for objects whose state may lead back to them (a weak reference to
       an object that holds it, a weak dictionary of objects that refer to it): the loader makes the object empty
       first and fills it once its state is loaded. Used instead of `rebuild` when both are given.
+
+    Frozen, compared and hashed by its fields (a plain class, not a dataclass: see the module's docstring).
     """
 
+    __slots__ = ("name", "types", "capture", "rebuild", "safe", "facts_only", "answers", "describe", "make", "fill")
     name: str
     types: tuple[str | type, ...]
     capture: Callable[[Any], Any]
-    rebuild: Callable[[Any], Any] | None = None
-    safe: bool = False
-    facts_only: bool = False
-    answers: tuple[str, ...] = ()
-    describe: Callable[[Any], str] | None = None
-    make: Callable[[], Any] | None = None
-    fill: Callable[[Any, Any], None] | None = None
+    rebuild: Callable[[Any], Any] | None
+    safe: bool
+    facts_only: bool
+    answers: tuple[str, ...]
+    describe: Callable[[Any], str] | None
+    make: Callable[[], Any] | None
+    fill: Callable[[Any, Any], None] | None
+
+    def __init__(
+        self,
+        name: str,
+        types: tuple[str | type, ...],
+        capture: Callable[[Any], Any],
+        rebuild: Callable[[Any], Any] | None = None,
+        safe: bool = False,
+        facts_only: bool = False,
+        answers: tuple[str, ...] = (),
+        describe: Callable[[Any], str] | None = None,
+        make: Callable[[], Any] | None = None,
+        fill: Callable[[Any, Any], None] | None = None,
+    ) -> None:
+        self._set_fields(name, types, capture, rebuild, safe, facts_only, answers, describe, make, fill)
 
     def type_names(self) -> set[str]:
         return {t if isinstance(t, str) else f"{t.__module__}.{t.__qualname__}" for t in self.types}
@@ -77,31 +99,32 @@ def unregister_type(name: str) -> None:
                     del _by_type_name[type_name]
 
 
-def _load_builtin_supports() -> None:
-    """Registers the SUPPORT of every module in pyheapdump.surrogates (one file per kind of object)."""
+def register_builtin_supports() -> None:
+    """Registers the SUPPORTS of every module in pyheapdump.surrogates (one file per kind of object), once.
+
+    The dump side calls it when it is imported, so that a dump imports nothing; the loader's lookups call it too."""
     global _builtin_supports_loaded
     if _builtin_supports_loaded:
         return
     _builtin_supports_loaded = True
     from pyheapdump import surrogates
 
-    for info in pkgutil.iter_modules(surrogates.__path__):
-        if info.name.startswith("_") or info.name == "base":
-            continue
-        module = importlib.import_module(f"{surrogates.__name__}.{info.name}")
-        supports: Iterable[TypeSupport] = getattr(module, "SUPPORTS", ())
+    for name in surrogates.SUPPORT_MODULES:
+        module_name = f"{surrogates.__name__}.{name}"
+        __import__(module_name)
+        supports: Iterable[TypeSupport] = getattr(sys.modules[module_name], "SUPPORTS", ())
         for support in supports:
             register_type(support)
 
 
 def support_named(name: str) -> TypeSupport | None:
-    _load_builtin_supports()
+    register_builtin_supports()
     return _by_name.get(name)
 
 
 def support_for_type_name(type_name: str) -> TypeSupport | None:
     """The support registered for the class named "module.qualname" (a loaded surrogate's original)."""
-    _load_builtin_supports()
+    register_builtin_supports()
     return _by_type_name.get(type_name)
 
 
@@ -124,7 +147,7 @@ class DumpedAnswer:
 
 def support_for_class(cls: type) -> TypeSupport | None:
     """The support registered for cls or the nearest class of its MRO, found by name without touching cls."""
-    _load_builtin_supports()
+    register_builtin_supports()
     if not _by_type_name:
         return None
     mro = type.__dict__["__mro__"].__get__(cls)

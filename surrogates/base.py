@@ -8,13 +8,16 @@ from that builtin too: a surrogate of a dict subclass is still a mapping, one of
 from __future__ import annotations
 
 import collections
-import dataclasses
 import threading
 import types
 import weakref
-from typing import Any
 
+from pyheapdump._valueclass import FrozenValueClass
 from pyheapdump.errors import RebuildError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from typing import Any
 
 # Why an object is a surrogate.
 NOT_IMPORTABLE = "not importable"
@@ -32,16 +35,23 @@ SAFE_FUNCTION_DETAIL = "functions never run from a safe load"
 CAPTURED_STATE = "shown from its captured state"
 
 
-@dataclasses.dataclass(frozen=True)
-class SurrogateInfo:
-    """What a surrogate stands for: the original's class, why it is a surrogate, and what was captured."""
+class SurrogateInfo(FrozenValueClass):
+    """What a surrogate stands for: the original's class, why it is a surrogate, and what was captured.
 
+    Frozen, compared and hashed by its fields (a plain class, not a dataclass: the dump side imports this module when
+    it registers the surrogates' type supports, and does without dataclasses)."""
+
+    __slots__ = ("module", "qualname", "reason", "detail", "repr", "facts")
     module: str
     qualname: str
     reason: str
-    detail: str = ""
-    repr: str | None = None
-    facts: Any = None
+    detail: str
+    repr: str | None
+    facts: Any
+
+    def __init__(self, module: str, qualname: str, reason: str, detail: str = "", repr: str | None = None,
+                 facts: Any = None) -> None:
+        self._set_fields(module, qualname, reason, detail, repr, facts)
 
     @property
     def original(self) -> str:

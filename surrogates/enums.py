@@ -9,10 +9,13 @@ the real member is looked up by name, or made from its value.
 from __future__ import annotations
 
 import enum
-from typing import Any
 
 from pyheapdump.surrogates.base import Surrogate, instance_dict
 from pyheapdump.typesupport import TypeSupport
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from typing import Any
 
 _type_mro = type.__dict__["__mro__"].__get__
 _type_qualname = type.__dict__["__qualname__"].__get__

@@ -6,9 +6,12 @@ A file object is tied to the dumped process; it loads as a surrogate carrying th
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from pyheapdump.typesupport import TypeSupport
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _position(descriptor: int) -> int | None:

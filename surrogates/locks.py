@@ -7,9 +7,12 @@ did when dumped, and whose `owner` and `count` attributes (re-entrant locks) say
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from pyheapdump.typesupport import TypeSupport
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from typing import Any
 
 _RLOCK_REPR = re.compile(r"owner=(?P<owner>\d+) count=(?P<count>\d+)")
 

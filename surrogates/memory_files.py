@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 
 from pyheapdump.typesupport import TypeSupport
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def capture_memory_file(file: Any) -> dict[str, Any]:

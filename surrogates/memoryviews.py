@@ -3,9 +3,11 @@ of those bytes (read-only over bytes, writable over a bytearray)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pyheapdump.typesupport import TypeSupport
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def capture_view(view: Any) -> dict[str, Any]:

@@ -6,9 +6,11 @@ names as properties (from the class's dumped `_fields`) and these methods: `Poin
 
 from __future__ import annotations
 
-from typing import Any
-
 from pyheapdump.typesupport import TypeSupport
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _fields_of(self: Any) -> tuple[Any, ...]:

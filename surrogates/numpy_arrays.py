@@ -7,13 +7,15 @@ plain arrays of the same data.
 
 from __future__ import annotations
 
-import datetime
-import struct
-from typing import Any
-
 from pyheapdump.typesupport import TypeSupport
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from typing import Any
+
 PREVIEW_ITEMS = 5
+# The previews below import datetime and struct where they use them: this module is imported with the package (the
+# dump side registers its support), where neither is needed.
 
 
 def _dtype_spec(dtype: Any) -> Any:
@@ -102,6 +104,8 @@ def dtype_name(spec: Any) -> str:
 
 
 def _from_int(kind: str, unit: str, number: int) -> Any:
+    import datetime
+
     if number == _NAT:
         return "NaT"
     if unit in _UNIT_DIVISORS:
@@ -117,6 +121,8 @@ def _from_int(kind: str, unit: str, number: int) -> Any:
 def preview_items(state: Any, limit: int = PREVIEW_ITEMS) -> list[Any] | None:
     """The first `limit` elements (in memory order) of an array state, decoded without numpy; None when its dtype
     is not a simple one."""
+    import struct
+
     if not isinstance(state, dict):
         return None
     if isinstance(state.get("items"), list):

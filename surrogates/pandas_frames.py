@@ -16,10 +16,6 @@ from the captured data with the standard library.
 
 from __future__ import annotations
 
-import datetime
-import math
-from typing import Any
-
 from pyheapdump.surrogates.numpy_arrays import (
     PREVIEW_ITEMS,
     array_shape,
@@ -29,6 +25,14 @@ from pyheapdump.surrogates.numpy_arrays import (
     rebuild_array,
 )
 from pyheapdump.typesupport import TypeSupport
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    import datetime
+    from typing import Any
+
+# datetime and math are imported by the functions that use them: this module is imported with the package (the dump
+# side registers its support), where neither is needed; a capture finds them imported by pandas already.
 
 _instance_dict = object.__getattribute__
 
@@ -43,6 +47,8 @@ def _own_dict(obj: Any) -> dict[str, Any]:
 # ---- capture (dump time, with pandas) ----
 
 def _tz_state(tz: Any) -> Any:
+    import datetime
+
     from pandas._libs.tslibs import timezones
 
     if isinstance(tz, datetime.timezone):
@@ -56,6 +62,8 @@ def _tz_state(tz: Any) -> Any:
 
 def capture_values(array: Any) -> dict[str, Any]:
     """Plain data of one column: a numpy array or a pandas ExtensionArray."""
+    import math
+
     import numpy
     import pandas
 
@@ -179,6 +187,8 @@ def capture_extension_array(array: Any) -> dict[str, Any]:
 # ---- rebuild (load time, with pandas; public constructors only) ----
 
 def _tz(state: Any) -> Any:
+    import datetime
+
     if isinstance(state, dict):
         return datetime.timezone(datetime.timedelta(seconds=float(state["offset"])))
     if not isinstance(state, str):
@@ -268,6 +278,8 @@ def rebuild_extension_array(state: dict[str, Any]) -> Any:
 
 def preview_values(state: Any, limit: int = PREVIEW_ITEMS) -> list[Any]:
     """The first `limit` values of a captured column, as plain Python values ('?' where they cannot be decoded)."""
+    import datetime
+
     kind = state.get("kind") if isinstance(state, dict) else None
     if kind == "numpy":
         items = preview_items(state["array"], limit)
@@ -294,6 +306,8 @@ def preview_values(state: Any, limit: int = PREVIEW_ITEMS) -> list[Any]:
 
 
 def _preview_zone(tz: Any) -> datetime.tzinfo:
+    import datetime
+
     if isinstance(tz, dict):
         return datetime.timezone(datetime.timedelta(seconds=float(tz.get("offset", 0))))
     try:
@@ -336,6 +350,8 @@ def _index_length(state: Any) -> int | None:
 
 
 def _cell(value: Any) -> str:
+    import datetime
+
     plain = isinstance(value, (str, datetime.datetime, datetime.timedelta))
     text = str(value) if plain else repr(value)
     return text if len(text) <= 32 else text[:29] + "..."

@@ -4,10 +4,12 @@ pattern and string could take exponential time to match."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pyheapdump.surrogates.base import CAPTURED_STATE, surrogate_class
 from pyheapdump.typesupport import TypeSupport
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def capture_match(match: Any) -> dict[str, Any]:

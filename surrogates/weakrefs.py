@@ -9,10 +9,13 @@ them strongly; a weak container's items are what a debugger user looks for).
 from __future__ import annotations
 
 import weakref
-from typing import Any
 
 from pyheapdump.surrogates.base import CAPTURED_STATE, instance_dict, new_instance, surrogate_class
 from pyheapdump.typesupport import TypeSupport, qualified_name
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from typing import Any
 
 _call_ref = weakref.ref.__call__  # the C call: a subclass's __call__ (the program's) never runs
 _get_weakref_object: Any = None

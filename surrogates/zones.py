@@ -15,12 +15,18 @@ ZoneInfo of its key when this machine has it.
 
 from __future__ import annotations
 
-import datetime
 import io
 import sys
-from typing import Any
 
 from pyheapdump.typesupport import TypeSupport
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    import datetime
+    from typing import Any
+
+# datetime is imported by the load-side functions that use it: this module is imported with the package (the dump side
+# registers its support), where it is not needed.
 
 _MAX_TZIF = 1 << 20
 
@@ -96,6 +102,8 @@ def _zone_of_a_key(key: Any) -> Any:
 def _offset_from_state(original: str, state: dict[str, Any]) -> tuple[Any, Any]:
     """(offset, name) that a zone of another library gives every datetime, read from its dumped state; the offset is
     None when the state does not say it."""
+    import datetime
+
     if original in ("dateutil.tz.tz.tzutc", "pytz.UTC", "pytz._UTCclass"):
         return datetime.timedelta(0), "UTC"
     if original == "dateutil.tz.tz.tzoffset":
@@ -108,6 +116,8 @@ def _offset_from_state(original: str, state: dict[str, Any]) -> tuple[Any, Any]:
 def datetime_in_a_missing_zone(function: Any, args: Any, attrs: dict[str, Any]) -> datetime.datetime | None:
     """The datetime of a reduce `datetime(state, zone)` whose zone could not be rebuilt here (a surrogate stands for
     it), in a fixed-offset zone of its offset at dump time; None when neither the record nor the zone says it."""
+    import datetime
+
     from pyheapdump.surrogates.base import Surrogate, surrogate_info
 
     if function is not datetime.datetime or type(args) is not tuple or len(args) != 2:

@@ -8,8 +8,11 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 _WARNING, _INFO = 30, 20  # logging.WARNING and logging.INFO, without importing logging
 

@@ -1,14 +1,15 @@
-"""`install()` and `uninstall()`: the excepthooks, the live-dump signal and the lazy patches, undone together."""
+"""`install()` and `uninstall()`: the excepthooks, the live-dump signal and the lazy patches, undone together.
+
+Imported with the package, by every process that installs the hooks: typing is for the type checker only, and the
+signal module is imported by `install(signal=...)`, which needs it (most installations have no signal).
+"""
 
 from __future__ import annotations
 
 import os
-import signal as signal_module
 import sys
 import threading
 import types
-from collections.abc import Callable
-from typing import Any
 
 from pyheapdump.capture.caps import (
     _GLOBAL_BUDGET,
@@ -20,6 +21,11 @@ from pyheapdump.capture.lazy import _WATCHER, _watch_lazy_modules
 from pyheapdump.capture.remote import announce_signal, withdraw_signal
 from pyheapdump.capture.writer import CaptureOptions, DumpWriter, write_quietly
 from pyheapdump.errors import DumpError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 
 class _Patch:
@@ -142,6 +148,8 @@ def _check_exclude(exclude: Any) -> tuple[type[BaseException], ...]:
 
 
 def _check_signal_allowed(signum: int) -> None:
+    import signal as signal_module
+
     if threading.current_thread() is not threading.main_thread():
         raise DumpError(
             f"install(signal={signum!r}) must run in the main thread: Python lets only the main thread set signal "
@@ -177,6 +185,10 @@ def _install_excepthooks(installation: _Installation) -> None:
 
 
 def _install_signal(installation: _Installation, signum: int) -> None:
+    import signal as signal_module
+
+    description = f"live dump on {_signal_name(signum)}"  # named now, not in the handler, while the program fails
+
     def pyheapdump_signal_handler(received: int, frame: types.FrameType | None) -> Any:
         if installation.active:
             write_quietly(
@@ -185,7 +197,7 @@ def _install_signal(installation: _Installation, signum: int) -> None:
                 exc=False,  # a live dump: an exception the interrupted code is handling is not the reason
                 frame=frame,
                 threads=True,
-                description=f"live dump on {_signal_name(received)}",
+                description=description,
             )
         previous = installation.previous_signal_handler
         if callable(previous):
@@ -202,6 +214,8 @@ def _install_signal(installation: _Installation, signum: int) -> None:
 def _restore_signal(installation: _Installation) -> None:
     if installation.signal_number is None:
         return
+    import signal as signal_module  # imported by _install_signal: no import runs here
+
     withdraw_signal()
     if signal_module.getsignal(installation.signal_number) is not installation.signal_handler:
         return  # replaced since: ours is inert now
@@ -215,6 +229,8 @@ def _restore_signal(installation: _Installation) -> None:
 
 
 def _signal_name(signum: int) -> str:
+    import signal as signal_module
+
     try:
         return signal_module.Signals(signum).name
     except ValueError:

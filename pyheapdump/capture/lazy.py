@@ -1,25 +1,26 @@
 """Hooks applied when a module is first imported: asyncio, multiprocessing and concurrent.futures are patched
-right after they load, so programs that never use them pay nothing."""
+right after they load, so programs that never use them pay nothing.
+
+Imported with the package, by every process that installs the hooks: importlib's modules and typing are named for
+the type checker only.
+"""
 
 from __future__ import annotations
 
 import functools
-import importlib.machinery
 import sys
 import threading
-import types
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
 
 from pyheapdump.capture.writer import _complain
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
 if TYPE_CHECKING:
-    import importlib.abc
+    import importlib.machinery
+    import types
+    from collections.abc import Callable
+    from typing import Any
 
     from pyheapdump.capture.install import _Installation
-
-
-
 
 
 def _watch_lazy_modules(installation: _Installation) -> None:
@@ -153,7 +154,7 @@ class _ImportWatcher:
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         patching = _PatchingLoader(spec.loader, functools.partial(self._loaded, fullname))
-        spec.loader = cast("importlib.abc.Loader", patching)  # a Loader by its methods, not by its base
+        spec.loader = patching  # type: ignore[assignment]  # a Loader by its methods, not by its base
         return spec
 
     def _spec_from_other_finders(self, fullname: str, path: Any, target: Any) -> importlib.machinery.ModuleSpec | None:

@@ -23,10 +23,12 @@ import logging
 import os
 import sys
 import types
-from pathlib import Path
-from typing import Any
 
 from pyheapdump.capture.hooks import DEFAULT_MAX_DUMPS, DEFAULT_MAX_PER_WINDOW, DEFAULT_PER_SECONDS, CaptureOptions
+
+TYPE_CHECKING = False  # typing for the type checker only, as in the modules the hooks import
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["HeapDumpHandler"]
 
@@ -52,7 +54,7 @@ class HeapDumpHandler(logging.Handler):
         super().__init__(level)
         options = CaptureOptions(max_dumps, max_per_window, per_seconds, keep, keep_bytes, threads, limits)
         self.writer = options.writer(directory, options.new_budget())  # caps of its own, per handler
-        self.last_dump: Path | None = None
+        self.last_dump: str | None = None  # the path of the last dump it wrote, as save_dump returns it
 
     def emit(self, record: logging.LogRecord) -> None:
         exc = _record_exception(record)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import pyheapdump._native as _native
 from pyheapdump.capture.retention import DUMP_SUFFIX
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # Longest test-name stem before it is shortened and given a hash of the full id.
 _MAX_STEM = 150
@@ -34,6 +37,10 @@ def test_dump_path(directory: str | os.PathLike[str], test_id: str, used: set[st
     `used` holds the names given out during this run: a dump left by an earlier run under the same name is replaced,
     a second failure of the same test in this run (reruns, subtests) gets its own file.
     """
+    # Here, not with the package (which every process that installs the hooks imports): only the test runners ask,
+    # pytest and `pyheapdump run`, and they have imported pathlib already.
+    from pathlib import Path
+
     stem = sanitize_stem(test_id)
     name = f"{stem}{DUMP_SUFFIX}"
     counter = 1

@@ -1,13 +1,14 @@
-"""`dump_on_error`: a context manager (sync and async) and decorator that dumps when its block raises."""
+"""`dump_on_error`: a context manager (sync and async) and decorator that dumps when its block raises.
+
+Imported with the package, by every process that installs the hooks: typing is for the type checker only, and
+inspect (with ast, dis and tokenize, 2.6 MB) is imported only to decorate a function, never to dump.
+"""
 
 from __future__ import annotations
 
 import functools
-import inspect
 import os
 import sys
-from collections.abc import Callable, Iterator
-from typing import Any, Literal, TypeVar
 
 from pyheapdump.capture.caps import (
     _GLOBAL_BUDGET,
@@ -15,7 +16,12 @@ from pyheapdump.capture.caps import (
 from pyheapdump.capture.install import _check_exclude
 from pyheapdump.capture.writer import CaptureOptions, DumpWriter, write_quietly
 
-F = TypeVar("F", bound=Callable[..., Any])
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any, Literal, TypeVar
+
+    F = TypeVar("F", bound=Callable[..., Any])
 
 
 class DumpOnError:
@@ -49,6 +55,8 @@ class DumpOnError:
         return False
 
     def __call__(self, func: F) -> F:
+        import inspect  # when a function is decorated, not when it fails (see the module's docstring)
+
         if inspect.isasyncgenfunction(func):
             raise TypeError(
                 f"dump_on_error cannot wrap the async generator function {func.__qualname__}: "

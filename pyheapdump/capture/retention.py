@@ -1,11 +1,14 @@
-"""Directory caps: pruning the oldest dumps of a directory after each dump."""
+"""Directory caps: pruning the oldest dumps of a directory after each dump.
+
+Runs right after a dump, in a program that may be failing: paths are str (os and os.path), no pathlib.
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from pyheapdump.capture.caps import _check_cap
+from pyheapdump.dump.save import path_text
 
 DUMP_SUFFIX = ".heapdump"
 
@@ -17,16 +20,20 @@ def _check_pruning(keep: int | None, keep_bytes: int | None) -> None:
 
 
 def prune_dumps(
-    directory: str | os.PathLike[str], *, keep: int | None, keep_bytes: int | None, protect: Path | None = None
-) -> list[Path]:
+    directory: str | os.PathLike[str],
+    *,
+    keep: int | None,
+    keep_bytes: int | None,
+    protect: str | os.PathLike[str] | None = None,
+) -> list[str]:
     """Delete the oldest `*.heapdump` files of `directory` until at most `keep` files and `keep_bytes` bytes remain.
 
     `protect` (the dump just written) is never deleted. Files that vanish meanwhile (another process pruning the
-    same directory) are skipped. Returns the deleted paths.
+    same directory) are skipped. Returns the deleted paths (str, `directory` joined with each file's name).
     """
     if keep is None and keep_bytes is None:
         return []
-    dumps = _dumps_newest_first(Path(directory))
+    dumps = _dumps_newest_first(path_text(directory))
     kept_count = 0
     kept_bytes = 0
     deleted = []
@@ -38,14 +45,14 @@ def prune_dumps(
             kept_bytes += size
             continue
         try:
-            path.unlink()
+            os.unlink(path)
         except FileNotFoundError:
             continue
         deleted.append(path)
     return deleted
 
 
-def _dumps_newest_first(directory: Path) -> list[tuple[Path, int]]:
+def _dumps_newest_first(directory: str) -> list[tuple[str, int]]:
     found = []
     try:
         entries = list(os.scandir(directory))
@@ -60,12 +67,12 @@ def _dumps_newest_first(directory: Path) -> list[tuple[Path, int]]:
             stat = entry.stat(follow_symlinks=False)
         except FileNotFoundError:
             continue
-        found.append((stat.st_mtime_ns, entry.name, Path(entry.path), stat.st_size))
+        found.append((stat.st_mtime_ns, entry.name, entry.path, stat.st_size))
     found.sort(reverse=True)
     return [(path, size) for _, _, path, size in found]
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _same_file(a: str, b: str | os.PathLike[str]) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:

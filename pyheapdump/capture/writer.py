@@ -1,18 +1,18 @@
 """Writing one dump for a hook: one at a time, never twice for one exception, within the caps; and the options
-the capture front ends share."""
+the capture front ends share.
+
+Imported with the package, by every process that installs the hooks: no dataclasses, inspect, pathlib or typing
+here (paths are str, as save_dump returns them).
+"""
 
 from __future__ import annotations
 
 import collections
-import dataclasses
-import inspect
 import os
 import sys
 import threading
-import types
-from pathlib import Path
-from typing import Any, Literal
 
+from pyheapdump._valueclass import FrozenValueClass
 from pyheapdump.capture.caps import (
     _BUDGETS,
     DEFAULT_MAX_DUMPS,
@@ -23,8 +23,13 @@ from pyheapdump.capture.caps import (
     _check_caps,
 )
 from pyheapdump.capture.retention import _check_pruning, prune_dumps
-from pyheapdump.dump.save import DEFAULT_LIMITS, save_dump
+from pyheapdump.dump.save import DEFAULT_LIMITS, parent_directory, path_text, save_dump
 from pyheapdump.errors import DumpInProgressError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    import types
+    from typing import Any, Literal
 
 ENV_DIRECTORY = "PYHEAPDUMP_DIR"
 
@@ -53,19 +58,22 @@ def _after_fork_in_child() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
-_REMEMBERED: collections.deque[tuple[BaseException, Path]] = collections.deque(maxlen=_REMEMBERED_EXCEPTIONS)
+_REMEMBERED: collections.deque[tuple[BaseException, str]] = collections.deque(maxlen=_REMEMBERED_EXCEPTIONS)
 # save_dump's arguments that the hooks set themselves, per dump.
 _SET_PER_DUMP = frozenset({"path", "exc", "frame", "threads", "description", "directory", "reason"})
 
 
 def check_save_options(options: dict[str, Any]) -> None:
     """Refuse, when a hook is set up rather than at its first dump, options save_dump would not take."""
-    parameters = inspect.signature(save_dump).parameters
-    keyword_options = {name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
-    known = (keyword_options - _SET_PER_DUMP) | set(DEFAULT_LIMITS)
+    known = (_keyword_only_parameters(save_dump.__code__) - _SET_PER_DUMP) | set(DEFAULT_LIMITS)
     unknown = sorted(set(options) - known)
     if unknown:
         raise TypeError(f"unknown dump options {unknown}: save_dump takes {sorted(known)}")
+
+
+def _keyword_only_parameters(code: types.CodeType) -> set[str]:
+    """The names of a function's keyword-only parameters, read from its code object as inspect.signature does."""
+    return set(code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount])
 
 
 def parse_limit(text: str) -> tuple[str, Any]:
@@ -117,10 +125,11 @@ class DumpWriter:
         exc: BaseException | None | Literal[False] = None,
         frame: types.FrameType | None = None,
         description: str | None = None,
-        path: Path | None = None,
+        path: str | os.PathLike[str] | None = None,
         threads: bool | None = None,
-    ) -> Path | None:
-        """Write one dump; None when it was skipped (cap reached, already dumped, a dump already running here).
+    ) -> str | None:
+        """Write one dump and return its path, as save_dump does; None when it was skipped (cap reached, already
+        dumped, a dump already running here).
 
         Raises what `save_dump` raises when the dump itself fails.
         """
@@ -182,16 +191,17 @@ class DumpWriter:
         exc: BaseException | None | Literal[False],
         frame: types.FrameType | None,
         description: str | None,
-        path: Path | None,
+        path: str | os.PathLike[str] | None,
         threads: bool,
-    ) -> Path:
+    ) -> str:
         directory = None
         if path is None and self.directory is not None:
             directory = self.directory
             os.makedirs(directory, exist_ok=True)
         elif path is not None:
-            os.makedirs(path.parent, exist_ok=True)
-        written = save_dump(
+            path = path_text(path)
+            os.makedirs(parent_directory(path), exist_ok=True)
+        return save_dump(
             path,
             exc=exc,
             frame=frame,
@@ -201,38 +211,50 @@ class DumpWriter:
             reason=reason,
             **self.limits,
         )
-        return Path(written)
 
-    def _prune(self, written: Path) -> None:
+    def _prune(self, written: str) -> None:
         if self.keep is None and self.keep_bytes is None:
             return
+        directory = parent_directory(written)
         try:
-            deleted = prune_dumps(written.parent, keep=self.keep, keep_bytes=self.keep_bytes, protect=written)
+            deleted = prune_dumps(directory, keep=self.keep, keep_bytes=self.keep_bytes, protect=written)
         except OSError as error:
-            LOGGER.warning("could not prune old heap dumps in %s: %s", written.parent, error)
+            LOGGER.warning("could not prune old heap dumps in %s: %s", directory, error)
             return
         for path in deleted:
             LOGGER.info("deleted old heap dump %s (directory cap)", path)
 
 
-@dataclasses.dataclass(frozen=True)
-class CaptureOptions:
+class CaptureOptions(FrozenValueClass):
     """The options the capture front ends take beside their directory (install(), HeapDumpHandler, dump_on_error):
-    caps, directory pruning, which threads, save_dump's limits. All are checked when it is made, so a front end
-    refuses a bad value before it changes anything (install() keeps the running hooks and caps)."""
+    caps, directory pruning, which threads, save_dump's limits (a new empty dict by default). All are checked when
+    it is made, so a front end refuses a bad value before it changes anything (install() keeps the running hooks and
+    caps). Frozen."""
 
-    max_dumps: int | None = DEFAULT_MAX_DUMPS
-    max_per_window: int | None = DEFAULT_MAX_PER_WINDOW
-    per_seconds: float = DEFAULT_PER_SECONDS
-    keep: int | None = None
-    keep_bytes: int | None = None
-    threads: bool = True
-    limits: dict[str, Any] = dataclasses.field(default_factory=dict)
+    __slots__ = ("max_dumps", "max_per_window", "per_seconds", "keep", "keep_bytes", "threads", "limits")
+    max_dumps: int | None
+    max_per_window: int | None
+    per_seconds: float
+    keep: int | None
+    keep_bytes: int | None
+    threads: bool
+    limits: dict[str, Any]
 
-    def __post_init__(self) -> None:
-        _check_caps(self.max_dumps, self.max_per_window, self.per_seconds)
-        _check_pruning(self.keep, self.keep_bytes)
-        check_save_options(self.limits)
+    def __init__(
+        self,
+        max_dumps: int | None = DEFAULT_MAX_DUMPS,
+        max_per_window: int | None = DEFAULT_MAX_PER_WINDOW,
+        per_seconds: float = DEFAULT_PER_SECONDS,
+        keep: int | None = None,
+        keep_bytes: int | None = None,
+        threads: bool = True,
+        limits: dict[str, Any] | None = None,
+    ) -> None:
+        limits = {} if limits is None else limits
+        _check_caps(max_dumps, max_per_window, per_seconds)
+        _check_pruning(keep, keep_bytes)
+        check_save_options(limits)
+        self._set_fields(max_dumps, max_per_window, per_seconds, keep, keep_bytes, threads, limits)
 
     def new_budget(self) -> DumpBudget:
         """A budget of its own with these caps (a HeapDumpHandler's)."""
@@ -247,23 +269,23 @@ class CaptureOptions:
                           limits=self.limits)
 
 
-def resolve_directory(directory: str | os.PathLike[str] | None) -> Path | None:
+def resolve_directory(directory: str | os.PathLike[str] | None) -> str | None:
     """The directory given, else $PYHEAPDUMP_DIR, else None (the engine's default); made absolute now."""
     if directory is None:
         directory = os.environ.get(ENV_DIRECTORY) or None
     if directory is None:
         return None
-    return Path(directory).expanduser().absolute()
+    return os.path.abspath(os.path.expanduser(path_text(directory)))
 
 
-def _already_dumped(exc: BaseException) -> Path | None:
+def _already_dumped(exc: BaseException) -> str | None:
     for remembered, path in list(_REMEMBERED):
         if remembered is exc:
             return path
     return None
 
 
-def write_quietly(writer: DumpWriter, **request: Any) -> Path | None:
+def write_quietly(writer: DumpWriter, **request: Any) -> str | None:
     """`writer.write(...)` for hooks: a failure prints one line to stderr and never raises."""
     try:
         return writer.write(**request)

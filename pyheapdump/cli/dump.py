@@ -4,7 +4,7 @@
 
 Python 3.14+ targets are asked through `sys.remote_exec` (PEP 768); 3.11-3.13 targets through the signal of their
 pyheapdump signal hook. The target keeps running. Prints the dump's path; any failure is one line saying why and what
-to do (pyheapdump.capture.remote has the details).
+to do (pyheapdump.capture.remote and remote_command have the details).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pyheapdump.capture.remote import dump_pid
+    from pyheapdump.capture.remote_command import dump_pid
 
     try:
         limits = dict(parse_limit(text) for text in args.limit)

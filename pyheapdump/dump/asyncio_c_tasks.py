@@ -23,9 +23,12 @@ from __future__ import annotations
 import gc
 import sys
 import weakref
-from typing import Any
 
 import pyheapdump._native as _native
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from typing import Any
 
 # The C lists exist from 3.14 on; earlier versions keep every task in asyncio.tasks' registries.
 NEEDED = sys.version_info >= (3, 14)

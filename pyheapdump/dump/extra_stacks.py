@@ -40,12 +40,15 @@ from __future__ import annotations
 import gc
 import sys
 import types
-from collections.abc import Iterable
-from typing import Any
 
 from pyheapdump.dump.asyncio_c_tasks import c_tasks
 
-ExtraStack = dict[str, Any]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+    ExtraStack = dict[str, Any]
 
 # A chain longer than this is a cycle or a pathological recursion; the dump keeps what it has.
 _MAX_CHAIN = 2000

@@ -2,19 +2,28 @@
 
 The native walker asks `TypePolicy.for_type(cls)` once per type. The answer must come from reading the class's
 own dictionaries: nothing here may run the dumped program's code.
+
+Imported with the package, by every process that installs the hooks: no dataclasses or typing here.
 """
 
 from __future__ import annotations
 
 import copyreg
-import dataclasses
 import enum
 import sys
 import types
-from typing import Any
 
 import pyheapdump._native as _native
-from pyheapdump.typesupport import overrides_behaviour, support_for_class, support_named
+from pyheapdump._valueclass import ValueClass
+from pyheapdump.typesupport import overrides_behaviour, register_builtin_supports, support_for_class, support_named
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from typing import Any
+
+# The walker asks for the type supports of the surrogates' modules at every dump: they are imported now, as the rest of
+# the dump side is, so that a dump imports nothing.
+register_builtin_supports()
 
 # The walker's strategies (native/walker.h), as the bindings export them.
 INSTANCE, REDUCE, CAPTURE, SURROGATE = (int(_native.Strategy.INSTANCE), int(_native.Strategy.REDUCE),
@@ -155,12 +164,14 @@ def _is_stdlib_function(function: Any) -> bool:
     return isinstance(module, str) and module.partition(".")[0].lstrip("_") in _STDLIB
 
 
-@dataclasses.dataclass
-class DumpOptions:
+class DumpOptions(ValueClass):
     """What the dumper may run of the dumped program's own code (nothing by default)."""
 
-    call_user_reduce: bool = False
-    call_user_repr: bool = False
+    __slots__ = ("call_user_reduce", "call_user_repr")
+
+    def __init__(self, call_user_reduce: bool = False, call_user_repr: bool = False) -> None:
+        self.call_user_reduce = call_user_reduce
+        self.call_user_repr = call_user_repr
 
 
 class TypePolicy:

@@ -6,17 +6,22 @@ or one of `Redactor.literals` could match, and skips the rest), about captured r
 description and argv. Each secret is replaced by a placeholder made from a hash of the secret and its
 length, so two different secrets stay two different placeholders (a dict with two secret keys keeps both entries)
 and the same secret is recognisable wherever it appears.
+
+Imported with the package, by every process that installs the hooks: no dataclasses or typing here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
 
 import pyheapdump._native as _native
+from pyheapdump._valueclass import ValueClass
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any
 
 # A match is replaced whole, or only its group named "secret" when it has one (the name stays readable).
 DEFAULT_PATTERNS: tuple[str, ...] = (
@@ -72,16 +77,20 @@ def _token_in_path(match: re.Match[Any]) -> list[tuple[int, int]] | None:
     return None
 
 
-@dataclasses.dataclass
-class RedactionConfig:
+class RedactionConfig(ValueClass):
     """What is redacted. `patterns` are regular expressions; a match is replaced by its placeholder.
     Values of environment variables at least `env_min_length` long that look like tokens (no whitespace, no path
-    separators, so PATH or the working directory are not redacted everywhere) are replaced wherever they appear."""
+    separators, so PATH or the working directory are not redacted everywhere) are replaced wherever they appear.
+    `patterns` defaults to a new list of DEFAULT_PATTERNS, `extra_secrets` to a new empty list."""
 
-    enabled: bool = True
-    patterns: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_PATTERNS))
-    env_min_length: int = 12
-    extra_secrets: list[str] = dataclasses.field(default_factory=list)
+    __slots__ = ("enabled", "patterns", "env_min_length", "extra_secrets")
+
+    def __init__(self, enabled: bool = True, patterns: list[str] | None = None, env_min_length: int = 12,
+                 extra_secrets: list[str] | None = None) -> None:
+        self.enabled = enabled
+        self.patterns = list(DEFAULT_PATTERNS) if patterns is None else patterns
+        self.env_min_length = env_min_length
+        self.extra_secrets = [] if extra_secrets is None else extra_secrets
 
 
 def placeholder(secret: str | bytes) -> str:

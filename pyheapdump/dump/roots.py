@@ -8,7 +8,13 @@ from __future__ import annotations
 import sys
 import threading
 import types
-from typing import Any
+
+# Imported with the package, not at the first dump: a dump imports nothing.
+from pyheapdump.dump.extra_stacks import collect_extra_stacks
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _stack_outermost_first(top: types.FrameType | None) -> list[types.FrameType]:
@@ -67,8 +73,6 @@ def thread_roots(current_top: types.FrameType | None, all_threads: bool) -> list
 def extra_stacks() -> tuple[list[dict[str, Any]], str | None]:
     """asyncio tasks and greenlets, from pyheapdump.dump.extra_stacks; its failure is reported, never raised."""
     try:
-        from pyheapdump.dump.extra_stacks import collect_extra_stacks
-
         return list(collect_extra_stacks()), None
     except Exception as error:  # noqa: BLE001 - a broken collector must not cost the dump
         return [], f"extra stacks: {type(error).__name__}: {error}"

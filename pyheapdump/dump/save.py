@@ -1,28 +1,32 @@
-"""save_dump: write the state of this process to a .heapdump file."""
+"""save_dump: write the state of this process to a .heapdump file.
+
+Imported with the package, by every process that installs the hooks, and run when the program fails: it imports
+nothing while it dumps, and keeps to the modules such a process has loaded anyway (no datetime, json, pathlib,
+platform or typing: their facts come from time, os and sys, the metadata's JSON from json_writer).
+"""
 
 from __future__ import annotations
 
 import collections
-import datetime
-import functools
 import gc
-import json
-import linecache
 import os
-import pathlib
-import platform
 import sys
 import threading
+import time
 import types
-from typing import Any, Literal
 
 import pyheapdump._native as _native
 from pyheapdump import config
+from pyheapdump.dump.json_writer import json_dumps
 from pyheapdump.dump.policy import DumpOptions, TypePolicy
 from pyheapdump.dump.redaction import RedactionConfig, Redactor, program_names
 from pyheapdump.dump.roots import build_root, caller_frame, module_globals
 from pyheapdump.errors import DumpError, DumpInProgressError, DumpMemoryError, DumpWriteError
 from pyheapdump.typesupport import qualified_name
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 __all__ = ["save_dump", "DEFAULT_LIMITS"]
 
@@ -46,16 +50,44 @@ _dumping = threading.local()
 _one_dump_at_a_time = threading.Lock()
 
 
-def default_dump_name(now: datetime.datetime | None = None) -> str:
-    program = pathlib.Path(sys.argv[0]).stem if sys.argv and sys.argv[0] not in ("", "-c", "-m") else "python"
-    stamp = (now or datetime.datetime.now(datetime.UTC)).strftime("%Y%m%dT%H%M%S.%fZ")
+def path_text(path: str | os.PathLike[str]) -> str:
+    """The path as a str (os.fspath), refusing bytes as pathlib did: the dump's path goes into the log as text."""
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise TypeError(f"a dump path is a str or an os.PathLike of a str, not {type(path).__name__}")
+    return text
+
+
+def parent_directory(path: str) -> str:
+    """The directory a file path names its file in ("." for a bare file name), as pathlib's `parent` gave it."""
+    return os.path.dirname(path) or os.curdir
+
+
+def _utc_now() -> tuple[time.struct_time, int]:
+    """Now, in UTC: the calendar fields and the microseconds (what datetime.now(datetime.UTC) holds)."""
+    seconds, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
+    return time.gmtime(seconds), nanoseconds // 1000
+
+
+def _iso_time(fields: time.struct_time, microseconds: int) -> str:
+    """datetime.isoformat() of a UTC time: 2026-05-04T10:20:30.123456+00:00, without the fraction when it is 0."""
+    fraction = f".{microseconds:06d}" if microseconds else ""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", fields) + fraction + "+00:00"
+
+
+def default_dump_name() -> str:
+    """<program>-<pid>-<UTC time>.heapdump, the program being the stem of sys.argv[0] ("python" for -c, -m, a REPL)."""
+    started_as = sys.argv[0] if sys.argv else ""
+    program = "" if started_as in ("", "-c", "-m") else os.path.splitext(os.path.basename(started_as.rstrip("/")))[0]
+    fields, microseconds = _utc_now()
+    stamp = time.strftime("%Y%m%dT%H%M%S", fields) + f".{microseconds:06d}Z"
     return f"{program or 'python'}-{os.getpid()}-{stamp}.heapdump"
 
 
-def _resolve_path(path: str | os.PathLike[str] | None, directory: str | os.PathLike[str] | None) -> pathlib.Path:
+def _resolve_path(path: str | os.PathLike[str] | None, directory: str | os.PathLike[str] | None) -> str:
     if path is not None:
-        return pathlib.Path(path)
-    return pathlib.Path(directory if directory is not None else os.getcwd()) / default_dump_name()
+        return path_text(path)
+    return os.path.join(path_text(directory) if directory is not None else os.getcwd(), default_dump_name())
 
 
 def _exception_line(exc: BaseException | None) -> str | None:
@@ -88,17 +120,17 @@ def _header(description: str | None, reason: str, exc: BaseException | None, thr
     return {
         "format": "{}.{}".format(*_native.FORMAT_VERSION),
         "pyheapdump": _library_version(),
-        "python": platform.python_version(),
+        "python": sys.version.split()[0],  # where platform.python_version() reads it
         "implementation": sys.implementation.name,
-        "platform": _platform_name(),
-        "hostname": platform.node(),
+        "platform": _PLATFORM,
+        "hostname": os.uname().nodename,  # platform.node()
         "pid": os.getpid(),
         "argv": [clean(arg) for arg in sys.argv],
         "executable": sys.executable,
         "cwd": os.getcwd(),
         "main_file": os.path.abspath(main_file) if isinstance(main_file, str) else None,
         "sys_path": list(sys.path),
-        "time": datetime.datetime.now(datetime.UTC).isoformat(),
+        "time": _iso_time(*_utc_now()),
         "description": clean(description),
         "reason": reason,
         "exception": clean(_exception_line(exc)),
@@ -108,23 +140,36 @@ def _header(description: str | None, reason: str, exc: BaseException | None, thr
     }
 
 
-@functools.cache
 def _platform_name() -> str:
-    """platform.platform(), without the processor field where finding it costs a `uname -p` subprocess (Linux): a
-    fork in a process that may be crashing, and milliseconds of every dump. On Linux that field is blank or repeats
-    the machine field anyway."""
+    """platform.platform() on Linux (Linux-6.8.0-45-generic-x86_64-with-glibc2.39), from os.uname() and the C
+    library's own answer, without the processor field (finding it costs a `uname -p` subprocess; on Linux it is blank
+    or repeats the machine field anyway). Elsewhere (pyheapdump is built for Linux) the same from os.uname() alone."""
     uname = os.uname()
-    if uname.sysname != "Linux":
-        return platform.platform()
-    libc, version = platform.libc_ver()  # os.confstr, no file read, when it knows
-    text = "-".join(part.strip() for part in (uname.sysname, uname.release, uname.machine, "with", libc + version)
-                    if part.strip())
+    parts = [uname.sysname, uname.release, uname.machine]
+    if uname.sysname == "Linux":
+        parts += ["with", _c_library()]
+    text = "-".join(part.strip() for part in parts if part.strip())
     for character in ' /\\:;"()':
         text = text.replace(character, "_" if character == " " else "-")
     text = text.replace("unknown", "")
     while "--" in text:
         text = text.replace("--", "-")
     return text.rstrip("-")
+
+
+def _c_library() -> str:
+    """glibc2.39, as platform.libc_ver() asks os.confstr first; "" where the C library does not say (musl), where
+    libc_ver would go on to read the interpreter's binary."""
+    try:
+        name_and_version = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.39"
+    except (AttributeError, ValueError, OSError):
+        return ""
+    name, _, version = (name_and_version or "").partition(" ")
+    return name + version
+
+
+# Computed once, with the package: the kernel and the C library do not change under a running process.
+_PLATFORM = _platform_name()
 
 
 def _library_version() -> str:
@@ -135,7 +180,9 @@ def _library_version() -> str:
 
 def _source_text(filename: str) -> str | None:
     """The text of a dumped code object's file: linecache first (REPL, notebooks), then the disk."""
-    cached = linecache.cache.get(filename)
+    # linecache only if the program has imported it: otherwise its cache is empty, and importing it is no dump's job.
+    linecache = sys.modules.get("linecache")
+    cached = linecache.cache.get(filename) if linecache is not None else None
     if cached and isinstance(cached, tuple) and len(cached) >= 3 and isinstance(cached[2], list):
         return "".join(cached[2])
     if filename.startswith("<") or not os.path.isfile(filename):
@@ -198,8 +245,9 @@ def save_dump(
     redact: bool | RedactionConfig | None = None,
     heap: bool = False,
     **limits: Any,
-) -> pathlib.Path:
-    """Writes every thread's stack and the objects reachable from it to a .heapdump file; returns its path.
+) -> str:
+    """Writes every thread's stack and the objects reachable from it to a .heapdump file; returns its path (a str:
+    pathlib is not imported with the package, and a dump imports nothing).
 
     Inside an `except` block the exception being handled is dumped unless `exc` is given; `exc=False` dumps no
     exception at all (a live dump). `frame` records an
@@ -223,9 +271,9 @@ def save_dump(
     target = _resolve_path(path, directory)
     if directory is not None and path is None:
         try:  # as the hooks do: a dump directory named in the program's configuration may not exist yet
-            os.makedirs(target.parent, exist_ok=True)
+            os.makedirs(parent_directory(target), exist_ok=True)
         except OSError as error:
-            raise DumpWriteError(f"cannot make the dump directory {target.parent}: {error}") from None
+            raise DumpWriteError(f"cannot make the dump directory {parent_directory(target)}: {error}") from None
     effective_limits = {**DEFAULT_LIMITS, **limits}
     policy = TypePolicy(DumpOptions(call_user_reduce=call_user_reduce, call_user_repr=call_user_repr))
     redactor = _redactor(redact)
@@ -260,12 +308,12 @@ def _redactor(redact: bool | RedactionConfig | None) -> Redactor | None:
     return Redactor(chosen) if chosen.enabled else None
 
 
-def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameType | None,
+def _write(target: str, exc: BaseException | None, frame: types.FrameType | None,
            current_top: types.FrameType | None, threads: bool, description: str | None, reason: str,
            limits: dict[str, Any], policy: TypePolicy, zlib_level: int, redactor: Redactor | None,
-           heap: bool = False) -> pathlib.Path:
+           heap: bool = False) -> str:
     try:
-        writer = _native.DumpWriter(os.fspath(target), zlib_level)
+        writer = _native.DumpWriter(target, zlib_level)
     except MemoryError:  # also the native DumpMemoryError (zlib could not allocate)
         raise DumpMemoryError(_out_of_memory_message(0, limits)) from None
     except DumpError:
@@ -280,7 +328,7 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
             redactor.exempt_program_names(program_names(_traceback_frames(exc)))
         header = _header(description, reason, exc, len(root["threads"]), limits, redactor)
         header["extra_stacks"] = dict(collections.Counter(str(stack.get("kind")) for stack in root["extra_stacks"]))
-        writer.write_header(json.dumps(header))
+        writer.write_header(json_dumps(header))
         # One consistent snapshot: other threads should not run between two objects of the walk.
         previous_interval = sys.getswitchinterval()
         sys.setswitchinterval(WALK_SWITCH_INTERVAL)
@@ -298,7 +346,7 @@ def _write(target: pathlib.Path, exc: BaseException | None, frame: types.FrameTy
             if text is not None:
                 writer.add_source(filename, text)
                 sources += 1
-        writer.commit(json.dumps(_summary(stats, problems, sources, redactor.count if redactor is not None else 0)))
+        writer.commit(json_dumps(_summary(stats, problems, sources, redactor.count if redactor is not None else 0)))
     except BaseException as error:
         objects = writer.records_written  # before abort() closes the writer
         writer.abort()  # removes the temporary file

@@ -102,7 +102,7 @@ def test_prune_keeps_the_newest_dumps_and_touches_nothing_else(tmp_path: Path) -
 
     deleted = hooks.prune_dumps(tmp_path, keep=2, keep_bytes=None)
 
-    assert sorted(deleted) == paths[:2]
+    assert sorted(deleted) == [str(path) for path in paths[:2]]  # str paths: no pathlib in a failing program
     assert dumps_in(tmp_path) == paths[2:]
     assert all(path.exists() for path in unrelated)
     assert (tmp_path / "dir.heapdump").is_dir()
@@ -112,7 +112,7 @@ def test_prune_by_bytes_never_deletes_the_dump_just_written(tmp_path: Path) -> N
     paths = _write_dumps(tmp_path, [100, 100, 100, 500])
     deleted = hooks.prune_dumps(tmp_path, keep=None, keep_bytes=250, protect=paths[-1])
     assert paths[-1].exists()  # alone over the cap, yet it is the one just written
-    assert sorted(deleted) == paths[:3]
+    assert sorted(deleted) == [str(path) for path in paths[:3]]
 
 
 def test_prune_without_caps_deletes_nothing(tmp_path: Path) -> None:
@@ -400,26 +400,82 @@ def test_dump_on_error_leaves_system_exit_alone(tmp_path: Path) -> None:
     assert dumps_in(tmp_path) == []
 
 
+# What `import pyheapdump` and `install()` must not bring into a program. Logging (with its last-resort handler),
+# importlib.resources, tempfile and hashlib (OpenSSL, 3.6 MB) came in until Dec 2026; typing, dataclasses (with
+# inspect, ast, dis and tokenize), pathlib (with urllib.parse, ipaddress and fnmatch), json, platform, datetime,
+# pkgutil, importlib.util, copy and signal (3 MB of peak RSS on 3.11) until the modules the package imports did
+# without them.
+NOT_IMPORTED_BY_THE_HOOKS = (
+    "logging", "importlib.resources", "tempfile", "hashlib",
+    "typing", "dataclasses", "inspect", "ast", "dis", "tokenize", "pathlib", "urllib.parse", "ipaddress", "fnmatch",
+    "json", "platform", "datetime", "pkgutil", "importlib.util", "copy", "signal",
+)
+
+
 def test_installing_the_hooks_imports_no_logging_into_the_program_and_the_dump_is_still_reported_on_stderr(
         tmp_path: Path) -> None:
-    # Installing the hooks must not change what the program imports beyond pyheapdump's own needs: logging (with its
-    # last-resort handler), importlib.resources, tempfile and hashlib (OpenSSL, 3.6 MB) were imported into every such
-    # program until Dec 2026.
+    # Installing the hooks must not change what the program imports beyond pyheapdump's own needs.
     code = textwrap.dedent(
         f"""
         import sys
         import pyheapdump
         pyheapdump.install({str(tmp_path)!r})
-        print(*(name in sys.modules for name in ("logging", "importlib.resources", "tempfile", "hashlib")), flush=True)
+        print("imported:", [name for name in {NOT_IMPORTED_BY_THE_HOOKS!r} if name in sys.modules], flush=True)
         1 / 0
         """
     )
     completed = run_python(["-c", code])
     assert completed.returncode == 1
-    assert completed.stdout.split() == ["False", "False", "False", "False"], completed.stdout
+    assert completed.stdout.strip() == "imported: []", completed.stdout
     dump_path = only_dump(tmp_path, completed)
     assert f"heap dump written to {dump_path}" in completed.stderr
     assert "ZeroDivisionError" in completed.stderr
+
+
+def test_a_dump_imports_nothing_while_the_program_fails(tmp_path: Path) -> None:
+    # Everything a dump needs is imported with the package: a failing program (an excepthook, a dying thread, a signal
+    # handler, low memory) must not import anything to be dumped. Each hook pyheapdump chains to (set before
+    # install()) runs right after its dump, and reports what was imported since the dump began.
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import threading
+        import pyheapdump
+
+        before = set()
+
+        def report_then(name, previous):
+            def hook(*args):
+                print(f"imported by the {{name}}'s dump:", sorted(set(sys.modules) - before), flush=True)
+                return previous(*args)
+            return hook
+
+        def snapshot_then(dumping_hook):
+            def hook(*args):
+                before.update(sys.modules)
+                return dumping_hook(*args)
+            return hook
+
+        sys.excepthook = report_then("program", sys.excepthook)
+        threading.excepthook = report_then("thread", threading.excepthook)
+        pyheapdump.install({str(tmp_path)!r})
+        sys.excepthook = snapshot_then(sys.excepthook)
+        threading.excepthook = snapshot_then(threading.excepthook)
+
+        worker = threading.Thread(target=lambda: 1 / 0, name="failing-worker")
+        worker.start()
+        worker.join()
+        before.clear()
+        {{}}["missing"]
+        """
+    )
+    completed = run_python(["-c", code])
+    assert completed.returncode == 1, completed.stderr
+    assert completed.stdout.splitlines() == [
+        "imported by the thread's dump: []",
+        "imported by the program's dump: []",
+    ], completed.stderr
+    assert len(dumps_in(tmp_path)) == 2, completed.stderr
 
 
 def test_logged_exception_dumps_through_the_logging_handler(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ async def handle_connection(reader, writer):
             price = PRICES[item]  # UNKNOWN_ITEM
         except KeyError:
             path = pyheapdump.save_dump(directory / "service.heapdump", description=f"unknown item {item!r}")
-            writer.write(f"error {path.name}\n".encode())
+            writer.write(f"error {os.path.basename(path)}\n".encode())
         else:
             served.append((item, price))
             writer.write(f"{price}\n".encode())

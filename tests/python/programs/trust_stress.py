@@ -333,8 +333,8 @@ def deep(directory: Path, depth: int) -> None:
     dump_seconds = time.perf_counter() - started
     del root, tip, child
     header = pyheapdump.read_header(path)
-    report(path=os.fspath(path), seconds=dump_seconds, objects=header["objects"], cut=header["cut"],
-           file_bytes=path.stat().st_size)
+    report(path=path, seconds=dump_seconds, objects=header["objects"], cut=header["cut"],
+           file_bytes=os.path.getsize(path))
 
 
 def load_deep(path: str) -> None:
@@ -359,7 +359,7 @@ def big(directory: Path, length: int) -> None:
     dump = load_quietly(path)
     loaded = local_of(dump, "big", "items")
     report(seconds=elapsed, objects=header["objects"], cut=header["cut"], limits_hit=header["limits_hit"],
-           file_bytes=path.stat().st_size, raw_bytes=header["bytes"], loaded_length=len(loaded),
+           file_bytes=os.path.getsize(path), raw_bytes=header["bytes"], loaded_length=len(loaded),
            loaded_head=list(loaded[:3]), tail_is_surrogate=isinstance(loaded[-1], pyheapdump.Surrogate),
            tail_info=str(pyheapdump.surrogate_info(loaded[-1])), peak_rss_mib=peak_rss_mib(), length=len(items))
 
