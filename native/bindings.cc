@@ -546,6 +546,20 @@ PYBIND11_MODULE(_native, m) {
       py::arg("cls"), "Whether cls was made by a class statement (type.__new__), not by an extension module.");
 
   m.def(
+      "weakref_referent",
+      [](py::handle ref) -> py::object {
+        if (!PyWeakref_Check(ref.ptr())) throw py::type_error("weakref_referent takes a weakref.ref or proxy");
+    // A proxy forwards every attribute, __class__ included, to its referent: only the C API names the referent.
+#if PY_VERSION_HEX >= 0x030D0000
+        PyObject* referent = nullptr;
+        if (PyWeakref_GetRef(ref.ptr(), &referent) < 0) throw py::error_already_set();
+        return referent ? py::reinterpret_steal<py::object>(referent) : py::none();
+#else
+        return py::reinterpret_borrow<py::object>(PyWeakref_GET_OBJECT(ref.ptr()));
+#endif
+      },
+      py::arg("ref"), "The object a weak reference or proxy refers to, or None once it is gone. Runs no Python code.");
+  m.def(
       "asyncio_task_lists",
       [](py::handle asyncio_module) {
         absl::StatusOr<pyheapdump::AsyncioTaskLists> lists = pyheapdump::ReadAsyncioTaskLists(asyncio_module.ptr());

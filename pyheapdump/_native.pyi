@@ -78,6 +78,9 @@ _RecordTuple = tuple[int, int, int, int, int, list[Any], list[int], dict[str, An
 def sha256_hex(data: bytes) -> str:
     """SHA-256 of data as 64 hex digits, as hashlib.sha256(data).hexdigest(), without loading OpenSSL."""
 
+def weakref_referent(ref: object) -> object:
+    """The object a weak reference or proxy refers to, or None once it is gone. Runs no Python code."""
+
 def is_class_statement_type(cls: object) -> bool:
     """Whether cls was made by a class statement (type.__new__), not by an extension module."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import weakref
 
+import pyheapdump._native as _native
 from pyheapdump.surrogates.base import CAPTURED_STATE, instance_dict, new_instance, surrogate_class
 from pyheapdump.typesupport import TypeSupport, qualified_name
 
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 _call_ref = weakref.ref.__call__  # the C call: a subclass's __call__ (the program's) never runs
-_get_weakref_object: Any = None
 
 
 def _names(obj: Any) -> tuple[str, str]:
@@ -32,14 +32,9 @@ def capture_ref(ref: Any) -> dict[str, Any]:
 
 
 def _proxy_referent(proxy: Any) -> Any:
-    """A proxy forwards every attribute to its referent; only the C API says what that referent is."""
-    global _get_weakref_object
-    if _get_weakref_object is None:
-        import ctypes
-
-        _get_weakref_object = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.py_object)(
-            ("PyWeakref_GetObject", ctypes.pythonapi))
-    return _get_weakref_object(proxy)
+    """A proxy forwards every attribute to its referent; only the C API says what that referent is (the native
+    module asks it: ctypes would be imported while the program fails)."""
+    return _native.weakref_referent(proxy)
 
 
 def capture_proxy(proxy: Any) -> dict[str, Any]:

@@ -434,14 +434,21 @@ def test_installing_the_hooks_imports_no_logging_into_the_program_and_the_dump_i
 
 def test_a_dump_imports_nothing_while_the_program_fails(tmp_path: Path) -> None:
     # Everything a dump needs is imported with the package: a failing program (an excepthook, a dying thread, a signal
-    # handler, low memory) must not import anything to be dumped. Each hook pyheapdump chains to (set before
-    # install()) runs right after its dump, and reports what was imported since the dump began.
+    # handler, low memory) must not import anything to be dumped, whatever it holds (a weakref.proxy here). Each hook
+    # pyheapdump chains to (set before install()) runs right after its dump, and reports what was imported since the
+    # dump began.
     code = textwrap.dedent(
         f"""
         import sys
         import threading
+        import weakref
         import pyheapdump
 
+        class Alive:
+            pass
+
+        alive = Alive()
+        held_proxy = weakref.proxy(alive)  # only the C API names a proxy's referent (ctypes was imported for it)
         before = set()
 
         def report_then(name, previous):
