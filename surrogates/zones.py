@@ -41,10 +41,11 @@ def _tzif_data(key: str) -> bytes | None:
             with open(path, "rb") as file:
                 data = file.read(_MAX_TZIF + 1)
             return data if len(data) <= _MAX_TZIF else None
-        if "tzdata" in sys.modules:  # imported by the program (or zoneinfo) already: no import runs here
-            from importlib import resources
-
-            package, _, name = f"tzdata.zoneinfo.{key.replace('/', '.')}".rpartition(".")
+        # From tzdata only as zoneinfo itself read this zone: with importlib.resources and the zone's package of tzdata
+        # already imported, so that no import runs while the program fails.
+        resources = sys.modules.get("importlib.resources")
+        package, _, name = f"tzdata.zoneinfo.{key.replace('/', '.')}".rpartition(".")
+        if resources is not None and package in sys.modules:
             data = resources.files(package).joinpath(name).read_bytes()
             return data if len(data) <= _MAX_TZIF else None
     except (OSError, ValueError, ImportError, ModuleNotFoundError):
