@@ -1,8 +1,8 @@
-"""Plain classes that repr and compare like dataclasses, for the modules `import pyheapdump` loads.
+"""Plain classes that repr and compare like dataclasses, for the modules `import pyheapdump` and the loader load.
 
-Those modules are imported by every process that installs the hooks, and importing dataclasses brings inspect, ast,
-dis and tokenize with it (2.6 MB). A subclass names its fields, in order, as its `__slots__` and sets them in its own
-`__init__` (a frozen one through `_set_fields`).
+Those modules are imported by every process that installs the hooks or loads a dump, and importing dataclasses brings
+inspect, ast, dis and tokenize with it (2.6 MB). A subclass names its fields, in order, as its `__slots__` and sets
+them in its own `__init__` (a frozen one through `_set_fields`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,15 @@ class ValueClass:
         if not isinstance(other, ValueClass) or type(other) is not type(self):
             return NotImplemented
         return self._field_values() == other._field_values()
+
+
+class IdentityValueClass(ValueClass):
+    """A ValueClass compared and hashed by identity, as a dataclass with `eq=False` is; its repr still shows the
+    fields."""
+
+    __slots__: tuple[str, ...] = ()
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
 
 class FrozenValueClass(ValueClass):

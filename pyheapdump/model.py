@@ -7,9 +7,14 @@ touch the file again.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping
-from typing import Any
+from pyheapdump._valueclass import IdentityValueClass
+
+# Plain classes, not dataclasses, and no typing at run time: every load, and so the load benchmark and every debugger
+# session, would pay for dataclasses (inspect, ast, dis, tokenize) and typing.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
 # The function behind HeapDump.debug(): pyheapdump.debug.debugger registers its debug_dump here when it is imported
 # (the package's __init__ imports it before anyone can hold a HeapDump). So this module, which every stage uses,
@@ -22,62 +27,72 @@ def register_debug_dump(debug_dump: Callable[..., None]) -> None:
     _debug_dump = debug_dump
 
 
-@dataclasses.dataclass(eq=False)
-class DumpedCode:
+class DumpedCode(IdentityValueClass):
     """The parts of a code object that a debugger reads."""
 
-    co_filename: str
-    co_name: str
-    co_qualname: str
-    co_firstlineno: int
-    co_argcount: int = 0
-    co_posonlyargcount: int = 0
-    co_kwonlyargcount: int = 0
-    co_varnames: tuple[str, ...] = ()
-    co_flags: int = 0
+    __slots__ = ("co_filename", "co_name", "co_qualname", "co_firstlineno", "co_argcount", "co_posonlyargcount",
+                 "co_kwonlyargcount", "co_varnames", "co_flags")
+
+    def __init__(self, co_filename: str, co_name: str, co_qualname: str, co_firstlineno: int, co_argcount: int = 0,
+                 co_posonlyargcount: int = 0, co_kwonlyargcount: int = 0, co_varnames: tuple[str, ...] = (),
+                 co_flags: int = 0) -> None:
+        self.co_filename = co_filename
+        self.co_name = co_name
+        self.co_qualname = co_qualname
+        self.co_firstlineno = co_firstlineno
+        self.co_argcount = co_argcount
+        self.co_posonlyargcount = co_posonlyargcount
+        self.co_kwonlyargcount = co_kwonlyargcount
+        self.co_varnames = co_varnames
+        self.co_flags = co_flags
 
     def __repr__(self) -> str:
         return f"<dumped code {self.co_qualname} at {self.co_filename}:{self.co_firstlineno}>"
 
 
-@dataclasses.dataclass(eq=False)
-class DumpedFrame:
+class DumpedFrame(IdentityValueClass):
     """One frame of a dumped stack, with its locals and globals rebuilt as plain dicts.
 
     `f_back` links to the caller's frame (None for the outermost), like a real frame.
     """
 
-    f_code: DumpedCode
-    f_lineno: int
-    f_lasti: int
-    f_locals: dict[str, Any]
-    f_globals: dict[str, Any]
-    f_back: DumpedFrame | None = None
+    __slots__ = ("f_code", "f_lineno", "f_lasti", "f_locals", "f_globals", "f_back")
+
+    def __init__(self, f_code: DumpedCode, f_lineno: int, f_lasti: int, f_locals: dict[str, Any],
+                 f_globals: dict[str, Any], f_back: DumpedFrame | None = None) -> None:
+        self.f_code = f_code
+        self.f_lineno = f_lineno
+        self.f_lasti = f_lasti
+        self.f_locals = f_locals
+        self.f_globals = f_globals
+        self.f_back = f_back
 
     def __repr__(self) -> str:
         return f"<dumped frame {self.f_code.co_qualname} at {self.f_code.co_filename}:{self.f_lineno}>"
 
 
-@dataclasses.dataclass(eq=False)
-class DumpedTraceback:
+class DumpedTraceback(IdentityValueClass):
     """One entry of a dumped traceback, linked like `types.TracebackType` (innermost entry last).
 
     An exception's `__traceback__` can only hold a real traceback, so the loader keeps these in
     `HeapDump.tracebacks`; `pyheapdump.reenact.frames` turns them into real tracebacks.
     """
 
-    tb_frame: DumpedFrame
-    tb_lineno: int
-    tb_lasti: int = -1
-    tb_next: DumpedTraceback | None = None
+    __slots__ = ("tb_frame", "tb_lineno", "tb_lasti", "tb_next")
+
+    def __init__(self, tb_frame: DumpedFrame, tb_lineno: int, tb_lasti: int = -1,
+                 tb_next: DumpedTraceback | None = None) -> None:
+        self.tb_frame = tb_frame
+        self.tb_lineno = tb_lineno
+        self.tb_lasti = tb_lasti
+        self.tb_next = tb_next
 
     def __repr__(self) -> str:
         code = self.tb_frame.f_code
         return f"<dumped traceback {code.co_qualname} at {code.co_filename}:{self.tb_lineno}>"
 
 
-@dataclasses.dataclass(eq=False)
-class DumpedThread:
+class DumpedThread(IdentityValueClass):
     """A dumped stack: an OS thread, or an extra stack (asyncio task, greenlet).
 
     `frames` runs outermost first; `frames[-1]` is where the stack stopped.
@@ -85,21 +100,24 @@ class DumpedThread:
     (a task's "pending", a greenlet's "suspended").
     """
 
-    name: str
-    ident: int
-    daemon: bool
-    current: bool
-    frames: list[DumpedFrame]
-    kind: str = "thread"
-    state: str = ""
+    __slots__ = ("name", "ident", "daemon", "current", "frames", "kind", "state")
+
+    def __init__(self, name: str, ident: int, daemon: bool, current: bool, frames: list[DumpedFrame],
+                 kind: str = "thread", state: str = "") -> None:
+        self.name = name
+        self.ident = ident
+        self.daemon = daemon
+        self.current = current
+        self.frames = frames
+        self.kind = kind
+        self.state = state
 
     @property
     def top(self) -> DumpedFrame | None:
         return self.frames[-1] if self.frames else None
 
 
-@dataclasses.dataclass(eq=False)
-class HeapDump:
+class HeapDump(IdentityValueClass):
     """A loaded dump.
 
     - `metadata`: the header (format and Python versions, host, pid, argv, time, limits hit, ...).
@@ -113,15 +131,21 @@ class HeapDump:
       `traceback` stands in for it.
     """
 
-    path: str
-    metadata: Mapping[str, Any]
-    threads: list[DumpedThread]
-    exception: BaseException | None
-    traceback: list[DumpedFrame]
-    sources: dict[str, str]
-    warnings: list[str] = dataclasses.field(default_factory=list)
-    frame: DumpedFrame | None = None  # the explicit frame given to save_dump, if any
-    tracebacks: dict[int, DumpedTraceback] = dataclasses.field(default_factory=dict)
+    __slots__ = ("path", "metadata", "threads", "exception", "traceback", "sources", "warnings", "frame", "tracebacks")
+
+    def __init__(self, path: str, metadata: Mapping[str, Any], threads: list[DumpedThread],
+                 exception: BaseException | None, traceback: list[DumpedFrame], sources: dict[str, str],
+                 warnings: list[str] | None = None, frame: DumpedFrame | None = None,
+                 tracebacks: dict[int, DumpedTraceback] | None = None) -> None:
+        self.path = path
+        self.metadata = metadata
+        self.threads = threads
+        self.exception = exception
+        self.traceback = traceback
+        self.sources = sources
+        self.warnings: list[str] = [] if warnings is None else warnings
+        self.frame = frame  # the explicit frame given to save_dump, if any
+        self.tracebacks: dict[int, DumpedTraceback] = {} if tracebacks is None else tracebacks
 
     @property
     def current_thread(self) -> DumpedThread | None:

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import collections
 import threading
-from typing import Any
 
 from pyheapdump.surrogates.base import _BUILTINS_BY_NAME, CUT, Surrogate, SurrogateInfo, surrogate_class
 from pyheapdump.surrogates.truncated import truncated_class
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: every load imports this module
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["NotDumped", "cut_container_class", "is_not_dumped", "not_dumped_class", "truncated_with_placeholders"]
 

@@ -10,9 +10,12 @@ and `pyheapdump.surrogate_info(obj)` say how much is missing and which limit cut
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from pyheapdump.surrogates.base import CUT, Surrogate, SurrogateInfo, attach_info, surrogate_info
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: every load imports this module
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["truncated"]
 

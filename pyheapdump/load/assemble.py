@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 import types
 from collections import OrderedDict, defaultdict, deque
-from typing import Any
 
 from pyheapdump.load.allowlists import (
     SAFE_BUILTIN_FUNCTIONS,
@@ -50,6 +49,11 @@ from pyheapdump.surrogates.base import (
 )
 from pyheapdump.surrogates.not_dumped import cut_container_class as container_class_with_cuts
 from pyheapdump.typesupport import DumpedAnswer, support_for_type_name
+
+# No typing at run time: the load benchmark and every debugger session pay for what the loader imports.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Assembly(Construction):

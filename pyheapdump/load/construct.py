@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-from typing import Any
-
 from pyheapdump.load.allowlists import (
     _IMMUTABLE_VALUES,
     _NEWOBJ,
@@ -51,6 +48,12 @@ from pyheapdump.surrogates.base import (
 from pyheapdump.surrogates.not_dumped import cut_container_class as container_class_with_cuts
 from pyheapdump.surrogates.zones import datetime_in_a_missing_zone
 from pyheapdump.typesupport import support_named
+
+# No typing at run time, and ast only for the captured repr that needs it: the load benchmark and every debugger
+# session pay for what the loader imports.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Construction(RebuilderCore):
@@ -255,6 +258,8 @@ class Construction(RebuilderCore):
         builtin = self._surrogate_type(type_id, record.kind, surrogate_base.OPAQUE)[3]
         if builtin not in _IMMUTABLE_VALUES:
             return ()
+        import ast
+
         try:
             value = ast.literal_eval(data.decode("utf-8", "surrogatepass"))
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError, UnicodeDecodeError):

@@ -4,14 +4,11 @@ placeholders of lost and cut objects, surrogates, and finding classes and functi
 from __future__ import annotations
 
 import builtins
-import importlib
-import importlib.util
+import sys
 import types
-from typing import Any
 
 from pyheapdump.errors import DumpFormatError
 from pyheapdump.load.allowlists import _NEWOBJ, SAFE_CALLABLES, SAFE_IMPORTS, _safe_class
-from pyheapdump.load.main_rebuild import MainRebuilder, set_defaults
 from pyheapdump.load.objects import (
     _attribute_path,
     _builtin_base,
@@ -44,6 +41,14 @@ from pyheapdump.surrogates.base import (
 from pyheapdump.surrogates.not_dumped import cut_container_class as container_class_with_cuts
 from pyheapdump.surrogates.not_dumped import not_dumped_class, truncated_with_placeholders
 from pyheapdump.surrogates.truncated import truncated
+
+# No typing or importlib at run time, and the __main__ rebuilder (ast) only for a trusted load that meets a __main__
+# class or function: the load benchmark and every debugger session pay for what the loader imports.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from pyheapdump.load.main_rebuild import MainRebuilder
 
 
 class RebuilderCore:
@@ -366,7 +371,8 @@ class RebuilderCore:
         if not self.trusted and module_name.partition(".")[0] not in SAFE_IMPORTS:
             return None
         try:
-            return importlib.import_module(module_name)
+            __import__(module_name)
+            return sys.modules[module_name]
         except Exception:  # noqa: BLE001 - a module that is missing or fails to import: its objects become surrogates
             return None
 
@@ -377,6 +383,8 @@ class RebuilderCore:
 
     def _main_rebuilder(self) -> MainRebuilder:
         if self._main is None:
+            from pyheapdump.load.main_rebuild import MainRebuilder
+
             try:
                 sources = {k: v for k, v in self._reader.sources() if isinstance(k, str) and isinstance(v, str)}
             except (ValueError, UnicodeDecodeError, DumpFormatError):
@@ -417,6 +425,8 @@ class RebuilderCore:
             return function
 
         def fill() -> None:
+            from pyheapdump.load.main_rebuild import set_defaults
+
             values = self._attrs(attrs, [n for n in attr_refs if n in ("defaults", "kwdefaults")])
             set_defaults(function, values.get("defaults"), values.get("kwdefaults"))
 

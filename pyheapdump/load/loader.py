@@ -13,13 +13,19 @@ import gc
 import json
 import mmap
 import os
-import warnings
-from typing import Any
 
 from pyheapdump.errors import DumpFormatError, DumpMemoryError
 from pyheapdump.load.dumpfile import open_dump_file
 from pyheapdump.load.rebuilder import Rebuilder
-from pyheapdump.model import HeapDump
+
+# The load benchmark and every debugger session pay for what the loader imports: no typing or dataclasses at run time
+# (pyheapdump/_valueclass.py), nothing a kind of object needs before a dump holds one (ast, importlib, the __main__
+# rebuilder), warnings only when a load has something to warn about. json stays: parsing is its job.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from pyheapdump.model import HeapDump
 
 __all__ = ["load_dump", "read_header", "DumpLoadWarning"]
 
@@ -77,6 +83,8 @@ def load_dump(path: str | os.PathLike[str], *, trusted: bool = False) -> HeapDum
         pass
     else:
         if dump.warnings:
+            import warnings
+
             warnings.warn(
                 f"{os.fspath(path)}: loaded with {len(dump.warnings)} problem(s): " + "; ".join(dump.warnings[:5]),
                 DumpLoadWarning,

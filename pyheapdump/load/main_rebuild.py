@@ -14,17 +14,21 @@ from __future__ import annotations
 import abc
 import ast
 import builtins
-import dataclasses
 import enum
 import functools
 import os
 import sys
 import types
-import typing
-from typing import Any
 
 from pyheapdump.errors import RebuildError
 from pyheapdump.surrogates.base import Surrogate
+
+# Imported by the loader only for a trusted load that meets a __main__ class or function (the rest of a load needs no
+# ast); dataclasses only for a @dataclass class statement, and typing never (a Generic base is typing's, already
+# imported): the load benchmark and every debugger session pay for what the loader imports.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # Dunder methods not rebuilt from the source: the loader itself or the interpreter would call them while loading
 # (making, filling or hashing objects, subclassing, collecting), which would run the program's code at load time.
@@ -267,6 +271,8 @@ class MainRebuilder:
                 options = None
         if options is None:
             return
+        import dataclasses
+
         annotations: dict[str, str] = {}
         for statement in node.body:
             if not isinstance(statement, ast.AnnAssign) or not isinstance(statement.target, ast.Name):
@@ -293,6 +299,8 @@ def _field_call(value: ast.expr | None, dumped_default: Any) -> Any:
     default_factory; a factory of the program's own becomes one that says it was not rebuilt."""
     if not isinstance(value, ast.Call) or _decorator_name(value.func) not in ("field", "dataclasses.field"):
         return None
+    import dataclasses
+
     options: dict[str, Any] = {}
     for keyword in value.keywords:
         if keyword.arg == "default":
@@ -324,7 +332,8 @@ def _unrebuilt_factory(name: str | None) -> Any:
 def _parameterized(base: type, node: ast.ClassDef) -> Any:
     """typing.Generic/Protocol as the class statement wrote them (`Generic[T]`): the dumped bases hold the bare
     class, which cannot be subclassed; its type variables are made again by name."""
-    if base is not typing.Generic and base is not typing.Protocol:
+    typing = sys.modules.get("typing")  # a base that is typing.Generic means typing is imported
+    if typing is None or (base is not typing.Generic and base is not typing.Protocol):
         return base
     for written in node.bases:
         if isinstance(written, ast.Subscript) and _decorator_name(written.value) in (
@@ -332,7 +341,7 @@ def _parameterized(base: type, node: ast.ClassDef) -> Any:
             items = written.slice.elts if isinstance(written.slice, ast.Tuple) else [written.slice]
             names = [item.id for item in items if isinstance(item, ast.Name)]
             if names and len(names) == len(items):
-                return base[tuple(typing.TypeVar(name) for name in names)]  # type: ignore[index]
+                return base[tuple(typing.TypeVar(name) for name in names)]
     return base
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import types
-from typing import Any
 
 from pyheapdump.load.allowlists import _VALUE_BASES
 from pyheapdump.load.records import _MISSING
@@ -14,6 +13,11 @@ from pyheapdump.surrogates.base import (
     Surrogate,
 )
 from pyheapdump.surrogates.namedtuples import METHODS as namedtuple_methods
+
+# No typing at run time: the load benchmark and every debugger session pay for what the loader imports.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _attribute_path(module: types.ModuleType | None, qualname: str) -> Any:

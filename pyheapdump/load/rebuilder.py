@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pyheapdump._native as _native
 from pyheapdump.load.assemble import Assembly
 from pyheapdump.load.records import RecordView
+
+# No typing at run time: the load benchmark and every debugger session pay for what the loader imports.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Rebuilder(Assembly):

@@ -3,10 +3,15 @@ fields, and the view that decodes records on first use."""
 
 from __future__ import annotations
 
-from collections import deque
-from typing import Any, NamedTuple
+from collections import deque, namedtuple
 
 import pyheapdump._native as _native
+
+# No typing at run time (the load benchmark and every debugger session pay for it): Record is a collections.namedtuple,
+# typing.NamedTuple's fields and types for the type checker only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
 
 # The format's vocabulary (docs/format.md) has one source, native/format.h's enums, which the bindings export; plain
 # ints here, because the loader compares and hashes them per record.
@@ -46,22 +51,26 @@ _KIND_NAMES = {FRAME: "frame", TRACEBACK: "traceback", CELL: "cell", MODULE: "mo
 _MISSING = object()
 
 
-class Record(NamedTuple):
-    """One decoded record, as native/record_decoder.h returns it (a 10-tuple), with its fields named."""
+if TYPE_CHECKING:
+    class Record(NamedTuple):
+        """One decoded record, as native/record_decoder.h returns it (a 10-tuple), with its fields named."""
 
-    id: int
-    kind: int
-    type_id: int
-    flags: int
-    size: int
-    # Values; the positions named in item_refs hold a record id (an int) or a cut (a tuple (reason, class id)).
-    items: list[Any]
-    item_refs: list[int]
-    # Name -> value; the names in attr_refs hold a record id or a cut, as in items.
-    attrs: dict[str, Any]
-    attr_refs: list[str]
-    # str for STR records, bytes otherwise.
-    data: Any
+        id: int
+        kind: int
+        type_id: int
+        flags: int
+        size: int
+        # Values; the positions named in item_refs hold a record id (an int) or a cut (a tuple (reason, class id)).
+        items: list[Any]
+        item_refs: list[int]
+        # Name -> value; the names in attr_refs hold a record id or a cut, as in items.
+        attrs: dict[str, Any]
+        attr_refs: list[str]
+        # str for STR records, bytes otherwise.
+        data: Any
+else:
+    Record = namedtuple("Record", "id kind type_id flags size items item_refs attrs attr_refs data")
+    Record.__doc__ = "One decoded record, as native/record_decoder.h returns it (a 10-tuple), with its fields named."
 
 
 class RecordView:

@@ -485,6 +485,48 @@ def test_a_dump_imports_nothing_while_the_program_fails(tmp_path: Path) -> None:
     assert len(dumps_in(tmp_path)) == 2, completed.stderr
 
 
+# What the loader must not bring in beyond `import pyheapdump`: the load benchmark and every debugger session pay for
+# it. typing, dataclasses (with inspect, ast, dis and tokenize), importlib.util, copy and contextlib came in until
+# Dec 2026; ast is imported only for a captured repr or a trusted load's __main__ classes and functions that need it.
+NOT_IMPORTED_BY_THE_LOADER = (
+    "typing", "dataclasses", "inspect", "ast", "dis", "tokenize", "importlib.util", "copy", "contextlib",
+)
+
+
+def test_the_loader_and_a_load_import_no_typing_dataclasses_or_ast(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import pyheapdump
+
+        class Order:
+            def __init__(self):
+                self.lines = [(1, "pen", 2.5)]
+                self.notes = {{"rush": True}}
+
+        def ship(order):
+            raise ValueError("no address for " + repr(order.notes))
+
+        try:
+            ship(Order())
+        except ValueError as error:
+            path = pyheapdump.save_dump({str(tmp_path / "order.heapdump")!r}, exc=error)
+        import pyheapdump.load.loader
+        print("imported by the loader:", [name for name in {NOT_IMPORTED_BY_THE_LOADER!r} if name in sys.modules])
+        dump = pyheapdump.load_dump(path)
+        print("imported by a load:", [name for name in {NOT_IMPORTED_BY_THE_LOADER!r} if name in sys.modules])
+        print(repr(dump.exception), dump.traceback[-1].f_locals["order"].notes)
+        """
+    )
+    completed = run_python(["-c", code])
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines() == [
+        "imported by the loader: []",
+        "imported by a load: []",
+        "ValueError(\"no address for {'rush': True}\") {'rush': True}",
+    ], completed.stderr
+
+
 def test_logged_exception_dumps_through_the_logging_handler(tmp_path: Path) -> None:
     completed = run_program("capture_logging.py", tmp_path)
 

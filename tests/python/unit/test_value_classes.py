@@ -1,5 +1,6 @@
-"""The classes imported with the package are plain classes, no longer dataclasses (which import inspect, ast, dis and
-tokenize): they keep the dataclasses' constructors, repr, equality, hashing and frozen-ness."""
+"""The classes imported with the package, and the model of a loaded dump, are plain classes, no longer dataclasses
+(which import inspect, ast, dis and tokenize): they keep the dataclasses' constructors, repr, equality, hashing and
+frozen-ness."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from pyheapdump.capture.writer import CaptureOptions
 from pyheapdump.dump.policy import DumpOptions
 from pyheapdump.dump.redaction import DEFAULT_PATTERNS, RedactionConfig
+from pyheapdump.model import DumpedCode, DumpedFrame, DumpedThread, DumpedTraceback, HeapDump
 from pyheapdump.surrogates.base import SurrogateInfo
 from pyheapdump.typesupport import TypeSupport
 
@@ -85,3 +87,25 @@ def test_capture_options_check_their_values_and_are_frozen() -> None:
         CaptureOptions(limits={"max_object": 10})
     with pytest.raises(AttributeError):
         options.keep = 4
+
+
+def test_the_model_of_a_loaded_dump_keeps_its_keywords_and_repr_and_compares_by_identity() -> None:
+    code = DumpedCode(co_filename="job.py", co_name="run", co_qualname="Job.run", co_firstlineno=3)
+    assert (code.co_argcount, code.co_varnames, code.co_flags) == (0, (), 0)
+    frame = DumpedFrame(code, 5, -1, {"x": 1}, {})
+    assert frame.f_back is None and repr(frame) == "<dumped frame Job.run at job.py:5>"
+    traceback = DumpedTraceback(tb_frame=frame, tb_lineno=5)
+    assert (traceback.tb_lasti, traceback.tb_next) == (-1, None)
+    thread = DumpedThread("MainThread", 1, False, True, [frame])
+    assert repr(thread) == ("DumpedThread(name='MainThread', ident=1, daemon=False, current=True, "
+                            "frames=[<dumped frame Job.run at job.py:5>], kind='thread', state='')")
+    dump = HeapDump("job.heapdump", {}, [thread], None, [frame], {})
+    assert (dump.warnings, dump.frame, dump.tracebacks) == ([], None, {})
+    assert dump.warnings is not HeapDump("other", {}, [], None, [], {}).warnings
+    assert repr(dump).startswith("HeapDump(path='job.heapdump', metadata={}, threads=[DumpedThread(name='MainThread'")
+    assert repr(dump).endswith(", sources={}, warnings=[], frame=None, tracebacks={})")
+    # As dataclasses with eq=False: equal only to themselves, hashable, and mutable (the loader fills them in place).
+    assert code != DumpedCode("job.py", "run", "Job.run", 3) and code == code and {code: 1}[code] == 1
+    frame.f_lineno = 6
+    dump.warnings.append("lost a chunk")
+    assert dump.current_thread is thread and thread.top is frame
