@@ -16,10 +16,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any
 
-# The function behind HeapDump.debug(): pyheapdump.debug.debugger registers its debug_dump here when it is imported
-# (the package's __init__ imports it before anyone can hold a HeapDump). So this module, which every stage uses,
-# imports none of them, and the import graph has no circle through the debugger.
+# The function behind HeapDump.debug(): pyheapdump.debug.debugger registers its debug_dump here when it is imported.
+# The package imports the debugger only on first use (a load need not hold pdb), so debug() imports it by name the
+# first time, as a plug-in is found: this module, which every stage uses, names no stage in an import statement, and
+# the import graph has no circle through the debugger.
 _debug_dump: Callable[..., None] | None = None
+_DEBUGGER_MODULE = "pyheapdump.debug.debugger"
 
 
 def register_debug_dump(debug_dump: Callable[..., None]) -> None:
@@ -163,5 +165,7 @@ class HeapDump(IdentityValueClass):
     ) -> None:
         """Open `debugger` ("pdb", "ipdb", "pudb", "pdbpp") post-mortem on this dump; see `pyheapdump.debug_dump`."""
         if _debug_dump is None:
-            raise RuntimeError("pyheapdump.debug.debugger is not imported: import pyheapdump first")
+            __import__(_DEBUGGER_MODULE)  # registers its debug_dump (see _debug_dump)
+        if _debug_dump is None:
+            raise RuntimeError(f"{_DEBUGGER_MODULE} did not register its debugger: reinstall pyheapdump")
         _debug_dump(self, debugger=debugger, thread=thread, stdin=stdin, stdout=stdout)

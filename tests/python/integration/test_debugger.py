@@ -158,6 +158,21 @@ def test_debug_dump_and_heapdump_debug_from_python(crash: tuple[Path, Path, str]
         debug_dump(dump, debugger="gdb")
 
 
+def test_heapdump_debug_works_in_a_fresh_process_that_only_loaded_the_dump(crash: tuple[Path, Path, str]) -> None:
+    # The package imports the debugger on first use: a program that loads a dump and calls .debug() has not imported
+    # it (it raised RuntimeError "... is not imported" before).
+    code = (
+        "import io, sys, pyheapdump\n"
+        "dump = pyheapdump.load_dump(sys.argv[1])\n"
+        "assert 'pyheapdump.debug.debugger' not in sys.modules\n"
+        "dump.debug(stdin=io.StringIO('p record\\nq\\n'))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code, str(crash[0])], capture_output=True, text=True,
+                               env=child_env(), timeout=120, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert "'c,oops'" in completed.stdout, completed.stdout
+
+
 def test_ipdb_session_has_the_same_stacks_and_commands(crash: tuple[Path, Path, str]) -> None:
     pytest.importorskip("ipdb", reason="ipdb is not installed (pip install ipdb)")
     dump, program, _ = crash
