@@ -1,6 +1,7 @@
 #include "chunk_inflate.h"
 
 #include <signal.h>
+#include <sys/mman.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -98,12 +99,33 @@ class InflatedChunk::Inflater {
 InflatedChunk::InflatedChunk() : inflater_(std::make_unique<Inflater>()) {}
 InflatedChunk::~InflatedChunk() = default;
 
+bool MappedBytes::Allocate(size_t size) {
+  void* mapped = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED) return false;
+  Reset();
+  data_ = static_cast<char*>(mapped);
+  size_ = size;
+  return true;
+}
+
+void MappedBytes::Reset() {
+  if (data_) munmap(data_, size_);
+  data_ = nullptr;
+  size_ = 0;
+}
+
+void InflatedChunk::ReleaseRoom() {
+  raw_.Reset();
+  capacity_ = 0;
+  size_ = 0;
+}
+
 bool InflatedChunk::Grow(size_t capacity, size_t keep) {
   if (capacity <= capacity_) return true;
-  std::unique_ptr<char[]> bigger(new (std::nothrow) char[capacity]);
-  if (!bigger) return false;
+  MappedBytes bigger;
+  if (!bigger.Allocate(capacity)) return false;
   if (keep > 0) std::memcpy(bigger.get(), raw_.get(), keep);
-  raw_ = std::move(bigger);
+  raw_.swap(bigger);
   capacity_ = capacity;
   return true;
 }

@@ -432,6 +432,16 @@ absl::Status DumpFileReader::ForEachInChunks(ChunkKind kind, const char* what, D
     if (only_chunks_ && (i >= only_chunks_->size() || !(*only_chunks_)[i])) continue;
     selected.push_back(i);
   }
+  // The buffers' room goes when this returns, however it returns: declared before `ahead`, whose destructor lets a
+  // job finish first.
+  struct ReleaseRoomOnReturn {
+    InflatedChunk& a;
+    InflatedChunk& b;
+    ~ReleaseRoomOnReturn() {
+      a.ReleaseRoom();
+      b.ReleaseRoom();
+    }
+  } release_room{*inflated_, *inflated_ahead_};
   // Chunk n + 1 inflates on a background thread while chunk n is decoded and delivered: the two buffers swap roles
   // each step. `ahead` is declared after the buffers it fills, so its destructor lets a job finish before they go.
   ChunkReadAhead ahead;

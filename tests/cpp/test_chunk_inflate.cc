@@ -25,6 +25,21 @@ TEST(InflatedChunk, GivesBackTheBytesThatWereDeflated) {
   }
 }
 
+TEST(InflatedChunk, AfterItsRoomIsReleasedItInflatesAgainAsNew) {
+  // The reader releases both buffers' room once it has read its records (the loader's peak comes after).
+  InflatedChunk chunk;
+  std::string big = Text(size_t{2} << 20, 1);
+  ASSERT_TRUE(chunk.Inflate(Deflate(big), big.size()).ok());
+  chunk.ReleaseRoom();
+  EXPECT_TRUE(chunk.bytes().empty());
+  for (size_t size : {size_t{100}, size_t{3} << 20}) {
+    std::string raw = Text(size, size + 7);
+    absl::Status status = chunk.Inflate(Deflate(raw), raw.size());
+    ASSERT_TRUE(status.ok()) << status;
+    EXPECT_EQ(chunk.bytes(), raw) << size;
+  }
+}
+
 TEST(InflatedChunk, AWrongDeclaredSizeIsDamageNotLackOfMemory) {
   std::string raw = Text(5000, 3);
   std::string stored = Deflate(raw);
