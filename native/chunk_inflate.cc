@@ -64,16 +64,30 @@ class InflatedChunk::Inflater {
     stream_.zalloc = &ZlibMemory::Alloc;
     stream_.zfree = &ZlibMemory::Free;
     stream_.opaque = &memory_;
-    initialized_ = inflateInit(&stream_) == Z_OK;
+    // Raw deflate: the zlib header is checked here and the trailer's adler32 is not, for the chunk's crc32 already
+    // covers every stored byte (the reader inflates intact chunks only), and adler32 over the output was a twentieth
+    // of inflating.
+    initialized_ = inflateInit2(&stream_, -MAX_WBITS) == Z_OK;
     return initialized_;
   }
-  // False when zlib could not allocate its state.
-  bool Start(std::string_view stored) {
-    if (!Init() || inflateReset(&stream_) != Z_OK) return false;
-    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(stored.data()));
-    stream_.avail_in = static_cast<uInt>(stored.size());
-    return true;
+  // Starts on a zlib stream: OK, OutOfMemory when zlib could not allocate its state, DataLoss for a bad header.
+  absl::Status Start(std::string_view stored) {
+    if (!Init() || inflateReset(&stream_) != Z_OK) return OutOfMemoryError("zlib could not allocate an inflate state");
+    if (stored.size() < kHeaderSize) return absl::DataLossError("its zlib stream ends early");
+    const auto method = static_cast<uint8_t>(stored[0]);
+    const auto flags = static_cast<uint8_t>(stored[1]);
+    // RFC 1950: deflate with a window of at most 32 KiB, and a header check that makes the two bytes a multiple of 31.
+    if ((method & 0x0f) != Z_DEFLATED || (method >> 4) > 7 || (method * 256 + flags) % 31 != 0) {
+      return absl::DataLossError("zlib error: incorrect header check");
+    }
+    if (flags & 0x20) return absl::DataLossError("zlib error: it needs a preset dictionary");
+    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(stored.data() + kHeaderSize));
+    stream_.avail_in = static_cast<uInt>(stored.size() - kHeaderSize);
+    return absl::OkStatus();
   }
+  // Once the deflate data ended: the bytes after it, which must be the 4-byte adler32 trailer and nothing else.
+  uInt input_left() const { return stream_.avail_in; }
+  static constexpr uInt kTrailerSize = 4;
   // Inflates into out[0, room), adding the bytes written to *produced; returns zlib's code.
   int Run(char* out, size_t room, size_t* produced) {
     stream_.next_out = reinterpret_cast<Bytef*>(room > 0 ? out : &no_room_);  // zlib refuses a null next_out
@@ -82,7 +96,6 @@ class InflatedChunk::Inflater {
     *produced += room - stream_.avail_out;
     return rc;
   }
-  uInt input_left() const { return stream_.avail_in; }
   absl::Status Error(int rc) const {
     if (rc == Z_MEM_ERROR) return OutOfMemoryError("zlib ran out of memory");
     if (rc == Z_NEED_DICT) return absl::DataLossError("zlib error: it needs a preset dictionary");
@@ -90,6 +103,7 @@ class InflatedChunk::Inflater {
   }
 
  private:
+  static constexpr size_t kHeaderSize = 2;
   ZlibMemory memory_;  // declared before the stream it serves, so it outlives inflateEnd
   bool initialized_ = false;
   z_stream stream_{};
@@ -138,7 +152,7 @@ absl::Status InflatedChunk::Begin(std::string_view stored, size_t declared) {
   size_ = 0;
   declared_ = declared;
   produced_ = 0;
-  if (!inflater_->Start(stored)) return OutOfMemoryError("zlib could not allocate an inflate state");
+  if (absl::Status started = inflater_->Start(stored); !started.ok()) return started;
   // Records deflate about 3-6 to 1, so eight times the stored size usually holds the whole chunk in one Fill.
   constexpr size_t kExpectedRatio = 8;
   size_t first_room = std::min(declared, std::max<size_t>(stored.size() * kExpectedRatio, 64 << 10));
@@ -177,8 +191,10 @@ absl::StatusOr<bool> InflatedChunk::FillRoom() {
     return absl::DataLossError(
         absl::StrFormat("it decompresses to %d bytes, not its declared raw size %d", produced_, declared_));
   }
-  if (inflater_->input_left() != 0) {
-    return absl::DataLossError(absl::StrFormat("%d bytes of garbage follow its zlib stream", inflater_->input_left()));
+  if (inflater_->input_left() < Inflater::kTrailerSize) return absl::DataLossError("its zlib stream ends early");
+  if (inflater_->input_left() > Inflater::kTrailerSize) {
+    return absl::DataLossError(absl::StrFormat("%d bytes of garbage follow its zlib stream",
+                                               inflater_->input_left() - Inflater::kTrailerSize));
   }
   size_ = produced_;
   return true;

@@ -54,6 +54,19 @@ TEST(InflatedChunk, AWrongDeclaredSizeIsDamageNotLackOfMemory) {
   EXPECT_EQ(garbage.message(), "3 bytes of garbage follow its zlib stream");
   absl::Status not_zlib = chunk.Inflate(std::string(64, 'q'), raw.size());
   EXPECT_EQ(not_zlib.code(), absl::StatusCode::kDataLoss) << not_zlib;
+  EXPECT_EQ(not_zlib.message(), "zlib error: incorrect header check");
+  // The deflate data is inflated raw: the zlib header and the 4-byte trailer are checked here.
+  absl::Status no_trailer = chunk.Inflate(stored.substr(0, stored.size() - 4), raw.size());
+  EXPECT_EQ(no_trailer.message(), "its zlib stream ends early");
+  absl::Status two_bytes = chunk.Inflate(stored.substr(0, 2), raw.size());
+  EXPECT_EQ(two_bytes.code(), absl::StatusCode::kDataLoss) << two_bytes;
+  std::string with_dictionary = stored;  // FDICT set, FCHECK made right again (RFC 1950)
+  const auto method = static_cast<uint8_t>(stored[0]);
+  uint8_t flags = static_cast<uint8_t>((static_cast<uint8_t>(stored[1]) & 0xc0) | 0x20);
+  flags = static_cast<uint8_t>(flags + (31 - (method * 256 + flags) % 31) % 31);
+  with_dictionary[1] = static_cast<char>(flags);
+  absl::Status dictionary = chunk.Inflate(with_dictionary, raw.size());
+  EXPECT_EQ(dictionary.message(), "zlib error: it needs a preset dictionary");
   // The same buffer still works after each failure.
   ASSERT_TRUE(chunk.Inflate(stored, raw.size()).ok());
   EXPECT_EQ(chunk.bytes(), raw);
