@@ -296,6 +296,11 @@ class NativeRebuilder {
     Check(core_.Complete(BorrowedRef(raw.ptr())));
     return raw;
   }
+  py::object FillNow(py::object raw) {
+    Running running(calls_running_);
+    Check(core_.FillNow(BorrowedRef(raw.ptr())));
+    return raw;
+  }
   void Defer(uint64_t oid, py::object fill, bool hashing) { core_.Defer(oid, BorrowedRef(fill.ptr()), hashing); }
   void Drain(bool hashing) {
     Running running(calls_running_);
@@ -608,6 +613,7 @@ PYBIND11_MODULE(_native, m) {
       .def("get", &NativeRebuilder::Get)
       .def("record", &NativeRebuilder::Record)
       .def("complete", &NativeRebuilder::Complete)
+      .def("fill_now", &NativeRebuilder::FillNow)
       .def("defer", &NativeRebuilder::Defer, py::arg("oid"), py::arg("fill"), py::arg("hashing") = false)
       .def("drain", &NativeRebuilder::Drain, py::arg("hashing"))
       .def("finish_new_fills", &NativeRebuilder::FinishNewFills)

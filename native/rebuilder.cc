@@ -1012,6 +1012,37 @@ absl::Status Rebuilder::Complete(BorrowedRef raw) {
   return CompleteObject(raw) ? absl::OkStatus() : PythonErrorPending();
 }
 
+absl::Status Rebuilder::FillNow(BorrowedRef raw) {
+  if (Abandoned()) return PythonErrorPending();
+  if (!PyLong_CheckExact(raw.get())) return absl::OkStatus();
+  uint64_t oid = PyLong_AsUnsignedLongLong(raw.get());
+  if (PyErr_Occurred()) {
+    PyErr_Clear();
+    return absl::OkStatus();
+  }
+  return FillOneNow(oid, /*with_parts=*/true) ? absl::OkStatus() : PythonErrorPending();
+}
+
+bool Rebuilder::FillOneNow(uint64_t oid, bool with_parts) {
+  size_t position = 0;
+  if (!Position(oid, &position)) return true;  // no record: a placeholder, nothing to fill
+  if (!Object(oid)) return false;
+  Fill fill;
+  if (TakeFill(position, &fill) && !RunFill(position, fill)) return false;
+  if (!with_parts) return true;
+  StoredRecord record = store_.At(position);
+  if (record.kind != Kind::kTuple) return true;
+  // A tuple is made whole, holding its parts as they were made: shells, whose fills may still be pending.
+  return ReadingCheckedBytes([&] {
+    Cursor items(record.items);
+    for (uint64_t left = items.Count(); left > 0; --left) {
+      RawValue value = ReadRawValue(items);
+      if (value.tag == ValueTag::kRef && !FillOneNow(value.number, /*with_parts=*/false)) return false;
+    }
+    return true;
+  });
+}
+
 bool Rebuilder::DrainFills(bool hashing) {
   if (Abandoned()) return false;
   while (!fill_order_.empty() || (hashing && !hash_fill_order_.empty())) {

@@ -62,6 +62,10 @@ class Rebuilder {
   absl::StatusOr<OwnedRef> RecordTuple(uint64_t oid);
   // Finishes what one record's object needs before it is used; Python's Rebuilder._complete documents the rules.
   absl::Status Complete(BorrowedRef raw);
+  // Runs the pending fill of the object of record `raw` (an id; anything else is left alone) and, for a tuple, those
+  // of the objects it holds: what reading that object's own items needs, and nothing further. Complete finishes
+  // everything reachable, which nests once per object along a chain of them.
+  absl::Status FillNow(BorrowedRef raw);
   void Defer(uint64_t oid, BorrowedRef fill, bool hashing);
   absl::Status Drain(bool hashing);
   absl::Status FinishNewFills();
@@ -103,6 +107,7 @@ class Rebuilder {
   absl::StatusOr<OwnedRef> AttributeName(std::string_view bytes);  // as DecodeAttributeName's, interned
   OwnedRef Object(uint64_t oid);
   bool CompleteObject(BorrowedRef raw);
+  bool FillOneNow(uint64_t oid, bool with_parts);  // false with an error set
   bool DrainFills(bool hashing);
   bool FinishFills();
   BorrowedRef Lookup(uint64_t oid);  // empty when not made yet (or on error: check)

@@ -308,7 +308,12 @@ class Construction(RebuilderCore):
             obj.__dict__["_reduce_args"] = args
 
     def _reduce_state(self, record: Record) -> dict[str, Any]:
-        items = self._complete_items(record, range(2, 3))
+        # The surrogate keeps the state's parts as they are: only the state's own containers must be filled to read
+        # them, not what they hold. Finishing everything reachable here nested once per surrogate along a chain of
+        # them, and past the core's nesting cap a captured object further on was rebuilt from an unfilled state.
+        if 2 in record.item_refs:
+            self.core.fill_now(record.items[2])
+        items = self._values(record.items, record.item_refs)
         state = items[2] if len(items) > 2 else None
         result: dict[str, Any] = {}
         if isinstance(state, tuple) and len(state) == 2:
