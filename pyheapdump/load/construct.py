@@ -327,10 +327,16 @@ class Construction(RebuilderCore):
         return result
 
     def _apply_reduce_state(self, obj: Any, record: Record) -> None:
-        items = self._complete_items(record, range(2, 5))
+        setstate = getattr(type(obj), "__setstate__", None)
+        if setstate is None and 2 in record.item_refs:
+            # Set as they are, into the instance dict and the slots: the state's own containers must be filled, not
+            # what they hold (as for a surrogate, _reduce_state: a chain of such objects must not nest).
+            self.core.fill_now(record.items[2])
+            items = self._complete_items(record, range(3, 5))
+        else:
+            items = self._complete_items(record, range(2, 5))
         state, listitems, dictitems = (items + [None, None, None])[2:5]
         if state is not None:
-            setstate = getattr(type(obj), "__setstate__", None)
             if setstate is not None:
                 setstate(obj, state)
             elif isinstance(state, tuple) and len(state) == 2:

@@ -173,23 +173,27 @@ def test_an_int_enum_member_of_the_program_keeps_its_value(scene: dict[str, Any]
     assert (type(level).__module__, type(level).__qualname__) == ("__main__", "Level")
 
 
-def test_the_enum_member_at_the_end_of_a_long_chain_of_surrogates_keeps_its_name_and_value(tmp_path: Path) -> None:
-    # Each link loads as a reduce surrogate whose state is a (None, slots) tuple. Filling one used to finish all its
-    # state reached, one nesting level per link: past the core's nesting cap, the member at the end was rebuilt from
-    # a state not filled yet, and loaded as a surrogate that "did not load" its class.
+def test_the_enum_member_at_the_end_of_a_long_chain_keeps_its_name_and_value_in_both_modes(tmp_path: Path) -> None:
+    # Each link is a reduce whose state is a (None, slots) tuple: a surrogate in a safe load, a real Link (its class
+    # rebuilt from the dumped __main__) in a trusted one. Filling one used to finish all its state reached, one nesting
+    # level per link: past the core's nesting cap, the member at the end was rebuilt from a state not filled yet (a
+    # surrogate that "did not load" its class), and in a trusted load the links lost their slots.
     length = 300
     report = last_json_line(run_program("engine_surrogate_chain.py", tmp_path / "chain.heapdump", length).stdout)
-    dump = pyheapdump.load_dump(report["path"])
-    assert dump.warnings == []
-    [link] = [frame.f_locals["head"] for thread in dump.threads for frame in thread.frames if "head" in frame.f_locals]
-    links = []
-    while link is not None and len(links) <= length:
-        links.append(link)
-        link = link.next
-    assert [str(each) for each in links] == [f"link{index}" for index in reversed(range(length))]
-    level = links[-1].level
-    assert isinstance(level, int) and level == 2 and level.name == "HIGH", repr(level)
-    assert all(each.level is None for each in links[:-1])
+    for trusted in (False, True):
+        dump = pyheapdump.load_dump(report["path"], trusted=trusted)
+        assert dump.warnings == [], trusted
+        [link] = [frame.f_locals["head"] for thread in dump.threads for frame in thread.frames
+                  if "head" in frame.f_locals]
+        links = []
+        while link is not None and len(links) <= length:
+            links.append(link)
+            link = getattr(link, "next", "the slot was lost")
+        assert [str(each) for each in links] == [f"link{index}" for index in reversed(range(length))], trusted
+        level = links[-1].level
+        assert isinstance(level, int) and level == 2 and level.name == "HIGH", (trusted, repr(level))
+        assert (type(level).__qualname__, type(links[-1]).__qualname__) == ("Level", "Link")
+        assert all(each.level is None for each in links[:-1])
 
 
 def test_a_set_subclass_keeps_contents_state_and_a_plain_repr(scene: dict[str, Any]) -> None:
