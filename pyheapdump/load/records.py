@@ -7,11 +7,10 @@ from collections import deque, namedtuple
 
 import pyheapdump._native as _native
 
-# No typing at run time (the load benchmark and every debugger session pay for it): Record is a collections.namedtuple,
-# typing.NamedTuple's fields and types for the type checker only.
+# No typing at run time (the load benchmark and every debugger session pay for it).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, NamedTuple
+    from typing import Any
 
 # The format's vocabulary (docs/format.md) has one source, native/format.h's enums, which the bindings export; plain
 # ints here, because the loader compares and hashes them per record.
@@ -51,26 +50,11 @@ _KIND_NAMES = {FRAME: "frame", TRACEBACK: "traceback", CELL: "cell", MODULE: "mo
 _MISSING = object()
 
 
-if TYPE_CHECKING:
-    class Record(NamedTuple):
-        """One decoded record, as native/record_decoder.h returns it (a 10-tuple), with its fields named."""
-
-        id: int
-        kind: int
-        type_id: int
-        flags: int
-        size: int
-        # Values; the positions named in item_refs hold a record id (an int) or a cut (a tuple (reason, class id)).
-        items: list[Any]
-        item_refs: list[int]
-        # Name -> value; the names in attr_refs hold a record id or a cut, as in items.
-        attrs: dict[str, Any]
-        attr_refs: list[str]
-        # str for STR records, bytes otherwise.
-        data: Any
-else:
-    Record = namedtuple("Record", "id kind type_id flags size items item_refs attrs attr_refs data")
-    Record.__doc__ = "One decoded record, as native/record_decoder.h returns it (a 10-tuple), with its fields named."
+# One decoded record, as native/record_decoder.h returns it (a 10-tuple), with its fields named: id, kind, type_id,
+# flags, size; items and item_refs (the positions of items that hold a record id, or a cut: a tuple (reason, class
+# id)); attrs (name -> value) and attr_refs (the names holding a record id or a cut, as in items); data (str for STR
+# records, bytes otherwise). A collections.namedtuple: typing.NamedTuple would import typing.
+Record = namedtuple("Record", "id kind type_id flags size items item_refs attrs attr_refs data")
 
 
 class RecordView:
