@@ -1217,9 +1217,13 @@ bool Rebuilder::CompleteObject(BorrowedRef raw) {
   bool finished = false;
   if (!FinishedTuple(root, &finished)) return false;
   if (finished) return true;
+  if (nesting_ > kMaxNestedFills) {
+    // Deep enough that finishing all it reaches could overflow the stack: the outer drain finishes that. The object
+    // asked for is still filled itself (a tuple's parts too), so that its caller never reads an empty container.
+    return FillOneNow(root, /*with_parts=*/true);
+  }
   absl::flat_hash_set<uint64_t> seen;
   std::vector<uint64_t> stack = {root};
-  bool deferred_any = false;
   while (!stack.empty()) {
     uint64_t oid = stack.back();
     stack.pop_back();
@@ -1228,10 +1232,6 @@ bool Rebuilder::CompleteObject(BorrowedRef raw) {
     if (!Object(oid)) return false;
     Found record = Find(oid);
     if (!record || IsByReference(record->kind)) continue;
-    if (nesting_ > kMaxNestedFills) {
-      deferred_any = true;  // deep enough: the outer drain finishes the rest, rather than the stack overflowing
-      continue;
-    }
     Fill fill;
     size_t position = 0;
     if (Position(oid, &position) && TakeFill(position, &fill) && !RunFill(position, fill)) return false;
@@ -1245,9 +1245,7 @@ bool Rebuilder::CompleteObject(BorrowedRef raw) {
     }
   }
   // Finished objects stay finished: a datetime's shared tzinfo is walked once, not once per datetime.
-  if (!deferred_any) {
-    for (uint64_t oid : seen) SetMark(oid, kCompleted);
-  }
+  for (uint64_t oid : seen) SetMark(oid, kCompleted);
   return true;
 }
 

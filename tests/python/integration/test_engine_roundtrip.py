@@ -173,27 +173,35 @@ def test_an_int_enum_member_of_the_program_keeps_its_value(scene: dict[str, Any]
     assert (type(level).__module__, type(level).__qualname__) == ("__main__", "Level")
 
 
-def test_the_enum_member_at_the_end_of_a_long_chain_keeps_its_name_and_value_in_both_modes(tmp_path: Path) -> None:
-    # Each link is a reduce whose state is a (None, slots) tuple: a surrogate in a safe load, a real Link (its class
-    # rebuilt from the dumped __main__) in a trusted one. Filling one used to finish all its state reached, one nesting
-    # level per link: past the core's nesting cap, the member at the end was rebuilt from a state not filled yet (a
-    # surrogate that "did not load" its class), and in a trusted load the links lost their slots.
+def test_the_enum_member_at_the_end_of_a_long_chain_keeps_its_name_and_value_in_both_modes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each link is a reduce whose state is a (None, slots) tuple. Filling one used to finish all its state reached,
+    # one nesting level per link; past the core's nesting cap that state was left unfilled: the member at the end was
+    # rebuilt from an empty dict (a surrogate that "did not load" its class) and, in a trusted load, links lost their
+    # slots without a word. Links (the program's class) have their state set as the loader does; a Knot's own
+    # __setstate__ (engine_chain_model, found by the trusted load) still has its whole state finished first, and past
+    # the cap the core fills at least that state itself.
     length = 300
-    report = last_json_line(run_program("engine_surrogate_chain.py", tmp_path / "chain.heapdump", length).stdout)
-    for trusted in (False, True):
-        dump = pyheapdump.load_dump(report["path"], trusted=trusted)
-        assert dump.warnings == [], trusted
-        [link] = [frame.f_locals["head"] for thread in dump.threads for frame in thread.frames
-                  if "head" in frame.f_locals]
-        links = []
-        while link is not None and len(links) <= length:
-            links.append(link)
-            link = getattr(link, "next", "the slot was lost")
-        assert [str(each) for each in links] == [f"link{index}" for index in reversed(range(length))], trusted
-        level = links[-1].level
-        assert isinstance(level, int) and level == 2 and level.name == "HIGH", (trusted, repr(level))
-        assert (type(level).__qualname__, type(links[-1]).__qualname__) == ("Level", "Link")
-        assert all(each.level is None for each in links[:-1])
+    monkeypatch.syspath_prepend(str(PROGRAMS))
+    for kind, cls, enum_class in (("link", "Link", "Level"), ("knot", "Knot", "Tier")):
+        path = tmp_path / f"{kind}.heapdump"
+        report = last_json_line(run_program("engine_surrogate_chain.py", path, length, kind).stdout)
+        for trusted in (False, True):
+            dump = pyheapdump.load_dump(report["path"], trusted=trusted)
+            assert dump.warnings == [], (kind, trusted)
+            [link] = [frame.f_locals["head"] for thread in dump.threads for frame in thread.frames
+                      if "head" in frame.f_locals]
+            assert isinstance(link, Surrogate) is not trusted  # real links when trusted (Link: __main__ rebuilt)
+            links = []
+            while link is not None and len(links) <= length:
+                links.append(link)
+                link = getattr(link, "next", "the slot was lost")
+            expected = [f"link{index}" for index in reversed(range(length))]
+            assert [str(each) for each in links] == expected, (kind, trusted)
+            level = links[-1].level
+            assert isinstance(level, int) and level == 2 and level.name == "HIGH", (kind, trusted, repr(level))
+            assert (type(level).__qualname__, type(links[-1]).__qualname__) == (enum_class, cls)
+            assert all(each.level is None for each in links[:-1])
 
 
 def test_a_set_subclass_keeps_contents_state_and_a_plain_repr(scene: dict[str, Any]) -> None:
