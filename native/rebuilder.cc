@@ -9,7 +9,8 @@
 namespace pyheapdump {
 namespace {
 
-// Fills nested in other fills past this depth are left to the outer drain (Rebuilder._complete in pyheapdump/load/).
+// Python fills nested in other fills past this depth are left to the outer drain (Rebuilder._complete in
+// pyheapdump/load/), but for the object Complete was asked for.
 constexpr int kMaxNestedFills = 50;
 
 bool IsShellKind(Kind kind) {
@@ -1217,11 +1218,14 @@ bool Rebuilder::CompleteObject(BorrowedRef raw) {
   bool finished = false;
   if (!FinishedTuple(root, &finished)) return false;
   if (finished) return true;
-  if (nesting_ > kMaxNestedFills) {
-    // Deep enough that finishing all it reaches could overflow the stack: the outer drain finishes that. The object
-    // asked for is still filled itself (a tuple's parts too), so that its caller never reads an empty container.
-    return FillOneNow(root, /*with_parts=*/true);
-  }
+  // Deep in nested fills, the Python fills (a __setstate__, a surrogate's) of objects it reaches are left to the
+  // outer drain: run here, each may nest once more per object along a chain, and overflow the stack. The object asked
+  // for (and a tuple's parts) is still filled whatever its fill, and every native fill still runs, so each list, dict,
+  // set and tuple reached is filled when the caller reads it (a __setstate__ deriving a value from a list of lists);
+  // an instance reached further may be filled later, in place, as pickle leaves one in a cycle.
+  const bool python_fills_wait = nesting_ > kMaxNestedFills;
+  bool python_fill_left = false;
+  absl::InlinedVector<uint64_t, 8> asked_for = {root};
   absl::flat_hash_set<uint64_t> seen;
   std::vector<uint64_t> stack = {root};
   while (!stack.empty()) {
@@ -1234,17 +1238,28 @@ bool Rebuilder::CompleteObject(BorrowedRef raw) {
     if (!record || IsByReference(record->kind)) continue;
     Fill fill;
     size_t position = 0;
-    if (Position(oid, &position) && TakeFill(position, &fill) && !RunFill(position, fill)) return false;
+    if (Position(oid, &position)) {
+      if (python_fills_wait && PendingFill(position) == FillKind::kPython &&
+          std::find(asked_for.begin(), asked_for.end(), oid) == asked_for.end()) {
+        python_fill_left = true;
+      } else if (TakeFill(position, &fill) && !RunFill(position, fill)) {
+        return false;
+      }
+    }
     Parsed parsed;
     if (!Parse(*record, false, &parsed)) return false;
     for (const DecodedValue& value : parsed.items) {
-      if (value.type == DecodedValue::Type::kRef && !seen.contains(value.id)) stack.push_back(value.id);
+      if (value.type != DecodedValue::Type::kRef) continue;
+      if (oid == root && record->kind == Kind::kTuple) asked_for.push_back(value.id);
+      if (!seen.contains(value.id)) stack.push_back(value.id);
     }
     for (const auto& [name, value] : parsed.attrs) {
       if (value.type == DecodedValue::Type::kRef && !seen.contains(value.id)) stack.push_back(value.id);
     }
   }
-  // Finished objects stay finished: a datetime's shared tzinfo is walked once, not once per datetime.
+  // Finished objects stay finished: a datetime's shared tzinfo is walked once, not once per datetime. Not when a
+  // Python fill was left: what reaches it is not finished yet.
+  if (python_fill_left) return true;
   for (uint64_t oid : seen) SetMark(oid, kCompleted);
   return true;
 }

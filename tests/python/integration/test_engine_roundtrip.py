@@ -204,6 +204,29 @@ def test_the_enum_member_at_the_end_of_a_long_chain_keeps_its_name_and_value_in_
             assert all(each.level is None for each in links[:-1])
 
 
+def test_a_setstate_deep_in_a_chain_reads_its_rows_filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each Knot's own __setstate__ (a trusted load) derives a count from its level, a list of rows. Past the core's
+    # nesting cap only the state itself used to be filled, not the lists it holds: the Knots that far down the chain
+    # counted 0 leaves from empty rows, with no warning. A safe load sets no derived value but must keep the rows.
+    length = 300
+    monkeypatch.syspath_prepend(str(PROGRAMS))
+    report = last_json_line(run_program("engine_surrogate_chain.py", tmp_path / "grid.heapdump", length, "grid").stdout)
+    for trusted in (False, True):
+        dump = pyheapdump.load_dump(report["path"], trusted=trusted)
+        assert dump.warnings == [], trusted
+        [link] = [frame.f_locals["head"] for thread in dump.threads for frame in thread.frames
+                  if "head" in frame.f_locals]
+        links = []
+        while link is not None and len(links) <= length:
+            links.append(link)
+            link = getattr(link, "next", "the slot was lost")
+        assert [str(each) for each in links] == [f"link{index}" for index in reversed(range(length))], trusted
+        wrong_rows = [str(each) for each in links if each.level != [[int(each[4:])], [int(each[4:])] * 2]]
+        assert wrong_rows == [], (trusted, wrong_rows[:5])
+        wrong_counts = [(str(each), each.leaves) for each in links if each.leaves != 3]
+        assert wrong_counts == [], (trusted, len(wrong_counts), wrong_counts[:5])
+
+
 def test_a_set_subclass_keeps_contents_state_and_a_plain_repr(scene: dict[str, Any]) -> None:
     tag_set = scene["tag_set"]
     assert isinstance(tag_set, set) and tag_set == {"x", "y"}
