@@ -222,6 +222,9 @@ absl::StatusOr<std::vector<std::vector<PathStep>>> HeapAnalysis::PathsTo(const s
           static const char* const kParts[] = {"callable", "args", "state", "listitems", "dictitems"};
           step.via = absl::StrCat(holder_type, " (reduce ",
                                   edge.position < 5 ? kParts[edge.position] : std::to_string(edge.position), ")");
+        } else if (kind == static_cast<uint8_t>(Kind::kCall)) {
+          step.via = edge.position == 0 ? absl::StrCat(holder_type, " (reduce callable)")
+                                        : absl::StrCat(holder_type, " (reduce argument ", edge.position - 1, ")");
         } else {
           step.via = absl::StrCat(holder_type, "[", edge.position, "]");
         }

@@ -108,6 +108,7 @@ const char* BuiltinTypeName(uint8_t kind) {
     case Kind::kInstance:
       return "object";
     case Kind::kReduce:
+    case Kind::kCall:
       return "(reduced object)";
     case Kind::kClass:
       return "type";

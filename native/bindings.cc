@@ -507,7 +507,7 @@ void AddFormatEnums(py::module_& m) {
       {"FRAME", Kind::kFrame},         {"TRACEBACK", Kind::kTraceback},
       {"GENERATOR", Kind::kGenerator}, {"CELL", Kind::kCell},
       {"EXCEPTION", Kind::kException}, {"CAPTURED", Kind::kCaptured},
-      {"SURROGATE", Kind::kSurrogate},
+      {"SURROGATE", Kind::kSurrogate}, {"CALL", Kind::kCall},
   };
   if (kinds.size() != kMaxKind) throw std::logic_error("a record kind of format.h is missing from the bindings");
   AddEnum(m, "IntEnum", "Kind", kinds);

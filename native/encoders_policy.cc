@@ -158,6 +158,17 @@ void PutZoneOffset(Walker& w, PyObject* obj) {
   PyErr_Clear();
 }
 
+// A reduce tuple that is callable(*args) and nothing more, whose args tuple is exactly a tuple that only the reduce
+// tuple holds (or the empty tuple, one object everywhere).
+bool IsOnlyACall(PyObject* parts) {
+  Py_ssize_t size = PyTuple_GET_SIZE(parts);
+  for (Py_ssize_t i = 2; i < size && i < 5; ++i) {
+    if (PyTuple_GET_ITEM(parts, i) != Py_None) return false;
+  }
+  PyObject* args = PyTuple_GET_ITEM(parts, 1);
+  return PyTuple_CheckExact(args) && (Py_REFCNT(args) == 1 || PyTuple_GET_SIZE(args) == 0);
+}
+
 void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
   // The surrogate that stands in when the reduce is not used: the policy's capture is a copyreg reducer, no facts.
   const TypePolicy opaque{Strategy::kSurrogate, {}, {}, policy.repr_ok};
@@ -205,8 +216,18 @@ void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
     return EncodeSurrogate(w, obj, opaque, "reduce failed");
   }
   ++policy.reduce_successes;
-  w.SetKind(Kind::kReduce);
   BorrowedRef parts = w.KeepAlive(std::move(reduced));
+  if (IsOnlyACall(parts.get())) {
+    // One record, the arguments inline: their tuple was made by the reduce and is held by nothing else, so it was
+    // no object of the program's and needs no identity (most of a datetime's or a Decimal's records were these).
+    w.SetKind(Kind::kCall);
+    PyObject* args = PyTuple_GET_ITEM(parts.get(), 1);
+    w.PutItem(BorrowedRef(PyTuple_GET_ITEM(parts.get(), 0)));
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); ++i) w.PutItem(BorrowedRef(PyTuple_GET_ITEM(args, i)));
+    PutZoneOffset(w, obj);
+    return;
+  }
+  w.SetKind(Kind::kReduce);
   Py_ssize_t size = PyTuple_GET_SIZE(parts.get());
   for (Py_ssize_t i = 0; i < 5; ++i) {
     BorrowedRef part(i < size ? PyTuple_GET_ITEM(parts.get(), i) : Py_None);

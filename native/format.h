@@ -19,7 +19,7 @@ namespace pyheapdump {
 inline constexpr char kMagic[12] = {'P', 'Y', 'H', 'E', 'A', 'P', 'D', 'U', 'M', 'P', '\0', '\0'};
 inline constexpr char kFooterMagic[8] = {'P', 'H', 'D', 'E', 'N', 'D', '\0', '\0'};
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 3;
+inline constexpr uint16_t kFormatMinor = 4;
 inline constexpr size_t kPreambleSize = 16;
 inline constexpr size_t kChunkHeaderSize = 16;
 inline constexpr size_t kFooterSize = 24;
@@ -62,8 +62,11 @@ enum class Kind : uint8_t {
   kException = 25,
   kCaptured = 26,
   kSurrogate = 27,
+  // A reduce that is only a call, callable(*args), written as one record with its arguments inline (format 1.4):
+  // where REDUCE needs a TUPLE record of the arguments beside it, a datetime or a Decimal takes one record.
+  kCall = 28,
 };
-inline constexpr uint8_t kMaxKind = 27;
+inline constexpr uint8_t kMaxKind = 28;
 
 // The container kinds: their items are the elements, and CUT_ITEMS marks the ones holding cut values.
 constexpr bool IsContainerKind(Kind kind) {

@@ -131,7 +131,12 @@ class Rebuilder {
     return PyUnicode_CheckExact(made) || PyBytes_CheckExact(made) ? made_[position].borrow() : BorrowedRef();
   }
   OwnedRef Construct(const StoredRecord& record, uint64_t oid);
-  OwnedRef ConstructFastReduce(const StoredRecord& record);
+  OwnedRef ConstructFastReduce(const StoredRecord& record);  // a REDUCE's or a CALL's
+  // callable(*arguments) when every argument is finished (FinishedValue); empty with no error set when one is not.
+  OwnedRef CallWithFinishedArguments(BorrowedRef callable, absl::Span<const RawValue> arguments);
+  // Whether a value is finished as it is: an atom, or an object made and complete (a str, bytes, ... as soon as it
+  // exists, or one marked completed). Not a cut value. False, with an error set, only on an error.
+  bool FinishedValue(const RawValue& value, bool* finished);
   bool FinishedTuple(uint64_t oid, bool* finished);
   OwnedRef ResolveRaw(const RawValue& raw);
   // Runs `read`, which reads a record's bytes with a Cursor and returns false with a Python error set: Load checked

@@ -20,6 +20,7 @@ from pyheapdump.load.records import (
     BIGINT,
     BYTEARRAY,
     BYTES,
+    CALL,
     CAPTURED,
     CLASS,
     CODE,
@@ -125,7 +126,7 @@ class Construction(RebuilderCore):
             return self._construct_code(record)
         if kind == EXCEPTION:
             return self._construct_exception(record)
-        if kind == REDUCE:
+        if kind == REDUCE or kind == CALL:
             return self._construct_reduce(record)
         if kind == CAPTURED:
             return self._construct_captured(record)
@@ -213,7 +214,7 @@ class Construction(RebuilderCore):
         function = self._resolve_callable(items[0] if 0 in item_refs else None)
         obj = _MISSING
         if function is not _MISSING:
-            args = self._item(record, 1, complete=True)
+            args = self._reduce_args(record)
             obj = self._call_reduce(function, args if isinstance(args, tuple) else ())
             if obj is _MISSING:  # a datetime whose zone is not available here: its wall time and offset at dump time
                 attrs = self._attrs(record.attrs, record.attr_refs)
@@ -226,8 +227,16 @@ class Construction(RebuilderCore):
                                       value_args=self._value_args(record))
             self._defer(oid, lambda: self._fill_reduce_surrogate(obj, record))
             return obj
-        self._defer(oid, lambda: self._apply_reduce_state(obj, record))
+        if record.kind == REDUCE:  # a CALL has no state or items to apply
+            self._defer(oid, lambda: self._apply_reduce_state(obj, record))
         return obj
+
+    def _reduce_args(self, record: Record) -> Any:
+        """The arguments of a reduce's call, finished: a REDUCE's args item (a tuple, unless the file is damaged), or
+        a CALL's arguments, its items after the callable."""
+        if record.kind == CALL:
+            return tuple(self._complete_items(record, range(1, len(record.items)))[1:])
+        return self._item(record, 1, complete=True)
 
     def _value_args(self, record: Record) -> tuple[Any, ...]:
         """The value of an int, float, complex, str or bytes subclass's instance, read from its reduce: `cls(value)`
@@ -235,7 +244,9 @@ class Construction(RebuilderCore):
         such a class is that value: an empty one would show the program's 42 as 0."""
         items, refs, type_id = record.items, record.item_refs, record.type_id
         builtin = self._surrogate_type(type_id, record.kind, surrogate_base.NOT_TRUSTED)[3] if type_id else None
-        if builtin not in _IMMUTABLE_VALUES or 0 not in refs or 1 not in refs or type(items[0]) is not int:
+        if builtin not in _IMMUTABLE_VALUES or 0 not in refs or type(items[0]) is not int:
+            return ()
+        if record.kind == REDUCE and 1 not in refs:
             return ()
         if items[0] == type_id:
             skip = 0
@@ -243,7 +254,7 @@ class Construction(RebuilderCore):
             skip = 1
         else:
             return ()
-        args = self.value(self._complete(items[1]))
+        args = self._reduce_args(record)
         if not isinstance(args, tuple) or len(args) != skip + 1:
             return ()
         value = args[skip]
@@ -291,6 +302,9 @@ class Construction(RebuilderCore):
         return self._values(record.items, record.item_refs)
 
     def _fill_reduce_surrogate(self, obj: Any, record: Record) -> None:
+        if record.kind == CALL:
+            self._keep_reduce_args(obj, self._reduce_args(record))
+            return
         state_raw = record.items[2] if len(record.items) > 2 else None
         state_record = self.records.get(state_raw) if 2 in record.item_refs and type(state_raw) is int else None
         if state_record is not None and state_record.kind == DICT and not state_record.type_id:
@@ -303,7 +317,11 @@ class Construction(RebuilderCore):
             object.__setattr__(obj, "__dict__", state)
         else:
             _set_state_dict(obj, self._reduce_state(record))
-        args = self._item(record, 1, complete=True)
+        self._keep_reduce_args(obj, self._item(record, 1, complete=True))
+
+    @staticmethod
+    def _keep_reduce_args(obj: Any, args: Any) -> None:
+        """A surrogate of a reduce shows the arguments its class would have been called with."""
         if isinstance(args, tuple) and args and "_reduce_args" not in obj.__dict__:
             obj.__dict__["_reduce_args"] = args
 

@@ -29,7 +29,7 @@ TEST_F(ChunkFiles, UnknownMajorVersionAsksForAnUpgrade) {
 
 TEST_F(ChunkFiles, NewerMinorVersionIsReadAndItsUnknownChunkKindsSkippedQuietly) {
   std::vector<Record> records = MakeRecords(5);
-  WriteFile(path_, FileBuilder(1, 4)
+  WriteFile(path_, FileBuilder(1, kFormatMinor + 1)
                        .Chunk(ChunkKind::kHeader, "{}")
                        .Chunk(static_cast<ChunkKind>(9), "something new")
                        .Chunk(ChunkKind::kRecords, RecordsRaw(records))
@@ -38,7 +38,7 @@ TEST_F(ChunkFiles, NewerMinorVersionIsReadAndItsUnknownChunkKindsSkippedQuietly)
                        .bytes());
   auto reader = OpenOrDie(path_);
   ASSERT_TRUE(reader);
-  EXPECT_EQ(reader->minor(), 4);
+  EXPECT_EQ(reader->minor(), kFormatMinor + 1);
   EXPECT_EQ(ReadRecords(*reader).size(), 5u);
   EXPECT_TRUE(reader->warnings().empty()) << Warnings(*reader);
 }

@@ -105,7 +105,7 @@ TEST_F(ChunkFiles, HeaderAndSummaryJsonAreReadThroughThePreambleAndTheFooter) {
   auto reader = OpenOrDie(path_);
   ASSERT_TRUE(reader);
   EXPECT_EQ(reader->major(), 1);
-  EXPECT_EQ(reader->minor(), 3);
+  EXPECT_EQ(reader->minor(), 4);
   absl::StatusOr<std::string> header = reader->ReadHeaderJson();
   ASSERT_TRUE(header.ok()) << header.status();
   EXPECT_EQ(*header, kHeaderJson);
@@ -129,7 +129,7 @@ TEST_F(ChunkFiles, FileFollowsTheSpecsPreambleChunkHeadersAndFooter) {
   WriteDump(path_, MakeRecords(5000, 6));
   std::string file = ReadFile(path_);
   EXPECT_EQ(file.compare(0, 12, std::string(kMagic, 12)), 0);
-  EXPECT_EQ(LE32(file, 12), 1u | (3u << 16));  // major 1, minor 3
+  EXPECT_EQ(LE32(file, 12), 1u | (4u << 16));  // major 1, minor 4
   std::vector<Framing> chunks = ParseFraming(file);
   ASSERT_GE(chunks.size(), 3u);
   EXPECT_EQ(chunks.front().offset, kPreambleSize);

@@ -222,5 +222,5 @@ def test_the_header_of_a_truncated_dump_is_still_readable(bulk: Path, tmp_path: 
     path = write_variant(tmp_path, "header-ok.heapdump", data[:records[1][0] + 5])
     header = pyheapdump.read_header(path)
     assert header["argv"][0].endswith("engine_bulk.py")
-    assert header["format"] == "1.3"
+    assert header["format"] == "1.4"
     assert header["warnings"], "a truncated file's header says the file is damaged"

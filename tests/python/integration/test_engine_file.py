@@ -113,7 +113,7 @@ def test_read_header_gives_the_header_and_summary_without_loading_objects(tmp_pa
     report = last_json_line(run_program("engine_file.py", "default", tmp_path, 1000).stdout)
     path = Path(report["path"])
     header = pyheapdump.read_header(path)
-    assert header["format"] == "1.3"
+    assert header["format"] == "1.4"
     assert header["pyheapdump"] == pyheapdump.__version__
     assert header["python"] == "{}.{}.{}".format(*sys.version_info[:3])
     assert header["implementation"] == "cpython"

@@ -10,12 +10,13 @@ type, with the same object shared where the program shared it, in a safe and in 
 from __future__ import annotations
 
 import datetime
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_support import PROGRAMS, frame_named, last_json_line, run_program
+from engine_support import PROGRAMS, frame_named, last_json_line, run_program, run_python
 
 import pyheapdump
 from pyheapdump import Surrogate
@@ -80,3 +81,16 @@ def test_a_format_1_3_dump_loads_the_same_values(expected: dict[str, Any], trust
 def test_a_dump_of_this_version_loads_the_same_values(expected: dict[str, Any], current_dump: Path,
                                                       trusted: bool) -> None:
     assert_loads_the_same(held_values(current_dump, trusted), expected, trusted)
+
+
+def test_the_path_to_a_datetimes_zone_names_the_argument_it_is(current_dump: Path) -> None:
+    # `pyheapdump paths` walks a CALL record's arguments as the reduce's: the zone is the datetime's argument 1, with
+    # no tuple between them (1.3 showed the reduce's args tuple, an object the program never had).
+    result = run_python(["-m", "pyheapdump", "paths", current_dump, "zoneinfo.ZoneInfo", "--json"])
+    assert result.returncode == 0, result.stderr
+    [path] = json.loads(result.stdout)
+    assert [(step["type"], step["via"]) for step in path[-3:]] == [
+        ("dict", "local 'held'"), ("datetime.datetime", "dict['paris']"),
+        ("zoneinfo.ZoneInfo", "datetime (reduce argument 1)")]
+    old = run_python(["-m", "pyheapdump", "paths", FORMAT_1_3, "zoneinfo.ZoneInfo", "--json"])
+    assert [step["via"] for step in json.loads(old.stdout)[0][-2:]] == ["datetime (reduce args)", "tuple[1]"]

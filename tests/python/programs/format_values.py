@@ -33,7 +33,7 @@ def values():
     shared_amount = decimal.Decimal("12.50")
     return {
         "naive": when,
-        "utc": datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
+        "utc": datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
         "paris": datetime.datetime(2024, 12, 24, 18, 0, tzinfo=paris),
         "paris_summer": datetime.datetime(2024, 6, 24, 18, 0, tzinfo=paris),
         "kolkata": datetime.datetime(2024, 3, 1, 9, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=5,
