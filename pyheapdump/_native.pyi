@@ -43,6 +43,7 @@ class Kind(enum.IntEnum):
     EXCEPTION = 25
     CAPTURED = 26
     SURROGATE = 27
+    CALL = 28
 
 class RecordFlag(enum.IntFlag):
     """A record's flags (`RecordFlags` in native/format.h)."""
