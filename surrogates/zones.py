@@ -132,6 +132,8 @@ def datetime_in_a_missing_zone(function: Any, args: Any, attrs: dict[str, Any]) 
     original = info.original if info is not None else "?"
     dumped = _dumped_state(zone)
     key = dumped.get("key") if original == "zoneinfo.ZoneInfo" else dumped.get("_key") or dumped.get("zone")
+    if original.startswith("pytz.tzfile.") and not key:  # pytz makes one class per zone, named by its key
+        key = original.removeprefix("pytz.tzfile.")
     if original.startswith("dateutil.tz") and "_filename" in dumped and not key:
         filename = dumped["_filename"]
         key = filename.partition("zoneinfo/")[2] if isinstance(filename, str) else None

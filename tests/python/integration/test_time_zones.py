@@ -23,8 +23,10 @@ from engine_support import child_env, frame_named, last_json_line, run_program
 import pyheapdump
 
 HAVE_DATEUTIL = importlib.util.find_spec("dateutil") is not None
+HAVE_PYTZ = importlib.util.find_spec("pytz") is not None
 
 needs_dateutil = pytest.mark.skipif(not HAVE_DATEUTIL, reason="dateutil is not installed (pandas brings it)")
+needs_pytz = pytest.mark.skipif(not HAVE_PYTZ, reason="pytz is not installed (tests/requirements.txt has it)")
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +95,25 @@ def test_a_trusted_load_gives_the_same_datetimes(dumped: tuple[Path, dict[str, A
     for name in ("parsed", "dateutil_utc", "dateutil_paris", "olympus", "paris", "kolkata"):
         assert_same_as_when_dumped(local[name], seen[name])
     assert local["dateutil_paris"].tzinfo.key == "Europe/Paris"
+
+
+@needs_pytz
+@pytest.mark.parametrize("trusted", [False, True], ids=["safe", "trusted"])
+def test_pytz_datetimes_keep_the_offset_pytz_gave_them(dumped: tuple[Path, dict[str, Any]], trusted: bool) -> None:
+    # pytz gives each datetime a fixed offset, which arithmetic keeps until pytz's normalize(): half a year on, the
+    # New York datetime is still -04:00 in the program. The loaded one is the same wall time in a fixed-offset zone
+    # named after its key, so it computes what the program computed, with or without pytz installed.
+    path, seen = dumped
+    _, local = scene(path, trusted=trusted)
+    for name in ("pytz_new_york", "pytz_utc"):
+        value = local[name]
+        assert_same_as_when_dumped(value, seen[name])
+        assert (value + datetime.timedelta(days=180)).isoformat() == seen[name]["later"], name
+    new_york = local["pytz_new_york"]
+    assert type(new_york.tzinfo) is datetime.timezone
+    assert new_york.isoformat() == "2024-07-01T09:00:00-04:00" and seen["pytz_new_york"]["tzname"] == "EDT"
+    assert new_york.tzname().startswith("America/New_York (-04:00 at dump time; pytz"), new_york.tzname()
+    assert local["pytz_utc"].utcoffset() == datetime.timedelta(0)
 
 
 _BARE_LOADER = """

@@ -1,6 +1,7 @@
 """A scheduling program's datetimes in every kind of zone real code uses: zoneinfo (a key of the tz database, and one
 made from a file under a key no tz database has), datetime.timezone, and dateutil's zones (what dateutil.parser
-gives for an offset, its UTC, and its tz database zone) when dateutil is installed (pandas depends on it).
+gives for an offset, its UTC, and its tz database zone) when dateutil is installed (pandas depends on it), and
+pytz's (a zone's datetime as pytz localizes it, and its UTC) when pytz is installed.
 
 argv: DUMP_PATH. `schedule()` keeps the datetimes as locals and dumps from inside it; prints a JSON line of what
 the datetimes are, as this process sees them.
@@ -19,10 +20,16 @@ try:
     from dateutil import tz as dateutil_tz
 except ImportError:  # the dateutil zones are left out; the test skips what needs them
     date_parser = dateutil_tz = None
+try:
+    import pytz
+except ImportError:  # the pytz zones are left out; the test skips what needs them
+    pytz = None
 
 
 def described(value):
-    return {"iso": value.isoformat(), "hour": value.hour, "tzname": value.tzname()}
+    # half a year on, across a change of daylight saving time in the zones that have one
+    later = value + datetime.timedelta(days=180)
+    return {"iso": value.isoformat(), "hour": value.hour, "tzname": value.tzname(), "later": later.isoformat()}
 
 
 def schedule(path):
@@ -38,6 +45,10 @@ def schedule(path):
         dateutil_utc = datetime.datetime(2024, 7, 1, 12, 30, tzinfo=dateutil_tz.UTC)
         dateutil_paris = datetime.datetime(2024, 12, 1, 8, 0, tzinfo=dateutil_tz.gettz("Europe/Paris"))
         zones.update(parsed=parsed, dateutil_utc=dateutil_utc, dateutil_paris=dateutil_paris)
+    if pytz is not None:
+        pytz_new_york = pytz.timezone("America/New_York").localize(datetime.datetime(2024, 7, 1, 9, 0))
+        pytz_utc = datetime.datetime(2024, 7, 1, 12, 30, tzinfo=pytz.utc)
+        zones.update(pytz_new_york=pytz_new_york, pytz_utc=pytz_utc)
     pyheapdump.save_dump(path, exc=False)
     return {name: described(value) for name, value in zones.items()}
 
