@@ -80,8 +80,8 @@ class HeapAnalysis {
   uint32_t object_count() const { return node_count_ - 1; }
   uint64_t reachable_count() const { return reachable_; }
   uint64_t edge_count() const { return edge_count_; }
-  // Processor seconds each step of Open took: reading the records (and naming the classes), the roots, the shortest paths,
-  // the dominators and retained sizes.
+  // Processor seconds each step of Open took: reading the records (and naming the classes), the roots, the shortest
+  // paths, the dominators and retained sizes.
   struct Timings {
     double read = 0, roots = 0, paths = 0, dominators = 0;
   };
@@ -100,6 +100,8 @@ class HeapAnalysis {
   uint32_t DominatorOf(uint32_t node) const { return dom_.idom[node]; }
   // Nodes the dominator tree has directly below node, largest retained first.
   std::vector<uint32_t> Dominated(uint32_t node);
+  // How many nodes the dominator tree has directly below node (0 for a node it does not have).
+  size_t DominatedCount(uint32_t node);
   // The objects retaining the most, largest first; the dump's own scaffolding (the root record and its lists, frames,
   // code objects) is left out: it retains everything and says nothing.
   std::vector<uint32_t> Top(size_t n) const;
@@ -130,6 +132,7 @@ class HeapAnalysis {
   HeapAnalysis();
   absl::Status Build(uint64_t root_id, uint64_t expected_objects, uint64_t unreached_id);
   absl::Status MapEdges(std::vector<uint32_t>& edges);
+  void MakeDominatedLists();  // dominated_start_ and dominated_, once
   absl::Status ResolveRoots(uint64_t root_id, uint64_t unreached_id, std::vector<uint32_t>& root_edges);
   // The records of ids (those the dump has), re-read from the chunks holding them.
   absl::StatusOr<absl::flat_hash_map<uint64_t, Record>> Fetch(const std::vector<uint64_t>& ids);
@@ -144,7 +147,7 @@ class HeapAnalysis {
   uint32_t node_count_ = 0;
   std::vector<uint64_t> ids_;  // only when the ids are not dense (then a node is its id)
   std::vector<uint8_t> kinds_;
-  std::vector<uint32_t> types_;  // into type_names_
+  std::vector<uint32_t> types_;    // into type_names_
   std::vector<uint32_t> shallow_;  // UINT32_MAX: the size is in big_shallow_
   absl::flat_hash_map<uint32_t, uint64_t> big_shallow_;
   std::vector<uint32_t> path_parent_;

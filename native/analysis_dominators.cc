@@ -157,20 +157,28 @@ std::vector<uint32_t> HeapAnalysis::Top(size_t n) const {
   return out;
 }
 
-std::vector<uint32_t> HeapAnalysis::Dominated(uint32_t node) {
+void HeapAnalysis::MakeDominatedLists() {
   // The dominator tree's child lists, made on first use (a report asks for hundreds of nodes' children).
-  if (dominated_start_.empty()) {
-    dominated_start_.assign(node_count_ + 1, 0);
-    for (uint32_t v = 1; v < node_count_; ++v) {
-      if (dom_.idom[v] != kNoNode) ++dominated_start_[dom_.idom[v] + 1];
-    }
-    for (uint32_t v = 0; v < node_count_; ++v) dominated_start_[v + 1] += dominated_start_[v];
-    dominated_.resize(dominated_start_[node_count_]);
-    std::vector<uint32_t> fill(dominated_start_.begin(), dominated_start_.end() - 1);
-    for (uint32_t v = 1; v < node_count_; ++v) {
-      if (dom_.idom[v] != kNoNode) dominated_[fill[dom_.idom[v]]++] = v;
-    }
+  if (!dominated_start_.empty()) return;
+  dominated_start_.assign(node_count_ + 1, 0);
+  for (uint32_t v = 1; v < node_count_; ++v) {
+    if (dom_.idom[v] != kNoNode) ++dominated_start_[dom_.idom[v] + 1];
   }
+  for (uint32_t v = 0; v < node_count_; ++v) dominated_start_[v + 1] += dominated_start_[v];
+  dominated_.resize(dominated_start_[node_count_]);
+  std::vector<uint32_t> fill(dominated_start_.begin(), dominated_start_.end() - 1);
+  for (uint32_t v = 1; v < node_count_; ++v) {
+    if (dom_.idom[v] != kNoNode) dominated_[fill[dom_.idom[v]]++] = v;
+  }
+}
+
+size_t HeapAnalysis::DominatedCount(uint32_t node) {
+  MakeDominatedLists();
+  return node < node_count_ ? dominated_start_[node + 1] - dominated_start_[node] : 0;
+}
+
+std::vector<uint32_t> HeapAnalysis::Dominated(uint32_t node) {
+  MakeDominatedLists();
   std::vector<uint32_t> out;
   if (node >= node_count_) return out;
   out.assign(dominated_.begin() + dominated_start_[node], dominated_.begin() + dominated_start_[node + 1]);

@@ -423,6 +423,10 @@ class NativeAnalysis {
     for (uint32_t child : children) out.append(Row(child));
     return out;
   }
+  size_t DominatedCount(uint64_t id) {
+    uint32_t node = id == 0 ? 0 : core_->NodeOf(id);
+    return node == kNoNode ? 0 : core_->DominatedCount(node);
+  }
   std::vector<uint64_t> Instances(const std::string& type, size_t n) const {
     std::vector<uint64_t> out;
     for (uint32_t node : core_->InstancesOf(type)) {
@@ -642,6 +646,7 @@ PYBIND11_MODULE(_native, m) {
       .def("object", &pyheapdump::NativeAnalysis::Object, py::arg("id"))
       .def("dominator", &pyheapdump::NativeAnalysis::Dominator, py::arg("id"))
       .def("dominated", &pyheapdump::NativeAnalysis::Dominated, py::arg("id"), py::arg("n") = 0)
+      .def("dominated_count", &pyheapdump::NativeAnalysis::DominatedCount, py::arg("id"))
       .def("instances", &pyheapdump::NativeAnalysis::Instances, py::arg("type"), py::arg("n") = 0)
       .def("paths", &pyheapdump::NativeAnalysis::Paths, py::arg("ids"))
       .def("references", &pyheapdump::NativeAnalysis::References, py::arg("id"), py::arg("n") = 0)

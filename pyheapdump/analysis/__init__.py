@@ -128,6 +128,13 @@ class HeapAnalysis:
         return [{"id": oid, "type": name, "shallow": shallow, "retained": retained}
                 for oid, name, shallow, retained in self._core.dominated(wanted, n)]
 
+    def dominated_count(self, target: str | int | None = None) -> int:
+        """How many objects `target` (None: the roots) dominates directly: the length of dominated(target)."""
+        wanted = 0 if target is None else parse_target(target)
+        if not isinstance(wanted, int):
+            raise ValueError(f"dominated_count() takes an id (@ID or an int), not {target!r}")
+        return self._core.dominated_count(wanted)
+
 
     def references(self, target: str | int, n: int = 0) -> list[dict[str, Any]]:
         """What `target` references, in order, at most n (0: all): [{"via", "id", "type", "shallow", "retained"}]

@@ -85,7 +85,9 @@ function treeNode(n, open) {
   const d = el("details", open ? {open: ""} : {}, el("summary", {title: n.path || ""}, ...row));
   // Opened down the holders of at least a third of the heap: where a leak is, the page shows it without a click.
   for (const c of n.children) d.append(treeNode(c, c.retained * 3 >= total));
-  if (n.more) d.append(el("div", {class: "leaf"}, el("span", {class: "r"}, ""), el("span", {class: "pct"}, ""), "\u2026 smaller ones not listed"));
+  if (n.more) d.append(el("div", {class: "leaf"}, el("span", {class: "r"}, bytes(n.more.retained)),
+    el("span", {class: "pct"}, pct(n.more.retained)),
+    `\u2026 ${n.more.count.toLocaleString("en")} smaller ${n.more.count === 1 ? "one" : "ones"} not listed`));
   return d;
 }
 app.append(el("h2", {id: "tree"}, "Dominator tree (what each object keeps alive; click to expand)"), dt);

@@ -32,7 +32,7 @@ def _tree(analysis: HeapAnalysis, total: int) -> dict[str, Any]:
         for node in level:
             children = analysis.dominated(node["id"], TREE_CHILDREN + 1)
             shown = [c for c in children[:TREE_CHILDREN] if c["retained"] >= total * TREE_MIN_SHARE]
-            node["more"] = len(children) > len(shown)
+            node["more"] = _not_listed(analysis, node, shown) if len(children) > len(shown) else None
             for child in shown:
                 entry = {"id": child["id"], "type": child["type"], "retained": child["retained"],
                          "shallow": child["shallow"], "children": []}
@@ -46,6 +46,14 @@ def _tree(analysis: HeapAnalysis, total: int) -> dict[str, Any]:
         node["via"] = path[-1][2] if path else "(unreachable)"
         node["path"] = " > ".join(step[2] for step in path)
     return root
+
+
+def _not_listed(analysis: HeapAnalysis, node: dict[str, Any], shown: list[dict[str, Any]]) -> dict[str, int]:
+    """The children of a node that the tree leaves out: how many, and the bytes they retain together (what the node
+    retains beyond itself and the children listed: in a dominator tree a node retains itself and its children)."""
+    count = analysis.dominated_count(node["id"]) - len(shown)
+    retained = node["retained"] - node["shallow"] - sum(child["retained"] for child in shown)
+    return {"count": count, "retained": max(retained, 0)}
 
 
 def _threads(analysis: HeapAnalysis) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ import pytest
 from engine_support import PROGRAMS, last_json_line, run_program, run_python
 
 import pyheapdump
+from pyheapdump.analysis.report import report_data
 
 LEAK_BYTES = 10 * 1024 * 1024
 LEAK_PATH = "thread MainThread > serve() > local 'cache' > dict['user:42']"
@@ -183,6 +184,12 @@ def test_report_is_one_self_contained_page_a_browser_draws(dumps: dict[str, Any]
     assert "<td>__main__.Session</td>" in rendered
     assert "thread MainThread" in rendered and "serve()" in rendered
     assert '<td class="path">cache</td>' in rendered
+    # What the tree leaves out is counted and sized: the roots' line adds up with the children listed above it.
+    left_out = re.findall(r"\u2026 ([\d,]+) smaller ones? not listed", html.unescape(rendered))
+    assert left_out, "the tree's 'smaller ones not listed' lines give no count"
+    analysis = pyheapdump.analyze(dumps["new"])
+    listed = len(report_data(analysis)["tree"]["children"])
+    assert int(left_out[-1].replace(",", "")) + listed == analysis.dominated_count()
     shot = tmp_path / "report.png"
     taken = _chromium("--window-size=1300,1400", f"--screenshot={shot}", page.as_uri())
     assert taken.returncode == 0, taken.stderr
