@@ -10,6 +10,7 @@ the target's side lives apart only because every process that installs the hooks
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -18,6 +19,7 @@ import signal as signal_module
 import stat
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -345,20 +347,49 @@ class _Refused(Exception):
     """sys.remote_exec refused; the message is the one-line reason and what to do."""
 
 
+class _FilesystemView(NamedTuple):
+    """How this command reaches the files the target sees. A target in a mount namespace of its own (a container
+    seen from its host) has its own /tmp and cannot see this command's files: the command reaches its files through
+    /proc/PID/root, and the target writes the dump into the request folder, from where the command fetches it."""
+
+    root: str  # "" when both see the same files, else "/proc/PID/root"
+
+    @classmethod
+    def of(cls, pid: int) -> _FilesystemView:
+        try:
+            theirs = os.stat(proc_path(pid, "ns/mnt")).st_ino
+            ours = os.stat("/proc/self/ns/mnt").st_ino
+        except OSError:
+            return cls("")  # no namespace to compare (or not ours to read): one filesystem
+        return cls("" if theirs == ours else proc_path(pid, "root"))
+
+    @property
+    def separate(self) -> bool:
+        return bool(self.root)
+
+    def here(self, their_path: str) -> Path:
+        """The path by which this command reaches the target's `their_path` (an absolute path)."""
+        return Path(self.root + their_path)
+
+
 def _dump_by_remote_exec(target: Target, destination: _Destination, threads: bool, heap: bool,
                          limits: dict[str, Any], timeout: float, lend: bool) -> Path:
     import shutil
-    import tempfile
-    folder = Path(tempfile.mkdtemp(prefix=f"pyheapdump-dump-{target.pid}-", dir=_request_root()))
+
+    view = _FilesystemView.of(target.pid)
+    folder, their_folder = _request_folder(target, view)
     request = {
-        "folder": os.fspath(folder),
-        "path": os.fspath(destination.path) if destination.path is not None else None,
-        "directory": os.fspath(destination.directory) if destination.path is None else None,
+        "folder": their_folder,
+        # A target of its own filesystem writes the dump into the request folder, and the command fetches it.
+        "path": os.fspath(destination.path) if destination.path is not None and not view.separate else None,
+        "directory": their_folder if view.separate else (
+            os.fspath(destination.directory) if destination.path is None else None),
         "threads": threads,
         "heap": heap,
         "limits": limits,
         "requester": os.getpid(),
-        "lend": _lendable_parent() if lend else None,
+        # this command's files are not the target's to import from
+        "lend": _lendable_parent() if lend and not view.separate else None,
     }
     script = folder / "request.py"
     script.write_text(_INJECTED_SCRIPT.replace("__REQUEST__", repr(request)),
@@ -368,7 +399,8 @@ def _dump_by_remote_exec(target: Target, destination: _Destination, threads: boo
         for item in (folder, script):
             os.chown(item, target.uid, target.gid)
     try:
-        _remote_exec(target, script)
+        with _twin_on_this_side(view, folder, their_folder, script):
+            _remote_exec(target, f"{their_folder}/{script.name}")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -380,11 +412,14 @@ def _dump_by_remote_exec(target: Target, destination: _Destination, threads: boo
         except OSError:
             pass
         raise
+    if reply.get("ok") and view.separate:
+        # When it cannot be copied, the dump stays in the folder, which the error names.
+        reply["path"] = os.fspath(_fetch_dump(folder, their_folder, reply.get("path"), destination, target.pid))
     shutil.rmtree(folder, ignore_errors=True)
     if reply.get("ok"):
         return Path(reply["path"])
     if reply.get("kind") == "import":
-        raise RemoteDumpError(_cannot_import(target, reply))
+        raise RemoteDumpError(_cannot_import(target, reply, view))
     error = reply.get("error", "?")
     hint = ""
     if "ermission denied" in error and target.uid != os.geteuid():
@@ -399,13 +434,93 @@ def _request_root() -> str:
     return RENDEZVOUS_ROOT if os.path.isdir(RENDEZVOUS_ROOT) else tempfile.gettempdir()
 
 
+def _request_folder(target: Target, view: _FilesystemView) -> tuple[Path, str]:
+    """A new private folder for one request: (where this command reaches it, the path the target sees)."""
+    import tempfile
+
+    prefix = f"pyheapdump-dump-{target.pid}-"
+    if not view.separate:
+        folder = Path(tempfile.mkdtemp(prefix=prefix, dir=_request_root()))
+        return folder, os.fspath(folder)
+    # The target's own /tmp, reached through /proc/PID/root: a link there would be followed from this command's root
+    # (a container's /tmp -> /etc would be the host's /etc), so it must be a real directory.
+    their_root = view.here(RENDEZVOUS_ROOT)
+    try:
+        facts = os.lstat(their_root)
+    except OSError as error:
+        raise RemoteDumpError(f"{target.describe()} runs in a mount namespace of its own (a container) and its "
+                              f"{RENDEZVOUS_ROOT} cannot be reached from here ({error}): run `pyheapdump dump` inside "
+                              "it") from None
+    if not stat.S_ISDIR(facts.st_mode):
+        raise RemoteDumpError(f"{target.describe()} runs in a mount namespace of its own (a container) whose "
+                              f"{RENDEZVOUS_ROOT} is not a directory: run `pyheapdump dump` inside it")
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=their_root))
+    return folder, f"{RENDEZVOUS_ROOT}/{folder.name}"
+
+
+@contextlib.contextmanager
+def _twin_on_this_side(view: _FilesystemView, folder: Path, their_folder: str, script: Path) -> Iterator[None]:
+    """sys.remote_exec checks that the script exists where it is called, though the target reads it from its own
+    filesystem: a target of its own filesystem gets, for the call, a copy of the script at the same path here."""
+    if not view.separate:
+        yield
+        return
+    try:
+        os.mkdir(their_folder, 0o700)
+    except OSError as error:
+        raise RemoteDumpError(f"cannot make {their_folder} here, beside the same folder in process's own filesystem "
+                              f"(sys.remote_exec looks for the script at the path the target reads it from): "
+                              f"{error}") from None
+    try:
+        (Path(their_folder) / script.name).write_bytes(script.read_bytes())
+        yield
+    finally:
+        import shutil
+
+        shutil.rmtree(their_folder, ignore_errors=True)
+
+
+def _fetch_dump(folder: Path, their_folder: str, their_path: Any, destination: _Destination, pid: int) -> Path:
+    """Copies the dump a target of its own filesystem wrote into the request folder (`folder` here, `their_folder`
+    there) to where this command was asked to put it (-o, --directory, or the current directory). The folder is the
+    target's to write: its path is checked, and the file opened without following a link."""
+    import shutil
+    import tempfile
+
+    name = os.path.basename(their_path) if isinstance(their_path, str) else ""
+    if not name or name in (".", "..") or os.path.dirname(their_path) != their_folder:
+        raise RemoteDumpError(f"process {pid} answered with a dump outside the request folder: {their_path!r}")
+    final = destination.path if destination.path is not None else destination.directory / name
+    try:
+        source = os.open(folder / name, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as error:
+        raise RemoteDumpError(f"process {pid} wrote its dump at {their_path} (in its own filesystem), which cannot "
+                              f"be read from here: {error}") from None
+    with os.fdopen(source, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            raise RemoteDumpError(f"process {pid} answered with {their_path}, which is not a file")
+        try:
+            os.makedirs(final.parent, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=final.parent, prefix=f".{final.name}.", delete=False) as copy:
+                try:
+                    shutil.copyfileobj(stream, copy, 1 << 20)
+                except BaseException:
+                    os.unlink(copy.name)
+                    raise
+            os.replace(copy.name, final)
+        except OSError as error:
+            raise RemoteDumpError(f"process {pid}'s dump could not be copied to {final}: {error}; it is at "
+                                  f"{folder / name} until that process exits") from None
+    return final
+
+
 def _lendable_parent() -> str | None:
     """The folder holding this command's pyheapdump package, offered to a target that has none."""
     package = Path(__file__).resolve().parents[1]  # this module is pyheapdump/capture/remote_command.py
     return os.fspath(package.parent) if (package / "__init__.py").is_file() else None
 
 
-def _cannot_import(target: Target, reply: dict[str, Any]) -> str:
+def _cannot_import(target: Target, reply: dict[str, Any], view: _FilesystemView) -> str:
     executable = reply.get("executable") or target.exe
     installed = reply.get("installed")
     if installed:
@@ -417,6 +532,8 @@ def _cannot_import(target: Target, reply: dict[str, Any]) -> str:
             f"imports from: `{executable} -m pip install pyheapdump` (its sys.prefix is {reply.get('prefix')})")
     if reply.get("lent"):
         text += f"; this command's own copy could not be lent to it ({reply['lent']})"
+    elif view.separate:
+        text += "; it runs in a mount namespace of its own (a container), which cannot import this command's copy"
     return text
 
 
@@ -434,15 +551,16 @@ except BaseException as error:
 """
 
 
-def _remote_exec(target: Target, script: Path) -> None:
-    """sys.remote_exec(pid, script), from this interpreter when it is the target's version, else from one that is."""
+def _remote_exec(target: Target, script: str) -> None:
+    """sys.remote_exec(pid, script), from this interpreter when it is the target's version, else from one that is;
+    `script` is the path the target sees."""
     import subprocess
 
     chain: list[list[Any]] | None = None
     remote_exec = getattr(sys, "remote_exec", None)
     if remote_exec is not None and sys.version_info[:2] == target.version:
         try:
-            remote_exec(target.pid, os.fspath(script))
+            remote_exec(target.pid, script)
             return
         except Exception as error:  # noqa: BLE001 - classified below
             chain = _exception_chain(error)
@@ -455,7 +573,7 @@ def _remote_exec(target: Target, script: Path) -> None:
                        f"none was found (no python{target.version_text} on PATH): run `python{target.version_text} -m "
                        f"pyheapdump dump {target.pid}`")
     try:
-        helper = subprocess.run([interpreter, "-I", "-S", "-c", _HELPER, str(target.pid), os.fspath(script)],
+        helper = subprocess.run([interpreter, "-I", "-S", "-c", _HELPER, str(target.pid), script],
                                 capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise _Refused(f"could not run {interpreter} to call sys.remote_exec: {error}") from None

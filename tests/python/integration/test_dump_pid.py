@@ -49,13 +49,29 @@ def python(version: str) -> str:
     return found
 
 
-class Target:
-    """pid_target.py running in the background; `ping()` proves it is still working."""
+# Runs a command in mount and pid namespaces of its own with a private /tmp: a container, as its host sees it.
+IN_A_CONTAINER = ["unshare", "--mount", "--pid", "--fork", "--propagation", "private", "sh", "-c",
+                  'mount -t tmpfs pyheapdump-test /tmp && exec "$@"', "sh"]
 
-    def __init__(self, python: str, mode: str, *args: str, env: dict[str, str], cwd: Path) -> None:
-        self.process = subprocess.Popen([python, str(PROGRAMS / "pid_target.py"), mode, *args], env=env, cwd=cwd,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True)
+
+@functools.cache
+def _containers_unavailable() -> str | None:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return "making mount and pid namespaces needs root and unshare(1)"
+    tried = subprocess.run([*IN_A_CONTAINER, "true"], capture_output=True, text=True, timeout=60, check=False)
+    return None if tried.returncode == 0 else f"this machine refuses namespaces: {tried.stderr.strip()}"
+
+
+class Target:
+    """pid_target.py running in the background; `ping()` proves it is still working. With `wrapper`, the program
+    is started through it (IN_A_CONTAINER), and `pid` is the Python process's, not the wrapper's."""
+
+    def __init__(self, python: str, mode: str, *args: str, env: dict[str, str], cwd: Path,
+                 wrapper: list[str] | None = None) -> None:
+        self.process = subprocess.Popen([*(wrapper or []), python, str(PROGRAMS / "pid_target.py"), mode, *args],
+                                        env=env, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+        self.wrapped = wrapper is not None
         self.watchdog = threading.Timer(TIMEOUT, self.process.kill)  # a hung target ends the reads with EOF
         self.watchdog.start()
         self.stderr: str | None = None
@@ -64,7 +80,12 @@ class Target:
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        if not self.wrapped:
+            return self.process.pid
+        # unshare --fork: its one child is the shell that became Python
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        assert len(children) == 1, children
+        return int(children[0])
 
     def send(self, command: str) -> None:
         self.process.stdin.write(command + "\n")
@@ -93,8 +114,9 @@ class Target:
 def targets():
     started: list[Target] = []
 
-    def start(python: str, mode: str, *args: str, env: dict[str, str] | None = None, cwd: Path) -> Target:
-        target = Target(python, mode, *args, env=env if env is not None else child_env(), cwd=cwd)
+    def start(python: str, mode: str, *args: str, env: dict[str, str] | None = None, cwd: Path,
+              wrapper: list[str] | None = None) -> Target:
+        target = Target(python, mode, *args, env=env if env is not None else child_env(), cwd=cwd, wrapper=wrapper)
         started.append(target)
         return target
 
@@ -135,7 +157,8 @@ def request_folders(pid: int) -> list[Path]:
     return list(Path("/tmp").glob(f"pyheapdump-dump-{pid}-*"))
 
 
-def check_live_dump(path: Path, target: Target, *, all_threads: bool = True) -> pyheapdump.HeapDump:
+def check_live_dump(path: Path, target: Target, *, all_threads: bool = True,
+                    pid: int | None = None) -> pyheapdump.HeapDump:
     """The target's threads as they were, with their locals, and no frame of the request's own."""
     dump = pyheapdump.load_dump(path)
     names = sorted(thread.name for thread in dump.threads)
@@ -152,7 +175,7 @@ def check_live_dump(path: Path, target: Target, *, all_threads: bool = True) -> 
             worker = next(thread for thread in dump.threads if thread.name == f"worker-{number}")
             frame = next(frame for frame in worker.frames if frame.f_code.co_qualname == "worker")
             assert frame.f_locals == {"number": number, "worker_marker": f"worker-marker-{number}"}
-    assert dump.metadata["pid"] == target.pid
+    assert dump.metadata["pid"] == (target.pid if pid is None else pid)
     return dump
 
 
@@ -175,6 +198,34 @@ def test_dumps_a_314_process_that_installed_nothing(targets, tmp_path):
     assert dump.threads[0].name == "MainThread" and dump.threads[0].current  # the thread that wrote the dump
     assert target.ping() > before  # still working after the dump
     assert request_folders(target.pid) == []
+    assert "Error" not in target.finish()
+
+
+def test_a_314_process_in_a_container_of_its_own(targets, tmp_path):
+    """A target in mount and pid namespaces of its own, with its own /tmp (a container seen from its host): the
+    request goes into its /tmp through /proc/PID/root, and its dump is fetched to where the command was asked."""
+    unavailable = _containers_unavailable()
+    if unavailable:
+        pytest.skip(unavailable)
+    py314 = python("3.14")
+    target = targets(py314, "plain", cwd=tmp_path, wrapper=IN_A_CONTAINER)
+    their_tmp = Path(f"/proc/{target.pid}/root/tmp")
+    assert os.stat(f"/proc/{target.pid}/ns/mnt").st_ino != os.stat("/proc/self/ns/mnt").st_ino
+    before = target.ping()
+    here = tmp_path / "here"
+    here.mkdir()
+    path = printed_dump(dump_cli(py314, target.pid, cwd=here))  # no -o or --directory: the current directory
+    # named by the target, with the pid it has in its own namespace
+    assert path.parent == here and re.fullmatch(r"pid_target-1-\d{8}T\d{6}\.\d+Z\.heapdump", path.name), path
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    dump = check_live_dump(path, target, pid=1)
+    assert dump.metadata["reason"] == "remote"
+    named = tmp_path / "named.heapdump"
+    assert printed_dump(dump_cli(py314, target.pid, "-o", named, cwd=here)) == named
+    check_live_dump(named, target, pid=1)
+    assert target.ping() > before  # still working after the dumps
+    # nothing left in either /tmp: the request folder there, its twin here (sys.remote_exec looks for the script)
+    assert list(their_tmp.glob("pyheapdump-*")) == [] and request_folders(target.pid) == []
     assert "Error" not in target.finish()
 
 
