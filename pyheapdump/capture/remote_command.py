@@ -308,10 +308,11 @@ def dump_pid(
         raise RemoteDumpError(f"process {pid} ({target.exe}) does not look like Python: its executable is not a "
                               "pythonX.Y and it has no libpython loaded")
     destination = _destination(path, directory)
-    announcement = read_announcement(target)
+    view = _FilesystemView.of(target.pid)
+    announcement = read_announcement(target, view)
     if target.version >= REMOTE_EXEC_VERSION:
         try:
-            return _dump_by_remote_exec(target, destination, threads, heap, dict(limits or {}), timeout, lend)
+            return _dump_by_remote_exec(target, view, destination, threads, heap, dict(limits or {}), timeout, lend)
         except _Refused as refusal:
             if announcement is None:
                 raise RemoteDumpError(str(refusal)) from None
@@ -323,7 +324,8 @@ def dump_pid(
             f"(3.14+) and the process installed no pyheapdump signal hook. Start it with one "
             "(pyheapdump.install(directory, signal=signal.SIGUSR1), or PYHEAPDUMP_DIR=DIR PYHEAPDUMP_SIGNAL=USR1 in "
             "its environment), or run it on Python 3.14+")
-    return _dump_by_signal(target, announcement, destination, threads, heap, dict(limits or {}), timeout, notes)
+    return _dump_by_signal(target, view, announcement, destination, threads, heap, dict(limits or {}), timeout,
+                           notes)
 
 
 class _Destination(NamedTuple):
@@ -372,11 +374,10 @@ class _FilesystemView(NamedTuple):
         return Path(self.root + their_path)
 
 
-def _dump_by_remote_exec(target: Target, destination: _Destination, threads: bool, heap: bool,
-                         limits: dict[str, Any], timeout: float, lend: bool) -> Path:
+def _dump_by_remote_exec(target: Target, view: _FilesystemView, destination: _Destination, threads: bool,
+                         heap: bool, limits: dict[str, Any], timeout: float, lend: bool) -> Path:
     import shutil
 
-    view = _FilesystemView.of(target.pid)
     folder, their_folder = _request_folder(target, view)
     request = {
         "folder": their_folder,
@@ -468,7 +469,7 @@ def _twin_on_this_side(view: _FilesystemView, folder: Path, their_folder: str, s
     try:
         os.mkdir(their_folder, 0o700)
     except OSError as error:
-        raise RemoteDumpError(f"cannot make {their_folder} here, beside the same folder in process's own filesystem "
+        raise RemoteDumpError(f"cannot make {their_folder} here, beside the same folder in the target's own filesystem "
                               f"(sys.remote_exec looks for the script at the path the target reads it from): "
                               f"{error}") from None
     try:
@@ -483,22 +484,29 @@ def _twin_on_this_side(view: _FilesystemView, folder: Path, their_folder: str, s
 def _fetch_dump(folder: Path, their_folder: str, their_path: Any, destination: _Destination, pid: int) -> Path:
     """Copies the dump a target of its own filesystem wrote into the request folder (`folder` here, `their_folder`
     there) to where this command was asked to put it (-o, --directory, or the current directory). The folder is the
-    target's to write: its path is checked, and the file opened without following a link."""
-    import shutil
-    import tempfile
-
+    target's to write: the path it answered is checked to be in it."""
     name = os.path.basename(their_path) if isinstance(their_path, str) else ""
     if not name or name in (".", "..") or os.path.dirname(their_path) != their_folder:
         raise RemoteDumpError(f"process {pid} answered with a dump outside the request folder: {their_path!r}")
     final = destination.path if destination.path is not None else destination.directory / name
+    return _copy_out(folder / name, final, pid, their_path)
+
+
+def _copy_out(source: Path, final: Path, pid: int, their_path: str) -> Path:
+    """Copies a dump from a target's own filesystem (`source`, reached from here; `their_path` there) to `final`,
+    written under a temporary name and renamed. The target may write where the dump is: it is opened without
+    following a link, and must be a file."""
+    import shutil
+    import tempfile
+
     try:
-        source = os.open(folder / name, os.O_RDONLY | os.O_NOFOLLOW)
+        opened = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError as error:
         raise RemoteDumpError(f"process {pid} wrote its dump at {their_path} (in its own filesystem), which cannot "
                               f"be read from here: {error}") from None
-    with os.fdopen(source, "rb") as stream:
+    with os.fdopen(opened, "rb") as stream:
         if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-            raise RemoteDumpError(f"process {pid} answered with {their_path}, which is not a file")
+            raise RemoteDumpError(f"process {pid}'s dump {their_path} is not a file")
         try:
             os.makedirs(final.parent, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=final.parent, prefix=f".{final.name}.", delete=False) as copy:
@@ -510,7 +518,7 @@ def _fetch_dump(folder: Path, their_folder: str, their_path: Any, destination: _
             os.replace(copy.name, final)
         except OSError as error:
             raise RemoteDumpError(f"process {pid}'s dump could not be copied to {final}: {error}; it is at "
-                                  f"{folder / name} until that process exits") from None
+                                  f"{source} until that process exits") from None
     return final
 
 
@@ -673,9 +681,18 @@ def _wait_for_reply(target: Target, folder: Path, timeout: float, time_limit: fl
 # --- the command's side: the signal hook ------------------------------------------------------------------------------
 
 
-def read_announcement(target: Target) -> dict[str, Any] | None:
+def _pid_in_its_namespace(pid: int) -> int:
+    """The pid the process has in its own pid namespace (a container's), which names its dumps and announcement."""
+    try:
+        return int(_status(pid).get("NSpid", str(pid)).split()[-1])
+    except (ValueError, IndexError):
+        return pid
+
+
+def read_announcement(target: Target, view: _FilesystemView | None = None) -> dict[str, Any] | None:
     """The signal hook this very process announced (same pid and start time), if its signal is still caught."""
-    path = Path(announcement_path(target.pid, target.uid))
+    view = view or _FilesystemView("")
+    path = view.here(announcement_path(_pid_in_its_namespace(target.pid), target.uid))
     try:
         facts = os.lstat(path.parent)
         if not stat.S_ISDIR(facts.st_mode) or facts.st_uid != target.uid or facts.st_mode & 0o022:
@@ -699,22 +716,26 @@ def _catches(pid: int, signum: int) -> bool:
     return bool(mask >> (signum - 1) & 1)
 
 
-def _dump_by_signal(target: Target, announcement: dict[str, Any], destination: _Destination, threads: bool,
-                    heap: bool, limits: dict[str, Any], timeout: float, notes: list[str] | None) -> Path:
+def _dump_by_signal(target: Target, view: _FilesystemView, announcement: dict[str, Any],
+                    destination: _Destination, threads: bool, heap: bool, limits: dict[str, Any], timeout: float,
+                    notes: list[str] | None) -> Path:
     from pyheapdump.load.loader import read_header
 
     signum = int(announcement["signal"])
     where = announcement.get("directory")
-    if where is None:  # the engine's default: the target's working directory at the time of the dump
+    if where is not None:
+        folder = view.here(where) if isinstance(where, str) and where.startswith("/") else Path(where)
+    elif view.separate:  # the engine's default: the target's working directory, reached as it sees it
+        folder = _proc(target.pid, "cwd")
+    else:
         try:
-            where = os.readlink(_proc(target.pid, "cwd"))
+            folder = Path(os.readlink(_proc(target.pid, "cwd")))
         except OSError as error:
             raise RemoteDumpError(f"cannot find where process {target.pid} writes its dumps: {error}") from None
-    folder = Path(where)
     if notes is not None and (limits or not threads or heap):
         notes.append(f"process {target.pid} was dumped by its signal hook, with the limits, threads and heap settings "
                      "it was installed with; the limits, --no-threads and --heap given here were not applied")
-    pattern = f"*-{target.pid}-*.heapdump"
+    pattern = f"*-{_pid_in_its_namespace(target.pid)}-*.heapdump"  # named by the pid it has in its namespace
     before = set(folder.glob(pattern))
     try:
         os.kill(target.pid, signum)
@@ -729,6 +750,12 @@ def _dump_by_signal(target: Target, announcement: dict[str, Any], destination: _
                 header = read_header(candidate)
             except DumpError:
                 continue
+            if header.get("reason") == "signal" and view.separate:
+                # out of the target's own filesystem: to -o, --directory or the current directory
+                final = destination.path or destination.directory / candidate.name
+                copied = _copy_out(candidate, final, target.pid, os.fspath(candidate))
+                candidate.unlink(missing_ok=True)
+                return copied
             if header.get("reason") == "signal":
                 return _move(candidate, destination, target.pid)
         if not alive(target.pid):

@@ -49,8 +49,9 @@ def python(version: str) -> str:
     return found
 
 
-# Runs a command in mount and pid namespaces of its own with a private /tmp: a container, as its host sees it.
-IN_A_CONTAINER = ["unshare", "--mount", "--pid", "--fork", "--propagation", "private", "sh", "-c",
+# Runs a command in mount and pid namespaces of its own with its own /proc and a private /tmp: a container, as its host
+# sees it.
+IN_A_CONTAINER = ["unshare", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private", "sh", "-c",
                   'mount -t tmpfs pyheapdump-test /tmp && exec "$@"', "sh"]
 
 
@@ -358,6 +359,31 @@ def test_a_311_process_with_the_signal_hook_is_asked_through_its_signal(targets,
     target.finish()
     # the hook withdrew its announcement at exit
     assert not (Path(f"/tmp/pyheapdump-{os.geteuid()}") / f"signal-{target.pid}.json").exists()
+
+
+def test_a_311_process_in_a_container_is_asked_through_its_signal(targets, tmp_path):
+    """The hook of a target in namespaces of its own announces itself in its own /tmp, under the pid it has there, and
+    writes into its own filesystem: the command finds it through /proc/PID/root and moves the dump out to here."""
+    unavailable = _containers_unavailable()
+    if unavailable:
+        pytest.skip(unavailable)
+    py311 = python("3.11")
+    hook_dir = tmp_path / "hook"  # under /tmp: the target's own /tmp, not this one
+    target = targets(py311, "hook", str(hook_dir), cwd=tmp_path, wrapper=IN_A_CONTAINER)
+    target.ping()
+    here = tmp_path / "here"
+    here.mkdir()
+    path = printed_dump(dump_cli(py311, target.pid, cwd=here))
+    assert path.parent == here and re.fullmatch(r"pid_target-1-\d{8}T\d{6}\.\d+Z\.heapdump", path.name), path
+    check_live_dump(path, target, pid=1)
+    assert pyheapdump.read_header(path)["reason"] == "signal"
+    their_hook_dir = Path(f"/proc/{target.pid}/root{hook_dir}")
+    assert not hook_dir.exists() and list(their_hook_dir.glob("*.heapdump")) == []  # moved out of the container
+    named = tmp_path / "named.heapdump"
+    assert printed_dump(dump_cli(py311, target.pid, "-o", named, cwd=here)) == named
+    check_live_dump(named, target, pid=1)
+    assert target.ping() >= 0
+    assert "Error" not in target.finish()
 
 
 def test_a_311_process_without_the_hook(targets, tmp_path):
