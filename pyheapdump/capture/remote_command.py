@@ -370,8 +370,9 @@ class _FilesystemView(NamedTuple):
         return bool(self.root)
 
     def here(self, their_path: str) -> Path:
-        """The path by which this command reaches the target's `their_path` (an absolute path)."""
-        return Path(self.root + their_path)
+        """The path by which this command reaches the target's `their_path` (an absolute path; its `..` cannot climb
+        above the target's root)."""
+        return Path(self.root + os.path.normpath("/" + their_path.lstrip("/")))
 
 
 def _dump_by_remote_exec(target: Target, view: _FilesystemView, destination: _Destination, threads: bool,
@@ -723,8 +724,10 @@ def _dump_by_signal(target: Target, view: _FilesystemView, announcement: dict[st
 
     signum = int(announcement["signal"])
     where = announcement.get("directory")
+    if where is not None and not isinstance(where, str):
+        raise RemoteDumpError(f"process {target.pid}'s signal hook announced no directory it writes to: {where!r}")
     if where is not None:
-        folder = view.here(where) if isinstance(where, str) and where.startswith("/") else Path(where)
+        folder = view.here(where) if view.separate else Path(where)
     elif view.separate:  # the engine's default: the target's working directory, reached as it sees it
         folder = _proc(target.pid, "cwd")
     else:
