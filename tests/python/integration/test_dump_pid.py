@@ -50,22 +50,34 @@ def python(version: str) -> str:
 
 
 # Runs a command in mount and pid namespaces of its own with its own /proc and a private /tmp: a container, as its host
-# sees it.
-IN_A_CONTAINER = ["unshare", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private", "sh", "-c",
-                  'mount -t tmpfs pyheapdump-test /tmp && exec "$@"', "sh"]
+# sees it. This checkout stays visible inside even when it is under /tmp (as CI's is): it is bound back from the /tmp
+# that the new one hides (held open as fd 3; mount must not resolve that path to its name, /tmp/...).
+_CONTAINER_SCRIPT = """
+exec 3</tmp
+mount -t tmpfs pyheapdump-test /tmp
+case $KEEP in /tmp/*) mkdir -p "$KEEP" && mount --no-canonicalize --bind "/proc/self/fd/3/${KEEP#/tmp/}" "$KEEP";; esac
+exec 3<&-
+exec "$@"
+"""
+
+
+def in_a_container() -> list[str]:
+    return ["unshare", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private",
+            "env", f"KEEP={REPO}", "sh", "-c", _CONTAINER_SCRIPT, "sh"]
 
 
 @functools.cache
 def _containers_unavailable() -> str | None:
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         return "making mount and pid namespaces needs root and unshare(1)"
-    tried = subprocess.run([*IN_A_CONTAINER, "true"], capture_output=True, text=True, timeout=60, check=False)
+    tried = subprocess.run([*in_a_container(), "test", "-f", str(PROGRAMS / "pid_target.py")], capture_output=True,
+                           text=True, timeout=60, check=False)
     return None if tried.returncode == 0 else f"this machine refuses namespaces: {tried.stderr.strip()}"
 
 
 class Target:
     """pid_target.py running in the background; `ping()` proves it is still working. With `wrapper`, the program
-    is started through it (IN_A_CONTAINER), and `pid` is the Python process's, not the wrapper's."""
+    is started through it (in_a_container()), and `pid` is the Python process's, not the wrapper's."""
 
     def __init__(self, python: str, mode: str, *args: str, env: dict[str, str], cwd: Path,
                  wrapper: list[str] | None = None) -> None:
@@ -209,7 +221,7 @@ def test_a_314_process_in_a_container_of_its_own(targets, tmp_path):
     if unavailable:
         pytest.skip(unavailable)
     py314 = python("3.14")
-    target = targets(py314, "plain", cwd=tmp_path, wrapper=IN_A_CONTAINER)
+    target = targets(py314, "plain", cwd=tmp_path, wrapper=in_a_container())
     their_tmp = Path(f"/proc/{target.pid}/root/tmp")
     assert os.stat(f"/proc/{target.pid}/ns/mnt").st_ino != os.stat("/proc/self/ns/mnt").st_ino
     before = target.ping()
@@ -369,7 +381,7 @@ def test_a_311_process_in_a_container_is_asked_through_its_signal(targets, tmp_p
         pytest.skip(unavailable)
     py311 = python("3.11")
     hook_dir = tmp_path / "hook"  # under /tmp: the target's own /tmp, not this one
-    target = targets(py311, "hook", str(hook_dir), cwd=tmp_path, wrapper=IN_A_CONTAINER)
+    target = targets(py311, "hook", str(hook_dir), cwd=tmp_path, wrapper=in_a_container())
     target.ping()
     here = tmp_path / "here"
     here.mkdir()
