@@ -18,7 +18,7 @@ from pyheapdump.capture.caps import (
     DEFAULT_PER_SECONDS,
 )
 from pyheapdump.capture.lazy import _WATCHER, _watch_lazy_modules
-from pyheapdump.capture.remote import announce_signal, withdraw_signal
+from pyheapdump.capture.remote import announce_signal, serve_signal_request, take_signal_request, withdraw_signal
 from pyheapdump.capture.writer import CaptureOptions, DumpWriter, write_quietly
 from pyheapdump.errors import DumpError
 
@@ -191,14 +191,17 @@ def _install_signal(installation: _Installation, signum: int) -> None:
 
     def pyheapdump_signal_handler(received: int, frame: types.FrameType | None) -> Any:
         if installation.active:
-            write_quietly(
-                installation.writer,
-                reason="signal",
-                exc=False,  # a live dump: an exception the interrupted code is handling is not the reason
-                frame=frame,
-                threads=True,
-                description=description,
-            )
+            # `pyheapdump dump PID` leaves a request (where, threads, heap, limits) before it sends the signal
+            request = take_signal_request()
+            if request is None or not serve_signal_request(installation.writer, request, frame, description):
+                write_quietly(
+                    installation.writer,
+                    reason="signal",
+                    exc=False,  # a live dump: an exception the interrupted code is handling is not the reason
+                    frame=frame,
+                    threads=True,
+                    description=description,
+                )
         previous = installation.previous_signal_handler
         if callable(previous):
             return previous(received, frame)

@@ -19,9 +19,13 @@ How a process is asked (Linux: everything here reads /proc):
   seconds for that, then claims the request itself (an atomic mkdir both sides race for), so a script that runs
   later finds it claimed, does nothing and removes its folder.
 - Python 3.11-3.13 (no `sys.remote_exec`): a process that called `install(signal=...)` announces that signal and its
-  dump directory in `/tmp/pyheapdump-UID/signal-PID.json` (mode 0700 folder owned by the user); the command sends
-  the signal and waits for the new dump of that pid to appear there. A 3.14+ target that refuses `sys.remote_exec`
-  (remote debugging turned off) is asked through its signal too when it announced one.
+  dump directory in `/tmp/pyheapdump-UID/signal-PID.json` (mode 0700 folder owned by the user). The command leaves
+  its request (where to write, threads, heap, limits, and the folder for the reply) beside it, in
+  `request-PID.json`, and sends the signal; the hook takes the request (removing it), claims and serves it as
+  `serve_request` does, through the hook's own writer, and writes the reply. A signal with no request (a plain
+  `kill`, or a command of a version before requests: the announcement's `requests` says the hook reads them) dumps
+  as the hook was installed. A 3.14+ target that refuses `sys.remote_exec` (remote debugging turned off) is asked
+  through its signal too when it announced one.
 
 The protocol has two sides in two modules. This one is the target's: `serve_request`, which the injected script
 calls, and the signal hook's announcement. It is imported with the package, by every process that installs the hooks
@@ -46,7 +50,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["RemoteDumpError", "serve_request", "announce_signal", "withdraw_signal"]
+__all__ = ["RemoteDumpError", "serve_request", "announce_signal", "withdraw_signal", "take_signal_request",
+           "serve_signal_request"]
 
 RENDEZVOUS_ROOT = "/tmp"
 REPLY_FILE = "reply.json"
@@ -120,6 +125,75 @@ def announcement_path(pid: int, uid: int) -> str:
     return os.path.join(rendezvous_folder(uid), f"signal-{pid}.json")
 
 
+def signal_request_path(pid: int, uid: int) -> str:
+    return os.path.join(rendezvous_folder(uid), f"request-{pid}.json")
+
+
+# The version of the request a signal hook reads (the announcement's "requests"): 1, where to write, threads, heap,
+# limits, and the folder of the reply.
+SIGNAL_REQUESTS = 1
+
+
+def take_signal_request() -> dict[str, Any] | None:
+    """The request `pyheapdump dump PID` left for this process before it sent the signal, removed so that it is served
+    once; None when there is none (a plain `kill`), or it is for an earlier process of this pid. Only this user (or
+    root) can have written it: the rendezvous folder is private to the user, and checked."""
+    uid = os.geteuid()
+    try:
+        facts = os.lstat(rendezvous_folder(uid))
+        if not stat.S_ISDIR(facts.st_mode) or facts.st_uid != uid or facts.st_mode & 0o022:
+            return None
+        path = signal_request_path(os.getpid(), uid)
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read(1 << 16)
+        os.unlink(path)
+        import json  # only to read a request: an operator asked for this dump of a running process
+
+        request = json.loads(text)
+    except (OSError, ValueError, ImportError):
+        return None
+    if not isinstance(request, dict) or request.get("start_time") != start_time(os.getpid()):
+        return None
+    return request
+
+
+def serve_signal_request(writer: Any, request: dict[str, Any], frame: Any, description: str) -> bool:
+    """Serves a request taken by the signal hook, with the hook's writer (its caps, pruning and options): claims it,
+    writes the dump, then the reply. False when it could not be claimed (the command stopped waiting): the hook then
+    dumps as it does for a plain signal."""
+    folder = request.get("folder")
+    if not isinstance(folder, str):
+        return False
+    try:
+        os.mkdir(os.path.join(folder, "claim"))
+    except OSError:
+        return False
+    answer: dict[str, Any] = {"ok": False, "kind": "dump", "error": "the dump was interrupted"}
+    try:
+        limits = dict(request.get("limits") or {})
+        limits["heap"] = bool(request.get("heap", False))
+        written = writer.write(
+            reason="signal",
+            exc=False,  # a live dump: an exception the interrupted code is handling is not the reason
+            frame=frame,
+            threads=bool(request.get("threads", True)),
+            description=f"{description}, asked by `pyheapdump dump` (process {request.get('requester')})",
+            path=request.get("path"),
+            directory=request.get("directory"),
+            limits=limits,
+        )
+        answer = ({"ok": True, "path": written} if written is not None else
+                  {"ok": False, "kind": "dump", "error": "another dump of this process was being written"})
+    except Exception as error:  # noqa: BLE001 - reported to the command; the target goes on running
+        answer = {"ok": False, "kind": "dump", "error": f"{type(error).__name__}: {error}"}
+    finally:
+        try:
+            write_json_atomically(os.path.join(folder, REPLY_FILE), answer)
+        except OSError:
+            pass  # the command's folder is gone: nobody to answer
+    return True
+
+
 def announce_signal(signum: int, directory: str | os.PathLike[str] | None) -> None:
     """Called by `install(signal=...)`: tells `pyheapdump dump PID` which signal dumps this process and where the dump
     goes. Never raises: a process that cannot announce is still dumped by its signal, only not found by pid."""
@@ -139,6 +213,7 @@ def announce_signal(signum: int, directory: str | os.PathLike[str] | None) -> No
             "signal": int(signum),
             "directory": os.fspath(directory) if directory is not None else None,
             "python": "{}.{}".format(*sys.version_info[:2]),
+            "requests": SIGNAL_REQUESTS,
         })
         atexit.register(withdraw_signal)
     except Exception:  # noqa: BLE001, S110 - announcing is a convenience; install() must not fail for it

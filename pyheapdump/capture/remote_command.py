@@ -19,17 +19,20 @@ import signal as signal_module
 import stat
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from pyheapdump.capture.remote import (
     RENDEZVOUS_ROOT,
     REPLY_FILE,
+    SIGNAL_REQUESTS,
     RemoteDumpError,
     announcement_path,
     proc_path,
+    signal_request_path,
     start_time,
+    write_json_atomically,
 )
 from pyheapdump.errors import DumpError
 
@@ -324,6 +327,9 @@ def dump_pid(
             f"(3.14+) and the process installed no pyheapdump signal hook. Start it with one "
             "(pyheapdump.install(directory, signal=signal.SIGUSR1), or PYHEAPDUMP_DIR=DIR PYHEAPDUMP_SIGNAL=USR1 in "
             "its environment), or run it on Python 3.14+")
+    if announcement.get("requests") == SIGNAL_REQUESTS:
+        return _dump_by_signal_request(target, view, announcement, destination, threads, heap, dict(limits or {}),
+                                       timeout)
     return _dump_by_signal(target, view, announcement, destination, threads, heap, dict(limits or {}), timeout,
                            notes)
 
@@ -377,32 +383,80 @@ class _FilesystemView(NamedTuple):
 
 def _dump_by_remote_exec(target: Target, view: _FilesystemView, destination: _Destination, threads: bool,
                          heap: bool, limits: dict[str, Any], timeout: float, lend: bool) -> Path:
+    def ask(folder: Path, their_folder: str, request: dict[str, Any]) -> None:
+        # this command's files are not the target's to import from when it has its own
+        request["lend"] = _lendable_parent() if lend and not view.separate else None
+        script = folder / "request.py"
+        script.write_text(_INJECTED_SCRIPT.replace("__REQUEST__", repr(request)), encoding="utf-8")
+        _give_to_target(target, script)
+        with _twin_on_this_side(view, folder, their_folder, script):
+            _remote_exec(target, f"{their_folder}/{script.name}")
+
+    # no -o or --directory: the current directory
+    return _dump_on_request(target, view, destination, destination.directory, threads, heap, limits, timeout, ask)
+
+
+def _dump_by_signal_request(target: Target, view: _FilesystemView, announcement: dict[str, Any],
+                            destination: _Destination, threads: bool, heap: bool, limits: dict[str, Any],
+                            timeout: float) -> Path:
+    """A hook that reads requests gets one beside its announcement, then its signal."""
+    signum = int(announcement["signal"])
+    request_file = view.here(signal_request_path(_pid_in_its_namespace(target.pid), target.uid))
+
+    def ask(folder: Path, their_folder: str, request: dict[str, Any]) -> None:
+        request["start_time"] = target.start_time  # not for a later process of this pid
+        write_json_atomically(os.fspath(request_file), request)
+        _give_to_target(target, request_file)
+        try:
+            os.kill(target.pid, signum)
+        except ProcessLookupError:
+            raise RemoteDumpError(_exited(target.pid)) from None
+        except PermissionError:
+            raise RemoteDumpError(_other_user(target.pid, target.uid)) from None
+
+    # No -o or --directory: the hook's own directory (the target's, when it has its own filesystem: then the dump is
+    # written into the request folder and copied here).
+    default = destination.directory if destination.explicit else None
+    try:
+        return _dump_on_request(target, view, destination, default, threads, heap, limits, timeout, ask,
+                                keep_on_timeout=False)
+    finally:
+        try:  # not taken: a signal that comes later is a plain one
+            os.unlink(request_file)
+        except OSError:
+            pass
+
+
+def _give_to_target(target: Target, item: Path) -> None:
+    if os.geteuid() == 0 and target.uid != 0:  # the target reads the request and writes its reply as its own user
+        os.chown(item, target.uid, target.gid)
+
+
+def _dump_on_request(target: Target, view: _FilesystemView, destination: _Destination, directory: Path | None,
+                     threads: bool, heap: bool, limits: dict[str, Any], timeout: float,
+                     ask: Callable[[Path, str, dict[str, Any]], None], keep_on_timeout: bool = True) -> Path:
+    """Makes a request folder, has `ask` deliver the request (folder here, folder there, request), waits for the reply
+    written there and returns the dump's path: where the target wrote it, or, when the target has its own filesystem
+    (it wrote into the request folder), where it was copied. `directory` is where the dump goes without -o (None:
+    where the target writes by default). On a timeout the folder stays when `keep_on_timeout`: a request the target
+    takes later finds it claimed there."""
     import shutil
 
     folder, their_folder = _request_folder(target, view)
+    _give_to_target(target, folder)
     request = {
         "folder": their_folder,
         # A target of its own filesystem writes the dump into the request folder, and the command fetches it.
         "path": os.fspath(destination.path) if destination.path is not None and not view.separate else None,
         "directory": their_folder if view.separate else (
-            os.fspath(destination.directory) if destination.path is None else None),
+            os.fspath(directory) if destination.path is None and directory is not None else None),
         "threads": threads,
         "heap": heap,
         "limits": limits,
         "requester": os.getpid(),
-        # this command's files are not the target's to import from
-        "lend": _lendable_parent() if lend and not view.separate else None,
     }
-    script = folder / "request.py"
-    script.write_text(_INJECTED_SCRIPT.replace("__REQUEST__", repr(request)),
-                      encoding="utf-8")
-    if os.geteuid() == 0 and target.uid != 0:
-        # the target reads the script and writes its reply here as its own user
-        for item in (folder, script):
-            os.chown(item, target.uid, target.gid)
     try:
-        with _twin_on_this_side(view, folder, their_folder, script):
-            _remote_exec(target, f"{their_folder}/{script.name}")
+        ask(folder, their_folder, request)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -413,6 +467,10 @@ def _dump_by_remote_exec(target: Target, view: _FilesystemView, destination: _De
             os.mkdir(folder / "claim")
         except OSError:
             pass
+        raise
+    except RemoteDumpError:
+        if not keep_on_timeout:
+            shutil.rmtree(folder, ignore_errors=True)
         raise
     if reply.get("ok") and view.separate:
         # When it cannot be copied, the dump stays in the folder, which the error names.
@@ -720,6 +778,8 @@ def _catches(pid: int, signum: int) -> bool:
 def _dump_by_signal(target: Target, view: _FilesystemView, announcement: dict[str, Any],
                     destination: _Destination, threads: bool, heap: bool, limits: dict[str, Any], timeout: float,
                     notes: list[str] | None) -> Path:
+    """A hook of a pyheapdump before requests (its announcement has no `requests`): the signal alone, then the new
+    dump looked for where the hook writes."""
     from pyheapdump.load.loader import read_header
 
     signum = int(announcement["signal"])

@@ -127,9 +127,12 @@ class DumpWriter:
         description: str | None = None,
         path: str | os.PathLike[str] | None = None,
         threads: bool | None = None,
+        directory: str | os.PathLike[str] | None = None,
+        limits: dict[str, Any] | None = None,
     ) -> str | None:
         """Write one dump and return its path, as save_dump does; None when it was skipped (cap reached, already
-        dumped, a dump already running here).
+        dumped, a dump already running here). `directory` replaces the writer's own for this dump, and `limits`
+        (save_dump's options: `heap` too) are laid over its own (a request of `pyheapdump dump PID`).
 
         Raises what `save_dump` raises when the dump itself fails.
         """
@@ -157,6 +160,8 @@ class DumpWriter:
                 description=description,
                 path=path,
                 threads=self.threads if threads is None else threads,
+                directory=self.directory if directory is None else directory,
+                limits=self.limits if limits is None else {**self.limits, **limits},
             )
             if exc is not None:
                 _REMEMBERED.append((exc, written))  # type: ignore[arg-type]  # False too, as before
@@ -193,14 +198,15 @@ class DumpWriter:
         description: str | None,
         path: str | os.PathLike[str] | None,
         threads: bool,
+        directory: str | os.PathLike[str] | None,
+        limits: dict[str, Any],
     ) -> str:
-        directory = None
-        if path is None and self.directory is not None:
-            directory = self.directory
-            os.makedirs(directory, exist_ok=True)
-        elif path is not None:
+        if path is not None:
+            directory = None
             path = path_text(path)
             os.makedirs(parent_directory(path), exist_ok=True)
+        elif directory is not None:
+            os.makedirs(directory, exist_ok=True)
         return save_dump(
             path,
             exc=exc,
@@ -209,7 +215,7 @@ class DumpWriter:
             description=description,
             directory=directory,
             reason=reason,
-            **self.limits,
+            **limits,
         )
 
     def _prune(self, written: str) -> None:

@@ -362,16 +362,34 @@ def test_a_311_process_with_the_signal_hook_is_asked_through_its_signal(targets,
     first = printed_dump(dump_cli(py311, target.pid, cwd=tmp_path))
     assert first.parent == hook_dir  # no -o / --directory: where the hook writes
     check_live_dump(first, target)
-    assert pyheapdump.read_header(first)["reason"] == "signal"
-    moved_to = tmp_path / "asked.heapdump"
+    header = pyheapdump.read_header(first)
+    assert header["reason"] == "signal" and "asked by `pyheapdump dump`" in header["description"]
+    # The command's request reaches the hook: where to write, threads, heap and limits.
+    asked = tmp_path / "asked.heapdump"
+    result = dump_cli(py311, target.pid, "-o", asked, "--no-threads", "--max-objects", "123456", cwd=tmp_path)
+    assert printed_dump(result) == asked and result.stderr == ""
+    check_live_dump(asked, target, all_threads=False)
+    assert pyheapdump.read_header(asked)["limits"]["max_objects"] == 123456
+    elsewhere = tmp_path / "elsewhere"
+    whole = printed_dump(dump_cli(py311, target.pid, "--heap", "--directory", elsewhere, cwd=tmp_path))
+    assert whole.parent == elsewhere and "heap" in pyheapdump.read_header(whole)
+    assert sorted(path.name for path in hook_dir.iterdir()) == [first.name]  # nothing else written there
+    assert not list(Path(f"/tmp/pyheapdump-{os.geteuid()}").glob(f"request-{target.pid}.json"))
+    assert target.ping() >= 0
+    # A hook of a pyheapdump before requests (its announcement does not say it reads them) gets the signal alone:
+    # its own settings, said in a note, and the dump moved to -o.
+    announcement = Path(f"/tmp/pyheapdump-{os.geteuid()}") / f"signal-{target.pid}.json"
+    older = json.loads(announcement.read_text())
+    del older["requests"]
+    announcement.write_text(json.dumps(older))
+    moved_to = tmp_path / "moved.heapdump"
     result = dump_cli(py311, target.pid, "-o", moved_to, "--max-objects", "10", cwd=tmp_path)
     assert printed_dump(result) == moved_to
     assert "limits, --no-threads and --heap given here were not applied" in result.stderr
     check_live_dump(moved_to, target)
-    assert target.ping() >= 0
     target.finish()
     # the hook withdrew its announcement at exit
-    assert not (Path(f"/tmp/pyheapdump-{os.geteuid()}") / f"signal-{target.pid}.json").exists()
+    assert not announcement.exists()
 
 
 def test_a_311_process_in_a_container_is_asked_through_its_signal(targets, tmp_path):
