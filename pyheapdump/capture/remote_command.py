@@ -407,12 +407,7 @@ def _dump_by_signal_request(target: Target, view: _FilesystemView, announcement:
         request["start_time"] = target.start_time  # not for a later process of this pid
         write_json_atomically(os.fspath(request_file), request)
         _give_to_target(target, request_file)
-        try:
-            os.kill(target.pid, signum)
-        except ProcessLookupError:
-            raise RemoteDumpError(_exited(target.pid)) from None
-        except PermissionError:
-            raise RemoteDumpError(_other_user(target.pid, target.uid)) from None
+        _send_signal(target, signum)
 
     # No -o or --directory: the hook's own directory (the target's, when it has its own filesystem: then the dump is
     # written into the request folder and copied here).
@@ -425,6 +420,15 @@ def _dump_by_signal_request(target: Target, view: _FilesystemView, announcement:
             os.unlink(request_file)
         except OSError:
             pass
+
+
+def _send_signal(target: Target, signum: int) -> None:
+    try:
+        os.kill(target.pid, signum)
+    except ProcessLookupError:
+        raise RemoteDumpError(_exited(target.pid)) from None
+    except PermissionError:
+        raise RemoteDumpError(_other_user(target.pid, target.uid)) from None
 
 
 def _give_to_target(target: Target, item: Path) -> None:
@@ -800,12 +804,7 @@ def _dump_by_signal(target: Target, view: _FilesystemView, announcement: dict[st
                      "it was installed with; the limits, --no-threads and --heap given here were not applied")
     pattern = f"*-{_pid_in_its_namespace(target.pid)}-*.heapdump"  # named by the pid it has in its namespace
     before = set(folder.glob(pattern))
-    try:
-        os.kill(target.pid, signum)
-    except ProcessLookupError:
-        raise RemoteDumpError(_exited(target.pid)) from None
-    except PermissionError:
-        raise RemoteDumpError(_other_user(target.pid, target.uid)) from None
+    _send_signal(target, signum)
     deadline = time.monotonic() + timeout
     while True:
         for candidate in sorted(set(folder.glob(pattern)) - before):
