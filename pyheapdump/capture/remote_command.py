@@ -477,8 +477,14 @@ def _dump_on_request(target: Target, view: _FilesystemView, destination: _Destin
             shutil.rmtree(folder, ignore_errors=True)
         raise
     if reply.get("ok") and view.separate:
+        try:
+            name = _their_dump_name(their_folder, reply.get("path"), target.pid)
+        except RemoteDumpError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         # When it cannot be copied, the dump stays in the folder, which the error names.
-        reply["path"] = os.fspath(_fetch_dump(folder, their_folder, reply.get("path"), destination, target.pid))
+        final = destination.path if destination.path is not None else destination.directory / name
+        reply["path"] = os.fspath(_copy_out(folder / name, final, target.pid, reply["path"]))
     shutil.rmtree(folder, ignore_errors=True)
     if reply.get("ok"):
         return Path(reply["path"])
@@ -544,15 +550,13 @@ def _twin_on_this_side(view: _FilesystemView, folder: Path, their_folder: str, s
         shutil.rmtree(their_folder, ignore_errors=True)
 
 
-def _fetch_dump(folder: Path, their_folder: str, their_path: Any, destination: _Destination, pid: int) -> Path:
-    """Copies the dump a target of its own filesystem wrote into the request folder (`folder` here, `their_folder`
-    there) to where this command was asked to put it (-o, --directory, or the current directory). The folder is the
-    target's to write: the path it answered is checked to be in it."""
+def _their_dump_name(their_folder: str, their_path: Any, pid: int) -> str:
+    """The name of the dump a target of its own filesystem wrote into the request folder (`their_folder`, as it sees
+    it). The folder is the target's to write, and its answer is checked to name a file in it."""
     name = os.path.basename(their_path) if isinstance(their_path, str) else ""
     if not name or name in (".", "..") or os.path.dirname(their_path) != their_folder:
         raise RemoteDumpError(f"process {pid} answered with a dump outside the request folder: {their_path!r}")
-    final = destination.path if destination.path is not None else destination.directory / name
-    return _copy_out(folder / name, final, pid, their_path)
+    return name
 
 
 def _copy_out(source: Path, final: Path, pid: int, their_path: str) -> Path:

@@ -55,15 +55,23 @@ def python(version: str) -> str:
 _CONTAINER_SCRIPT = """
 exec 3</tmp
 mount -t tmpfs pyheapdump-test /tmp
-case $KEEP in /tmp/*) mkdir -p "$KEEP" && mount --no-canonicalize --bind "/proc/self/fd/3/${KEEP#/tmp/}" "$KEEP";; esac
+IFS=:
+for keep in $KEEP; do
+  case $keep in /tmp/*)
+    mkdir -p "$keep" && mount --no-canonicalize --bind "/proc/self/fd/3/${keep#/tmp/}" "$keep" || exit 1;;
+  esac
+done
+unset IFS
 exec 3<&-
 exec "$@"
 """
 
 
-def in_a_container() -> list[str]:
+def in_a_container(*keep: Path) -> list[str]:
+    """The command line prefix that starts a program in a container; `keep` (besides this checkout) stays visible."""
+    kept = ":".join(str(path) for path in (REPO, *keep))
     return ["unshare", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private",
-            "env", f"KEEP={REPO}", "sh", "-c", _CONTAINER_SCRIPT, "sh"]
+            "env", f"KEEP={kept}", "sh", "-c", _CONTAINER_SCRIPT, "sh"]
 
 
 @functools.cache
@@ -241,6 +249,40 @@ def test_a_314_process_in_a_container_of_its_own(targets, tmp_path):
     # nothing left in either /tmp: the request folder there, its twin here (sys.remote_exec looks for the script)
     assert list(their_tmp.glob("pyheapdump-*")) == [] and request_folders(target.pid) == []
     assert "Error" not in target.finish()
+
+
+_LYING_SERVE_REQUEST = """
+import json, os
+
+
+def serve_request(request):
+    # A container's own pyheapdump that answers with a file of the host's, outside the request folder.
+    with open(os.path.join(request["folder"], "reply.json"), "w") as stream:
+        json.dump({"ok": True, "path": "/etc/hostname"}, stream)
+"""
+
+
+def test_a_container_that_answers_with_a_path_outside_its_request_folder_gets_nothing_copied(targets, tmp_path):
+    """The command copies only the request folder's own file out of a container: a reply naming another path (a
+    hostile container's pyheapdump) is refused, and nothing is written here."""
+    unavailable = _containers_unavailable()
+    if unavailable:
+        pytest.skip(unavailable)
+    py314 = python("3.14")
+    fake = tmp_path / "fake"
+    (fake / "pyheapdump" / "capture").mkdir(parents=True)
+    (fake / "pyheapdump" / "__init__.py").write_text("")
+    (fake / "pyheapdump" / "capture" / "__init__.py").write_text("")
+    (fake / "pyheapdump" / "capture" / "remote.py").write_text(_LYING_SERVE_REQUEST)
+    env = without_pyheapdump()
+    env["PYTHONPATH"] = str(fake)  # under /tmp: kept visible in the container
+    target = targets(py314, "plain", env=env, cwd=tmp_path, wrapper=in_a_container(fake))
+    here = tmp_path / "here"
+    here.mkdir()
+    line = one_error_line(dump_cli(py314, target.pid, cwd=here))
+    assert "answered with a dump outside the request folder: '/etc/hostname'" in line
+    assert list(here.iterdir()) == []
+    assert list(Path(f"/proc/{target.pid}/root/tmp").glob("pyheapdump-*")) == []
 
 
 def test_a_311_command_dumps_a_314_process_through_its_interpreter(targets, tmp_path):
