@@ -81,7 +81,7 @@ const dt = el("div", {class: "dt"});
 function treeNode(n, open) {
   const row = [el("span", {class: "r"}, bytes(n.retained)), el("span", {class: "pct"}, pct(n.retained)),
                el("span", {class: "ty"}, n.id === null ? "" : n.type + " @" + n.id), el("span", {class: "via"}, n.via)];
-  if (!n.children.length) return el("div", {class: "leaf", title: n.path || ""}, el("span", {class: "leafmark"}), ...row);
+  if (!n.children.length && !n.more) return el("div", {class: "leaf", title: n.path || ""}, el("span", {class: "leafmark"}), ...row);
   const d = el("details", open ? {open: ""} : {}, el("summary", {title: n.path || ""}, ...row));
   // Opened down the holders of at least a third of the heap: where a leak is, the page shows it without a click.
   for (const c of n.children) d.append(treeNode(c, c.retained * 3 >= total));
