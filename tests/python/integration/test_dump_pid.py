@@ -247,7 +247,7 @@ def test_a_314_process_in_a_container_of_its_own(targets, tmp_path):
     check_live_dump(named, target, pid=1)
     assert target.ping() > before  # still working after the dumps
     # nothing left in either /tmp: the request folder there, its twin here (sys.remote_exec looks for the script)
-    assert list(their_tmp.glob("pyheapdump-*")) == [] and request_folders(target.pid) == []
+    assert list(their_tmp.glob("pyheapdump-dump-*")) == [] and request_folders(target.pid) == []
     assert "Error" not in target.finish()
 
 
@@ -282,7 +282,7 @@ def test_a_container_that_answers_with_a_path_outside_its_request_folder_gets_no
     line = one_error_line(dump_cli(py314, target.pid, cwd=here))
     assert "answered with a dump outside the request folder: '/etc/hostname'" in line
     assert list(here.iterdir()) == []
-    assert list(Path(f"/proc/{target.pid}/root/tmp").glob("pyheapdump-*")) == []
+    assert list(Path(f"/proc/{target.pid}/root/tmp").glob("pyheapdump-dump-*")) == []
 
 
 def test_a_311_command_dumps_a_314_process_through_its_interpreter(targets, tmp_path):
