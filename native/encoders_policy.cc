@@ -28,6 +28,8 @@ void PutRepr(Walker& w, PyObject* obj) {
   PyErr_Clear();
 }
 
+void PutDatetimeValue(Walker& w, PyObject* obj);
+
 void EncodeSurrogate(Walker& w, PyObject* obj, const TypePolicy& policy, const char* reason) {
   w.SetKind(Kind::kSurrogate);
   w.PutAttrStr("reason", reason);
@@ -41,6 +43,7 @@ void EncodeSurrogate(Walker& w, PyObject* obj, const TypePolicy& policy, const c
     }
   }
   if (policy.repr_ok) PutRepr(w, obj);
+  PutDatetimeValue(w, obj);
 }
 
 // obj.__reduce_ex__(4), through the function found once for the type when the policy has it.
@@ -66,6 +69,54 @@ OwnedRef StateTuple(OwnedRef state, bool has_tzinfo, PyObject* tzinfo) {
   return OwnedRef::Steal(PyTuple_Pack(2, state.get(), tzinfo));
 }
 
+// The arguments pickle makes a value of `family` (datetime, date, time or timedelta, the C types) from, read from the
+// fields of obj, an instance of it or of a subclass, as their C methods read them (Modules/_datetimemodule.c).
+OwnedRef DatetimeArgs(const Walker::ValueTypes& known, PyTypeObject* family, PyObject* obj) {
+  if (family == known.datetime) {
+    auto* dt = reinterpret_cast<PyDateTime_DateTime*>(obj);
+    return StateTuple(BytesState(dt->data, _PyDateTime_DATETIME_DATASIZE, 2, dt->fold), dt->hastzinfo,
+                      dt->hastzinfo ? dt->tzinfo : Py_None);
+  }
+  if (family == known.date) {
+    return StateTuple(BytesState(reinterpret_cast<PyDateTime_Date*>(obj)->data, _PyDateTime_DATE_DATASIZE, 0, false),
+                      false, Py_None);
+  }
+  if (family == known.time) {
+    auto* t = reinterpret_cast<PyDateTime_Time*>(obj);
+    return StateTuple(BytesState(t->data, _PyDateTime_TIME_DATASIZE, 0, t->fold), t->hastzinfo,
+                      t->hastzinfo ? t->tzinfo : Py_None);
+  }
+  return OwnedRef::Steal(Py_BuildValue("iii", PyDateTime_DELTA_GET_DAYS(obj), PyDateTime_DELTA_GET_SECONDS(obj),
+                                       PyDateTime_DELTA_GET_MICROSECONDS(obj)));
+}
+
+// The datetime type (datetime before date, which it derives from) that a subclass's instances hold the value of;
+// null for an exact one, and for any other type.
+PyTypeObject* DatetimeBaseOfSubclass(const Walker::ValueTypes& known, PyTypeObject* type) {
+  for (PyTypeObject* family : {known.datetime, known.date, known.time, known.timedelta}) {
+    if (family != nullptr && type != family && PyType_IsSubtype(type, family)) return family;
+  }
+  return nullptr;
+}
+
+// For an instance of a subclass of date, datetime, time or timedelta whose record does not give its value (an opaque
+// surrogate; a reduce of the class's own, such as pandas' Timestamp): attribute `value`, the same value as an
+// instance of the builtin, made by the builtin's C constructor from the object's fields. A loader makes the surrogate
+// of such a class hold that value.
+void PutDatetimeValue(Walker& w, PyObject* obj) {
+  const Walker::ValueTypes& known = w.value_types();
+  PyTypeObject* family = DatetimeBaseOfSubclass(known, Py_TYPE(obj));
+  if (family == nullptr) return;
+  OwnedRef args = DatetimeArgs(known, family, obj);
+  OwnedRef value =
+      args ? OwnedRef::Steal(PyObject_Call(reinterpret_cast<PyObject*>(family), args.get(), nullptr)) : OwnedRef();
+  if (value) {
+    w.PutAttr("value", w.KeepAlive(std::move(value)));
+  } else {
+    PyErr_Clear();  // out of memory: the surrogate goes without its value, and says so
+  }
+}
+
 // obj.__reduce_ex__(4) of an exact datetime, date, time, timedelta or Decimal written in C, built from the object's
 // fields as their C methods build it (Modules/_datetimemodule.c, Modules/_decimal/_decimal.c): the same tuple, so
 // the same records, without an interpreter call per object. Empty when obj is none of them.
@@ -73,20 +124,8 @@ OwnedRef BuiltinReduce(Walker& w, PyObject* obj) {
   const Walker::ValueTypes& known = w.value_types();
   PyTypeObject* type = Py_TYPE(obj);
   OwnedRef args;
-  if (type == known.datetime) {
-    auto* dt = reinterpret_cast<PyDateTime_DateTime*>(obj);
-    args = StateTuple(BytesState(dt->data, _PyDateTime_DATETIME_DATASIZE, 2, dt->fold), dt->hastzinfo,
-                      dt->hastzinfo ? dt->tzinfo : Py_None);
-  } else if (type == known.date) {
-    args = StateTuple(BytesState(reinterpret_cast<PyDateTime_Date*>(obj)->data, _PyDateTime_DATE_DATASIZE, 0, false),
-                      false, Py_None);
-  } else if (type == known.time) {
-    auto* t = reinterpret_cast<PyDateTime_Time*>(obj);
-    args = StateTuple(BytesState(t->data, _PyDateTime_TIME_DATASIZE, 0, t->fold), t->hastzinfo,
-                      t->hastzinfo ? t->tzinfo : Py_None);
-  } else if (type == known.timedelta) {
-    args = OwnedRef::Steal(Py_BuildValue("iii", PyDateTime_DELTA_GET_DAYS(obj), PyDateTime_DELTA_GET_SECONDS(obj),
-                                         PyDateTime_DELTA_GET_MICROSECONDS(obj)));
+  if (type == known.datetime || type == known.date || type == known.time || type == known.timedelta) {
+    args = DatetimeArgs(known, type, obj);
   } else if (type == known.decimal && type->tp_str) {
     OwnedRef text = OwnedRef::Steal(type->tp_str(obj));  // C code: the Decimal's own formatting
     if (text) args = OwnedRef::Steal(PyTuple_Pack(1, text.get()));
@@ -158,6 +197,12 @@ void PutZoneOffset(Walker& w, PyObject* obj) {
   PyErr_Clear();
 }
 
+// A subclass of a datetime type whose reduce is `cls(state...)` gives its value in pickle's form; one reduced by a
+// callable of its own (pandas' Timestamp) gets `value` besides.
+void PutValueUnlessPickleForm(Walker& w, PyObject* obj, PyObject* callable) {
+  if (callable != reinterpret_cast<PyObject*>(Py_TYPE(obj))) PutDatetimeValue(w, obj);
+}
+
 // A reduce tuple that is callable(*args) and nothing more, whose args tuple is exactly a tuple that only the reduce
 // tuple holds (or the empty tuple, one object everywhere).
 bool IsOnlyACall(PyObject* parts) {
@@ -225,6 +270,7 @@ void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
     w.PutItem(BorrowedRef(PyTuple_GET_ITEM(parts.get(), 0)));
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); ++i) w.PutItem(BorrowedRef(PyTuple_GET_ITEM(args, i)));
     PutZoneOffset(w, obj);
+    PutValueUnlessPickleForm(w, obj, PyTuple_GET_ITEM(parts.get(), 0));
     return;
   }
   w.SetKind(Kind::kReduce);
@@ -244,6 +290,7 @@ void EncodeReduce(Walker& w, PyObject* obj, const TypePolicy& policy) {
     w.PutItem(part);
   }
   PutZoneOffset(w, obj);
+  PutValueUnlessPickleForm(w, obj, PyTuple_GET_ITEM(parts.get(), 0));
 }
 
 void EncodeCaptured(Walker& w, PyObject* obj, const TypePolicy& policy) {

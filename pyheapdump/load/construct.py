@@ -10,6 +10,7 @@ from pyheapdump.load.allowlists import (
 from pyheapdump.load.core import RebuilderCore
 from pyheapdump.load.objects import (
     _builtin_base,
+    _datetime_family,
     _describe_captured,
     _prefixed_state,
     _set_class_attributes,
@@ -244,7 +245,13 @@ class Construction(RebuilderCore):
         such a class is that value: an empty one would show the program's 42 as 0."""
         items, refs, type_id = record.items, record.item_refs, record.type_id
         builtin = self._surrogate_type(type_id, record.kind, surrogate_base.NOT_TRUSTED)[3] if type_id else None
-        if builtin not in _IMMUTABLE_VALUES or 0 not in refs or type(items[0]) is not int:
+        if 0 not in refs or type(items[0]) is not int:
+            return ()
+        if builtin is not None and _datetime_family(builtin):
+            # `cls(state[, zone])`, pickle's form of a date, datetime, time or timedelta: checked when it is used
+            args = self._reduce_args(record) if items[0] == type_id else None
+            return args if isinstance(args, tuple) else ()
+        if builtin not in _IMMUTABLE_VALUES:
             return ()
         if record.kind == REDUCE and 1 not in refs:
             return ()

@@ -12,6 +12,7 @@ from pyheapdump.load.allowlists import _NEWOBJ, SAFE_CALLABLES, SAFE_IMPORTS, _s
 from pyheapdump.load.objects import (
     _attribute_path,
     _builtin_base,
+    _datetime_family,
     _listed,
     _one_line,
     _set_state_dict,
@@ -330,6 +331,14 @@ class RebuilderCore:
                        state: dict[str, Any] | None = None, facts: Any = None,
                        value_args: tuple[Any, ...] = ()) -> Any:
         module, qualname, cls, builtin = self._surrogate_type(record.type_id, record.kind, reason)
+        if builtin is not None and _datetime_family(builtin):
+            datetime_args = self._datetime_value_args(record, builtin, value_args)
+            if datetime_args is None:
+                # Never a date or timedelta of another value (timedelta() is 0): a surrogate without the builtin,
+                # which says that the dump did not hold it.
+                cls, builtin = surrogate_class(module, qualname, reason=reason), None
+            else:
+                value_args = datetime_args
         if builtin is not None:
             obj = builtin.__new__(cls, *value_args)
         else:
@@ -342,6 +351,21 @@ class RebuilderCore:
         if captured_repr or detail or facts is not None or reason != getattr(cls, "__pyheapdump_reason__", None):
             attach_info(obj, SurrogateInfo(module, qualname, reason, detail, captured_repr, facts))
         return obj
+
+    def _datetime_value_args(self, record: Record, builtin: type, reduce_args: tuple[Any, ...]) -> Any:
+        """The arguments that make a surrogate of a date, datetime, time or timedelta subclass hold the dumped value:
+        those of the record's `value` (the value as an exact builtin, which the dump writes when the class's own
+        reduce does not give it), or the reduce's own when the builtin takes them (pickle's form); None otherwise."""
+        value = self._attr(record, "value", complete=True) if "value" in record.attrs else None
+        if type(value) is builtin:
+            return value.__reduce__()[1]  # the builtin's own C reduce: pickle's arguments for its value
+        if not reduce_args:
+            return None
+        try:
+            builtin(*reduce_args)  # its C constructor checks them, and makes nothing of the program's
+        except (TypeError, ValueError, OverflowError):
+            return None
+        return reduce_args
 
     def _surrogate_type(self, type_id: int, kind: int, reason: str) -> tuple[str, str, type, type | None]:
         key = (type_id, kind if not type_id else 0, reason if not type_id else "")
@@ -363,7 +387,10 @@ class RebuilderCore:
         if isinstance(cls, type) and issubclass(cls, Surrogate):
             return cls
         module, qualname = self._class_name(type_id)
-        return surrogate_class(module, qualname)
+        # A real class whose object is a surrogate (its reduce is its own code): of datetime's, the surrogate holds
+        # the value (or, without one, is made without that base: _surrogate_for).
+        base = _builtin_base(cls)
+        return surrogate_class(module, qualname, base if base is not None and _datetime_family(base) else None)
 
     def _import(self, module_name: str) -> types.ModuleType | None:
         if module_name == "__main__":

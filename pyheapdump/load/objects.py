@@ -4,6 +4,7 @@ rebuilder."""
 from __future__ import annotations
 
 import functools
+import sys
 import types
 
 from pyheapdump.load.allowlists import _VALUE_BASES
@@ -79,12 +80,20 @@ def surrogate_info_reason(cls: Any) -> str:
     return surrogate_base.NOT_IMPORTABLE
 
 
+def _datetime_family(klass: Any) -> bool:
+    """datetime's date, datetime, time or timedelta. A class of the dump derives from one only once the load has
+    imported datetime for it: the loader does not import it itself."""
+    module = sys.modules.get("datetime")
+    return module is not None and klass in (module.datetime, module.date, module.time, module.timedelta)
+
+
 def _builtin_base(cls: Any) -> type | None:
-    """The builtin whose behaviour a (surrogate) class keeps: the first value type or exception in its MRO."""
+    """The builtin whose behaviour a (surrogate) class keeps: the first value type (or one of datetime's) or exception
+    in its MRO."""
     if not isinstance(cls, type):
         return None
     for klass in cls.__mro__:
-        if klass in _VALUE_BASES:
+        if klass in _VALUE_BASES or _datetime_family(klass):
             return klass
         if klass.__module__ == "builtins" and issubclass(klass, BaseException):
             return klass
