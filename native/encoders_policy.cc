@@ -94,7 +94,7 @@ OwnedRef DatetimeArgs(const Walker::ValueTypes& known, PyTypeObject* family, PyO
 // null for an exact one, and for any other type.
 PyTypeObject* DatetimeBaseOfSubclass(const Walker::ValueTypes& known, PyTypeObject* type) {
   for (PyTypeObject* family : {known.datetime, known.date, known.time, known.timedelta}) {
-    if (family != nullptr && type != family && PyType_IsSubtype(type, family)) return family;
+    if (family != nullptr && PyType_IsSubtype(type, family)) return type == family ? nullptr : family;
   }
   return nullptr;
 }
