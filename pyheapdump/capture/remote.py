@@ -79,7 +79,7 @@ def serve_request(request: dict[str, Any]) -> None:
             heap=bool(request.get("heap", False)),
             directory=request.get("directory"),
             reason="remote",
-            description=f"live dump by pid, asked by `pyheapdump dump` (process {request.get('requester')})",
+            description=f"live dump by pid, asked by {_asked_by(request)}",
             **dict(request.get("limits") or {}),
         )
         answer = {"ok": True, "path": written}
@@ -90,6 +90,14 @@ def serve_request(request: dict[str, Any]) -> None:
             write_json_atomically(os.path.join(request["folder"], REPLY_FILE), answer)
         except OSError:
             pass  # the command gave up and its folder is gone: nobody to answer
+
+
+def _asked_by(request: dict[str, Any]) -> str:
+    """Who asked, as the dump's description says it: the command line, with the pid it was given (this process's pid
+    where the command runs: another one when this process is in a container), and the command's own process."""
+    asked = request.get("pid")
+    command = f"`pyheapdump dump {asked}`" if isinstance(asked, int) else "`pyheapdump dump`"
+    return f"{command} (process {request.get('requester')})"
 
 
 def write_json_atomically(target: str, value: Any) -> None:
@@ -177,7 +185,7 @@ def serve_signal_request(writer: Any, request: dict[str, Any], frame: Any, descr
             exc=False,  # a live dump: an exception the interrupted code is handling is not the reason
             frame=frame,
             threads=bool(request.get("threads", True)),
-            description=f"{description}, asked by `pyheapdump dump` (process {request.get('requester')})",
+            description=f"{description}, asked by {_asked_by(request)}",
             path=request.get("path"),
             directory=request.get("directory"),
             limits=limits,

@@ -458,6 +458,7 @@ def _dump_on_request(target: Target, view: _FilesystemView, destination: _Destin
         "heap": heap,
         "limits": limits,
         "requester": os.getpid(),
+        "pid": target.pid,  # as this command sees it: the description says it, beside the pid the target has
     }
     try:
         ask(folder, their_folder, request)

@@ -242,6 +242,8 @@ def test_a_314_process_in_a_container_of_its_own(targets, tmp_path):
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     dump = check_live_dump(path, target, pid=1)
     assert dump.metadata["reason"] == "remote"
+    # the pid the command was given, beside the target's own (1)
+    assert f"asked by `pyheapdump dump {target.pid}` (process " in dump.metadata["description"]
     named = tmp_path / "named.heapdump"
     assert printed_dump(dump_cli(py314, target.pid, "-o", named, cwd=here)) == named
     check_live_dump(named, target, pid=1)
@@ -405,7 +407,7 @@ def test_a_311_process_with_the_signal_hook_is_asked_through_its_signal(targets,
     assert first.parent == hook_dir  # no -o / --directory: where the hook writes
     check_live_dump(first, target)
     header = pyheapdump.read_header(first)
-    assert header["reason"] == "signal" and "asked by `pyheapdump dump`" in header["description"]
+    assert header["reason"] == "signal" and f"asked by `pyheapdump dump {target.pid}`" in header["description"]
     # The command's request reaches the hook: where to write, threads, heap and limits.
     asked = tmp_path / "asked.heapdump"
     result = dump_cli(py311, target.pid, "-o", asked, "--no-threads", "--max-objects", "123456", cwd=tmp_path)
@@ -449,7 +451,8 @@ def test_a_311_process_in_a_container_is_asked_through_its_signal(targets, tmp_p
     path = printed_dump(dump_cli(py311, target.pid, cwd=here))
     assert path.parent == here and re.fullmatch(r"pid_target-1-\d{8}T\d{6}\.\d+Z\.heapdump", path.name), path
     check_live_dump(path, target, pid=1)
-    assert pyheapdump.read_header(path)["reason"] == "signal"
+    header = pyheapdump.read_header(path)
+    assert header["reason"] == "signal" and f"asked by `pyheapdump dump {target.pid}`" in header["description"]
     their_hook_dir = Path(f"/proc/{target.pid}/root{hook_dir}")
     assert not hook_dir.exists() and list(their_hook_dir.glob("*.heapdump")) == []  # moved out of the container
     named = tmp_path / "named.heapdump"
