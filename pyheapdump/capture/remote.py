@@ -48,6 +48,7 @@ from pyheapdump.errors import DumpError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing: `import pyheapdump` loads this module
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 __all__ = ["RemoteDumpError", "serve_request", "announce_signal", "withdraw_signal", "take_signal_request",
@@ -66,12 +67,12 @@ class RemoteDumpError(DumpError):
 
 def serve_request(request: dict[str, Any]) -> None:
     """Runs in the target, called by the injected script: writes the dump, then the reply the command waits for."""
-    answer: dict[str, Any] = {"ok": False, "kind": "dump", "error": "the dump was interrupted"}
-    try:
+
+    def write() -> str:
         from pyheapdump.dump.roots import caller_frame
         from pyheapdump.dump.save import save_dump
 
-        written = save_dump(
+        return save_dump(
             request.get("path"),
             exc=False,  # a live dump: an exception the interrupted code is handling is not the reason
             frame=caller_frame(),  # the main thread's interrupted frame, as the signal hook records it
@@ -82,12 +83,23 @@ def serve_request(request: dict[str, Any]) -> None:
             description=f"live dump by pid, asked by {_asked_by(request)}",
             **dict(request.get("limits") or {}),
         )
-        answer = {"ok": True, "path": written}
+
+    _write_then_reply(request["folder"], write)
+
+
+def _write_then_reply(folder: str, write: Callable[[], str | None]) -> None:
+    """Writes the dump, then the reply the command waits for in `folder`: the dump's path, or what went wrong (the
+    target goes on running either way). `write` gives None when the dump was skipped."""
+    answer: dict[str, Any] = {"ok": False, "kind": "dump", "error": "the dump was interrupted"}
+    try:
+        written = write()
+        answer = ({"ok": True, "path": written} if written is not None else
+                  {"ok": False, "kind": "dump", "error": "another dump of this process was being written"})
     except Exception as error:  # noqa: BLE001 - reported to the command; the target goes on running
         answer = {"ok": False, "kind": "dump", "error": f"{type(error).__name__}: {error}"}
     finally:
         try:
-            write_json_atomically(os.path.join(request["folder"], REPLY_FILE), answer)
+            write_json_atomically(os.path.join(folder, REPLY_FILE), answer)
         except OSError:
             pass  # the command gave up and its folder is gone: nobody to answer
 
@@ -176,11 +188,10 @@ def serve_signal_request(writer: Any, request: dict[str, Any], frame: Any, descr
         os.mkdir(os.path.join(folder, "claim"))
     except OSError:
         return False
-    answer: dict[str, Any] = {"ok": False, "kind": "dump", "error": "the dump was interrupted"}
-    try:
+    def write() -> str | None:
         limits = dict(request.get("limits") or {})
         limits["heap"] = bool(request.get("heap", False))
-        written = writer.write(
+        return writer.write(
             reason="signal",
             exc=False,  # a live dump: an exception the interrupted code is handling is not the reason
             frame=frame,
@@ -190,15 +201,8 @@ def serve_signal_request(writer: Any, request: dict[str, Any], frame: Any, descr
             directory=request.get("directory"),
             limits=limits,
         )
-        answer = ({"ok": True, "path": written} if written is not None else
-                  {"ok": False, "kind": "dump", "error": "another dump of this process was being written"})
-    except Exception as error:  # noqa: BLE001 - reported to the command; the target goes on running
-        answer = {"ok": False, "kind": "dump", "error": f"{type(error).__name__}: {error}"}
-    finally:
-        try:
-            write_json_atomically(os.path.join(folder, REPLY_FILE), answer)
-        except OSError:
-            pass  # the command's folder is gone: nobody to answer
+
+    _write_then_reply(folder, write)
     return True
 
 

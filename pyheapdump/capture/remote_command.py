@@ -757,9 +757,8 @@ def _pid_in_its_namespace(pid: int) -> int:
         return pid
 
 
-def read_announcement(target: Target, view: _FilesystemView | None = None) -> dict[str, Any] | None:
+def read_announcement(target: Target, view: _FilesystemView) -> dict[str, Any] | None:
     """The signal hook this very process announced (same pid and start time), if its signal is still caught."""
-    view = view or _FilesystemView("")
     path = view.here(announcement_path(_pid_in_its_namespace(target.pid), target.uid))
     try:
         facts = os.lstat(path.parent)

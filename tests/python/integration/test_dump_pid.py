@@ -74,6 +74,15 @@ def in_a_container(*keep: Path) -> list[str]:
             "env", f"KEEP={kept}", "sh", "-c", _CONTAINER_SCRIPT, "sh"]
 
 
+@pytest.fixture
+def containers() -> None:
+    """Skips a test only where mount and pid namespaces cannot be made at all (not root, no unshare(1), a kernel or
+    sandbox that refuses them): there `pyheapdump dump` has no container to reach either."""
+    unavailable = _containers_unavailable()
+    if unavailable:
+        pytest.skip(unavailable)
+
+
 @functools.cache
 def _containers_unavailable() -> str | None:
     if os.geteuid() != 0 or shutil.which("unshare") is None:
@@ -223,12 +232,9 @@ def test_dumps_a_314_process_that_installed_nothing(targets, tmp_path):
     assert "Error" not in target.finish()
 
 
-def test_a_314_process_in_a_container_of_its_own(targets, tmp_path):
+def test_a_314_process_in_a_container_of_its_own(targets, tmp_path, containers):
     """A target in mount and pid namespaces of its own, with its own /tmp (a container seen from its host): the
     request goes into its /tmp through /proc/PID/root, and its dump is fetched to where the command was asked."""
-    unavailable = _containers_unavailable()
-    if unavailable:
-        pytest.skip(unavailable)
     py314 = python("3.14")
     target = targets(py314, "plain", cwd=tmp_path, wrapper=in_a_container())
     their_tmp = Path(f"/proc/{target.pid}/root/tmp")
@@ -264,12 +270,10 @@ def serve_request(request):
 """
 
 
-def test_a_container_that_answers_with_a_path_outside_its_request_folder_gets_nothing_copied(targets, tmp_path):
+def test_a_container_that_answers_with_a_path_outside_its_request_folder_gets_nothing_copied(
+        targets, tmp_path, containers):
     """The command copies only the request folder's own file out of a container: a reply naming another path (a
     hostile container's pyheapdump) is refused, and nothing is written here."""
-    unavailable = _containers_unavailable()
-    if unavailable:
-        pytest.skip(unavailable)
     py314 = python("3.14")
     fake = tmp_path / "fake"
     (fake / "pyheapdump" / "capture").mkdir(parents=True)
@@ -436,12 +440,9 @@ def test_a_311_process_with_the_signal_hook_is_asked_through_its_signal(targets,
     assert not announcement.exists()
 
 
-def test_a_311_process_in_a_container_is_asked_through_its_signal(targets, tmp_path):
+def test_a_311_process_in_a_container_is_asked_through_its_signal(targets, tmp_path, containers):
     """The hook of a target in namespaces of its own announces itself in its own /tmp, under the pid it has there, and
     writes into its own filesystem: the command finds it through /proc/PID/root and moves the dump out to here."""
-    unavailable = _containers_unavailable()
-    if unavailable:
-        pytest.skip(unavailable)
     py311 = python("3.11")
     hook_dir = tmp_path / "hook"  # under /tmp: the target's own /tmp, not this one
     target = targets(py311, "hook", str(hook_dir), cwd=tmp_path, wrapper=in_a_container())
