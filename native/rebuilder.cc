@@ -274,7 +274,50 @@ absl::Status Rebuilder::Validate(const StoredRecord& record) {
 Rebuilder::Found Rebuilder::Find(uint64_t oid) const {
   size_t position = 0;
   if (!store_.Position(oid, &position)) return std::nullopt;
+  if (store_.Released(position)) {
+    // A finished object's record, released (MarkFinished): what is left of it is its kind, all that a caller that
+    // meets a finished object reads (the others stop at its kCompleted mark).
+    StoredRecord released;
+    released.id = oid;
+    released.kind = store_.ReleasedKind(position);
+    return released;
+  }
   return store_.At(position);
+}
+
+bool Rebuilder::IsFinished(uint64_t oid) const {
+  size_t position = 0;
+  if (!Position(oid, &position)) return false;
+  if (state_[position] & kCompleted) return true;
+  PyObject* made = made_[position].get();  // a str or bytes holds nothing: finished as soon as it exists
+  return made != nullptr && (PyUnicode_CheckExact(made) || PyBytes_CheckExact(made));
+}
+
+namespace {
+
+// The records the loader reads no more once their object is finished: what the core made from them alone, whose
+// items nothing else reads (a handler reading a reduce's state needs only its kind). Not a class, function, module,
+// frame or code record (read again whenever an instance, a reduce or a frame names it), nor a str or bytes one.
+bool IsReleasable(const StoredRecord& record) {
+  switch (record.kind) {
+    case Kind::kList:
+    case Kind::kTuple:
+    case Kind::kDict:
+    case Kind::kSet:
+    case Kind::kFrozenSet:
+      return record.type_id == 0 && record.flags == 0;
+    case Kind::kCall:
+      return record.flags == 0;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+void Rebuilder::MarkFinished(size_t position, const StoredRecord& record) {
+  state_[position] |= kCompleted;
+  if (IsReleasable(record)) store_.Release(position);
 }
 
 bool Rebuilder::Parse(const StoredRecord& record, bool make_atoms, Parsed* parsed) {
@@ -312,6 +355,7 @@ absl::StatusOr<OwnedRef> Rebuilder::AttributeName(std::string_view bytes) {
 absl::StatusOr<OwnedRef> Rebuilder::RecordTuple(uint64_t oid) {
   size_t position = 0;
   if (!store_.Position(oid, &position)) return OwnedRef::Borrow(Py_None);
+  if (store_.Released(position)) return ReleasedRecordTuple(oid, store_.ReleasedKind(position));
   StoredRecord record = store_.At(position);
   // A str or bytes made as it was read has no bytes in the store: its object is the record's data.
   BorrowedRef made_data;
@@ -394,11 +438,17 @@ void Rebuilder::Abandon(bool empty_containers) {
 bool Rebuilder::IsMadeContainer(size_t position) const {
   // Only the plain containers this core made from their records: a record of another kind may stand for a real
   // object (a module or class, in a trusted load) that is not the loader's to change.
-  StoredRecord record = store_.At(position);
-  if (!IsPlain(record)) return false;
+  Kind kind = Kind::kSurrogate;
+  if (store_.Released(position)) {
+    kind = store_.ReleasedKind(position);  // released only when plain (IsReleasable)
+  } else {
+    StoredRecord record = store_.At(position);
+    if (!IsPlain(record)) return false;
+    kind = record.kind;
+  }
   PyObject* obj = made_[position].get();
-  return (record.kind == Kind::kList && PyList_CheckExact(obj)) ||
-         (record.kind == Kind::kDict && PyDict_CheckExact(obj)) || (record.kind == Kind::kSet && PySet_CheckExact(obj));
+  return (kind == Kind::kList && PyList_CheckExact(obj)) || (kind == Kind::kDict && PyDict_CheckExact(obj)) ||
+         (kind == Kind::kSet && PySet_CheckExact(obj));
 }
 
 void Rebuilder::EmptyContainer(PyObject* container) {
@@ -472,6 +522,7 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
     bool complete = record.flags == 0;
     if (complete && record.kind == Kind::kDict) {
       OwnedRef dict = DictOfFinishedValues(record, position);
+      if (dict) MarkFinished(position, record);
       if (dict || PyErr_Occurred()) return dict;
     }
     if (record.kind == Kind::kList || (complete && (record.kind == Kind::kDict || record.kind == Kind::kSet))) {
@@ -507,6 +558,7 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
       if (!read) return OwnedRef();
       if (atoms_only) {
         if (!StoreAt(position, tuple.borrow())) return OwnedRef();
+        MarkFinished(position, record);
         return tuple;
       }
     }
@@ -529,7 +581,11 @@ OwnedRef Rebuilder::Object(uint64_t oid) {
     // arguments are not all made yet, or not finished, takes the general way, as one whose call fails does (Build
     // calls it again there, and reports the failure).
     OwnedRef made = ConstructFastReduce(record);
-    if (made) return StoreAt(position, made.borrow()) ? made : OwnedRef();
+    if (made) {
+      if (!StoreAt(position, made.borrow())) return OwnedRef();
+      MarkFinished(position, record);  // called with finished arguments only
+      return made;
+    }
     if (PyErr_Occurred()) {
       if (!PendingIsOneObjectsProblem()) return OwnedRef();
       PyErr_Clear();
@@ -804,6 +860,11 @@ bool Rebuilder::FinishedValue(const RawValue& value, bool* finished) {
 
 bool Rebuilder::FinishedTuple(uint64_t oid, bool* finished) {
   *finished = false;
+  if (Marked(oid, kCompleted)) {  // its record may be released
+    BorrowedRef made = Lookup(oid);
+    *finished = made && PyTuple_CheckExact(made.get());
+    return !PyErr_Occurred();
+  }
   Found record = Find(oid);
   if (!record || record->kind != Kind::kTuple) return true;
   if (!Lookup(oid)) return !PyErr_Occurred();
@@ -880,28 +941,39 @@ bool Rebuilder::CutContainerClass(Kind kind, BorrowedRef* cls) {
   return true;
 }
 
-bool Rebuilder::ResolveEachItem(const StoredRecord& record, absl::FunctionRef<bool(uint64_t count)> on_count,
+bool Rebuilder::ResolveEachItem(const StoredRecord& record, bool* all_finished,
+                                absl::FunctionRef<bool(uint64_t count)> on_count,
                                 absl::FunctionRef<bool(uint64_t index, OwnedRef value)> on_value) {
   // Read straight from the bytes Load checked, with no visitor or DecodedValue per item: every item of every
   // container the core fills passes here.
-  return ReadingCheckedBytes([&] {
+  bool finished = true;
+  bool resolved = ReadingCheckedBytes([&] {
     Cursor cursor(record.items);
     uint64_t count = cursor.Count();
     if (!on_count(count)) return false;
     for (uint64_t i = 0; i < count; ++i) {
-      OwnedRef value = ResolveRaw(ReadRawValue(cursor));
-      if (!value || !on_value(i, std::move(value))) return false;  // with the error set
+      RawValue raw = ReadRawValue(cursor);
+      OwnedRef value = ResolveRaw(raw);
+      if (!value) return false;  // with the error set
+      // After ResolveRaw, which may have made it. A placeholder of a cut value is not counted as finished.
+      if (raw.tag == ValueTag::kCut || (raw.tag == ValueTag::kRef && finished && !IsFinished(raw.number))) {
+        finished = false;
+      }
+      if (!on_value(i, std::move(value))) return false;  // with the error set
     }
     return true;
   });
+  *all_finished = resolved && finished;
+  return resolved;
 }
 
 // Resolved one at a time from the blob: a list of a million items never exists twice over as decoded values.
-OwnedRef Rebuilder::ItemValues(const StoredRecord& record, Sequence as) {
+OwnedRef Rebuilder::ItemValues(const StoredRecord& record, Sequence as, bool* all_finished) {
   const bool tuple = as == Sequence::kTuple;
   OwnedRef values;
+  bool ignored = false;
   bool resolved = ResolveEachItem(
-      record,
+      record, all_finished ? all_finished : &ignored,
       [&](uint64_t count) {
         Py_ssize_t size = static_cast<Py_ssize_t>(count);
         values = OwnedRef::Steal(tuple ? PyTuple_New(size) : PyList_New(size));
@@ -1073,11 +1145,12 @@ absl::Status Rebuilder::FillNow(BorrowedRef raw) {
 
 bool Rebuilder::FillOneNow(uint64_t oid, bool with_parts) {
   size_t position = 0;
-  if (!Position(oid, &position)) return true;  // no record: a placeholder, nothing to fill
+  if (!Position(oid, &position)) return true;      // no record: a placeholder, nothing to fill
+  if (state_[position] & kCompleted) return true;  // everything it holds is filled (and its record may be released)
   if (!Object(oid)) return false;
   Fill fill;
   if (TakeFill(position, &fill) && !RunFill(position, fill)) return false;
-  if (!with_parts) return true;
+  if (!with_parts || (state_[position] & kCompleted)) return true;  // the fill may have finished it all
   StoredRecord record = store_.At(position);
   if (record.kind != Kind::kTuple) return true;
   // A tuple is made whole, holding its parts as they were made: shells, whose fills may still be pending.
@@ -1130,13 +1203,20 @@ bool Rebuilder::RunNativeFill(size_t position, const Fill& fill) {
   if (fill.kind == FillKind::kInstance) {
     return FillInstance(fill.target.borrow(), record);
   }
+  bool items_finished = false;
+  bool filled = true;
   if (fill.kind == FillKind::kList) {
-    if (PyList_CheckExact(target) && PyList_GET_SIZE(target) > 0) return FillListInPlace(record, target);
-    OwnedRef values = ItemValues(record, Sequence::kList);
-    return values && PyList_SetSlice(target, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, values.get()) == 0;
+    if (PyList_CheckExact(target) && PyList_GET_SIZE(target) > 0) {
+      filled = FillListInPlace(record, target, &items_finished);
+    } else {
+      OwnedRef values = ItemValues(record, Sequence::kList, &items_finished);
+      filled = values && PyList_SetSlice(target, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, values.get()) == 0;
+    }
+  } else if (fill.kind == FillKind::kDict || fill.kind == FillKind::kSet) {
+    filled = FillDictOrSet(record, fill.kind == FillKind::kDict, target, &items_finished);
   }
-  if (fill.kind != FillKind::kDict && fill.kind != FillKind::kSet) return true;
-  return FillDictOrSet(record, fill.kind == FillKind::kDict, target);
+  if (filled && items_finished) MarkFinished(position, record);
+  return filled;
 }
 
 namespace {
@@ -1167,7 +1247,7 @@ bool Rebuilder::MakeReferencedItems(const StoredRecord& record) {
   });
 }
 
-bool Rebuilder::FillDictOrSet(const StoredRecord& record, bool dict, PyObject* target) {
+bool Rebuilder::FillDictOrSet(const StoredRecord& record, bool dict, PyObject* target, bool* items_finished) {
   // Keys may hash by their state: a key goes in only after FinishFills has finished what making the items made. So
   // first every object the items reference is made (made_ holds each one), then, once FinishFills is done, the items
   // are resolved again, now lookups only, and each goes in as it is resolved: the items of a dict of a million keys
@@ -1177,7 +1257,7 @@ bool Rebuilder::FillDictOrSet(const StoredRecord& record, bool dict, PyObject* t
   OwnedRef key;
   bool filled = MakeReferencedItems(record) && FinishFills() &&
                 ResolveEachItem(
-                    record, [](uint64_t) { return true; },
+                    record, items_finished, [](uint64_t) { return true; },
                     [&](uint64_t index, OwnedRef item) {
                       if (!dict) return PySet_Add(target, item.get()) == 0;
                       if (index % 2 == 0) {
@@ -1202,10 +1282,10 @@ bool Rebuilder::FillDictOrSet(const StoredRecord& record, bool dict, PyObject* t
   return true;
 }
 
-bool Rebuilder::FillListInPlace(const StoredRecord& record, PyObject* list) {
+bool Rebuilder::FillListInPlace(const StoredRecord& record, PyObject* list, bool* items_finished) {
   Py_ssize_t size = PyList_GET_SIZE(list);
   bool filled = ResolveEachItem(
-      record,
+      record, items_finished,
       [size](uint64_t count) {
         if (count == static_cast<uint64_t>(size)) return true;
         PyErr_SetString(PyExc_MemoryError, "a list's record changed its length while loading");  // cannot happen
@@ -1281,6 +1361,7 @@ bool Rebuilder::CompleteObject(BorrowedRef raw) {
     if (seen.contains(oid) || Marked(oid, kCompleted)) continue;
     seen.insert(oid);
     if (!Object(oid)) return false;
+    if (Marked(oid, kCompleted)) continue;  // made finished just now: its record may be released
     Found record = Find(oid);
     if (!record || IsByReference(record->kind)) continue;
     Fill fill;
@@ -1292,6 +1373,7 @@ bool Rebuilder::CompleteObject(BorrowedRef raw) {
       } else if (TakeFill(position, &fill) && !RunFill(position, fill)) {
         return false;
       }
+      if (state_[position] & kCompleted) continue;  // its fill finished it and all it holds
     }
     Parsed parsed;
     if (!Parse(*record, false, &parsed)) return false;

@@ -151,15 +151,16 @@ class Rebuilder {
   }
   // The record's items, references made, as a new list or tuple.
   enum class Sequence { kList, kTuple };
-  OwnedRef ItemValues(const StoredRecord& record, Sequence as);
+  // *all_finished (when given): whether every item is finished (IsFinished), so the container is when it holds them.
+  OwnedRef ItemValues(const StoredRecord& record, Sequence as, bool* all_finished = nullptr);
   // Puts a plain list's items into the slots its shell was made with (MakeShell); on failure, empties it.
-  bool FillListInPlace(const StoredRecord& record, PyObject* list);
+  bool FillListInPlace(const StoredRecord& record, PyObject* list, bool* items_finished);
   // Resolves the record's items one by one; on_count first. on_count or on_value returning false (with an error set)
-  // stops. False with an error set.
-  bool ResolveEachItem(const StoredRecord& record, absl::FunctionRef<bool(uint64_t count)> on_count,
+  // stops. False with an error set. *all_finished: whether every item is an atom or a finished object.
+  bool ResolveEachItem(const StoredRecord& record, bool* all_finished, absl::FunctionRef<bool(uint64_t count)> on_count,
                        absl::FunctionRef<bool(uint64_t index, OwnedRef value)> on_value);
   // A plain dict's or set's fill (or a marked one's); on failure the container is left empty.
-  bool FillDictOrSet(const StoredRecord& record, bool dict, PyObject* target);
+  bool FillDictOrSet(const StoredRecord& record, bool dict, PyObject* target, bool* items_finished);
   // Makes every object the record's items reference that is not made yet; false with an error set.
   bool MakeReferencedItems(const StoredRecord& record);
   static bool SucceededOrMemoryError(const absl::Status& status);
@@ -193,6 +194,12 @@ class Rebuilder {
   enum Mark : uint8_t { kMaking = 1 << 3, kExpanding = 1 << 4, kCompleted = 1 << 5 };
   static constexpr uint8_t kFillKindBits = 0x7;
   bool Marked(uint64_t oid, Mark mark) const;
+  // Finished: made, with nothing of its own or of what it holds left to fill (kCompleted), or a str or bytes.
+  bool IsFinished(uint64_t oid) const;
+  // Marks an object made complete, with all it holds, as it was made or filled (CompleteObject and FillOneNow then
+  // stop there), and releases its record when nothing will read it again: the records of a heap's leaves (a
+  // service's small dicts, the lists of ints) are freed as the load goes, not all held to its end.
+  void MarkFinished(size_t position, const StoredRecord& record);
   void SetMark(uint64_t oid, Mark mark);
   bool ClearMark(uint64_t oid, Mark mark);  // whether it was set
   FillKind PendingFill(size_t position) const { return static_cast<FillKind>(state_[position] & kFillKindBits); }

@@ -233,4 +233,14 @@ absl::StatusOr<OwnedRef> DecodeRecord(const StoredRecord& record, BorrowedRef da
   return absl::Status(status.code(), "record " + std::to_string(record.id) + ": " + std::string(status.message()));
 }
 
+absl::StatusOr<OwnedRef> ReleasedRecordTuple(uint64_t id, Kind kind) {
+  OwnedRef type_id = kind == Kind::kCall ? OwnedRef::Borrow(Py_None) : OwnedRef::Steal(PyLong_FromLong(0));
+  if (!type_id) return TakeOutOfMemory();
+  OwnedRef tuple = OwnedRef::Steal(Py_BuildValue("(KBOIOO()O()O)", static_cast<unsigned long long>(id),
+                                                 static_cast<unsigned char>(kind), type_id.get(), 0u, Py_None, Py_None,
+                                                 Py_None, Py_None));
+  if (!tuple) return TakeOutOfMemory();
+  return tuple;
+}
+
 }  // namespace pyheapdump

@@ -96,6 +96,10 @@ absl::StatusOr<OwnedRef> DecodeAttributeName(std::string_view bytes);
 // left set. data_object, when given, is the data already made (the loader makes str and bytes as it reads them and
 // keeps no second copy of their bytes).
 absl::StatusOr<OwnedRef> DecodeRecord(const StoredRecord& record, BorrowedRef data_object = BorrowedRef());
+// The tuple of a record the loader released once its object was finished (record_store.h): its id and kind, the
+// type_id 0 of a plain container and None for a call's, no flags; None for its size, items, attrs and data, which
+// nothing reads (reading them fails loudly rather than finding them empty), and no references.
+absl::StatusOr<OwnedRef> ReleasedRecordTuple(uint64_t id, Kind kind);
 inline absl::StatusOr<OwnedRef> DecodeRecord(const Record& record) { return DecodeRecord(StoredRecord::Of(record)); }
 
 }  // namespace pyheapdump

@@ -1,10 +1,32 @@
 #include "record_store.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
 #include <new>
 
 namespace pyheapdump {
+
+RecordStore::Block::Block(size_t size) : size_(size) {
+  void* mapped = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  bytes_ = mapped == MAP_FAILED ? nullptr : static_cast<char*>(mapped);
+}
+
+RecordStore::Block& RecordStore::Block::operator=(Block&& other) noexcept {
+  if (this != &other) {
+    Free();
+    bytes_ = other.bytes_;
+    size_ = other.size_;
+    other.bytes_ = nullptr;
+  }
+  return *this;
+}
+
+void RecordStore::Block::Free() {
+  if (bytes_ != nullptr) munmap(bytes_, size_);
+  bytes_ = nullptr;
+}
 
 void RecordStore::Reserve(size_t records) {
   try {
@@ -14,10 +36,13 @@ void RecordStore::Reserve(size_t records) {
   }
 }
 
-bool RecordStore::AddBlock(std::unique_ptr<char[]> bytes) {
+bool RecordStore::AddBlock(Block block) {
+  if (block.bytes() == nullptr) return false;
   if (!pointers_ && blocks_.size() == handle_blocks_ && !SwitchToPointers()) return false;
   try {
-    blocks_.push_back(std::move(bytes));
+    live_.reserve(blocks_.size() + 1);
+    blocks_.push_back(std::move(block));
+    live_.push_back(0);
   } catch (const std::bad_alloc&) {
     return false;
   }
@@ -41,22 +66,20 @@ bool RecordStore::SwitchToPointers() {
 char* RecordStore::Allocate(size_t size, uint32_t* handle) {
   if (size > kBlockSize / 4) {
     // A record larger than a quarter block gets a block of its own, so the rest of the current block is not wasted.
-    std::unique_ptr<char[]> bytes(new (std::nothrow) char[size]);
-    char* start = bytes.get();
-    if (!start || !AddBlock(std::move(bytes))) return nullptr;
+    if (!AddBlock(Block(size))) return nullptr;
     *handle = static_cast<uint32_t>((blocks_.size() - 1) << kOffsetBits);
-    return start;
+    ++live_.back();
+    return blocks_.back().bytes();
   }
   if (size > free_left_) {
-    std::unique_ptr<char[]> bytes(new (std::nothrow) char[kBlockSize]);
-    char* start = bytes.get();
-    if (!start || !AddBlock(std::move(bytes))) return nullptr;
-    free_ = start;
+    if (!AddBlock(Block(kBlockSize))) return nullptr;
+    free_ = blocks_.back().bytes();
     free_left_ = kBlockSize;
     free_block_ = blocks_.size() - 1;
   }
   char* start = free_;
   *handle = static_cast<uint32_t>((free_block_ << kOffsetBits) | (kBlockSize - free_left_));
+  ++live_[free_block_];
   free_ += size;
   free_left_ -= size;
   return start;
@@ -132,6 +155,28 @@ bool RecordStore::Add(const StoredRecord& record, bool keep_data) {
   return true;
 }
 
+bool RecordStore::IsSharedMade(uint32_t handle) const {
+  for (int which = 0; which < 8; ++which) {
+    if (shared_made_[which] != nullptr && shared_made_handle_[which] == handle) return true;
+  }
+  return false;
+}
+
+void RecordStore::Release(size_t position) {
+  if (pointers_ || !indexed_ || Released(position)) return;
+  const uint32_t handle = at_[position];
+  if (IsSharedMade(handle)) return;
+  const Kind kind = LoadStoredCompactRecord(Bytes(position), PreviousId(position)).kind;
+  at_[position] = kReleasedHandles + static_cast<uint32_t>(kind);
+  const size_t block = handle >> kOffsetBits;
+  if (--live_[block] == 0) blocks_[block].Free();
+}
+
+size_t RecordStore::blocks_held() const {
+  return static_cast<size_t>(
+      std::count_if(blocks_.begin(), blocks_.end(), [](const Block& block) { return block.bytes() != nullptr; }));
+}
+
 StoredRecord RecordStore::At(size_t position) const {
   StoredRecord record = LoadStoredCompactRecord(Bytes(position), PreviousId(position));
   if (!added_flags_.empty()) {
@@ -148,6 +193,7 @@ bool RecordStore::Index() {
   // sparse ids (damaged, forged) gets the map.
   // Ids are read from the records themselves (the first field of each), twice rather than copied into a vector:
   // that copy would be 8 bytes per record at the moment memory is tightest.
+  indexed_ = true;
   if (ids_are_positions_) return true;
   auto id_at = [this](size_t position) { return LoadStoredCompactRecordId(Bytes(position), PreviousId(position)); };
   const size_t count = size();

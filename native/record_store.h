@@ -4,12 +4,16 @@
 // Each record is copied once, in its compact form (format.h, "compact records"), into large blocks that never move;
 // a record is read back as a StoredRecord whose blobs view those bytes, so nothing is copied or allocated per read.
 // The data of a record whose object was made as it was read (a str, a bytes) can be left out: its bytes would only
-// be a second copy of the object. Plain C++: no Python here.
+// be a second copy of the object.
+//
+// A record the loader will not read again (its object is finished, and nothing reads its items any more) can be
+// released: once every record of a block is, the block goes back to the system, so a load does not hold all the
+// records and all the objects at its end (on a heap of small dicts, 40 MB of records). A released record keeps only
+// its kind. Plain C++: no Python here.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -33,6 +37,7 @@ class RecordStore {
   // no size (the loader never reads a record's size). Two thirds of the records of a heap of small dicts are such.
   bool Add(const StoredRecord& record, bool keep_data);
   size_t size() const { return pointers_ ? at_pointer_.size() : at_.size(); }
+  // The record at position; not for a released one (see Released).
   StoredRecord At(size_t position) const;
   // Adds flags to a stored record (the loader marks containers that hold cut values once it has read them all).
   void AddFlags(size_t position, uint32_t flags);
@@ -42,17 +47,48 @@ class RecordStore {
   bool Index();
   bool Position(uint64_t id, size_t* position) const;
 
+  // Releases the record at position, after Index: the caller never reads it again (At), only its kind
+  // (ReleasedKind). Its block is freed when its last record is released. Nothing happens to a str or bytes record
+  // that positions share (Add), or once the store holds pointers (past 4 GiB of records).
+  void Release(size_t position);
+  bool Released(size_t position) const { return !pointers_ && at_[position] >= kReleasedHandles; }
+  Kind ReleasedKind(size_t position) const { return static_cast<Kind>(at_[position] - kReleasedHandles); }
+  size_t blocks_held() const;  // blocks not freed yet (tests)
+
  private:
   // A record's place is a 4-byte handle, (block << kOffsetBits) | offset in the block, not an 8-byte pointer: 12 MB
   // less on a 3M-object heap. Past kMaxHandleBlocks blocks (about 4 GiB of records) the store switches to pointers.
-  static constexpr int kOffsetBits = 22;
+  // Blocks are small enough (256 KiB) that records released in the order they were written free them as a load goes.
+  static constexpr int kOffsetBits = 18;
   static constexpr size_t kBlockSize = size_t{1} << kOffsetBits;
-  static constexpr size_t kMaxHandleBlocks = size_t{1} << (32 - kOffsetBits);
+  // The last block number is never a block's: its handles stand for released records, kReleasedHandles + their kind.
+  static constexpr size_t kMaxHandleBlocks = (size_t{1} << (32 - kOffsetBits)) - 1;
+  static constexpr uint32_t kReleasedHandles = static_cast<uint32_t>(kMaxHandleBlocks << kOffsetBits);
   static constexpr uint32_t kNoRecord = UINT32_MAX;
+
+  // Bytes mapped from the system for one block, and unmapped when freed: memory given back at once, as freeing a
+  // malloc'd block might not (glibc serves blocks of this size from its heap once a larger one was freed).
+  class Block {
+   public:
+    Block() = default;
+    explicit Block(size_t size);  // bytes() is null when out of memory
+    Block(Block&& other) noexcept : bytes_(other.bytes_), size_(other.size_) { other.bytes_ = nullptr; }
+    Block& operator=(Block&& other) noexcept;
+    Block(const Block&) = delete;
+    Block& operator=(const Block&) = delete;
+    ~Block() { Free(); }
+    char* bytes() const { return bytes_; }
+    void Free();
+
+   private:
+    char* bytes_ = nullptr;
+    size_t size_ = 0;
+  };
 
   // Room for `size` bytes: their address, and their handle while the store uses handles. Null when out of memory.
   char* Allocate(size_t size, uint32_t* handle);
-  bool AddBlock(std::unique_ptr<char[]> bytes);
+  bool AddBlock(Block block);
+  bool IsSharedMade(uint32_t handle) const;
   bool AddPlace(char* bytes, uint32_t handle);
   // The shared record of a str or bytes made while reading (see Add) with these (empty) items and attrs blobs,
   // stored on first use; null when out of memory.
@@ -61,14 +97,16 @@ class RecordStore {
   const char* Bytes(size_t position) const {
     if (pointers_) return at_pointer_[position];
     uint32_t handle = at_[position];
-    return blocks_[handle >> kOffsetBits].get() + (handle & (kBlockSize - 1));
+    return blocks_[handle >> kOffsetBits].bytes() + (handle & (kBlockSize - 1));
   }
   // Records are stored with their id relative to their position (format.h's previous_id): one byte each as the
   // walker numbers them, 1, 2, 3, ..., where the id itself took up to four.
   static uint64_t PreviousId(size_t position) { return position; }
 
-  std::vector<std::unique_ptr<char[]>> blocks_;
-  char* free_ = nullptr;  // the unused rest of the newest full-size block
+  std::vector<Block> blocks_;
+  std::vector<uint32_t> live_;  // per block: the records stored there and not released (a shared one counts once)
+  bool indexed_ = false;        // Index ran: no record is added any more, so a block may be freed
+  char* free_ = nullptr;        // the unused rest of the newest full-size block
   size_t free_left_ = 0;
   size_t free_block_ = 0;  // that block's index in blocks_
   size_t handle_blocks_ = kMaxHandleBlocks;

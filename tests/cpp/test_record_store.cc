@@ -116,11 +116,11 @@ TEST(RecordStore, FindsRecordsByIdWhetherIdsFollowPositionsHaveGapsOrRepeat) {
 }
 
 TEST(RecordStore, AStoreOfMoreBlocksThanHandlesReachSwitchesToPointersAndKeepsEveryRecord) {
-  // Handles reach 1,024 blocks (4 GiB of records); this store switches after 2, at its third block.
+  // Handles reach 16,383 blocks of 256 KiB (4 GiB of records); this store switches after 2, at its third block.
   RecordStore store(/*handle_blocks=*/2);
   std::vector<Record> records;
   for (uint64_t id = 1; id <= 40; ++id) {
-    // A few records of 300 KB fill a 4 MiB block; one of 2 MB takes a block of its own.
+    // Records past a quarter block (these of 300 KB, one of 2 MB) take a block of their own.
     std::string data(id == 7 ? 2'000'000 : 300'000, static_cast<char>('a' + id % 26));
     records.push_back(MakeRecord(id, Kind::kBytes, "", "", std::move(data)));
     ASSERT_TRUE(store.Add(StoredRecord::Of(records.back()), /*keep_data=*/true)) << "record " << id;
@@ -181,6 +181,45 @@ TEST(RecordStore, StrAndBytesMadeWhileReadingKeepTheirKindAndIdAndOthersAreStore
     const bool shared = want.flags == 0 && want.id == position + 1;
     EXPECT_EQ(got.size, shared ? 0 : want.size) << "position " << position;
   }
+}
+
+TEST(RecordStore, ReleasingEveryRecordOfABlockFreesItAndKeepsTheOthersAndTheKindsOfTheReleased) {
+  // 3,000 records of 200 bytes: three 256 KiB blocks, the first two full. A shared str record (made while
+  // reading) sits in the first block and is never released: that block stays.
+  RecordStore store;
+  std::vector<Record> records;
+  for (uint64_t id = 1; id <= 3000; ++id) {
+    Record r = MakeRecord(id, id % 2 ? Kind::kList : Kind::kDict, std::string(200, '\0'), "", "");
+    if (id == 2) {
+      r = MakeRecord(id, Kind::kStr, "", "", "made");
+      r.type_id = 0;
+      r.flags = 0;
+    }
+    records.push_back(r);
+    ASSERT_TRUE(store.Add(StoredRecord::Of(r), /*keep_data=*/false));
+  }
+  store.Release(0);  // before Index: records may still come, nothing is released
+  EXPECT_FALSE(store.Released(0));
+  ASSERT_TRUE(store.Index());
+  const size_t blocks = store.blocks_held();
+  ASSERT_EQ(blocks, 3u);
+  // Release every record but the last few: the second block empties, the first keeps the shared str.
+  for (size_t position = 0; position + 10 < records.size(); ++position) store.Release(position);
+  EXPECT_EQ(store.blocks_held(), 2u) << "the block whose records were all released is freed";
+  EXPECT_FALSE(store.Released(1)) << "a str record that positions share is never released";
+  EXPECT_EQ(store.At(1).kind, Kind::kStr);
+  for (size_t position = 0; position + 10 < records.size(); ++position) {
+    if (position == 1) continue;
+    ASSERT_TRUE(store.Released(position));
+    EXPECT_EQ(store.ReleasedKind(position), records[position].kind) << "position " << position;
+  }
+  for (size_t position = records.size() - 10; position < records.size(); ++position) {
+    ASSERT_FALSE(store.Released(position));
+    ExpectSame(store.At(position), records[position], /*with_data=*/false);
+  }
+  store.Release(0);  // twice: no change
+  for (size_t position = records.size() - 10; position < records.size(); ++position) store.Release(position);
+  EXPECT_EQ(store.blocks_held(), 1u) << "the last block goes with its last record; the shared str's stays";
 }
 
 }  // namespace
