@@ -307,6 +307,7 @@ bool IsReleasable(const StoredRecord& record) {
     case Kind::kFrozenSet:
       return record.type_id == 0 && record.flags == 0;
     case Kind::kCall:
+    case Kind::kInstance:  // filled by the core (FillInstance): its class's record is the one read again
       return record.flags == 0;
     default:
       return false;
@@ -482,11 +483,15 @@ bool Rebuilder::Marked(uint64_t oid, Mark mark) const {
 
 void Rebuilder::SetMark(uint64_t oid, Mark mark) {
   size_t position = 0;
+  bool was = false;
   if (Position(oid, &position)) {
+    was = state_[position] & mark;
     state_[position] |= mark;
   } else {
+    was = marks_without_record_[oid] & mark;
     marks_without_record_[oid] |= mark;
   }
+  if (mark == kMaking && !was) ++objects_being_made_;
 }
 
 bool Rebuilder::ClearMark(uint64_t oid, Mark mark) {
@@ -494,12 +499,14 @@ bool Rebuilder::ClearMark(uint64_t oid, Mark mark) {
   if (Position(oid, &position)) {
     bool was = state_[position] & mark;
     state_[position] &= static_cast<uint8_t>(~mark);
+    if (mark == kMaking && was) --objects_being_made_;
     return was;
   }
   auto found = marks_without_record_.find(oid);
   if (found == marks_without_record_.end() || !(found->second & mark)) return false;
   found->second &= static_cast<uint8_t>(~mark);
   if (found->second == 0) marks_without_record_.erase(found);
+  if (mark == kMaking) --objects_being_made_;
   return true;
 }
 
@@ -954,12 +961,9 @@ bool Rebuilder::ResolveEachItem(const StoredRecord& record, bool* all_finished,
     for (uint64_t i = 0; i < count; ++i) {
       RawValue raw = ReadRawValue(cursor);
       OwnedRef value = ResolveRaw(raw);
-      if (!value) return false;  // with the error set
-      // After ResolveRaw, which may have made it. A placeholder of a cut value is not counted as finished.
-      if (raw.tag == ValueTag::kCut || (raw.tag == ValueTag::kRef && finished && !IsFinished(raw.number))) {
-        finished = false;
-      }
-      if (!on_value(i, std::move(value))) return false;  // with the error set
+      if (!value || (raw.tag == ValueTag::kRef && !FillItemNow(raw.number))) return false;  // with the error set
+      if (finished && !IsFinishedValue(raw)) finished = false;  // after ResolveRaw, which may have made it
+      if (!on_value(i, std::move(value))) return false;         // with the error set
     }
     return true;
   });
@@ -1201,7 +1205,10 @@ bool Rebuilder::RunNativeFill(size_t position, const Fill& fill) {
   StoredRecord record = store_.At(position);
   PyObject* target = fill.target.get();  // the caller's Fill owns it
   if (fill.kind == FillKind::kInstance) {
-    return FillInstance(fill.target.borrow(), record);
+    bool attributes_finished = false;
+    if (!FillInstance(fill.target.borrow(), record, &attributes_finished)) return false;
+    if (attributes_finished) MarkFinished(position, record);
+    return true;
   }
   bool items_finished = false;
   bool filled = true;
@@ -1307,12 +1314,43 @@ bool Rebuilder::FillListInPlace(const StoredRecord& record, PyObject* list, bool
   return filled;
 }
 
-bool Rebuilder::FillInstance(BorrowedRef obj, const StoredRecord& record) {
+bool Rebuilder::FillItemNow(uint64_t oid) {
+  size_t position = 0;
+  // Not while an object is half made: the fill may need it (a tuple's item holding the tuple), as a fill drained
+  // later would find it made.
+  if (objects_being_made_ > 0 || nesting_ > kMaxNestedFills || !Position(oid, &position)) return true;
+  const FillKind kind = PendingFill(position);
+  const bool hashing = kind == FillKind::kDict || kind == FillKind::kSet;
+  if (kind != FillKind::kList && kind != FillKind::kInstance &&
+      !(hashing && KeysHashAlone(store_.At(position), kind == FillKind::kDict))) {
+    return true;
+  }
+  Fill fill;
+  return !TakeFill(position, &fill) || RunFill(position, fill);
+}
+
+bool Rebuilder::KeysHashAlone(const StoredRecord& record, bool dict) const {
+  try {
+    Cursor cursor(record.items);
+    uint64_t count = cursor.Count();
+    for (uint64_t i = 0; i < count; ++i) {
+      RawValue raw = ReadRawValue(cursor);
+      if (dict && i % 2 == 1) continue;  // a value
+      if (raw.tag == ValueTag::kCut || (raw.tag == ValueTag::kRef && !MadeStrOrBytes(raw.number))) return false;
+    }
+    return true;
+  } catch (const FormatError&) {
+    return false;  // Load checked the record: its fill reports what is wrong with it
+  }
+}
+
+bool Rebuilder::FillInstance(BorrowedRef obj, const StoredRecord& record, bool* all_finished) {
   // The instance dict itself, as object.__getattribute__(obj, "__dict__"): no __setattr__ or property runs.
   OwnedRef state = OwnedRef::Steal(PyObject_GenericGetDict(obj.get(), nullptr));
   if (!state) return false;
   // Read straight from the bytes Load checked, as the items of containers are (ResolveEachItem).
-  return ReadingCheckedBytes([&] {
+  bool finished = true;
+  bool filled = ReadingCheckedBytes([&] {
     Cursor cursor(record.attrs);
     for (uint64_t count = cursor.Count(); count > 0; --count) {
       std::string_view name = cursor.Bytes(cursor.Varint());
@@ -1326,9 +1364,13 @@ bool Rebuilder::FillInstance(BorrowedRef obj, const StoredRecord& record) {
       }
       OwnedRef resolved = ResolveRaw(raw);
       if (!resolved || PyDict_SetItem(state.get(), key->get(), resolved.get()) != 0) return false;
+      if (raw.tag == ValueTag::kRef && !FillItemNow(raw.number)) return false;
+      if (!IsFinishedValue(raw)) finished = false;
     }
     return true;
   });
+  *all_finished = filled && finished;
+  return filled;
 }
 
 // ---- completing (Rebuilder._complete in pyheapdump/load/) ----

@@ -181,7 +181,16 @@ class Rebuilder {
   bool TakeFill(size_t position, Fill* fill);
   bool RunFill(size_t position, const Fill& fill);
   bool RunNativeFill(size_t position, const Fill& fill);
-  bool FillInstance(BorrowedRef obj, const StoredRecord& record);
+  // *all_finished: whether every attribute of its state is finished (IsFinished), so the instance is once it holds
+  // them.
+  bool FillInstance(BorrowedRef obj, const StoredRecord& record, bool* all_finished);
+  // Runs now the pending native fill of an object a container or an instance being filled holds, rather than after
+  // it: filled first, a list of atoms is finished when its holder takes it, and so is the holder (MarkFinished), whose
+  // record can go. Not a dict's or set's whose keys might hash by a state not filled yet (FinishFills drains nothing
+  // in a nested fill); no deeper than fills nest.
+  bool FillItemNow(uint64_t oid);
+  // Whether every key of a dict's or set's record is an atom or a str or bytes made already.
+  bool KeysHashAlone(const StoredRecord& record, bool dict) const;
 
   OwnedRef handler_;
   OwnedRef problems_;
@@ -196,6 +205,9 @@ class Rebuilder {
   bool Marked(uint64_t oid, Mark mark) const;
   // Finished: made, with nothing of its own or of what it holds left to fill (kCompleted), or a str or bytes.
   bool IsFinished(uint64_t oid) const;
+  bool IsFinishedValue(const RawValue& raw) const {  // an atom, or a finished object; not a cut value's placeholder
+    return raw.tag != ValueTag::kCut && (raw.tag != ValueTag::kRef || IsFinished(raw.number));
+  }
   // Marks an object made complete, with all it holds, as it was made or filled (CompleteObject and FillOneNow then
   // stop there), and releases its record when nothing will read it again: the records of a heap's leaves (a
   // service's small dicts, the lists of ints) are freed as the load goes, not all held to its end.
@@ -213,6 +225,7 @@ class Rebuilder {
   absl::flat_hash_map<size_t, OwnedRef> python_fills_;
   std::vector<size_t> fill_order_, hash_fill_order_;  // record positions
   int nesting_ = 0;
+  size_t objects_being_made_ = 0;  // records marked kMaking: what a fill run now could find half made
   int handler_depth_ = 0;
   absl::flat_hash_set<uint64_t> asking_;  // ids whose handler answer is being asked for
   bool abandoned_ = false;

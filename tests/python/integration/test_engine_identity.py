@@ -54,6 +54,18 @@ def test_a_tuple_inside_a_list_inside_that_tuple_is_one_cycle(scene: dict[str, A
     assert outer_tuple[1] == "outer" and inner_list[0] == "inner"
 
 
+def test_a_tuple_holding_an_instance_that_holds_the_tuple_is_one_cycle(dump: pyheapdump.HeapDump,
+                                                                        scene: dict[str, Any]) -> None:
+    # The instance's attributes are filled while the tuple is being made: the tuple must not be made twice, nor
+    # reported as needing itself.
+    tuple_of_node, node = scene["tuple_of_node"], scene["node_in_tuple"]
+    assert type(tuple_of_node) is tuple
+    assert tuple_of_node[0] is node
+    assert node.other is tuple_of_node
+    assert tuple_of_node[1] == [1, 2] and node.name == "in a tuple"
+    assert not [warning for warning in dump.warnings if "needs itself" in warning], dump.warnings
+
+
 def test_the_same_object_seen_from_two_frames_is_one_object(dump: pyheapdump.HeapDump) -> None:
     thread = dump.current_thread
     assert thread is not None

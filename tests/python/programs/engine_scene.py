@@ -247,6 +247,9 @@ def scene(report):  # SCENE_DEF_LINE
     inner_list = ["inner"]
     outer_tuple = (inner_list, "outer")
     inner_list.append(outer_tuple)
+    node_in_tuple = Node("in a tuple")
+    tuple_of_node = (node_in_tuple, [1, 2])
+    node_in_tuple.other = tuple_of_node
 
     try:
         raise_with_traceback()  # TB_CALL_LINE
