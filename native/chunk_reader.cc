@@ -127,6 +127,11 @@ DumpFileReader::~DumpFileReader() {
   if (map_ != nullptr) munmap(const_cast<char*>(map_), size_);
 }
 
+void DumpFileReader::ReleaseResidentPages() {
+  // Read-only and private: dropping the pages loses nothing, the next access reads them from the file again.
+  if (map_ != nullptr) madvise(const_cast<char*>(map_), size_, MADV_DONTNEED);
+}
+
 absl::StatusOr<std::unique_ptr<DumpFileReader>> DumpFileReader::Open(const std::string& path, ReaderLimits limits) {
   int fd;
   do {

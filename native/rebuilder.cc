@@ -206,6 +206,7 @@ absl::Status Rebuilder::Load(DumpFileReader& reader) {
     made_.push_back(std::move(early));
     return absl::OkStatus();
   });
+  reader.ReleaseResidentPages();  // every record is in the store now
   if (status.ok()) {
     if (!store_.Index()) return OutOfMemoryError("out of memory while indexing the records");
     state_.assign(store_.size(), 0);
