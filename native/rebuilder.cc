@@ -319,7 +319,7 @@ bool IsReleasable(const StoredRecord& record) {
 
 void Rebuilder::MarkFinished(size_t position, const StoredRecord& record) {
   state_[position] |= kCompleted;
-  if (IsReleasable(record)) store_.Release(position);
+  if (IsReleasable(record)) store_.Release(position, record.kind);
 }
 
 bool Rebuilder::Parse(const StoredRecord& record, bool make_atoms, Parsed* parsed) {

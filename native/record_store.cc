@@ -162,11 +162,10 @@ bool RecordStore::IsSharedMade(uint32_t handle) const {
   return false;
 }
 
-void RecordStore::Release(size_t position) {
+void RecordStore::Release(size_t position, Kind kind) {
   if (pointers_ || !indexed_ || Released(position)) return;
   const uint32_t handle = at_[position];
-  if (IsSharedMade(handle)) return;
-  const Kind kind = LoadStoredCompactRecord(Bytes(position), PreviousId(position)).kind;
+  if ((kind == Kind::kStr || kind == Kind::kBytes) && IsSharedMade(handle)) return;
   at_[position] = kReleasedHandles + static_cast<uint32_t>(kind);
   const size_t block = handle >> kOffsetBits;
   if (--live_[block] == 0) blocks_[block].Free();
@@ -213,12 +212,7 @@ bool RecordStore::Index() {
   return true;
 }
 
-bool RecordStore::Position(uint64_t id, size_t* position) const {
-  if (ids_are_positions_) {
-    if (id == 0 || id > size()) return false;
-    *position = id - 1;
-    return true;
-  }
+bool RecordStore::PositionInIndex(uint64_t id, size_t* position) const {
   if (!dense_index_.empty()) {
     if (id >= dense_index_.size() || dense_index_[id] == kNoRecord) return false;
     *position = dense_index_[id];

@@ -45,12 +45,17 @@ class RecordStore {
   // Builds the id index; call after the last Add. Of records sharing an id (a forged file), the last one counts.
   // False when there is no memory for it.
   bool Index();
-  bool Position(uint64_t id, size_t* position) const;
+  bool Position(uint64_t id, size_t* position) const {  // inline: once or twice per item of every container
+    if (!ids_are_positions_) return PositionInIndex(id, position);
+    if (id == 0 || id > size()) return false;
+    *position = id - 1;
+    return true;
+  }
 
-  // Releases the record at position, after Index: the caller never reads it again (At), only its kind
+  // Releases the record at position, of that kind, after Index: the caller never reads it again (At), only its kind
   // (ReleasedKind). Its block is freed when its last record is released. Nothing happens to a str or bytes record
   // that positions share (Add), or once the store holds pointers (past 4 GiB of records).
-  void Release(size_t position);
+  void Release(size_t position, Kind kind);
   bool Released(size_t position) const { return !pointers_ && at_[position] >= kReleasedHandles; }
   Kind ReleasedKind(size_t position) const { return static_cast<Kind>(at_[position] - kReleasedHandles); }
   size_t blocks_held() const;  // blocks not freed yet (tests)
@@ -89,6 +94,7 @@ class RecordStore {
   char* Allocate(size_t size, uint32_t* handle);
   bool AddBlock(Block block);
   bool IsSharedMade(uint32_t handle) const;
+  bool PositionInIndex(uint64_t id, size_t* position) const;
   bool AddPlace(char* bytes, uint32_t handle);
   // The shared record of a str or bytes made while reading (see Add) with these (empty) items and attrs blobs,
   // stored on first use; null when out of memory.

@@ -198,13 +198,15 @@ TEST(RecordStore, ReleasingEveryRecordOfABlockFreesItAndKeepsTheOthersAndTheKind
     records.push_back(r);
     ASSERT_TRUE(store.Add(StoredRecord::Of(r), /*keep_data=*/false));
   }
-  store.Release(0);  // before Index: records may still come, nothing is released
+  store.Release(0, records[0].kind);  // before Index: records may still come, nothing is released
   EXPECT_FALSE(store.Released(0));
   ASSERT_TRUE(store.Index());
   const size_t blocks = store.blocks_held();
   ASSERT_EQ(blocks, 3u);
   // Release every record but the last few: the second block empties, the first keeps the shared str.
-  for (size_t position = 0; position + 10 < records.size(); ++position) store.Release(position);
+  for (size_t position = 0; position + 10 < records.size(); ++position) {
+    store.Release(position, records[position].kind);
+  }
   EXPECT_EQ(store.blocks_held(), 2u) << "the block whose records were all released is freed";
   EXPECT_FALSE(store.Released(1)) << "a str record that positions share is never released";
   EXPECT_EQ(store.At(1).kind, Kind::kStr);
@@ -217,8 +219,10 @@ TEST(RecordStore, ReleasingEveryRecordOfABlockFreesItAndKeepsTheOthersAndTheKind
     ASSERT_FALSE(store.Released(position));
     ExpectSame(store.At(position), records[position], /*with_data=*/false);
   }
-  store.Release(0);  // twice: no change
-  for (size_t position = records.size() - 10; position < records.size(); ++position) store.Release(position);
+  store.Release(0, records[0].kind);  // twice: no change
+  for (size_t position = records.size() - 10; position < records.size(); ++position) {
+    store.Release(position, records[position].kind);
+  }
   EXPECT_EQ(store.blocks_held(), 1u) << "the last block goes with its last record; the shared str's stays";
 }
 
