@@ -962,8 +962,7 @@ bool Rebuilder::ResolveEachItem(const StoredRecord& record, bool* all_finished,
     for (uint64_t i = 0; i < count; ++i) {
       RawValue raw = ReadRawValue(cursor);
       OwnedRef value = ResolveRaw(raw);
-      if (!value || (raw.tag == ValueTag::kRef && !FillItemNow(raw.number))) return false;  // with the error set
-      if (finished && !IsFinishedValue(raw)) finished = false;  // after ResolveRaw, which may have made it
+      if (!value || !FinishItem(raw, &finished)) return false;  // with the error set
       if (!on_value(i, std::move(value))) return false;         // with the error set
     }
     return true;
@@ -1315,6 +1314,17 @@ bool Rebuilder::FillListInPlace(const StoredRecord& record, PyObject* list, bool
   return filled;
 }
 
+bool Rebuilder::FinishItem(const RawValue& raw, bool* all_finished) {
+  if (raw.tag == ValueTag::kCut) {
+    *all_finished = false;
+    return true;
+  }
+  if (raw.tag != ValueTag::kRef || IsFinished(raw.number)) return true;  // the bulk: one lookup
+  if (!FillItemNow(raw.number)) return false;
+  if (!IsFinished(raw.number)) *all_finished = false;
+  return true;
+}
+
 bool Rebuilder::FillItemNow(uint64_t oid) {
   size_t position = 0;
   // Not while an object is half made: the fill may need it (a tuple's item holding the tuple), as a fill drained
@@ -1365,8 +1375,7 @@ bool Rebuilder::FillInstance(BorrowedRef obj, const StoredRecord& record, bool* 
       }
       OwnedRef resolved = ResolveRaw(raw);
       if (!resolved || PyDict_SetItem(state.get(), key->get(), resolved.get()) != 0) return false;
-      if (raw.tag == ValueTag::kRef && !FillItemNow(raw.number)) return false;
-      if (!IsFinishedValue(raw)) finished = false;
+      if (!FinishItem(raw, &finished)) return false;
     }
     return true;
   });

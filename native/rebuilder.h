@@ -205,9 +205,10 @@ class Rebuilder {
   bool Marked(uint64_t oid, Mark mark) const;
   // Finished: made, with nothing of its own or of what it holds left to fill (kCompleted), or a str or bytes.
   bool IsFinished(uint64_t oid) const;
-  bool IsFinishedValue(const RawValue& raw) const {  // an atom, or a finished object; not a cut value's placeholder
-    return raw.tag != ValueTag::kCut && (raw.tag != ValueTag::kRef || IsFinished(raw.number));
-  }
+  // For an item just resolved (made), of a container or instance being filled: clears *all_finished unless it is an
+  // atom or a finished object, once an object with a pending native fill was filled now if it may be (FillItemNow).
+  // Not a cut value's placeholder. False with an error set.
+  bool FinishItem(const RawValue& raw, bool* all_finished);
   // Marks an object made complete, with all it holds, as it was made or filled (CompleteObject and FillOneNow then
   // stop there), and releases its record when nothing will read it again: the records of a heap's leaves (a
   // service's small dicts, the lists of ints) are freed as the load goes, not all held to its end.
