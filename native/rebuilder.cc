@@ -897,17 +897,6 @@ bool Rebuilder::FinishedTuple(uint64_t oid, bool* finished) {
 
 // ---- values ----
 
-OwnedRef Rebuilder::ResolveRaw(const RawValue& raw) {
-  switch (raw.tag) {
-    case ValueTag::kRef:
-      return Object(raw.number);
-    case ValueTag::kCut:
-      return CutPlaceholder(raw.number, raw.class_id);
-    default:
-      return AtomObject(raw);
-  }
-}
-
 // One new placeholder per cut value (two cut keys must stay two keys), of a class the handler gives once per
 // (reason, class): making it is a call of that class with no arguments, no Python frame.
 OwnedRef Rebuilder::CutPlaceholder(uint64_t reason, uint64_t class_id) {
@@ -949,9 +938,9 @@ bool Rebuilder::CutContainerClass(Kind kind, BorrowedRef* cls) {
   return true;
 }
 
-bool Rebuilder::ResolveEachItem(const StoredRecord& record, bool* all_finished,
-                                absl::FunctionRef<bool(uint64_t count)> on_count,
-                                absl::FunctionRef<bool(uint64_t index, OwnedRef value)> on_value) {
+template <class OnCount, class OnValue>
+bool Rebuilder::ResolveEachItem(const StoredRecord& record, bool* all_finished, OnCount&& on_count,
+                                OnValue&& on_value) {
   // Read straight from the bytes Load checked, with no visitor or DecodedValue per item: every item of every
   // container the core fills passes here.
   bool finished = true;
@@ -1314,7 +1303,7 @@ bool Rebuilder::FillListInPlace(const StoredRecord& record, PyObject* list, bool
   return filled;
 }
 
-bool Rebuilder::FinishItem(const RawValue& raw, bool* all_finished) {
+bool Rebuilder::FinishObjectItem(const RawValue& raw, bool* all_finished) {
   if (raw.tag == ValueTag::kCut) {
     *all_finished = false;
     return true;

@@ -126,29 +126,6 @@ absl::StatusOr<OwnedRef> DecodeData(const StoredRecord& record) {
 
 }  // namespace
 
-OwnedRef AtomObject(const RawValue& raw) {
-  switch (raw.tag) {
-    case ValueTag::kInt:
-      return OwnedRef::Steal(PyLong_FromLongLong(UnZigZag(raw.number)));
-    case ValueTag::kFloat:
-      return OwnedRef::Steal(PyFloat_FromDouble(raw.real));
-    case ValueTag::kNone:
-      return OwnedRef::Borrow(Py_None);
-    case ValueTag::kFalse:
-      return OwnedRef::Borrow(Py_False);
-    case ValueTag::kTrue:
-      return OwnedRef::Borrow(Py_True);
-    case ValueTag::kEllipsis:
-      return OwnedRef::Borrow(Py_Ellipsis);
-    case ValueTag::kNotImplemented:
-      return OwnedRef::Borrow(Py_NotImplemented);
-    case ValueTag::kRef:
-    case ValueTag::kCut:
-      break;
-  }
-  return OwnedRef();
-}
-
 absl::Status ParseItems(std::string_view blob, bool make_atoms, CountVisitor on_count, ItemVisitor on_item) {
   return Parse([&]() -> absl::Status {
     Cursor cursor(blob);

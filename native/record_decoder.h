@@ -53,8 +53,29 @@ inline RawValue ReadRawValue(Cursor& cursor) {
 }
 
 // The object of an atom (an int, a float, a singleton), a new reference; empty when it is not an atom, and empty
-// with MemoryError set when Python has no memory for it.
-OwnedRef AtomObject(const RawValue& raw);
+// with MemoryError set when Python has no memory for it. Inline: once per atom of every container.
+inline OwnedRef AtomObject(const RawValue& raw) {
+  switch (raw.tag) {
+    case ValueTag::kInt:
+      return OwnedRef::Steal(PyLong_FromLongLong(UnZigZag(raw.number)));
+    case ValueTag::kFloat:
+      return OwnedRef::Steal(PyFloat_FromDouble(raw.real));
+    case ValueTag::kNone:
+      return OwnedRef::Borrow(Py_None);
+    case ValueTag::kFalse:
+      return OwnedRef::Borrow(Py_False);
+    case ValueTag::kTrue:
+      return OwnedRef::Borrow(Py_True);
+    case ValueTag::kEllipsis:
+      return OwnedRef::Borrow(Py_Ellipsis);
+    case ValueTag::kNotImplemented:
+      return OwnedRef::Borrow(Py_NotImplemented);
+    case ValueTag::kRef:
+    case ValueTag::kCut:
+      break;
+  }
+  return OwnedRef();
+}
 
 // One value of an items or attrs blob: an inline atom, a reference to a record, or a cut.
 struct DecodedValue {
