@@ -1330,6 +1330,9 @@ bool Rebuilder::FillItemNow(uint64_t oid) {
 }
 
 bool Rebuilder::KeysHashAlone(const StoredRecord& record, bool dict) const {
+  // A large dict is not scanned: its fill runs soon anyway, and finishing its holder early saves one small record.
+  constexpr size_t kMostItemBytes = 4096;
+  if (record.items.size() > kMostItemBytes) return false;
   try {
     Cursor cursor(record.items);
     uint64_t count = cursor.Count();

@@ -194,7 +194,7 @@ class Rebuilder {
   // record can go. Not a dict's or set's whose keys might hash by a state not filled yet (FinishFills drains nothing
   // in a nested fill); no deeper than fills nest.
   bool FillItemNow(uint64_t oid);
-  // Whether every key of a dict's or set's record is an atom or a str or bytes made already.
+  // Whether every key of a dict's or set's record is an atom or a str or bytes made already (false for a large one).
   bool KeysHashAlone(const StoredRecord& record, bool dict) const;
 
   OwnedRef handler_;
