@@ -254,8 +254,9 @@ class Cursor {
     return static_cast<uint8_t>(data_[pos_++]);
   }
   uint64_t Varint() {
-    // Most varints of a dump (ids, small ints, lengths) take one to three bytes: those are read here, inlined into
-    // every reader, with one bounds check per byte; longer ones, and malformed ones, in LongVarint.
+    // Most varints of a dump (ids, small ints, lengths) take one to four bytes (ids up to 2^28: a heap of millions
+    // of objects): those are read here, inlined into every reader, with one bounds check per byte; longer ones, and
+    // malformed ones, in LongVarint.
     size_t left = data_.size() - pos_;
     const auto* p = reinterpret_cast<const uint8_t*>(data_.data()) + pos_;
     if (left >= 1 && p[0] < 0x80) {
@@ -269,6 +270,11 @@ class Cursor {
     if (left >= 3 && p[2] < 0x80) {
       pos_ += 3;
       return (p[0] & 0x7fu) | (static_cast<uint64_t>(p[1] & 0x7f) << 7) | (static_cast<uint64_t>(p[2]) << 14);
+    }
+    if (left >= 4 && p[3] < 0x80) {
+      pos_ += 4;
+      return (p[0] & 0x7fu) | (static_cast<uint64_t>(p[1] & 0x7f) << 7) | (static_cast<uint64_t>(p[2] & 0x7f) << 14) |
+             (static_cast<uint64_t>(p[3]) << 21);
     }
     return LongVarint();
   }

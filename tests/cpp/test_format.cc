@@ -29,11 +29,20 @@ TEST(Varint, RoundTripsBoundaryValuesInTheFewestLeb128Bytes) {
     size_t bytes;
   };
   const std::vector<Case> cases = {
-      {0, 1},           {1, 1},
-      {127, 1},         {128, 2},
-      {16383, 2},       {16384, 3},
-      {1ull << 32, 5},  {(1ull << 63) - 1, 9},
-      {1ull << 63, 10}, {std::numeric_limits<uint64_t>::max(), 10},
+      {0, 1},
+      {1, 1},
+      {127, 1},
+      {128, 2},
+      {16383, 2},
+      {16384, 3},
+      {(1ull << 21) - 1, 3},
+      {1ull << 21, 4},  // ids of a heap of millions of objects: the four-byte fast path
+      {(1ull << 28) - 1, 4},
+      {1ull << 28, 5},
+      {1ull << 32, 5},
+      {(1ull << 63) - 1, 9},
+      {1ull << 63, 10},
+      {std::numeric_limits<uint64_t>::max(), 10},
   };
   for (const Case& c : cases) {
     std::string out;
@@ -57,6 +66,16 @@ TEST(Varint, CutShortThrowsFormatError) {
   out.pop_back();  // the last byte is the only one without the continuation bit
   Cursor cursor(out);
   EXPECT_THROW(cursor.Varint(), FormatError);
+}
+
+TEST(Varint, EachFastPathLengthCutShortThrowsFormatError) {
+  for (uint64_t value : {1ull << 7, 1ull << 14, 1ull << 21}) {  // two, three and four bytes
+    std::string out;
+    PutVarint(out, value);
+    out.pop_back();
+    Cursor cursor(out);
+    EXPECT_THROW(cursor.Varint(), FormatError) << value;
+  }
 }
 
 TEST(Varint, ElevenBytesAreRefused) {
