@@ -253,7 +253,7 @@ class Cursor {
     if (pos_ >= data_.size()) throw FormatError("value runs past the end of its record");
     return static_cast<uint8_t>(data_[pos_++]);
   }
-  uint64_t Varint() {
+  __attribute__((always_inline)) uint64_t Varint() {
     // Most varints of a dump (ids, small ints, lengths) take one to four bytes (ids up to 2^28: a heap of millions
     // of objects): those are read here, inlined into every reader, with one bounds check per byte; longer ones, and
     // malformed ones, in LongVarint.
