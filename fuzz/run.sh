@@ -38,7 +38,7 @@ build_target() {
   local name=$1 source=$2
   shift 2
   local binary="$work/$name"
-  local sources=("$here/$source" "$root/native/chunk_reader.cc" "$root/native/chunk_inflate.cc" "$@")
+  local sources=("$here/$source" "$root/native/chunk_reader.cc" "$root/native/chunk_inflate.cc" "$root/native/mapped_bytes.cc" "$@")
   local newest
   newest=$(ls -t "${sources[@]}" "$here/fuzz_input.h" "$root/native/format.h" "$here/run.sh" | head -1)
   if [[ -x $binary && $binary -nt $newest ]]; then return 0; fi

@@ -1,7 +1,6 @@
 #include "chunk_inflate.h"
 
 #include <signal.h>
-#include <sys/mman.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -112,21 +111,6 @@ class InflatedChunk::Inflater {
 
 InflatedChunk::InflatedChunk() : inflater_(std::make_unique<Inflater>()) {}
 InflatedChunk::~InflatedChunk() = default;
-
-bool MappedBytes::Allocate(size_t size) {
-  void* mapped = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mapped == MAP_FAILED) return false;
-  Reset();
-  data_ = static_cast<char*>(mapped);
-  size_ = size;
-  return true;
-}
-
-void MappedBytes::Reset() {
-  if (data_) munmap(data_, size_);
-  data_ = nullptr;
-  size_ = 0;
-}
 
 void InflatedChunk::ReleaseRoom() {
   raw_.Reset();

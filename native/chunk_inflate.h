@@ -12,35 +12,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "mapped_bytes.h"
 
 namespace pyheapdump {
 
 // One chunk's decompressed bytes and the zlib state that made them. Each buffer has its own state, so two chunks can
 // be inflated at once, one per thread.
-// Bytes in an anonymous mapping of their own. Freeing them returns the pages at once and leaves malloc's thresholds
-// alone: freeing an 8 MiB block from malloc raises glibc's mmap threshold, and a load's later large blocks then come
-// from the heap, which gave a higher peak than keeping the block.
-class MappedBytes {
- public:
-  MappedBytes() = default;
-  ~MappedBytes() { Reset(); }
-  MappedBytes(const MappedBytes&) = delete;
-  MappedBytes& operator=(const MappedBytes&) = delete;
-
-  // Replaces the bytes with `size` new ones (zero). False, keeping the old ones, when there is no memory for them.
-  bool Allocate(size_t size);
-  void Reset();
-  char* get() const { return data_; }
-  void swap(MappedBytes& other) noexcept {
-    std::swap(data_, other.data_);
-    std::swap(size_, other.size_);
-  }
-
- private:
-  char* data_ = nullptr;
-  size_t size_ = 0;
-};
-
 class InflatedChunk {
  public:
   InflatedChunk();

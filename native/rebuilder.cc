@@ -33,10 +33,11 @@ bool IsShellKind(Kind kind) {
   }
 }
 
-// Objects that are complete as soon as they exist.
-bool IsFinishedOnCreation(Kind kind) {
-  return kind == Kind::kStr || kind == Kind::kBytes || kind == Kind::kBigInt || kind == Kind::kComplex ||
-         kind == Kind::kByteArray;
+// Objects that hold no other object: complete as soon as they exist (made from a STR, BYTES, BIGINT, COMPLEX or
+// BYTEARRAY record, or by a call that returned one).
+bool HoldsNoObject(PyObject* obj) {
+  return PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj) || PyLong_CheckExact(obj) || PyComplex_CheckExact(obj) ||
+         PyByteArray_CheckExact(obj);
 }
 
 // Kinds whose objects are used by reference: what is made from them needs them to exist, not to be filled.
@@ -290,8 +291,8 @@ bool Rebuilder::IsFinished(uint64_t oid) const {
   size_t position = 0;
   if (!Position(oid, &position)) return false;
   if (state_[position] & kCompleted) return true;
-  PyObject* made = made_[position].get();  // a str or bytes holds nothing: finished as soon as it exists
-  return made != nullptr && (PyUnicode_CheckExact(made) || PyBytes_CheckExact(made));
+  PyObject* made = made_[position].get();
+  return made != nullptr && HoldsNoObject(made);
 }
 
 namespace {
@@ -841,29 +842,13 @@ OwnedRef Rebuilder::ConstructFastReduce(const StoredRecord& record) {
 OwnedRef Rebuilder::CallWithFinishedArguments(BorrowedRef callable, absl::Span<const RawValue> arguments) {
   absl::InlinedVector<OwnedRef, 4> values;
   for (const RawValue& argument : arguments) {
-    bool finished = false;
-    if (!FinishedValue(argument, &finished)) return OwnedRef();
-    if (!finished) return OwnedRef();        // the general path finishes it first
-    values.push_back(ResolveRaw(argument));  // an atom, or a lookup of an object made and finished
+    if (!IsFinishedValue(argument)) return OwnedRef();  // the general path finishes it first
+    values.push_back(ResolveRaw(argument));             // an atom, or a lookup of an object made and finished
     if (!values.back()) return OwnedRef();
   }
   absl::InlinedVector<PyObject*, 4> borrowed;
   for (const OwnedRef& value : values) borrowed.push_back(value.get());
   return OwnedRef::Steal(PyObject_Vectorcall(callable.get(), borrowed.data(), borrowed.size(), nullptr));
-}
-
-bool Rebuilder::FinishedValue(const RawValue& value, bool* finished) {
-  *finished = false;
-  if (value.tag == ValueTag::kCut) return true;
-  if (value.tag != ValueTag::kRef || Marked(value.number, kCompleted)) {  // an atom, or finished
-    *finished = true;
-    return true;
-  }
-  Found record = Find(value.number);
-  if (!record || !IsFinishedOnCreation(record->kind)) return true;
-  if (!Lookup(value.number)) return !PyErr_Occurred();
-  *finished = true;
-  return true;
 }
 
 bool Rebuilder::FinishedTuple(uint64_t oid, bool* finished) {
@@ -880,16 +865,15 @@ bool Rebuilder::FinishedTuple(uint64_t oid, bool* finished) {
   bool read = ReadingCheckedBytes([&] {
     Cursor items(record->items);
     for (uint64_t left = items.Count(); left > 0; --left) {
-      bool item_finished = false;
-      if (!FinishedValue(ReadRawValue(items), &item_finished)) return false;
-      if (!item_finished) return true;
+      if (!IsFinishedValue(ReadRawValue(items))) return true;
     }
     every_item_finished = true;
     return true;
   });
   if (!read) return false;
   if (every_item_finished) {
-    SetMark(oid, kCompleted);
+    size_t position = 0;
+    if (Position(oid, &position)) MarkFinished(position, *record);  // found by it
     *finished = true;
   }
   return true;

@@ -132,11 +132,8 @@ class Rebuilder {
   }
   OwnedRef Construct(const StoredRecord& record, uint64_t oid);
   OwnedRef ConstructFastReduce(const StoredRecord& record);  // a REDUCE's or a CALL's
-  // callable(*arguments) when every argument is finished (FinishedValue); empty with no error set when one is not.
+  // callable(*arguments) when every argument is finished (IsFinishedValue); empty with no error set when one is not.
   OwnedRef CallWithFinishedArguments(BorrowedRef callable, absl::Span<const RawValue> arguments);
-  // Whether a value is finished as it is: an atom, or an object made and complete (a str, bytes, ... as soon as it
-  // exists, or one marked completed). Not a cut value. False, with an error set, only on an error.
-  bool FinishedValue(const RawValue& value, bool* finished);
   bool FinishedTuple(uint64_t oid, bool* finished);
   OwnedRef ResolveRaw(const RawValue& raw) {  // inline: once per item of every container
     if (raw.tag == ValueTag::kRef) return Object(raw.number);
@@ -208,8 +205,13 @@ class Rebuilder {
   enum Mark : uint8_t { kMaking = 1 << 3, kExpanding = 1 << 4, kCompleted = 1 << 5 };
   static constexpr uint8_t kFillKindBits = 0x7;
   bool Marked(uint64_t oid, Mark mark) const;
-  // Finished: made, with nothing of its own or of what it holds left to fill (kCompleted), or a str or bytes.
+  // Finished: made, with nothing of its own or of what it holds left to fill (kCompleted), or made holding no other
+  // object (a str, bytes, int, complex or bytearray, complete as soon as it exists).
   bool IsFinished(uint64_t oid) const;
+  // An atom, or a reference to a finished object; not a cut value.
+  bool IsFinishedValue(const RawValue& value) const {
+    return value.tag != ValueTag::kCut && (value.tag != ValueTag::kRef || IsFinished(value.number));
+  }
   // For an item just resolved (made), of a container or instance being filled: clears *all_finished unless it is an
   // atom or a finished object, once an object with a pending native fill was filled now if it may be (FillItemNow).
   // Not a cut value's placeholder. False with an error set.

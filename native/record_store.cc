@@ -1,32 +1,10 @@
 #include "record_store.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstring>
 #include <new>
 
 namespace pyheapdump {
-
-RecordStore::Block::Block(size_t size) : size_(size) {
-  void* mapped = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  bytes_ = mapped == MAP_FAILED ? nullptr : static_cast<char*>(mapped);
-}
-
-RecordStore::Block& RecordStore::Block::operator=(Block&& other) noexcept {
-  if (this != &other) {
-    Free();
-    bytes_ = other.bytes_;
-    size_ = other.size_;
-    other.bytes_ = nullptr;
-  }
-  return *this;
-}
-
-void RecordStore::Block::Free() {
-  if (bytes_ != nullptr) munmap(bytes_, size_);
-  bytes_ = nullptr;
-}
 
 void RecordStore::Reserve(size_t records) {
   try {
@@ -36,8 +14,9 @@ void RecordStore::Reserve(size_t records) {
   }
 }
 
-bool RecordStore::AddBlock(Block block) {
-  if (block.bytes() == nullptr) return false;
+bool RecordStore::AddBlock(size_t size) {
+  MappedBytes block;
+  if (!block.Allocate(size)) return false;
   if (!pointers_ && blocks_.size() == handle_blocks_ && !SwitchToPointers()) return false;
   try {
     live_.reserve(blocks_.size() + 1);
@@ -66,14 +45,14 @@ bool RecordStore::SwitchToPointers() {
 char* RecordStore::Allocate(size_t size, uint32_t* handle) {
   if (size > kBlockSize / 4) {
     // A record larger than a quarter block gets a block of its own, so the rest of the current block is not wasted.
-    if (!AddBlock(Block(size))) return nullptr;
+    if (!AddBlock(size)) return nullptr;
     *handle = static_cast<uint32_t>((blocks_.size() - 1) << kOffsetBits);
     ++live_.back();
-    return blocks_.back().bytes();
+    return blocks_.back().get();
   }
   if (size > free_left_) {
-    if (!AddBlock(Block(kBlockSize))) return nullptr;
-    free_ = blocks_.back().bytes();
+    if (!AddBlock(kBlockSize)) return nullptr;
+    free_ = blocks_.back().get();
     free_left_ = kBlockSize;
     free_block_ = blocks_.size() - 1;
   }
@@ -168,12 +147,12 @@ void RecordStore::Release(size_t position, Kind kind) {
   if ((kind == Kind::kStr || kind == Kind::kBytes) && IsSharedMade(handle)) return;
   at_[position] = kReleasedHandles + static_cast<uint32_t>(kind);
   const size_t block = handle >> kOffsetBits;
-  if (--live_[block] == 0) blocks_[block].Free();
+  if (--live_[block] == 0) blocks_[block].Reset();
 }
 
 size_t RecordStore::blocks_held() const {
   return static_cast<size_t>(
-      std::count_if(blocks_.begin(), blocks_.end(), [](const Block& block) { return block.bytes() != nullptr; }));
+      std::count_if(blocks_.begin(), blocks_.end(), [](const MappedBytes& block) { return block.get() != nullptr; }));
 }
 
 StoredRecord RecordStore::At(size_t position) const {

@@ -18,6 +18,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "format.h"
+#include "mapped_bytes.h"
 
 namespace pyheapdump {
 
@@ -71,28 +72,9 @@ class RecordStore {
   static constexpr uint32_t kReleasedHandles = static_cast<uint32_t>(kMaxHandleBlocks << kOffsetBits);
   static constexpr uint32_t kNoRecord = UINT32_MAX;
 
-  // Bytes mapped from the system for one block, and unmapped when freed: memory given back at once, as freeing a
-  // malloc'd block might not (glibc serves blocks of this size from its heap once a larger one was freed).
-  class Block {
-   public:
-    Block() = default;
-    explicit Block(size_t size);  // bytes() is null when out of memory
-    Block(Block&& other) noexcept : bytes_(other.bytes_), size_(other.size_) { other.bytes_ = nullptr; }
-    Block& operator=(Block&& other) noexcept;
-    Block(const Block&) = delete;
-    Block& operator=(const Block&) = delete;
-    ~Block() { Free(); }
-    char* bytes() const { return bytes_; }
-    void Free();
-
-   private:
-    char* bytes_ = nullptr;
-    size_t size_ = 0;
-  };
-
   // Room for `size` bytes: their address, and their handle while the store uses handles. Null when out of memory.
   char* Allocate(size_t size, uint32_t* handle);
-  bool AddBlock(Block block);
+  bool AddBlock(size_t size);  // a new last block of `size` bytes; false when out of memory
   bool IsSharedMade(uint32_t handle) const;
   bool PositionInIndex(uint64_t id, size_t* position) const;
   bool AddPlace(char* bytes, uint32_t handle);
@@ -103,16 +85,16 @@ class RecordStore {
   const char* Bytes(size_t position) const {
     if (pointers_) return at_pointer_[position];
     uint32_t handle = at_[position];
-    return blocks_[handle >> kOffsetBits].bytes() + (handle & (kBlockSize - 1));
+    return blocks_[handle >> kOffsetBits].get() + (handle & (kBlockSize - 1));
   }
   // Records are stored with their id relative to their position (format.h's previous_id): one byte each as the
   // walker numbers them, 1, 2, 3, ..., where the id itself took up to four.
   static uint64_t PreviousId(size_t position) { return position; }
 
-  std::vector<Block> blocks_;
-  std::vector<uint32_t> live_;  // per block: the records stored there and not released (a shared one counts once)
-  bool indexed_ = false;        // Index ran: no record is added any more, so a block may be freed
-  char* free_ = nullptr;        // the unused rest of the newest full-size block
+  std::vector<MappedBytes> blocks_;  // each unmapped once its records are all released
+  std::vector<uint32_t> live_;       // per block: the records stored there and not released (a shared one counts once)
+  bool indexed_ = false;             // Index ran: no record is added any more, so a block may be freed
+  char* free_ = nullptr;             // the unused rest of the newest full-size block
   size_t free_left_ = 0;
   size_t free_block_ = 0;  // that block's index in blocks_
   size_t handle_blocks_ = kMaxHandleBlocks;
